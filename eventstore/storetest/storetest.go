@@ -425,9 +425,9 @@ func waitFor(t testing.TB, what string, cond func() error) {
 	}
 }
 
-// verifyExactlyOnce checks that got holds each of want once, in increasing
+// VerifyExactlyOnce checks that got holds each of want once, in increasing
 // positions, with each stream's revisions in order from 1.
-func verifyExactlyOnce(got []eventstore.RecordedEvent, want map[uuid.UUID]bool) error {
+func VerifyExactlyOnce(got []eventstore.RecordedEvent, want map[uuid.UUID]bool) error {
 	seen := make(map[uuid.UUID]bool, len(got))
 	next := map[string]uint64{}
 	for i, e := range got {
@@ -483,7 +483,7 @@ func Subscribe(t testing.TB, h Harness) {
 		want[e.ID] = true
 		mustAppend(t, s, p+"x", eventstore.Any, e)
 	}
-	waitFor(t, "live events delivered", func() error { return verifyExactlyOnce(c.snapshot(), want) })
+	waitFor(t, "live events delivered", func() error { return VerifyExactlyOnce(c.snapshot(), want) })
 }
 
 // SubscribeFilter checks stream-prefix and event-type filters.
@@ -608,10 +608,10 @@ func Stress(t testing.TB, h Harness) {
 	want := map[uuid.UUID]bool{}
 	wait := writeConcurrently(t, s, p, 16, 40, 150, want, &mu)
 	wait()
-	waitFor(t, "subscriber saw every event exactly once", func() error { return verifyExactlyOnce(c.snapshot(), want) })
+	waitFor(t, "subscriber saw every event exactly once", func() error { return VerifyExactlyOnce(c.snapshot(), want) })
 	// A second subscriber reading the same range from the store agrees.
 	c2 := subscribe(t, s, head, eventstore.Filter{StreamPrefixes: []string{p}})
-	waitFor(t, "a catch-up subscriber saw every event exactly once", func() error { return verifyExactlyOnce(c2.snapshot(), want) })
+	waitFor(t, "a catch-up subscriber saw every event exactly once", func() error { return VerifyExactlyOnce(c2.snapshot(), want) })
 	got, got2 := c.snapshot(), c2.snapshot()
 	for i := range got {
 		if got[i].ID != got2[i].ID {
@@ -636,7 +636,7 @@ func CatchUpHandOver(t testing.TB, h Harness) {
 	wait := writeConcurrently(t, s, p+"live-", 8, 10, 100, want, &mu)
 	c := subscribe(t, s, head, eventstore.Filter{StreamPrefixes: []string{p}})
 	wait()
-	waitFor(t, "subscriber saw every event exactly once", func() error { return verifyExactlyOnce(c.snapshot(), want) })
+	waitFor(t, "subscriber saw every event exactly once", func() error { return VerifyExactlyOnce(c.snapshot(), want) })
 }
 
 // Durability checks that appended events survive closing and reopening

@@ -1,0 +1,110 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/confabhq/confab/eventstore"
+)
+
+// catchUpBatch is how many events Follow reads from the store at once.
+const catchUpBatch = 1000
+
+// Follow calls handle with every event after position after that matches
+// filter, in global order and exactly once, until ctx is done or handle
+// fails. It subscribes to the bus before reading the store, so nothing
+// committed in between is missed, then takes events from the bus; a
+// message that shows a gap (its previous position is past the last event
+// seen) is preceded by reading the gap from the store.
+//
+// handle must be quick: on an in-process bus the relay waits for every
+// consumer to take a message before publishing the next.
+func Follow(ctx context.Context, store eventstore.Store, sub message.Subscriber, after eventstore.Position, filter eventstore.Filter, handle eventstore.Handler) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the bus subscription
+	msgs, err := sub.Subscribe(ctx, Topic)
+	if err != nil {
+		return fmt.Errorf("bus: subscribe: %w", err)
+	}
+	f := follower{store: store, last: after, filter: filter, handle: handle}
+	if err := f.catchUp(ctx, nil); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case msg, ok := <-msgs:
+			if !ok {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("bus: subscription closed")
+			}
+			if err := f.message(ctx, msg); err != nil {
+				msg.Nack()
+				return err
+			}
+			msg.Ack()
+		}
+	}
+}
+
+type follower struct {
+	store   eventstore.Store
+	last    eventstore.Position
+	filter  eventstore.Filter
+	handle  eventstore.Handler
+	matched []eventstore.RecordedEvent
+}
+
+// catchUp reads the store after f.last until it has nothing more or, if
+// until is not nil, until f.last reaches *until.
+func (f *follower) catchUp(ctx context.Context, until *eventstore.Position) error {
+	for until == nil || until.After(f.last) {
+		events, err := f.store.ReadAll(ctx, f.last, catchUpBatch)
+		if err != nil {
+			return fmt.Errorf("bus: catch up after %v: %w", f.last, err)
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		if err := f.deliver(ctx, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *follower) message(ctx context.Context, msg *message.Message) error {
+	prev, events, err := Decode(msg)
+	if err != nil {
+		return err
+	}
+	if prev.After(f.last) {
+		if err := f.catchUp(ctx, &prev); err != nil {
+			return err
+		}
+	}
+	return f.deliver(ctx, events)
+}
+
+// deliver hands the events after f.last that match the filter to handle.
+func (f *follower) deliver(ctx context.Context, events []eventstore.RecordedEvent) error {
+	f.matched = f.matched[:0]
+	for i := range events {
+		e := &events[i]
+		if !e.Position.After(f.last) {
+			continue
+		}
+		f.last = e.Position
+		if f.filter.Match(e) {
+			f.matched = append(f.matched, *e)
+		}
+	}
+	if len(f.matched) == 0 {
+		return nil
+	}
+	return f.handle(ctx, f.matched)
+}
