@@ -1,0 +1,46 @@
+# confab — run `make` or `make help` for the targets.
+
+GO        ?= go
+BIN       ?= bin/confab
+GOFLAGS   ?=
+TESTFLAGS ?= -race -count=1 -timeout 20m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: build ## Build and run `confab serve` on the embedded store (data in ./data, http://localhost:8080).
+	./$(BIN) serve
+
+.PHONY: build
+build: ## Build the confab binary into bin/.
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/confab
+
+.PHONY: test
+test: deps check ## Run every test (installs what the tests need; starts real PostgreSQL).
+	$(GO) test $(TESTFLAGS) ./...
+
+.PHONY: check
+check: ## gofmt, go vet and go mod tidy checks.
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+.PHONY: deps
+deps: ## Install the system packages the tests need, if missing.
+	./scripts/test-deps
+
+.PHONY: bench
+bench: ## Run the Go benchmarks (see docs/benchmarks.md for the recorded figures).
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz for a minute each target (FUZZTIME=1m).
+	@echo "no fuzz targets yet"
+
+.PHONY: clean
+clean: ## Remove build output.
+	rm -rf bin
