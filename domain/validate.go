@@ -1,0 +1,144 @@
+package domain
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on user input.
+const (
+	MinUsernameLen    = 3
+	MaxUsernameLen    = 32
+	MinPasswordLen    = 8
+	MaxPasswordLen    = 256
+	MaxRoomNameLen    = 100  // runes
+	MaxMessageLen     = 4000 // runes
+	MaxClientMsgIDLen = 64
+	MaxEmojiLen       = 32 // bytes
+)
+
+func invalid(op, format string, args ...any) error { return Errorf(KindInvalid, op, format, args...) }
+
+// ValidateUsername checks the username rules: 3-32 characters of ASCII
+// letters, digits, '_', '-' and '.'.
+func ValidateUsername(name string) error {
+	if n := len(name); n < MinUsernameLen || n > MaxUsernameLen {
+		return invalid("sign up", "username must be %d-%d characters", MinUsernameLen, MaxUsernameLen)
+	}
+	for _, r := range name {
+		if !isUsernameRune(r) {
+			return invalid("sign up", "username may contain only letters, digits, '_', '-' and '.'")
+		}
+	}
+	return nil
+}
+
+func isUsernameRune(r rune) bool {
+	return r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
+}
+
+// ValidatePassword checks the password rules: 8-256 characters.
+func ValidatePassword(password string) error {
+	if n := utf8.RuneCountInString(password); n < MinPasswordLen || !utf8.ValidString(password) {
+		return invalid("sign up", "password must be at least %d characters", MinPasswordLen)
+	}
+	if len(password) > MaxPasswordLen {
+		return invalid("sign up", "password must be at most %d bytes", MaxPasswordLen)
+	}
+	return nil
+}
+
+// CleanRoomName trims a room name and checks it: 1-100 characters, no
+// control characters.
+func CleanRoomName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > MaxRoomNameLen || !utf8.ValidString(name) {
+		return "", invalid("name room", "room name must be 1-%d characters", MaxRoomNameLen)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", invalid("name room", "room name must not contain control characters")
+		}
+	}
+	return name, nil
+}
+
+// ValidateText checks a message's text: not blank, at most 4000
+// characters of valid UTF-8 without NUL.
+func ValidateText(text string) error {
+	switch {
+	case !utf8.ValidString(text):
+		return invalid("post message", "text is not valid UTF-8")
+	case strings.TrimSpace(text) == "":
+		return invalid("post message", "text is empty")
+	case utf8.RuneCountInString(text) > MaxMessageLen:
+		return invalid("post message", "text is longer than %d characters", MaxMessageLen)
+	case strings.ContainsRune(text, 0):
+		return invalid("post message", "text contains a NUL character")
+	}
+	return nil
+}
+
+// ValidateClientMsgID checks a client message ID: 1-64 printable ASCII
+// characters.
+func ValidateClientMsgID(id string) error {
+	if id == "" || len(id) > MaxClientMsgIDLen {
+		return invalid("post message", "client_msg_id must be 1-%d characters", MaxClientMsgIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return invalid("post message", "client_msg_id must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// ValidateEmoji checks a reaction: 1-32 bytes of UTF-8 without spaces or
+// control characters.
+func ValidateEmoji(emoji string) error {
+	if emoji == "" || len(emoji) > MaxEmojiLen || !utf8.ValidString(emoji) {
+		return invalid("react", "emoji must be 1-%d bytes", MaxEmojiLen)
+	}
+	for _, r := range emoji {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return invalid("react", "emoji must not contain spaces or control characters")
+		}
+	}
+	return nil
+}
+
+// ParseMentions returns the usernames mentioned in text as @name, lower
+// case, each once, in order of first appearance. An @ counts only at the
+// start or after a character that cannot be part of a username or an
+// e-mail address's local part.
+func ParseMentions(text string) []string {
+	var names []string
+	seen := map[string]bool{}
+	for i := 0; i < len(text); i++ {
+		if text[i] != '@' {
+			continue
+		}
+		if i > 0 {
+			prev, _ := utf8.DecodeLastRuneInString(text[:i])
+			if isUsernameRune(prev) || prev == '@' {
+				continue
+			}
+		}
+		j := i + 1
+		for j < len(text) && j-i-1 < MaxUsernameLen+1 && isUsernameRune(rune(text[j])) {
+			j++
+		}
+		name := strings.TrimRight(text[i+1:j], ".-") // "@bob." ends a sentence
+		if len(name) < MinUsernameLen || len(name) > MaxUsernameLen {
+			continue
+		}
+		lower := strings.ToLower(name)
+		if !seen[lower] {
+			seen[lower] = true
+			names = append(names, lower)
+		}
+		i = j - 1
+	}
+	return names
+}
