@@ -139,6 +139,9 @@ func (r *Room) CreateRoom(id RoomID, owner UserID, name, inviteCode string, now 
 	if err != nil {
 		return nil, err
 	}
+	if inviteCode == "" {
+		return nil, Errorf(KindInvalid, "create room", "a room needs an invite code")
+	}
 	if r.Exists {
 		return nil, Errorf(KindConflict, "create room", "room exists")
 	}
@@ -161,7 +164,7 @@ func (r *Room) OpenDM(a, b UserID, now time.Time) ([]Event, error) {
 
 // Join adds user to the room if code is its current invite code.
 func (r *Room) Join(user UserID, code string, now time.Time) ([]Event, error) {
-	if !r.Exists || r.Kind != KindGroup || subtle.ConstantTimeCompare([]byte(code), []byte(r.InviteCode)) != 1 {
+	if !r.Exists || r.Kind != KindGroup || code == "" || subtle.ConstantTimeCompare([]byte(code), []byte(r.InviteCode)) != 1 {
 		return nil, Errorf(KindNotFound, "join room", "invalid invite code")
 	}
 	if r.Banned[user] {
@@ -224,6 +227,9 @@ func (r *Room) Ban(actor, target UserID, now time.Time) ([]Event, error) {
 // Unban lets a banned user join again.
 func (r *Room) Unban(actor, target UserID, now time.Time) ([]Event, error) {
 	if err := r.mustBeMember("unban", actor); err != nil {
+		return nil, err
+	}
+	if err := r.mustBeGroup("unban"); err != nil {
 		return nil, err
 	}
 	if role := r.Members[actor]; role != RoleOwner && role != RoleAdmin {
@@ -293,6 +299,9 @@ func (r *Room) RotateInvite(actor UserID, newCode string, now time.Time) ([]Even
 	}
 	if r.Members[actor] != RoleOwner {
 		return nil, Errorf(KindForbidden, "rotate invite", "only the owner may rotate the invite code")
+	}
+	if newCode == "" {
+		return nil, Errorf(KindInvalid, "rotate invite", "the new invite code is empty")
 	}
 	return []Event{InviteCodeRotated{InviteCode: newCode, By: actor, At: now}}, nil
 }

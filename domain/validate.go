@@ -126,7 +126,7 @@ func ParseMentions(text string) []string {
 			}
 		}
 		j := i + 1
-		for j < len(text) && j-i-1 < MaxUsernameLen+1 && isUsernameRune(rune(text[j])) {
+		for j < len(text) && isUsernameRune(rune(text[j])) {
 			j++
 		}
 		name := strings.TrimRight(text[i+1:j], ".-") // "@bob." ends a sentence

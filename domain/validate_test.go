@@ -1,0 +1,258 @@
+package domain
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// checkValid reports an error unless err is nil for valid input and of
+// kind KindInvalid for invalid input.
+func checkValid(t *testing.T, fn string, in string, valid bool, err error) {
+	t.Helper()
+	switch {
+	case valid && err != nil:
+		t.Errorf("%s(%q) = %v, want valid", fn, in, err)
+	case !valid && err == nil:
+		t.Errorf("%s(%q) = nil, want an error", fn, in)
+	case !valid && KindOf(err) != KindInvalid:
+		t.Errorf("%s(%q) = %v of kind %v, want kind %v", fn, in, err, KindOf(err), KindInvalid)
+	}
+}
+
+func TestValidateUsername(t *testing.T) {
+	tests := []struct {
+		name  string
+		valid bool
+	}{
+		{"", false},
+		{"ab", false}, // Too short.
+		{"abc", true},
+		{strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 33), false}, // Too long.
+		{"Alice", true},
+		{"bob.smith", true},
+		{"a_b-c.9", true},
+		{"123", true},
+		{"a b", false},
+		{" abc", false},
+		{"abc ", false},
+		{"ab\x00", false},
+		{"ab\n", false},
+		{"ab\t", false},
+		{"abc@", false},
+		{"a+b", false},
+		{"äbc", false},      // ASCII only.
+		{"ab\xff", false},   // Invalid UTF-8.
+		{"\u212aab", false}, // KELVIN SIGN lower-cases to 'k'; must not alias "kab".
+	}
+	for _, tt := range tests {
+		checkValid(t, "ValidateUsername", tt.name, tt.valid, ValidateUsername(tt.name))
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	tests := []struct {
+		password string
+		valid    bool
+	}{
+		{"", false},
+		{"1234567", false}, // Too short.
+		{"12345678", true},
+		{"        ", true},                  // Spaces are characters.
+		{strings.Repeat("é", 7), false},     // 7 characters, 14 bytes.
+		{strings.Repeat("é", 8), true},      // 8 characters, 16 bytes.
+		{strings.Repeat("a", 256), true},    // At most 256 bytes,
+		{strings.Repeat("a", 257), false},   // whatever the characters:
+		{strings.Repeat("é", 128), true},    // 256 bytes.
+		{strings.Repeat("é", 129), false},   // 258 bytes.
+		{strings.Repeat("\xff", 10), false}, // Invalid UTF-8.
+		{"1234567\xff", false},
+		{"correct horse battery staple", true},
+	}
+	for _, tt := range tests {
+		checkValid(t, "ValidatePassword", tt.password, tt.valid, ValidatePassword(tt.password))
+	}
+}
+
+func TestCleanRoomName(t *testing.T) {
+	tests := []struct {
+		name  string
+		want  string // if valid
+		valid bool
+	}{
+		{"general", "general", true},
+		{"  general  ", "general", true},
+		{"\tgeneral\n", "general", true},
+		{" a b ", "a b", true},
+		{"café ☕", "café ☕", true},
+		{"x", "x", true},
+		{strings.Repeat("é", 100), strings.Repeat("é", 100), true}, // 100 characters, 200 bytes.
+		{" " + strings.Repeat("a", 100) + " ", strings.Repeat("a", 100), true},
+		{strings.Repeat("é", 101), "", false},
+		{"", "", false},
+		{"   ", "", false},
+		{"gen\teral", "", false},
+		{"gen\neral", "", false},
+		{"gen\x00eral", "", false},
+		{"gen\x1beral", "", false},
+		{"gen\x7feral", "", false},
+		{"gen\u0085eral", "", false}, // C1 control.
+		{"gen\xffral", "", false},
+	}
+	for _, tt := range tests {
+		got, err := CleanRoomName(tt.name)
+		checkValid(t, "CleanRoomName", tt.name, tt.valid, err)
+		if got != tt.want {
+			t.Errorf("CleanRoomName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestValidateText(t *testing.T) {
+	tests := []struct {
+		text  string
+		valid bool
+	}{
+		{"hi", true},
+		{"line one\nline two\twith a tab", true},
+		{" x ", true},
+		{"", false},
+		{" \n\t ", false},
+		{strings.Repeat("a", 4000), true},
+		{strings.Repeat("a", 4001), false},
+		{strings.Repeat("é", 4000), true}, // 4000 characters, 8000 bytes.
+		{strings.Repeat("é", 4001), false},
+		{"\x00", false},
+		{"a\x00b", false},
+		{"\xff", false},
+		{"ok \xe2\x82", false}, // Truncated UTF-8.
+	}
+	for _, tt := range tests {
+		in := tt.text
+		if len(in) > 40 {
+			in = in[:40] + "..."
+		}
+		checkValid(t, "ValidateText", in, tt.valid, ValidateText(tt.text))
+	}
+}
+
+func TestValidateClientMsgID(t *testing.T) {
+	tests := []struct {
+		id    string
+		valid bool
+	}{
+		{"", false},
+		{"a", true},
+		{"550e8400-e29b-41d4-a716-446655440000", true},
+		{"!~|{}", true},
+		{strings.Repeat("x", 64), true},
+		{strings.Repeat("x", 65), false},
+		{"a b", false},
+		{" a", false},
+		{"a\tb", false},
+		{"a\x00", false},
+		{"a\x7f", false},
+		{"é", false},
+		{"a\xff", false},
+	}
+	for _, tt := range tests {
+		checkValid(t, "ValidateClientMsgID", tt.id, tt.valid, ValidateClientMsgID(tt.id))
+	}
+}
+
+func TestValidateEmoji(t *testing.T) {
+	tests := []struct {
+		emoji string
+		valid bool
+	}{
+		{"", false},
+		{"👍", true},
+		{"❤️", true},    // With variation selector 16.
+		{"👨‍👩‍👧", true}, // Joined with ZERO WIDTH JOINER.
+		{":+1:", true},
+		{strings.Repeat("x", 32), true},
+		{strings.Repeat("x", 33), false}, // Too long.
+		{strings.Repeat("👍", 8), true},   // 32 bytes.
+		{strings.Repeat("👍", 9), false},  // 36 bytes.
+		{"a b", false},
+		{" 👍", false},
+		{"👍\n", false},
+		{"\u00a0", false}, // NO-BREAK SPACE.
+		{"\u3000", false}, // IDEOGRAPHIC SPACE.
+		{"\x00", false},
+		{"👍\x7f", false},
+		{"\xff", false},
+		{"\xf0\x9f\x91", false}, // Truncated 👍.
+	}
+	for _, tt := range tests {
+		checkValid(t, "ValidateEmoji", tt.emoji, tt.valid, ValidateEmoji(tt.emoji))
+	}
+}
+
+func TestParseMentions(t *testing.T) {
+	long := strings.Repeat("a", 32)
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"", nil},
+		{"no mentions here", nil},
+		{"@bob hi", []string{"bob"}},
+		{"hi @bob", []string{"bob"}},
+		{"hi\n@bob", []string{"bob"}},
+		{"hi,@bob", []string{"bob"}},
+		{"(@bob)", []string{"bob"}},
+		{"привет @bob", []string{"bob"}},
+		{"thanks @bob.", []string{"bob"}},
+		{"thanks @bob...", []string{"bob"}},
+		{"@bob-", []string{"bob"}},
+		{"@bob's idea", []string{"bob"}},
+		{"@bob.smith said", []string{"bob.smith"}},
+		{"@bob, @carol!", []string{"bob", "carol"}},
+		{"@carol @bob @carol", []string{"carol", "bob"}},
+		{"@Bob @BOB @bob", []string{"bob"}},
+		{"@Bob_2", []string{"bob_2"}},
+
+		// E-mail addresses and other @s inside words.
+		{"mail bob@example.com", nil},
+		{"mail bob.smith@example.com", nil},
+		{"mail b-o_b@example.com", nil},
+		{"x@bob", nil},
+		{"1@bob", nil},
+		{"_@bob", nil},
+
+		// Too short, too long.
+		{"@", nil},
+		{"@ bob", nil},
+		{"@ab", nil},
+		{"@ab.", nil},
+		{"@abc", []string{"abc"}},
+		{"@" + long, []string{long}},
+		{"@" + long + ".", []string{long}},
+		{"@" + long + "a", nil},
+		{"@" + long + long, nil},
+
+		{"@@x", nil},
+		{"@@bob", nil},
+		{"@@ @bob", []string{"bob"}},
+	}
+	for _, tt := range tests {
+		if got := ParseMentions(tt.text); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseMentions(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestParseMentionsTooLongName(t *testing.T) {
+	long := strings.Repeat("a", 32)
+	for _, text := range []string{
+		"@" + long + ".b",
+		"@" + long + "-bbbb",
+		"@" + long + "..more",
+	} {
+		if got := ParseMentions(text); got != nil {
+			t.Errorf("ParseMentions(%q) = %q, want none: the name is longer than %d characters", text, got, MaxUsernameLen)
+		}
+	}
+}
