@@ -6,54 +6,203 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/confabhq/confab/bus"
+	"github.com/confabhq/confab/commands"
+	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/projections"
+	"github.com/gorilla/websocket"
+	"golang.org/x/sync/errgroup"
 )
 
-// Pinger is what the health check asks: can the event store be read?
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Limits bound what one client may cost. Zero fields take the defaults.
+type Limits struct {
+	MaxFrameBytes   int           // largest WebSocket frame read (default 64 KiB)
+	MaxBodyBytes    int64         // largest REST request body (default 64 KiB)
+	FramesPerSecond float64       // sustained frames per connection (default 20)
+	FrameBurst      int           // frames allowed in a burst (default 50)
+	FloodFrames     int           // rate-limited frames in a row before disconnecting (default 100)
+	OutboundQueue   int           // frames queued per connection before it counts as slow (default 1024)
+	MaxCatchUp      int           // events sent on subscribe before saying too_many_missed (default 1000)
+	HelloTimeout    time.Duration // time to send hello when not authenticated by the request (default 10s)
+	PingInterval    time.Duration // server pings (default 20s)
+	PongTimeout     time.Duration // a connection silent this long is dead (default 45s)
+	WriteTimeout    time.Duration // one frame write (default 10s)
+	CommandTimeout  time.Duration // one request (default 10s)
+	TypingInterval  time.Duration // typing frames forwarded per room and connection (default 2s)
+	LeaseTTL        time.Duration // node lease; connections of a node silent this long are ended (default 15s)
 }
 
-// PingFunc adapts a function to Pinger.
-type PingFunc func(ctx context.Context) error
+func (l *Limits) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxFrameBytes, 64<<10)
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = 64 << 10
+	}
+	if l.FramesPerSecond <= 0 {
+		l.FramesPerSecond = 20
+	}
+	def(&l.FrameBurst, 50)
+	def(&l.FloodFrames, 100)
+	def(&l.OutboundQueue, 1024)
+	def(&l.MaxCatchUp, 1000)
+	dur(&l.HelloTimeout, 10*time.Second)
+	dur(&l.PingInterval, 20*time.Second)
+	dur(&l.PongTimeout, 45*time.Second)
+	dur(&l.WriteTimeout, 10*time.Second)
+	dur(&l.CommandTimeout, 10*time.Second)
+	dur(&l.TypingInterval, 2*time.Second)
+	dur(&l.LeaseTTL, 15*time.Second)
+}
 
-// Ping calls f.
-func (f PingFunc) Ping(ctx context.Context) error { return f(ctx) }
+// Config wires a gateway.
+type Config struct {
+	Store       eventstore.Store
+	Commands    *commands.Handlers
+	Projections *projections.Projections
+	// Pub and Sub are the bus: committed events arrive on Sub (from the
+	// relay); ephemeral frames (typing) go out on Pub.
+	Pub    message.Publisher
+	Sub    message.Subscriber
+	NodeID string
+	Limits Limits
+	Logger *slog.Logger
+	// SecureCookies marks session cookies Secure (serve over HTTPS).
+	SecureCookies bool
+}
 
-// Gateway serves confab's HTTP endpoints.
+// Gateway serves confab's HTTP API and WebSocket.
 type Gateway struct {
-	store  Pinger
-	logger *slog.Logger
-	mux    *http.ServeMux
+	store    eventstore.Store
+	cmds     *commands.Handlers
+	read     *projections.Projections
+	pub      message.Publisher
+	sub      message.Subscriber
+	nodeID   string
+	limits   Limits
+	logger   *slog.Logger
+	secure   bool
+	mux      *http.ServeMux
+	hub      *hub
+	upgrader websocket.Upgrader
+
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+
+	connsMu  sync.Mutex
+	conns    map[*conn]struct{}
+	closing  bool
+	connsWG  sync.WaitGroup
 }
 
-// New returns a gateway whose health depends on store.
-func New(store Pinger, logger *slog.Logger) (*Gateway, error) {
-	if store == nil {
-		return nil, errors.New("gateway: nil store")
+// New returns a gateway. Run must run for it to deliver events.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Store == nil || cfg.Commands == nil || cfg.Projections == nil || cfg.Pub == nil || cfg.Sub == nil {
+		return nil, errors.New("gateway: missing store, commands, projections or bus")
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	if cfg.NodeID == "" {
+		return nil, errors.New("gateway: missing node ID")
 	}
-	g := &Gateway{store: store, logger: logger, mux: http.NewServeMux()}
-	g.mux.HandleFunc("GET /healthz", g.healthz)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Limits.setDefaults()
+	g := &Gateway{
+		store: cfg.Store, cmds: cfg.Commands, read: cfg.Projections, pub: cfg.Pub, sub: cfg.Sub,
+		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies,
+		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
+	}
+	g.baseCtx, g.cancelBase = context.WithCancel(context.Background())
+	g.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     sameOrigin,
+	}
+	g.routes()
 	return g, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
-// healthz answers 200 when the event store can be read within a second,
-// 503 otherwise.
-func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-	defer cancel()
-	if err := g.store.Ping(ctx); err != nil {
-		g.logger.Warn("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "event store unreachable"})
-		return
+// Run follows committed events and ephemeral frames, and keeps this
+// node's lease and presence, until ctx ends.
+func (g *Gateway) Run(ctx context.Context, after eventstore.Position) error {
+	grp, ctx := errgroup.WithContext(ctx)
+	grp.Go(func() error {
+		return bus.Follow(ctx, g.store, g.sub, after, eventstore.Filter{StreamPrefixes: []string{"room-", "user-"}}, g.hub.dispatch)
+	})
+	grp.Go(func() error { return g.followEphemeral(ctx) })
+	grp.Go(func() error { g.presenceLoop(ctx); return nil })
+	grp.Go(func() error { g.leaseLoop(ctx); return nil })
+	err := grp.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return err
+}
+
+// Shutdown closes every WebSocket with "going away", records their end,
+// and gives up this node's lease. http.Server.Shutdown does not close
+// hijacked connections; call both.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.connsMu.Lock()
+	g.closing = true
+	for c := range g.conns {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+	}
+	g.connsMu.Unlock()
+	done := make(chan struct{})
+	go func() { g.connsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		g.cancelBase()
+		return ctx.Err()
+	}
+	g.cancelBase()
+	return g.read.DropLease(ctx, g.nodeID)
+}
+
+func (g *Gateway) track(c *conn) bool {
+	g.connsMu.Lock()
+	defer g.connsMu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.conns[c] = struct{}{}
+	g.connsWG.Add(1)
+	return true
+}
+
+func (g *Gateway) untrack(c *conn) {
+	g.connsMu.Lock()
+	delete(g.conns, c)
+	g.connsMu.Unlock()
+	g.connsWG.Done()
+}
+
+// sameOrigin accepts WebSocket upgrades from pages of this server, and
+// from clients that send no Origin (bots, tests).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	return origin == "http://"+r.Host || origin == "https://"+r.Host
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -61,4 +210,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+func (g *Gateway) writeError(w http.ResponseWriter, err error) {
+	ae := toAPIError(err, g.logger)
+	writeJSON(w, ae.Status, map[string]apiError{"error": ae})
+}
+
+// healthz answers 200 when the event store can be read within a second,
+// 503 otherwise.
+func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if _, err := g.store.Head(ctx); err != nil {
+		g.logger.Warn("health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "event store unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,10 +12,14 @@ import (
 	"time"
 
 	"github.com/confabhq/confab/bus"
+	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/eventstore/postgres"
 	"github.com/confabhq/confab/eventstore/sqlite"
 	"github.com/confabhq/confab/gateway"
+	"github.com/confabhq/confab/projections"
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 )
@@ -40,43 +45,92 @@ func (m *Main) serveCommand() *cli.Command {
 	}
 }
 
-// openStore opens the event store the flags name.
-func openStore(ctx context.Context, c *cli.Command, logger *slog.Logger) (eventstore.Store, error) {
+// backend is the event store and the database of the read models.
+type backend struct {
+	store   eventstore.Store
+	db      *sql.DB
+	dialect projections.Dialect
+}
+
+func (b *backend) Close() error {
+	var errs []error
+	if b.db != nil {
+		errs = append(errs, b.db.Close())
+	}
+	if b.store != nil {
+		errs = append(errs, b.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// openBackend opens the event store the flags name, and a database handle
+// on the same database for the read models.
+func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
 	switch c.String("store") {
 	case "sqlite":
-		return sqlite.Open(ctx, filepath.Join(c.String("data"), "events.db"))
+		path := filepath.Join(c.String("data"), "events.db")
+		store, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		db, err := sqlite.OpenDB(path)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		return &backend{store: store, db: db, dialect: projections.SQLite}, nil
 	case "postgres":
 		url := c.String("postgres-url")
 		if url == "" {
 			return nil, errors.New("--store postgres needs --postgres-url (or CONFAB_POSTGRES_URL)")
 		}
-		return postgres.Open(ctx, url, postgres.Options{Logger: logger})
+		store, err := postgres.Open(ctx, url, postgres.Options{Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		return &backend{store: store, db: db, dialect: projections.Postgres}, nil
 	default:
 		return nil, fmt.Errorf("--store %q: want sqlite or postgres", c.String("store"))
 	}
 }
 
-// serve runs the server until ctx ends, then shuts it down gracefully.
+// serve runs the server until ctx ends, then shuts it down gracefully:
+// WebSockets get a close frame, HTTP requests finish, queued appends
+// commit.
 func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) error {
-	store, err := openStore(ctx, c, logger)
+	b, err := openBackend(ctx, c, logger)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	head, err := store.Head(ctx)
+	defer b.Close()
+	head, err := b.store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	read, err := projections.Open(ctx, b.db, b.dialect)
+	if err != nil {
+		return err
+	}
+	cmds, err := commands.New(commands.Config{Store: b.store, Invites: read})
 	if err != nil {
 		return err
 	}
 	pubsub := bus.NewGoChannel(logger)
 	defer pubsub.Close()
-	relay, err := bus.NewRelay(store, pubsub, logger)
+	relay, err := bus.NewRelay(b.store, pubsub, logger)
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.PingFunc(func(ctx context.Context) error {
-		_, err := store.Head(ctx)
-		return err
-	}), logger)
+	nodeID := uuid.NewString()
+	gw, err := gateway.New(gateway.Config{
+		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
+		NodeID: nodeID, Logger: logger,
+	})
 	if err != nil {
 		return err
 	}
@@ -90,31 +144,40 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := relay.Run(gctx, head); !errors.Is(err, context.Canceled) {
-			return err
+	// Workers stop only after the gateway has closed its connections, so
+	// that their ends are still recorded and delivered.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	g, gctx := errgroup.WithContext(workCtx)
+	notCanceled := func(err error) error {
+		if errors.Is(err, context.Canceled) {
+			return nil
 		}
-		return nil
-	})
+		return err
+	}
+	g.Go(func() error { return notCanceled(relay.Run(gctx, head)) })
+	g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub)) })
+	g.Go(func() error { return notCanceled(gw.Run(gctx, head)) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
 	})
-	g.Go(func() error {
-		<-gctx.Done()
-		logger.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
-	logger.Info("listening", "addr", ln.Addr().String(), "store", c.String("store"))
+	logger.Info("listening", "addr", ln.Addr().String(), "store", c.String("store"), "node", nodeID)
 	if m.Ready != nil {
 		m.Ready(ln.Addr())
 	}
-	err = g.Wait()
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+	defer cancel()
+	errShutdown := errors.Join(srv.Shutdown(sctx), gw.Shutdown(sctx))
+	stopWork()
+	err = errors.Join(g.Wait(), errShutdown)
 	logger.Info("stopped")
 	return err
 }

@@ -94,9 +94,16 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// DB returns the writer's database handle, for read models kept in the same
-// file. Its single connection is shared with appends.
-func (s *Store) DB() *sql.DB { return s.w }
+// OpenDB opens another handle on the SQLite file at path with the store's
+// settings (WAL, fsync on commit, busy timeout, immediate transactions), for
+// read models kept in the same file as the events.
+func OpenDB(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {

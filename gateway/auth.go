@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/confabhq/confab/commands"
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/eventstore"
+)
+
+// cookieName is the browser's session cookie (HttpOnly, SameSite=Lax).
+const cookieName = "confab_session"
+
+// session is an authenticated caller.
+type session struct {
+	UserID    domain.UserID
+	Username  string
+	SessionID string
+}
+
+// requestToken returns the bearer token of a request: the Authorization
+// header, else the session cookie.
+func requestToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t)
+		}
+		return "\x00malformed" // a header that is not a bearer token never falls back to the cookie
+	}
+	if c, err := r.Cookie(cookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+var errUnauthenticated = domain.Errorf(domain.KindUnauthenticated, "", "missing, invalid or expired session token")
+
+// lookupSession returns the session of a token; a session is the only
+// identity a request has.
+func (g *Gateway) lookupSession(ctx context.Context, token string) (*session, error) {
+	if token == "" || len(token) > 128 {
+		return nil, errUnauthenticated
+	}
+	s, err := g.read.SessionByTokenHash(ctx, commands.HashToken(token))
+	if domain.KindOf(err) == domain.KindNotFound {
+		return nil, errUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := g.read.User(ctx, s.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &session{UserID: s.UserID, Username: u.Username, SessionID: s.SessionID}, nil
+}
+
+// authed wraps a handler that needs a session.
+func (g *Gateway) authed(h func(w http.ResponseWriter, r *http.Request, s *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := g.lookupSession(r.Context(), requestToken(r))
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// clientIP is the address sign-in throttling counts by. Behind a reverse
+// proxy the operator's proxy sets X-Forwarded-For.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type authResponse struct {
+	User  userJSON `json:"user"`
+	Token string   `json:"token"`
+}
+
+func (g *Gateway) signUp(w http.ResponseWriter, r *http.Request) {
+	var in credentials
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	s, err := g.cmds.SignUp.Handle(r.Context(), commands.SignUp{Username: in.Username, Password: in.Password})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.finishSignIn(w, r, s, http.StatusCreated)
+}
+
+func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) {
+	var in credentials
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	s, err := g.cmds.SignIn.Handle(r.Context(), commands.SignIn{Username: in.Username, Password: in.Password, IP: clientIP(r)})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.finishSignIn(w, r, s, http.StatusOK)
+}
+
+// finishSignIn waits until the new session can authenticate requests, sets
+// the cookie and answers with the user and token.
+func (g *Gateway) finishSignIn(w http.ResponseWriter, r *http.Request, s commands.Session, status int) {
+	if err := g.waitFor(r.Context(), s.Result); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: s.Token, Path: "/", HttpOnly: true, Secure: g.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int((90 * 24 * time.Hour).Seconds()),
+	})
+	u, err := g.read.User(r.Context(), s.UserID)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	writeJSON(w, status, authResponse{User: toUserJSON(u), Token: s.Token})
+}
+
+func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request, s *session) {
+	res, err := g.cmds.SignOut.Handle(r.Context(), commands.SignOut{UserID: s.UserID, SessionID: s.SessionID})
+	if err == nil {
+		err = g.waitFor(r.Context(), res)
+	}
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: g.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (g *Gateway) me(w http.ResponseWriter, r *http.Request, s *session) {
+	u, err := g.read.User(r.Context(), s.UserID)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
+}
+
+// waitFor waits until the read models show a command's result, so that a
+// client reads its own writes.
+func (g *Gateway) waitFor(ctx context.Context, res commands.Result) error {
+	if res.Position == eventstore.Start {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.limits.CommandTimeout)
+	defer cancel()
+	return g.read.WaitFor(ctx, res.Position)
+}

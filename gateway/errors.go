@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/eventstore"
+)
+
+// Error codes of the API, beyond the domain's kinds. docs/protocol.md
+// lists them all.
+const (
+	CodeInvalidJSON     = "invalid_json"
+	CodeUnknownType     = "unknown_type"
+	CodeFrameTooLarge   = "frame_too_large"
+	CodeRateLimited     = "rate_limited"
+	CodeSlowConsumer    = "slow_consumer"
+	CodeNotSubscribed   = "not_subscribed"
+	CodeAuthTimeout     = "auth_timeout"
+	CodeUnavailable     = "unavailable"
+	CodeInternal        = "internal"
+	CodeUnauthenticated = "unauthenticated"
+)
+
+// apiError is an error as the API shows it.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// kinds maps error kinds to statuses: the one table that translates
+// errors at the edge.
+var kinds = map[domain.Kind]int{
+	domain.KindInvalid:         http.StatusBadRequest,
+	domain.KindNotFound:        http.StatusNotFound,
+	domain.KindConflict:        http.StatusConflict,
+	domain.KindForbidden:       http.StatusForbidden,
+	domain.KindUnauthenticated: http.StatusUnauthorized,
+	domain.KindRateLimited:     http.StatusTooManyRequests,
+}
+
+// toAPIError translates err once; internal errors are logged here and
+// shown without detail.
+func toAPIError(err error, logger *slog.Logger) apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return *ae
+	}
+	var de *domain.Error
+	if errors.As(err, &de) && de.Kind != domain.KindInternal {
+		msg := de.Message
+		if de.Op != "" {
+			msg = de.Op + ": " + msg
+		}
+		return apiError{Status: kinds[de.Kind], Code: de.Kind.String(), Message: msg}
+	}
+	switch {
+	case errors.Is(err, eventstore.ErrInvalid):
+		return apiError{Status: http.StatusBadRequest, Code: domain.KindInvalid.String(), Message: err.Error()}
+	case errors.Is(err, eventstore.ErrConflict):
+		return apiError{Status: http.StatusConflict, Code: domain.KindConflict.String(), Message: "the resource changed; try again"}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, eventstore.ErrClosed):
+		logger.Warn("request could not finish", "err", err)
+		return apiError{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the server is busy or shutting down; try again"}
+	}
+	logger.Error("internal error", "err", err)
+	return apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(status int, code, msg string) *apiError {
+	return &apiError{Status: status, Code: code, Message: msg}
+}

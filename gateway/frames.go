@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Frame is a client's WebSocket frame. Which fields matter depends on Type;
+// DecodeFrame checks them.
+type Frame struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+
+	Token       string `json:"token,omitempty"`
+	RoomID      string `json:"room_id,omitempty"`
+	AfterSeq    uint64 `json:"after_seq,omitempty"`
+	Seq         uint64 `json:"seq,omitempty"`
+	ClientMsgID string `json:"client_msg_id,omitempty"`
+	Text        string `json:"text,omitempty"`
+	ReplyTo     uint64 `json:"reply_to,omitempty"`
+	Emoji       string `json:"emoji,omitempty"`
+	Remove      bool   `json:"remove,omitempty"`
+}
+
+// Frame types a client sends.
+const (
+	FrameHello       = "hello"
+	FrameSubscribe   = "subscribe"
+	FrameUnsubscribe = "unsubscribe"
+	FrameSend        = "send"
+	FrameEdit        = "edit"
+	FrameDelete      = "delete"
+	FrameReact       = "react"
+	FrameTyping      = "typing"
+	FrameRead        = "read"
+	FramePing        = "ping"
+)
+
+// maxFrameID bounds a frame's id.
+const maxFrameID = 64
+
+// frameError is a bad frame: its code and message go back to the client.
+type frameError struct {
+	code, msg string
+}
+
+func (e *frameError) Error() string { return e.code + ": " + e.msg }
+
+// DecodeFrame parses and checks a client frame. Its errors are
+// *frameError with an API error code.
+func DecodeFrame(data []byte) (Frame, error) {
+	var f Frame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return Frame{}, &frameError{CodeInvalidJSON, "frame is not valid JSON"}
+		case errors.As(err, &typ):
+			return Frame{}, &frameError{CodeInvalidJSON, fmt.Sprintf("field %q has the wrong type", typ.Field)}
+		default:
+			return Frame{}, &frameError{CodeInvalidJSON, "frame is not a valid JSON object: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return Frame{}, &frameError{CodeInvalidJSON, "one JSON object per frame"}
+	}
+	if len(f.ID) > maxFrameID {
+		return Frame{}, &frameError{"invalid", fmt.Sprintf("id must be at most %d characters", maxFrameID)}
+	}
+	need := func(cond bool, what string) error {
+		if !cond {
+			return &frameError{"invalid", fmt.Sprintf("%s frame needs %s", f.Type, what)}
+		}
+		return nil
+	}
+	switch f.Type {
+	case FrameHello:
+		return f, need(f.Token != "", "a token")
+	case FrameSubscribe, FrameUnsubscribe, FrameTyping:
+		return f, need(f.RoomID != "", "a room_id")
+	case FrameSend:
+		if err := need(f.RoomID != "", "a room_id"); err != nil {
+			return f, err
+		}
+		return f, need(f.ClientMsgID != "", "a client_msg_id")
+	case FrameEdit, FrameDelete, FrameRead:
+		if err := need(f.RoomID != "", "a room_id"); err != nil {
+			return f, err
+		}
+		return f, need(f.Seq > 0, "a seq")
+	case FrameReact:
+		if err := need(f.RoomID != "" && f.Seq > 0, "a room_id and a seq"); err != nil {
+			return f, err
+		}
+		return f, need(f.Emoji != "", "an emoji")
+	case FramePing:
+		return f, nil
+	case "":
+		return f, &frameError{CodeUnknownType, "frame has no type"}
+	}
+	return f, &frameError{CodeUnknownType, fmt.Sprintf("unknown frame type %q", truncate(f.Type, 32))}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,340 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/eventstore"
+	"github.com/gorilla/websocket"
+)
+
+// maxCatchUpBuffer bounds the live events a subscription holds while it
+// catches up from the store; past it the client is told to resync.
+const maxCatchUpBuffer = 4096
+
+// hub routes committed events to the connections subscribed to their rooms
+// and personal frames to the connections of a user. Each event is encoded
+// once and the same prepared frame is queued on every connection.
+type hub struct {
+	logger *slog.Logger
+
+	mu    sync.RWMutex
+	rooms map[domain.RoomID]map[*subscription]struct{}
+	users map[domain.UserID]map[*conn]struct{}
+
+	// presence receives the users whose connections opened or closed.
+	presence chan presenceChange
+}
+
+type presenceChange struct {
+	user domain.UserID
+	pos  eventstore.Position
+}
+
+func newHub(logger *slog.Logger) *hub {
+	return &hub{
+		logger:   logger,
+		rooms:    map[domain.RoomID]map[*subscription]struct{}{},
+		users:    map[domain.UserID]map[*conn]struct{}{},
+		presence: make(chan presenceChange, 4096),
+	}
+}
+
+// subscription is one connection's subscription to one room. It delivers
+// each sequence number at most once and in order: while the connection
+// catches up from the store, live events wait in buffer.
+type subscription struct {
+	c    *conn
+	room domain.RoomID
+
+	mu         sync.Mutex
+	last       uint64 // last sequence number queued to the client
+	catchingUp bool
+	buffer     []bufferedEvent
+	overflow   bool
+}
+
+type bufferedEvent struct {
+	seq   uint64
+	frame *websocket.PreparedMessage
+}
+
+// offer queues a live event unless the client already has it.
+func (s *subscription) offer(seq uint64, frame *websocket.PreparedMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.catchingUp {
+		if !s.overflow {
+			if len(s.buffer) >= maxCatchUpBuffer {
+				s.overflow, s.buffer = true, nil
+			} else {
+				s.buffer = append(s.buffer, bufferedEvent{seq, frame})
+			}
+		}
+		return
+	}
+	if seq <= s.last {
+		return
+	}
+	s.last = seq
+	s.c.send(frame)
+}
+
+// addConn registers an authenticated connection.
+func (h *hub) addConn(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.users[c.user]
+	if set == nil {
+		set = map[*conn]struct{}{}
+		h.users[c.user] = set
+	}
+	set[c] = struct{}{}
+}
+
+// removeConn forgets a connection and its subscriptions.
+func (h *hub) removeConn(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.users[c.user]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, c.user)
+		}
+	}
+	c.mu.Lock()
+	subs := c.subs
+	c.subs = map[domain.RoomID]*subscription{}
+	c.mu.Unlock()
+	for _, s := range subs {
+		h.removeSubLocked(s)
+	}
+}
+
+// subscribe registers a subscription in catch-up mode; it receives live
+// events from now on, buffered until finishCatchUp.
+func (h *hub) subscribe(c *conn, room domain.RoomID, after uint64) *subscription {
+	s := &subscription{c: c, room: room, last: after, catchingUp: true}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.mu.Lock()
+	old := c.subs[room]
+	c.subs[room] = s
+	c.mu.Unlock()
+	if old != nil {
+		h.removeSubLocked(old)
+	}
+	set := h.rooms[room]
+	if set == nil {
+		set = map[*subscription]struct{}{}
+		h.rooms[room] = set
+	}
+	set[s] = struct{}{}
+	return s
+}
+
+// unsubscribe ends c's subscription to room, if any.
+func (h *hub) unsubscribe(c *conn, room domain.RoomID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.mu.Lock()
+	s := c.subs[room]
+	delete(c.subs, room)
+	c.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	h.removeSubLocked(s)
+	return true
+}
+
+func (h *hub) removeSubLocked(s *subscription) {
+	if set := h.rooms[s.room]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(h.rooms, s.room)
+		}
+	}
+}
+
+// finishCatchUp queues the live events that arrived while s caught up to
+// seq last, and switches s to live delivery. It reports false if too many
+// arrived meanwhile; the caller then tells the client to resubscribe.
+func (s *subscription) finishCatchUp(last uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = max(s.last, last)
+	s.catchingUp = false
+	buffer, overflow := s.buffer, s.overflow
+	s.buffer, s.overflow = nil, false
+	if overflow {
+		return false
+	}
+	for _, b := range buffer {
+		if b.seq > s.last {
+			s.last = b.seq
+			s.c.send(b.frame)
+		}
+	}
+	return true
+}
+
+// dispatch routes a batch of committed events; it is the bus consumer's
+// handler and must not block.
+func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) error {
+	for i := range events {
+		re := &events[i]
+		if user, ok := domain.UserIDOfStream(re.Stream); ok {
+			h.dispatchUserEvent(user, re)
+			continue
+		}
+		room, frame, ev, ok, err := encodeRoomEvent(re)
+		if err != nil {
+			h.logger.Error("cannot encode event", "stream", re.Stream, "rev", re.Revision, "err", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame)
+		if err != nil {
+			h.logger.Error("cannot prepare frame", "err", err)
+			continue
+		}
+		h.mu.RLock()
+		for s := range h.rooms[room] {
+			s.offer(re.Revision, pm)
+		}
+		h.mu.RUnlock()
+		// A member who leaves or is removed stops receiving the room,
+		// after the event that says so.
+		switch ev := ev.(type) {
+		case domain.MemberLeft:
+			h.dropMember(room, ev.UserID)
+		case domain.MemberKicked:
+			h.dropMember(room, ev.UserID)
+		case domain.MemberBanned:
+			h.dropMember(room, ev.UserID)
+		}
+	}
+	return nil
+}
+
+// dropMember ends every subscription of user to room on this node.
+func (h *hub) dropMember(room domain.RoomID, user domain.UserID) {
+	h.mu.RLock()
+	conns := make([]*conn, 0, len(h.users[user]))
+	for c := range h.users[user] {
+		conns = append(conns, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range conns {
+		h.unsubscribe(c, room)
+	}
+}
+
+func (h *hub) dispatchUserEvent(user domain.UserID, re *eventstore.RecordedEvent) {
+	switch re.Type {
+	case "ConnectionOpened", "ConnectionClosed":
+		select {
+		case h.presence <- presenceChange{user: user, pos: re.Position}:
+		default:
+			h.logger.Warn("presence queue full; a presence change is delayed to the next one", "user", user)
+		}
+	case "RoomRead":
+		ev, err := domain.Decode(re.Type, re.Data)
+		if err != nil {
+			return
+		}
+		rr := ev.(domain.RoomRead)
+		h.toUser(user, map[string]any{"type": "read_marker", "room_id": rr.RoomID, "seq": rr.Seq})
+	case "SessionEnded":
+		ev, err := domain.Decode(re.Type, re.Data)
+		if err != nil {
+			return
+		}
+		se := ev.(domain.SessionEnded)
+		h.mu.RLock()
+		for c := range h.users[user] {
+			if c.sessionID == se.SessionID {
+				c.closeWith(closeSignedOut, "signed out")
+			}
+		}
+		h.mu.RUnlock()
+	}
+}
+
+// toUser queues a frame on every connection of user on this node.
+func (h *hub) toUser(user domain.UserID, v any) {
+	pm, err := prepare(v)
+	if err != nil {
+		h.logger.Error("cannot prepare frame", "err", err)
+		return
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.users[user] {
+		c.send(pm)
+	}
+}
+
+// toRoom queues a frame on every subscription of room but those of the
+// user except.
+func (h *hub) toRoom(room domain.RoomID, except domain.UserID, v any) {
+	pm, err := prepare(v)
+	if err != nil {
+		h.logger.Error("cannot prepare frame", "err", err)
+		return
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.rooms[room] {
+		if s.c.user != except {
+			s.c.send(pm)
+		}
+	}
+}
+
+// connsOf returns the connections of user on this node.
+func (h *hub) connCount() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, set := range h.users {
+		n += len(set)
+	}
+	return n
+}
+
+// allConns returns every connection on this node.
+func (h *hub) allConns() []*conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*conn
+	for _, set := range h.users {
+		for c := range set {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func prepare(v any) (*websocket.PreparedMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return websocket.NewPreparedMessage(websocket.TextMessage, b)
+}
+
+// presenceFrame tells clients a user's presence.
+type presenceFrame struct {
+	Type     string        `json:"type"` // "presence"
+	UserID   domain.UserID `json:"user_id"`
+	Status   string        `json:"status"` // "online" or "offline"
+	LastSeen *time.Time    `json:"last_seen,omitempty"`
+}

@@ -1,0 +1,541 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/confabhq/confab/commands"
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/projections"
+	"github.com/google/uuid"
+)
+
+func (g *Gateway) routes() {
+	m := g.mux
+	m.HandleFunc("GET /healthz", g.healthz)
+	m.HandleFunc("POST /api/v1/auth/signup", g.signUp)
+	m.HandleFunc("POST /api/v1/auth/signin", g.signIn)
+	m.HandleFunc("POST /api/v1/auth/signout", g.authed(g.signOut))
+	m.HandleFunc("GET /api/v1/me", g.authed(g.me))
+	m.HandleFunc("GET /api/v1/users/{id}", g.authed(g.getUser))
+	m.HandleFunc("GET /api/v1/users/by-name/{username}", g.authed(g.getUserByName))
+	m.HandleFunc("POST /api/v1/dms", g.authed(g.openDM))
+	m.HandleFunc("GET /api/v1/rooms", g.authed(g.listRooms))
+	m.HandleFunc("POST /api/v1/rooms", g.authed(g.createRoom))
+	m.HandleFunc("POST /api/v1/rooms/join", g.authed(g.joinRoom))
+	m.HandleFunc("GET /api/v1/rooms/{id}", g.authed(g.member(g.getRoom)))
+	m.HandleFunc("PATCH /api/v1/rooms/{id}", g.authed(g.member(g.renameRoom)))
+	m.HandleFunc("POST /api/v1/rooms/{id}/leave", g.authed(g.member(g.manage(commands.ActionLeave))))
+	m.HandleFunc("POST /api/v1/rooms/{id}/invite", g.authed(g.member(g.rotateInvite)))
+	m.HandleFunc("GET /api/v1/rooms/{id}/members", g.authed(g.member(g.listMembers)))
+	m.HandleFunc("POST /api/v1/rooms/{id}/members/{user_id}/kick", g.authed(g.member(g.manage(commands.ActionKick))))
+	m.HandleFunc("POST /api/v1/rooms/{id}/members/{user_id}/ban", g.authed(g.member(g.manage(commands.ActionBan))))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/bans/{user_id}", g.authed(g.member(g.manage(commands.ActionUnban))))
+	m.HandleFunc("PUT /api/v1/rooms/{id}/members/{user_id}/role", g.authed(g.member(g.setRole)))
+	m.HandleFunc("GET /api/v1/rooms/{id}/messages", g.authed(g.member(g.listMessages)))
+	m.HandleFunc("POST /api/v1/rooms/{id}/messages", g.authed(g.member(g.postMessage)))
+	m.HandleFunc("PATCH /api/v1/rooms/{id}/messages/{seq}", g.authed(g.member(g.editMessage)))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/messages/{seq}", g.authed(g.member(g.deleteMessage)))
+	m.HandleFunc("PUT /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(true))))
+	m.HandleFunc("DELETE /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(false))))
+	m.HandleFunc("POST /api/v1/rooms/{id}/read", g.authed(g.member(g.markRead)))
+	m.HandleFunc("GET /api/v1/ws", g.serveWS)
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		g.writeError(w, errorf(http.StatusNotFound, domain.KindNotFound.String(), "no such endpoint: "+r.Method+" "+r.URL.Path))
+	})
+}
+
+// decode reads a JSON request body of at most MaxBodyBytes into v,
+// refusing unknown fields and trailing data.
+func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.limits.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errorf(http.StatusRequestEntityTooLarge, CodeFrameTooLarge, "request body is larger than "+strconv.FormatInt(g.limits.MaxBodyBytes, 10)+" bytes")
+		}
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "cannot read the request body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "request body is not the expected JSON: "+err.Error())
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "request body has data after the JSON object")
+	}
+	return nil
+}
+
+// roomCtx is a request on a room the caller is a member of.
+type roomCtx struct {
+	*session
+	room domain.RoomID
+}
+
+// member wraps a room handler: the caller must be a member of the room in
+// the path, by the room's own state (not a lagging read model). Non-members
+// get 404 whether or not the room exists.
+func (g *Gateway) member(h func(w http.ResponseWriter, r *http.Request, rc roomCtx)) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		room, err := parseRoomID(r.PathValue("id"))
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		ok, _, err := g.cmds.Aggregates.IsMember(r.Context(), room, s.UserID)
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		if !ok {
+			g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member"))
+			return
+		}
+		h(w, r, roomCtx{session: s, room: room})
+	}
+}
+
+type userJSON struct {
+	ID        domain.UserID `json:"id"`
+	Username  string        `json:"username"`
+	Status    string        `json:"status"` // online or offline
+	LastSeen  *time.Time    `json:"last_seen,omitempty"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+func toUserJSON(u projections.User) userJSON {
+	j := userJSON{ID: u.ID, Username: u.Username, Status: "offline", CreatedAt: u.CreatedAt}
+	if u.Online {
+		j.Status = "online"
+	}
+	if !u.LastSeen.IsZero() {
+		ls := u.LastSeen
+		j.LastSeen = &ls
+	}
+	return j
+}
+
+func (g *Gateway) getUser(w http.ResponseWriter, r *http.Request, _ *session) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such user"))
+		return
+	}
+	u, err := g.read.User(r.Context(), domain.UserID(id.String()))
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
+}
+
+func (g *Gateway) getUserByName(w http.ResponseWriter, r *http.Request, _ *session) {
+	u, err := g.read.UserByUsername(r.Context(), r.PathValue("username"))
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
+}
+
+type roomJSON struct {
+	ID         domain.RoomID `json:"id"`
+	Kind       string        `json:"kind"`
+	Name       string        `json:"name"`
+	OwnerID    domain.UserID `json:"owner_id,omitempty"`
+	InviteCode string        `json:"invite_code,omitempty"`
+	Role       domain.Role   `json:"role,omitempty"`
+	LastSeq    uint64        `json:"last_seq"`
+	ReadSeq    uint64        `json:"read_seq"`
+	Unread     int           `json:"unread"`
+	DMPeer     *userJSON     `json:"dm_peer,omitempty"`
+}
+
+// roomResponse answers with a room as the caller sees it after res.
+func (g *Gateway) roomResponse(w http.ResponseWriter, r *http.Request, status int, user domain.UserID, room domain.RoomID, res commands.Result) {
+	if err := g.waitFor(r.Context(), res); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	rooms, err := g.read.RoomsOf(r.Context(), user)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	for _, s := range rooms {
+		if s.ID == room {
+			j := toRoomJSON(s)
+			if s.Role == domain.RoleOwner || s.Role == domain.RoleAdmin {
+				info, err := g.read.Room(r.Context(), room)
+				if err != nil {
+					g.writeError(w, err)
+					return
+				}
+				j.InviteCode = info.InviteCode
+			}
+			writeJSON(w, status, map[string]roomJSON{"room": j})
+			return
+		}
+	}
+	g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member"))
+}
+
+func toRoomJSON(s projections.RoomSummary) roomJSON {
+	j := roomJSON{ID: s.ID, Kind: s.Kind, Name: s.Name, OwnerID: s.OwnerID, Role: s.Role, LastSeq: s.LastSeq, ReadSeq: s.ReadSeq, Unread: s.Unread}
+	if s.DMPeer != nil {
+		p := toUserJSON(*s.DMPeer)
+		j.DMPeer = &p
+	}
+	return j
+}
+
+func (g *Gateway) listRooms(w http.ResponseWriter, r *http.Request, s *session) {
+	rooms, err := g.read.RoomsOf(r.Context(), s.UserID)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	out := make([]roomJSON, len(rooms))
+	for i, rm := range rooms {
+		out[i] = toRoomJSON(rm)
+	}
+	writeJSON(w, http.StatusOK, map[string][]roomJSON{"rooms": out})
+}
+
+func (g *Gateway) createRoom(w http.ResponseWriter, r *http.Request, s *session) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	id, res, err := g.cmds.CreateRoom.Handle(r.Context(), commands.CreateRoom{Owner: s.UserID, Name: in.Name})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.roomResponse(w, r, http.StatusCreated, s.UserID, id, res)
+}
+
+func (g *Gateway) joinRoom(w http.ResponseWriter, r *http.Request, s *session) {
+	var in struct {
+		InviteCode string `json:"invite_code"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	id, res, err := g.cmds.JoinRoom.Handle(r.Context(), commands.JoinRoom{User: s.UserID, InviteCode: in.InviteCode})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.roomResponse(w, r, http.StatusOK, s.UserID, id, res)
+}
+
+func (g *Gateway) openDM(w http.ResponseWriter, r *http.Request, s *session) {
+	var in struct {
+		UserID string `json:"user_id"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	other, err := uuid.Parse(in.UserID)
+	if err != nil {
+		g.writeError(w, domain.Errorf(domain.KindNotFound, "open DM", "no such user"))
+		return
+	}
+	id, res, err := g.cmds.OpenDM.Handle(r.Context(), commands.OpenDM{User: s.UserID, Other: domain.UserID(other.String())})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.roomResponse(w, r, http.StatusOK, s.UserID, id, res)
+}
+
+func (g *Gateway) getRoom(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, commands.Result{})
+}
+
+func (g *Gateway) renameRoom(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	res, err := g.cmds.ManageRoom.Handle(r.Context(), commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: commands.ActionRename, Name: in.Name})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, res)
+}
+
+func (g *Gateway) rotateInvite(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	res, err := g.cmds.ManageRoom.Handle(r.Context(), commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: commands.ActionRotateInvite})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, res)
+}
+
+// manage runs a membership action; the target, if any, is the path's
+// user_id.
+func (g *Gateway) manage(action commands.Action) func(http.ResponseWriter, *http.Request, roomCtx) {
+	return func(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+		cmd := commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: action}
+		if action != commands.ActionLeave {
+			target, err := uuid.Parse(r.PathValue("user_id"))
+			if err != nil {
+				g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such user"))
+				return
+			}
+			cmd.Target = domain.UserID(target.String())
+		}
+		res, err := g.cmds.ManageRoom.Handle(r.Context(), cmd)
+		if err == nil {
+			err = g.waitFor(r.Context(), res)
+		}
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (g *Gateway) setRole(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	var in struct {
+		Role domain.Role `json:"role"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	target, err := uuid.Parse(r.PathValue("user_id"))
+	if err != nil {
+		g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such user"))
+		return
+	}
+	res, err := g.cmds.ManageRoom.Handle(r.Context(), commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: commands.ActionSetRole, Target: domain.UserID(target.String()), Role: in.Role})
+	if err == nil {
+		err = g.waitFor(r.Context(), res)
+	}
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type memberJSON struct {
+	User     userJSON    `json:"user"`
+	Role     domain.Role `json:"role"`
+	JoinedAt time.Time   `json:"joined_at"`
+}
+
+func (g *Gateway) listMembers(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	members, err := g.read.Members(r.Context(), rc.room)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	out := make([]memberJSON, len(members))
+	for i, m := range members {
+		out[i] = memberJSON{User: toUserJSON(m.User), Role: m.Role, JoinedAt: m.JoinedAt}
+	}
+	writeJSON(w, http.StatusOK, map[string][]memberJSON{"members": out})
+}
+
+type reactionJSON struct {
+	Emoji string          `json:"emoji"`
+	Users []domain.UserID `json:"users"`
+}
+
+type messageJSON struct {
+	RoomID      domain.RoomID   `json:"room_id"`
+	Seq         uint64          `json:"seq"`
+	SenderID    domain.UserID   `json:"sender_id"`
+	SenderName  string          `json:"sender_name"`
+	ClientMsgID string          `json:"client_msg_id"`
+	Text        string          `json:"text"`
+	ReplyTo     uint64          `json:"reply_to,omitempty"`
+	Mentions    []domain.UserID `json:"mentions"`
+	Reactions   []reactionJSON  `json:"reactions"`
+	CreatedAt   time.Time       `json:"created_at"`
+	EditedAt    *time.Time      `json:"edited_at,omitempty"`
+	Deleted     bool            `json:"deleted,omitempty"`
+}
+
+func toMessageJSON(room domain.RoomID, m projections.Message) messageJSON {
+	j := messageJSON{RoomID: room, Seq: m.Seq, SenderID: m.SenderID, SenderName: m.SenderName, ClientMsgID: m.ClientMsgID,
+		Text: m.Text, ReplyTo: m.ReplyTo, Mentions: m.Mentions, Reactions: []reactionJSON{}, CreatedAt: m.CreatedAt, EditedAt: m.EditedAt, Deleted: m.Deleted}
+	if j.Mentions == nil {
+		j.Mentions = []domain.UserID{}
+	}
+	for _, r := range m.Reactions {
+		j.Reactions = append(j.Reactions, reactionJSON{Emoji: r.Emoji, Users: r.Users})
+	}
+	return j
+}
+
+// listMessages pages a room's history, newest first: messages with seq <
+// before (all if before is 0), at most limit (default 50, at most 100).
+func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	q := r.URL.Query()
+	before, limit := uint64(0), 50
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			g.writeError(w, domain.Errorf(domain.KindInvalid, "list messages", "before must be a sequence number"))
+			return
+		}
+		before = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			g.writeError(w, domain.Errorf(domain.KindInvalid, "list messages", "limit must be 1-100"))
+			return
+		}
+		limit = n
+	}
+	msgs, err := g.read.Messages(r.Context(), rc.room, before, limit)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	out := make([]messageJSON, len(msgs))
+	for i, m := range msgs {
+		out[i] = toMessageJSON(rc.room, m)
+	}
+	writeJSON(w, http.StatusOK, map[string][]messageJSON{"messages": out})
+}
+
+// messageResponse answers with message seq as stored after res.
+func (g *Gateway) messageResponse(w http.ResponseWriter, r *http.Request, status int, room domain.RoomID, seq uint64, res commands.Result) {
+	if err := g.waitFor(r.Context(), res); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	m, err := g.read.MessageBySeq(r.Context(), room, seq)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	writeJSON(w, status, map[string]messageJSON{"message": toMessageJSON(room, m)})
+}
+
+func (g *Gateway) postMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	var in struct {
+		ClientMsgID string `json:"client_msg_id"`
+		Text        string `json:"text"`
+		ReplyTo     uint64 `json:"reply_to"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	res, err := g.cmds.PostMessage.Handle(r.Context(), commands.PostMessage{Room: rc.room, Sender: rc.UserID, ClientMsgID: in.ClientMsgID, Text: in.Text, ReplyTo: in.ReplyTo})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	status := http.StatusCreated
+	if len(res.Events) == 0 {
+		status = http.StatusOK // a retry: the original message
+	}
+	g.messageResponse(w, r, status, rc.room, res.Revision, res)
+}
+
+func pathSeq(r *http.Request) (uint64, error) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		return 0, domain.Errorf(domain.KindNotFound, "", "no such message")
+	}
+	return seq, nil
+}
+
+func (g *Gateway) editMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	seq, err := pathSeq(r)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	var in struct {
+		Text string `json:"text"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	res, err := g.cmds.EditMessage.Handle(r.Context(), commands.EditMessage{Room: rc.room, Actor: rc.UserID, Seq: seq, Text: in.Text})
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	g.messageResponse(w, r, http.StatusOK, rc.room, seq, res)
+}
+
+func (g *Gateway) deleteMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	seq, err := pathSeq(r)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	res, err := g.cmds.DeleteMessage.Handle(r.Context(), commands.DeleteMessage{Room: rc.room, Actor: rc.UserID, Seq: seq})
+	if err == nil {
+		err = g.waitFor(r.Context(), res)
+	}
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (g *Gateway) react(add bool) func(http.ResponseWriter, *http.Request, roomCtx) {
+	return func(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+		seq, err := pathSeq(r)
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		res, err := g.cmds.React.Handle(r.Context(), commands.React{Room: rc.room, Actor: rc.UserID, Seq: seq, Emoji: r.PathValue("emoji"), Add: add})
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		g.messageResponse(w, r, http.StatusOK, rc.room, seq, res)
+	}
+}
+
+func (g *Gateway) markRead(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	var in struct {
+		Seq uint64 `json:"seq"`
+	}
+	if err := g.decode(w, r, &in); err != nil {
+		g.writeError(w, err)
+		return
+	}
+	res, err := g.cmds.MarkRead.Handle(r.Context(), commands.MarkRead{User: rc.UserID, Room: rc.room, Seq: in.Seq})
+	if err == nil {
+		err = g.waitFor(r.Context(), res)
+	}
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

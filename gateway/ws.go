@@ -1,0 +1,395 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/confabhq/confab/commands"
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/eventstore"
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+)
+
+// ackFrame acknowledges a request frame.
+type ackFrame struct {
+	Type          string `json:"type"` // "ack"
+	ID            string `json:"id,omitempty"`
+	RoomID        string `json:"room_id,omitempty"`
+	Seq           uint64 `json:"seq,omitempty"`
+	ClientMsgID   string `json:"client_msg_id,omitempty"`
+	TooManyMissed bool   `json:"too_many_missed,omitempty"`
+}
+
+// errorFrame reports a failed request frame.
+type errorFrame struct {
+	Type    string `json:"type"` // "error"
+	ID      string `json:"id,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// serveWS upgrades to a WebSocket, authenticates the connection (by the
+// request's token, or a hello frame), and serves its frames.
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	var sess *session
+	if token := requestToken(r); token != "" {
+		s, err := g.lookupSession(r.Context(), token)
+		if err != nil {
+			g.writeError(w, err)
+			return
+		}
+		sess = s
+	}
+	ws, err := g.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	ws.SetReadLimit(int64(g.limits.MaxFrameBytes))
+	if sess == nil {
+		if sess = g.hello(ws); sess == nil {
+			ws.Close()
+			return
+		}
+	}
+	c := &conn{
+		ws: ws, id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID,
+		limiter: rate.NewLimiter(rate.Limit(g.limits.FramesPerSecond), g.limits.FrameBurst),
+		out:     make(chan *websocket.PreparedMessage, g.limits.OutboundQueue),
+		done:    make(chan struct{}),
+		subs:    map[domain.RoomID]*subscription{},
+	}
+	if !g.track(c) {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		ws.Close()
+		return
+	}
+	defer g.untrack(c)
+	// ready is always the first frame.
+	g.sendJSON(c, map[string]any{"type": "ready", "conn_id": c.id, "user": map[string]any{"id": c.user, "username": c.username}})
+	g.hub.addConn(c)
+	go c.writeLoop(g.limits.PingInterval, g.limits.WriteTimeout)
+
+	ctx, cancel := context.WithCancel(g.baseCtx)
+	defer cancel()
+	if _, err := g.cmds.Connect.Handle(ctx, commands.Connect{User: c.user, ConnID: c.id, NodeID: g.nodeID}); err != nil {
+		g.logger.Error("cannot record connection", "err", err)
+		c.closeWith(websocket.CloseInternalServerErr, "internal error")
+	} else {
+		g.readLoop(ctx, c)
+	}
+	c.closeWith(websocket.CloseNormalClosure, "")
+	g.hub.removeConn(c)
+	// Record the end even while shutting down; a bounded wait.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer ccancel()
+	if _, err := g.cmds.Connect.Handle(cctx, commands.Connect{User: c.user, ConnID: c.id, Close: true, Reason: "closed"}); err != nil {
+		g.logger.Warn("cannot record a connection's end; the reaper will", "err", err)
+	}
+}
+
+// hello waits for the hello frame of a connection that did not bring a
+// token, and returns its session, or nil after telling the client why not.
+func (g *Gateway) hello(ws *websocket.Conn) *session {
+	fail := func(code int, apiCode, msg string) *session {
+		b, _ := json.Marshal(errorFrame{Type: "error", Code: apiCode, Message: msg})
+		deadline := time.Now().Add(g.limits.WriteTimeout)
+		ws.SetWriteDeadline(deadline)
+		ws.WriteMessage(websocket.TextMessage, b)
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, apiCode), deadline)
+		return nil
+	}
+	ws.SetReadDeadline(time.Now().Add(g.limits.HelloTimeout))
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		var ne interface{ Timeout() bool }
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fail(closeAuthTimeout, CodeAuthTimeout, "no hello frame in time")
+		}
+		return nil
+	}
+	f, err := DecodeFrame(data)
+	if err == nil && f.Type != FrameHello {
+		err = &frameError{CodeUnauthenticated, "the first frame must be hello with a token"}
+	}
+	if err != nil {
+		var fe *frameError
+		errors.As(err, &fe)
+		return fail(websocket.ClosePolicyViolation, fe.code, fe.msg)
+	}
+	s, err := g.lookupSession(context.Background(), f.Token)
+	if err != nil {
+		ae := toAPIError(err, g.logger)
+		return fail(closeSignedOut, ae.Code, ae.Message)
+	}
+	return s
+}
+
+// readLoop reads and handles frames until the connection ends.
+func (g *Gateway) readLoop(ctx context.Context, c *conn) {
+	deadline := func() { c.ws.SetReadDeadline(time.Now().Add(g.limits.PongTimeout)) }
+	deadline()
+	c.ws.SetPongHandler(func(string) error { deadline(); return nil })
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			// ErrReadLimit: gorilla has sent close 1009 (message too big).
+			return
+		}
+		deadline()
+		if !c.limiter.Allow() {
+			c.limited++
+			if c.limited > g.limits.FloodFrames {
+				c.closeWith(closeFlood, CodeRateLimited)
+				return
+			}
+			g.sendError(c, frameID(data), &apiError{Code: CodeRateLimited, Message: "too many frames; slow down"})
+			continue
+		}
+		c.limited = 0
+		if typ != websocket.TextMessage {
+			g.sendError(c, "", &apiError{Code: CodeInvalidJSON, Message: "frames must be text (JSON)"})
+			continue
+		}
+		f, err := DecodeFrame(data)
+		if err != nil {
+			var fe *frameError
+			errors.As(err, &fe)
+			g.sendError(c, f.ID, &apiError{Code: fe.code, Message: fe.msg})
+			continue
+		}
+		g.handleFrame(ctx, c, f)
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+	}
+}
+
+// frameID digs the id out of a frame that will not be handled.
+func frameID(data []byte) string {
+	var f struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(data, &f) != nil || len(f.ID) > maxFrameID {
+		return ""
+	}
+	return f.ID
+}
+
+func (g *Gateway) sendJSON(c *conn, v any) {
+	pm, err := prepare(v)
+	if err != nil {
+		g.logger.Error("cannot prepare frame", "err", err)
+		return
+	}
+	c.send(pm)
+}
+
+func (g *Gateway) sendError(c *conn, id string, err error) {
+	ae := toAPIError(err, g.logger)
+	g.sendJSON(c, errorFrame{Type: "error", ID: id, Code: ae.Code, Message: ae.Message})
+}
+
+// parseRoomID checks a room ID from a client.
+func parseRoomID(s string) (domain.RoomID, error) {
+	u, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return "", domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member")
+	}
+	return domain.RoomID(u.String()), nil
+}
+
+// handleFrame runs one request frame and answers it with an ack or error.
+func (g *Gateway) handleFrame(ctx context.Context, c *conn, f Frame) {
+	ctx, cancel := context.WithTimeout(ctx, g.limits.CommandTimeout)
+	defer cancel()
+	ack := ackFrame{Type: "ack", ID: f.ID, RoomID: f.RoomID}
+	var err error
+	switch f.Type {
+	case FramePing:
+		g.sendJSON(c, map[string]string{"type": "pong", "id": f.ID})
+		return
+	case FrameHello:
+		err = domain.Errorf(domain.KindInvalid, "hello", "already authenticated")
+	case FrameSubscribe:
+		ack, err = g.subscribe(ctx, c, f)
+	case FrameUnsubscribe:
+		var room domain.RoomID
+		if room, err = parseRoomID(f.RoomID); err == nil && !g.hub.unsubscribe(c, room) {
+			err = &apiError{Code: CodeNotSubscribed, Message: "not subscribed to this room"}
+		}
+	case FrameSend:
+		var room domain.RoomID
+		var res commands.Result
+		if room, err = parseRoomID(f.RoomID); err == nil {
+			res, err = g.cmds.PostMessage.Handle(ctx, commands.PostMessage{Room: room, Sender: c.user, ClientMsgID: f.ClientMsgID, Text: f.Text, ReplyTo: f.ReplyTo})
+			ack.Seq, ack.ClientMsgID = res.Revision, f.ClientMsgID
+		}
+	case FrameEdit:
+		err = g.roomCommand(ctx, f, &ack, func(room domain.RoomID) (commands.Result, error) {
+			return g.cmds.EditMessage.Handle(ctx, commands.EditMessage{Room: room, Actor: c.user, Seq: f.Seq, Text: f.Text})
+		})
+	case FrameDelete:
+		err = g.roomCommand(ctx, f, &ack, func(room domain.RoomID) (commands.Result, error) {
+			return g.cmds.DeleteMessage.Handle(ctx, commands.DeleteMessage{Room: room, Actor: c.user, Seq: f.Seq})
+		})
+	case FrameReact:
+		err = g.roomCommand(ctx, f, &ack, func(room domain.RoomID) (commands.Result, error) {
+			return g.cmds.React.Handle(ctx, commands.React{Room: room, Actor: c.user, Seq: f.Seq, Emoji: f.Emoji, Add: !f.Remove})
+		})
+	case FrameRead:
+		err = g.roomCommand(ctx, f, &ack, func(room domain.RoomID) (commands.Result, error) {
+			res, err := g.cmds.MarkRead.Handle(ctx, commands.MarkRead{User: c.user, Room: room, Seq: f.Seq})
+			res.Revision = f.Seq
+			return res, err
+		})
+	case FrameTyping:
+		err = g.typing(ctx, c, f)
+		if f.ID == "" && err == nil {
+			return // typing needs no ack unless asked
+		}
+	}
+	if err != nil {
+		g.sendError(c, f.ID, err)
+		return
+	}
+	g.sendJSON(c, ack)
+}
+
+// roomCommand runs a command on the frame's room and puts the resulting
+// sequence number in the ack.
+func (g *Gateway) roomCommand(_ context.Context, f Frame, ack *ackFrame, run func(domain.RoomID) (commands.Result, error)) error {
+	room, err := parseRoomID(f.RoomID)
+	if err != nil {
+		return err
+	}
+	res, err := run(room)
+	ack.Seq = res.Revision
+	return err
+}
+
+// subscribe starts delivering a room's events to c: the ones after
+// f.AfterSeq from the store, then live ones, each once and in order.
+func (g *Gateway) subscribe(ctx context.Context, c *conn, f Frame) (ackFrame, error) {
+	ack := ackFrame{Type: "ack", ID: f.ID, RoomID: f.RoomID}
+	room, err := parseRoomID(f.RoomID)
+	if err != nil {
+		return ack, err
+	}
+	member, head, err := g.cmds.Aggregates.IsMember(ctx, room, c.user)
+	if err != nil {
+		return ack, err
+	}
+	if !member {
+		return ack, domain.Errorf(domain.KindNotFound, "subscribe", "no such room, or you are not a member")
+	}
+	if f.AfterSeq > head {
+		return ack, domain.Errorf(domain.KindInvalid, "subscribe", "after_seq %d is past the room's last seq %d", f.AfterSeq, head)
+	}
+	// Register first, then read: whatever commits from now on reaches the
+	// subscription live, and whatever committed before is in the read.
+	s := g.hub.subscribe(c, room, f.AfterSeq)
+	stream := domain.RoomStream(room)
+	events, err := g.store.ReadStream(ctx, stream, f.AfterSeq+1, eventstore.Forwards, g.limits.MaxCatchUp+1)
+	if err != nil {
+		g.hub.unsubscribe(c, room)
+		return ack, err
+	}
+	last := f.AfterSeq
+	if len(events) > g.limits.MaxCatchUp {
+		// Too many to send: the client pages history over REST up to the
+		// head, and gets live events after it.
+		tail, err := g.store.ReadStream(ctx, stream, eventstore.End, eventstore.Backwards, 1)
+		if err != nil || len(tail) == 0 {
+			g.hub.unsubscribe(c, room)
+			return ack, errors.Join(err, errors.New("room stream is empty"))
+		}
+		last = tail[0].Revision
+		ack.TooManyMissed = true
+	} else {
+		for i := range events {
+			_, frame, _, ok, err := encodeRoomEvent(&events[i])
+			if err != nil || !ok {
+				g.logger.Error("cannot encode event for catch-up", "stream", stream, "rev", events[i].Revision, "err", err)
+				continue
+			}
+			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame)
+			if err != nil {
+				continue
+			}
+			c.send(pm)
+			last = events[i].Revision
+		}
+	}
+	if !s.finishCatchUp(last) {
+		g.hub.unsubscribe(c, room)
+		return ack, &apiError{Code: CodeSlowConsumer, Message: "too many events arrived while catching up; subscribe again"}
+	}
+	ack.Seq = last
+	return ack, nil
+}
+
+// ephemeralTopic carries frames that are not stored (typing) between nodes.
+const ephemeralTopic = "confab.ephemeral"
+
+type typingMessage struct {
+	RoomID   domain.RoomID `json:"room_id"`
+	UserID   domain.UserID `json:"user_id"`
+	Username string        `json:"username"`
+}
+
+// typing tells the room's other subscribers that c's user is typing, at
+// most once per TypingInterval per room and connection.
+func (g *Gateway) typing(ctx context.Context, c *conn, f Frame) error {
+	room, err := parseRoomID(f.RoomID)
+	if err != nil {
+		return err
+	}
+	member, _, err := g.cmds.Aggregates.IsMember(ctx, room, c.user)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return domain.Errorf(domain.KindNotFound, "typing", "no such room, or you are not a member")
+	}
+	c.mu.Lock()
+	if c.typedAt == nil {
+		c.typedAt = map[domain.RoomID]time.Time{}
+	}
+	now := time.Now()
+	if now.Sub(c.typedAt[room]) < g.limits.TypingInterval {
+		c.mu.Unlock()
+		return nil // coalesced
+	}
+	c.typedAt[room] = now
+	c.mu.Unlock()
+	payload, err := json.Marshal(typingMessage{RoomID: room, UserID: c.user, Username: c.username})
+	if err != nil {
+		return err
+	}
+	return g.pub.Publish(ephemeralTopic, message.NewMessage(uuid.NewString(), payload))
+}
+
+// followEphemeral delivers typing frames from every node to this node's
+// subscribers.
+func (g *Gateway) followEphemeral(ctx context.Context) error {
+	msgs, err := g.sub.Subscribe(ctx, ephemeralTopic)
+	if err != nil {
+		return err
+	}
+	for msg := range msgs {
+		var t typingMessage
+		if json.Unmarshal(msg.Payload, &t) == nil {
+			g.hub.toRoom(t.RoomID, t.UserID, map[string]any{"type": "typing", "room_id": t.RoomID, "user_id": t.UserID, "username": t.Username})
+		}
+		msg.Ack()
+	}
+	return ctx.Err()
+}
