@@ -1,0 +1,330 @@
+package projections_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/eventstore"
+	"github.com/google/uuid"
+)
+
+// gen writes a realistic random log to an event store: users sign up,
+// sign in and out, connect from several nodes, create rooms and DMs, join,
+// leave, moderate, post, edit, delete, react and read. Every event comes
+// from the domain aggregates' decisions, so the log is one the real
+// commands could write, and the aggregates it keeps are the truth the
+// read models are checked against.
+type gen struct {
+	t     testing.TB
+	store eventstore.Store
+	rng   *rand.Rand
+	now   time.Time
+
+	users   map[domain.UserID]*domain.User
+	userIDs []domain.UserID // in sign-up order
+	rooms   map[domain.RoomID]*domain.Room
+	roomIDs []domain.RoomID // in creation order
+	hashes  map[string]domain.UserID // every token hash ever issued
+	revs    map[string]uint64
+
+	n    int // events appended
+	last eventstore.Position
+	seq  int // for unique names
+}
+
+func newGen(t testing.TB, store eventstore.Store, seed uint64) *gen {
+	return &gen{
+		t: t, store: store, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		now:   time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC),
+		users: map[domain.UserID]*domain.User{}, rooms: map[domain.RoomID]*domain.Room{},
+		hashes: map[string]domain.UserID{}, revs: map[string]uint64{},
+	}
+}
+
+func (g *gen) next() string { g.seq++; return fmt.Sprint(g.seq) }
+
+func (g *gen) randomID() uuid.UUID {
+	var u uuid.UUID
+	for i := range u {
+		u[i] = byte(g.rng.UintN(256))
+	}
+	u[6], u[8] = u[6]&0x0f|0x40, u[8]&0x3f|0x80
+	return u
+}
+
+// tick moves the clock by up to 5 s, to the microsecond and beyond.
+func (g *gen) tick() time.Time {
+	g.now = g.now.Add(time.Duration(1 + g.rng.Int64N(int64(5*time.Second))))
+	return g.now
+}
+
+// emit appends the events a decision returned, if it returned any, and
+// evolves the aggregate by them.
+func (g *gen) emit(stream string, evs []domain.Event, err error, id uuid.UUID) {
+	if err != nil || len(evs) == 0 {
+		return
+	}
+	data := make([]eventstore.EventData, len(evs))
+	for i, ev := range evs {
+		typ, b, err := domain.Encode(ev)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		data[i] = eventstore.EventData{ID: g.randomID(), Type: typ, Data: b}
+	}
+	if id != uuid.Nil {
+		data[0].ID = id
+	}
+	res, err := g.store.Append(context.Background(), stream, eventstore.Exact(g.revs[stream]), data...)
+	if err != nil {
+		g.t.Fatalf("append to %s: %v", stream, err)
+	}
+	for _, ev := range evs {
+		g.revs[stream]++
+		if u, ok := domain.UserIDOfStream(stream); ok {
+			g.users[u].Apply(ev)
+		} else if r, ok := domain.RoomIDOfStream(stream); ok {
+			g.rooms[r].Apply(g.revs[stream], ev)
+		}
+	}
+	g.n += len(evs)
+	g.last = res.Position
+}
+
+func pick[T any](g *gen, xs []T) (T, bool) {
+	var zero T
+	if len(xs) == 0 {
+		return zero, false
+	}
+	return xs[g.rng.IntN(len(xs))], true
+}
+
+func (g *gen) user() (domain.UserID, *domain.User, bool) {
+	id, ok := pick(g, g.userIDs)
+	return id, g.users[id], ok
+}
+
+func (g *gen) room() (domain.RoomID, *domain.Room, bool) {
+	id, ok := pick(g, g.roomIDs)
+	return id, g.rooms[id], ok
+}
+
+// member picks a member of r, or sometimes anyone, to exercise refusals.
+func (g *gen) member(r *domain.Room) (domain.UserID, bool) {
+	if g.rng.IntN(10) == 0 {
+		id, _, ok := g.user()
+		return id, ok
+	}
+	return pick(g, slices.Sorted(maps.Keys(r.Members)))
+}
+
+func (g *gen) message(r *domain.Room) (uint64, bool) {
+	return pick(g, slices.Sorted(maps.Keys(r.Messages)))
+}
+
+// step makes one random decision; it may be refused and append nothing.
+func (g *gen) step() {
+	now := g.tick()
+	switch k := g.rng.IntN(100); {
+	case k < 4 || len(g.userIDs) < 3:
+		if len(g.userIDs) >= 9 {
+			return
+		}
+		name := fmt.Sprintf("User%s", g.next())
+		if g.rng.IntN(2) == 0 {
+			name = strings.ToLower(name)
+		}
+		id := domain.UserIDFor(name)
+		g.users[id] = &domain.User{}
+		evs, err := g.users[id].SignUp(name, "$argon2id$x", now)
+		if err == nil {
+			g.userIDs = append(g.userIDs, id)
+		}
+		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+	case k < 9:
+		id, u, _ := g.user()
+		sid := "s" + g.next()
+		sum := sha256.Sum256([]byte(sid))
+		hash := hex.EncodeToString(sum[:])
+		g.hashes[hash] = id
+		evs, err := u.StartSession(sid, hash, now)
+		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+	case k < 12:
+		id, u, _ := g.user()
+		sid, ok := pick(g, slices.Sorted(maps.Keys(u.Sessions)))
+		if !ok {
+			return
+		}
+		evs, err := u.EndSession(sid, now)
+		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+	case k < 18:
+		id, u, _ := g.user()
+		node, _ := pick(g, []string{"n1", "n2", "n3"})
+		evs, err := u.OpenConnection("c"+g.next(), node, now)
+		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+	case k < 23:
+		id, u, _ := g.user()
+		conn, ok := pick(g, slices.Sorted(maps.Keys(u.Conns)))
+		if !ok {
+			return
+		}
+		reason, _ := pick(g, []string{"closed", "closed", "node_lost"})
+		evs, err := u.CloseConnection(conn, reason, now)
+		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+	case k < 26 || len(g.roomIDs) == 0:
+		owner, _, _ := g.user()
+		id := domain.RoomID("room-" + g.next())
+		r := &domain.Room{}
+		evs, err := r.CreateRoom(id, owner, fmt.Sprintf(" Room %d ", g.seq), "code"+g.next(), now)
+		if err == nil {
+			g.rooms[id] = r
+			g.roomIDs = append(g.roomIDs, id)
+		}
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 28:
+		a, _, _ := g.user()
+		b, _, _ := g.user()
+		id := domain.DMRoomID(a, b)
+		r := g.rooms[id]
+		if r == nil {
+			r = &domain.Room{}
+		}
+		evs, err := r.OpenDM(a, b, now)
+		if err == nil && len(evs) > 0 {
+			g.rooms[id] = r
+			g.roomIDs = append(g.roomIDs, id)
+		}
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 36:
+		id, r, _ := g.room()
+		u, _, _ := g.user()
+		code := r.InviteCode
+		if g.rng.IntN(8) == 0 {
+			code = "stale"
+		}
+		evs, err := r.Join(u, code, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 39:
+		id, r, _ := g.room()
+		u, _ := g.member(r)
+		evs, err := r.Leave(u, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 41:
+		id, r, _ := g.room()
+		actor, _ := g.member(r)
+		target, _ := g.member(r)
+		evs, err := r.Kick(actor, target, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 43:
+		id, r, _ := g.room()
+		actor, _ := g.member(r)
+		target, _, _ := g.user()
+		evs, err := r.Ban(actor, target, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 45:
+		id, r, _ := g.room()
+		actor, _ := g.member(r)
+		target, ok := pick(g, slices.Sorted(maps.Keys(r.Banned)))
+		if !ok {
+			return
+		}
+		evs, err := r.Unban(actor, target, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 47:
+		id, r, _ := g.room()
+		target, _ := g.member(r)
+		role, _ := pick(g, []domain.Role{domain.RoleAdmin, domain.RoleMember})
+		evs, err := r.SetRole(r.Owner, target, role, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 48:
+		id, r, _ := g.room()
+		actor, _ := g.member(r)
+		evs, err := r.Rename(actor, "Renamed "+g.next(), now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 49:
+		id, r, _ := g.room()
+		evs, err := r.RotateInvite(r.Owner, "code"+g.next(), now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 72:
+		id, r, _ := g.room()
+		sender, _ := g.member(r)
+		text := "message " + g.next()
+		for range g.rng.IntN(3) {
+			if u, _, ok := g.user(); ok {
+				text += " @" + g.users[u].Username
+			}
+		}
+		var mentioned []domain.UserID
+		for _, name := range domain.ParseMentions(text) {
+			mentioned = append(mentioned, domain.UserIDFor(name))
+		}
+		var replyTo uint64
+		if g.rng.IntN(4) == 0 {
+			replyTo, _ = g.message(r)
+		}
+		cid := "m" + g.next()
+		evs, err := r.Post(sender, cid, text, replyTo, mentioned, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.UUID(domain.MessageEventID(id, sender, cid)))
+	case k < 77:
+		id, r, _ := g.room()
+		seq, ok := g.message(r)
+		if !ok {
+			return
+		}
+		actor := r.Messages[seq].Sender
+		text := "edited " + g.next()
+		var mentioned []domain.UserID
+		if u, _, ok := g.user(); ok && g.rng.IntN(2) == 0 {
+			text += " @" + g.users[u].Username
+			mentioned = []domain.UserID{u}
+		}
+		evs, err := r.Edit(actor, seq, text, mentioned, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 81:
+		id, r, _ := g.room()
+		seq, ok := g.message(r)
+		if !ok {
+			return
+		}
+		actor := r.Messages[seq].Sender
+		if g.rng.IntN(3) == 0 {
+			actor = r.Owner
+		}
+		evs, err := r.Delete(actor, seq, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 90:
+		id, r, _ := g.room()
+		seq, ok := g.message(r)
+		if !ok {
+			return
+		}
+		actor, _ := g.member(r)
+		emoji, _ := pick(g, []string{"👍", "🎉", "❤️", "+1"})
+		evs, err := r.React(actor, seq, emoji, g.rng.IntN(3) > 0, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	default:
+		id, r, _ := g.room()
+		uid, ok := g.member(r)
+		if !ok {
+			return
+		}
+		evs, err := g.users[uid].MarkRead(id, g.rng.Uint64N(r.Seq+1), now)
+		g.emit(domain.UserStream(uid), evs, err, uuid.Nil)
+	}
+}
+
+// run appends at least n events.
+func (g *gen) run(n int) {
+	for target := g.n + n; g.n < target; {
+		g.step()
+	}
+}

@@ -1,0 +1,174 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/confabhq/confab/domain"
+)
+
+// MaxMessagesLimit is the most messages one Messages call returns.
+const MaxMessagesLimit = 100
+
+// Message is a message of a room's timeline, with its edits, deletion and
+// reactions applied.
+type Message struct {
+	Seq         uint64
+	SenderID    domain.UserID
+	SenderName  string
+	ClientMsgID string
+	Text        string // "" once deleted
+	ReplyTo     uint64 // 0 if not a reply
+	Mentions    []domain.UserID
+	Reactions   []Reaction // by emoji; none once deleted
+	CreatedAt   time.Time
+	EditedAt    *time.Time // nil if never edited
+	Deleted     bool
+}
+
+// Reaction is the users who reacted to a message with one emoji.
+type Reaction struct {
+	Emoji string
+	Users []domain.UserID // sorted
+}
+
+const messageColumns = `m.seq, m.sender_id, COALESCE(u.username, ''), m.client_msg_id, m.text, m.reply_to, m.mentions, m.created_at, m.edited_at, m.deleted`
+
+func scanMessage(rows *sql.Rows) (Message, error) {
+	var (
+		m                                   Message
+		seq, replyTo, created, edited, dele int64
+		mentions                            string
+	)
+	if err := rows.Scan(&seq, &m.SenderID, &m.SenderName, &m.ClientMsgID, &m.Text, &replyTo, &mentions, &created, &edited, &dele); err != nil {
+		return m, err
+	}
+	ids, err := decodeIDs(mentions)
+	if err != nil {
+		return m, fmt.Errorf("message %d: mentions: %w", seq, err)
+	}
+	m.Seq, m.ReplyTo, m.Mentions, m.CreatedAt, m.Deleted = uint64(seq), uint64(replyTo), ids, fromMicros(created), dele != 0
+	if edited != 0 {
+		t := fromMicros(edited)
+		m.EditedAt = &t
+	}
+	return m, nil
+}
+
+// Messages returns up to limit (1..MaxMessagesLimit) messages of room
+// with sequence numbers below before (0: from the newest), newest first.
+// A room without messages, or that does not exist, has none.
+func (p *Projections) Messages(ctx context.Context, room domain.RoomID, before uint64, limit int) ([]Message, error) {
+	if limit < 1 || limit > MaxMessagesLimit {
+		return nil, domain.Errorf(domain.KindInvalid, "list messages", "limit must be 1-%d", MaxMessagesLimit)
+	}
+	upper := int64(math.MaxInt64)
+	if before != 0 {
+		upper = int64(min(before, math.MaxInt64))
+	}
+	var msgs []Message
+	err := p.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		msgs, err = p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`, string(room), upper, limit)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		return p.addReactions(ctx, tx, room, msgs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("projections: messages of %s: %w", room, err)
+	}
+	return msgs, nil
+}
+
+// MessageBySeq returns the message with sequence number seq in room, or a
+// KindNotFound error.
+func (p *Projections) MessageBySeq(ctx context.Context, room domain.RoomID, seq uint64) (Message, error) {
+	if seq == 0 || seq > math.MaxInt64 {
+		return Message{}, domain.Errorf(domain.KindNotFound, "find message", "no message %d", seq)
+	}
+	var msgs []Message
+	err := p.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		msgs, err = p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq = ?`, string(room), int64(seq))
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		return p.addReactions(ctx, tx, room, msgs)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("projections: message %d of %s: %w", seq, room, err)
+	}
+	if len(msgs) == 0 {
+		return Message{}, domain.Errorf(domain.KindNotFound, "find message", "no message %d", seq)
+	}
+	return msgs[0], nil
+}
+
+func (p *Projections) queryMessages(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Message, error) {
+	rows, err := tx.QueryContext(ctx, p.d.Rebind(`SELECT `+messageColumns+`
+		FROM proj_messages m LEFT JOIN proj_users u ON u.user_id = m.sender_id
+		WHERE `+where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var msgs []Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, rows.Err()
+}
+
+// addReactions fills in the reactions of msgs, messages of room.
+func (p *Projections) addReactions(ctx context.Context, tx *sql.Tx, room domain.RoomID, msgs []Message) error {
+	lo, hi := msgs[0].Seq, msgs[0].Seq
+	bySeq := make(map[uint64]*Message, len(msgs))
+	for i := range msgs {
+		lo, hi = min(lo, msgs[i].Seq), max(hi, msgs[i].Seq)
+		bySeq[msgs[i].Seq] = &msgs[i]
+	}
+	rows, err := tx.QueryContext(ctx, p.d.Rebind(`SELECT seq, emoji, user_id FROM proj_reactions WHERE room_id = ? AND seq >= ? AND seq <= ?`),
+		string(room), int64(lo), int64(hi))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var emoji string
+		var user domain.UserID
+		if err := rows.Scan(&seq, &emoji, &user); err != nil {
+			return err
+		}
+		m := bySeq[uint64(seq)]
+		if m == nil {
+			continue
+		}
+		i := slices.IndexFunc(m.Reactions, func(r Reaction) bool { return r.Emoji == emoji })
+		if i < 0 {
+			m.Reactions = append(m.Reactions, Reaction{Emoji: emoji})
+			i = len(m.Reactions) - 1
+		}
+		m.Reactions[i].Users = append(m.Reactions[i].Users, user)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range bySeq {
+		slices.SortFunc(m.Reactions, func(a, b Reaction) int { return strings.Compare(a.Emoji, b.Emoji) })
+		for _, r := range m.Reactions {
+			slices.Sort(r.Users)
+		}
+	}
+	return nil
+}

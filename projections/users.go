@@ -1,0 +1,112 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/confabhq/confab/domain"
+)
+
+// Session is an active session.
+type Session struct {
+	SessionID string
+	UserID    domain.UserID
+	CreatedAt time.Time
+}
+
+// User is an account with its presence.
+type User struct {
+	ID        domain.UserID
+	Username  string
+	CreatedAt time.Time
+	// Online is true while the user has at least one open connection.
+	Online bool
+	// LastSeen is when the user's latest connection closed; zero if none
+	// ever did.
+	LastSeen time.Time
+}
+
+// SessionByTokenHash returns the active session whose token has the given
+// hash (hex SHA-256), or a KindNotFound error: a session that ended is
+// gone.
+func (p *Projections) SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error) {
+	var s Session
+	var created int64
+	err := p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT session_id, user_id, created_at FROM proj_sessions WHERE token_hash = ?`), tokenHash).
+		Scan(&s.SessionID, &s.UserID, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, domain.Errorf(domain.KindNotFound, "find session", "no such session")
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("projections: find session: %w", err)
+	}
+	s.CreatedAt = fromMicros(created)
+	return s, nil
+}
+
+// userColumns selects a User from proj_users aliased as u; u may be
+// missing (a LEFT JOIN), leaving its fields zero.
+const userColumns = `COALESCE(u.username, ''), COALESCE(u.created_at, 0), COALESCE(u.last_seen, 0),
+	CASE WHEN EXISTS (SELECT 1 FROM proj_connections c WHERE c.user_id = u.user_id) THEN 1 ELSE 0 END`
+
+// scanUser scans userColumns into u.
+func scanUser(scan func(dest ...any) error, u *User, dest ...any) error {
+	var created, lastSeen, online int64
+	if err := scan(append(dest, &u.Username, &created, &lastSeen, &online)...); err != nil {
+		return err
+	}
+	u.CreatedAt, u.LastSeen, u.Online = fromMicros(created), fromMicros(lastSeen), online != 0
+	return nil
+}
+
+// User returns the user with the given ID, with presence, or a
+// KindNotFound error.
+func (p *Projections) User(ctx context.Context, id domain.UserID) (User, error) {
+	u := User{ID: id}
+	row := p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT `+userColumns+` FROM proj_users u WHERE u.user_id = ?`), string(id))
+	err := scanUser(row.Scan, &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, domain.Errorf(domain.KindNotFound, "find user", "no such user")
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("projections: find user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByUsername returns the user with the given username, in any case,
+// or a KindNotFound error.
+func (p *Projections) UserByUsername(ctx context.Context, username string) (User, error) {
+	return p.User(ctx, domain.UserIDFor(username))
+}
+
+// SharedRoomMembers returns, sorted, every user who shares at least one
+// room with user, and user: those who see user's presence.
+func (p *Projections) SharedRoomMembers(ctx context.Context, user domain.UserID) ([]domain.UserID, error) {
+	rows, err := p.db.QueryContext(ctx, p.d.Rebind(`SELECT DISTINCT o.user_id FROM proj_members m
+		JOIN proj_members o ON o.room_id = m.room_id
+		WHERE m.user_id = ?`), string(user))
+	if err != nil {
+		return nil, fmt.Errorf("projections: shared room members of %s: %w", user, err)
+	}
+	defer rows.Close()
+	ids := []domain.UserID{user}
+	for rows.Next() {
+		var id domain.UserID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("projections: shared room members of %s: %w", user, err)
+		}
+		if id != user {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: shared room members of %s: %w", user, err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}

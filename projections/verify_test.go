@@ -1,0 +1,208 @@
+package projections_test
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/projections"
+)
+
+// verify checks every query of the read models against the aggregates
+// the generator kept: what the commands would decide from is what users
+// read.
+func verify(t *testing.T, p *projections.Projections, g *gen) {
+	t.Helper()
+	var conns []projections.Conn
+	for _, id := range g.userIDs {
+		u := g.users[id]
+		got, err := p.User(ctx, id)
+		if err != nil {
+			t.Fatalf("user %s: %v", u.Username, err)
+		}
+		if got.Username != u.Username || got.Online != (len(u.Conns) > 0) {
+			t.Errorf("user %s: %+v, want online %v", u.Username, got, len(u.Conns) > 0)
+		}
+		for conn, node := range u.Conns {
+			conns = append(conns, projections.Conn{UserID: id, ConnID: conn, NodeID: node})
+		}
+		for sid, hash := range u.Sessions {
+			s, err := p.SessionByTokenHash(ctx, hash)
+			if err != nil || s.UserID != id || s.SessionID != sid {
+				t.Errorf("session %s of %s: %+v, %v", sid, u.Username, s, err)
+			}
+		}
+
+		// Rooms, read markers and unread counts.
+		rooms, err := p.RoomsOf(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantRooms, gotRooms []domain.RoomID
+		for _, rid := range g.roomIDs {
+			if g.rooms[rid].IsMember(id) {
+				wantRooms = append(wantRooms, rid)
+			}
+		}
+		for i, s := range rooms {
+			gotRooms = append(gotRooms, s.ID)
+			if i > 0 && rooms[i-1].LastActivity.Before(s.LastActivity) {
+				t.Errorf("rooms of %s out of order at %d", u.Username, i)
+			}
+			r := g.rooms[s.ID]
+			if r == nil {
+				t.Errorf("rooms of %s: unknown room %s", u.Username, s.ID)
+				continue
+			}
+			read := u.ReadMarkers[s.ID]
+			unread := 0
+			for seq, m := range r.Messages {
+				if seq > read && m.Sender != id && !m.Deleted {
+					unread++
+				}
+			}
+			if s.Role != r.Members[id] || s.LastSeq != r.Seq || s.ReadSeq != read || s.Unread != unread || s.Name != r.Name || s.Kind != r.Kind {
+				t.Errorf("room %s of %s: %+v; want role %s, last %d, read %d, unread %d", s.ID, u.Username, s, r.Members[id], r.Seq, read, unread)
+			}
+			if r.Kind == domain.KindDM {
+				var peer domain.UserID
+				for m := range r.Members {
+					if m != id {
+						peer = m
+					}
+				}
+				if s.DMPeer == nil || s.DMPeer.ID != peer {
+					t.Errorf("DM %s of %s: peer %+v, want %s", s.ID, u.Username, s.DMPeer, peer)
+				}
+			}
+		}
+		slices.Sort(wantRooms)
+		slices.Sort(gotRooms)
+		equal(t, "rooms of "+u.Username, gotRooms, wantRooms)
+
+		// Who sees this user's presence.
+		shared := map[domain.UserID]bool{id: true}
+		for _, r := range g.rooms {
+			if r.IsMember(id) {
+				for m := range r.Members {
+					shared[m] = true
+				}
+			}
+		}
+		got2, err := p.SharedRoomMembers(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "shared with "+u.Username, got2, slices.Sorted(maps.Keys(shared)))
+	}
+	for hash, id := range g.hashes {
+		if slices.Contains(slices.Collect(maps.Values(g.users[id].Sessions)), hash) {
+			continue
+		}
+		if _, err := p.SessionByTokenHash(ctx, hash); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("ended session %s: %v, want not found", hash, err)
+		}
+	}
+	open, err := p.OpenConnections(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(c projections.Conn) string { return string(c.UserID) + "/" + c.ConnID + "@" + c.NodeID }
+	var gotConns, wantConns []string
+	for _, c := range open {
+		gotConns = append(gotConns, key(c))
+	}
+	for _, c := range conns {
+		wantConns = append(wantConns, key(c))
+	}
+	slices.Sort(gotConns)
+	slices.Sort(wantConns)
+	equal(t, "open connections", gotConns, wantConns)
+
+	for _, rid := range g.roomIDs {
+		r := g.rooms[rid]
+		info, err := p.Room(ctx, rid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Name != r.Name || info.Kind != r.Kind || info.OwnerID != r.Owner || info.InviteCode != r.InviteCode || info.LastSeq != r.Seq {
+			t.Errorf("room %s: %+v, want %+v", rid, info, r)
+		}
+		if r.InviteCode != "" {
+			if got, err := p.RoomByInviteCode(ctx, r.InviteCode); err != nil || got != rid {
+				t.Errorf("invite %s: %s, %v; want %s", r.InviteCode, got, err, rid)
+			}
+		}
+		members, err := p.Members(ctx, rid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotMembers := map[domain.UserID]domain.Role{}
+		for _, m := range members {
+			gotMembers[m.User.ID] = m.Role
+		}
+		equal(t, "members of "+string(rid), gotMembers, r.Members)
+		for _, uid := range g.userIDs {
+			banned, err := p.Banned(ctx, rid, uid)
+			if err != nil || banned != r.Banned[uid] {
+				t.Errorf("ban of %s in %s: %v, %v; want %v", uid, rid, banned, err, r.Banned[uid])
+			}
+			role, ok, err := p.Member(ctx, rid, uid)
+			wantRole, wantOK := r.Members[uid]
+			if err != nil || ok != wantOK || role != wantRole {
+				t.Errorf("membership of %s in %s: %q %v %v; want %q %v", uid, rid, role, ok, err, wantRole, wantOK)
+			}
+		}
+
+		// The whole timeline, page by page.
+		var timeline []projections.Message
+		for before := uint64(0); ; {
+			page, err := p.Messages(ctx, rid, before, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			timeline = append(timeline, page...)
+			before = page[len(page)-1].Seq
+		}
+		if len(timeline) != len(r.Messages) {
+			t.Errorf("room %s: %d messages, want %d", rid, len(timeline), len(r.Messages))
+		}
+		for i, m := range timeline {
+			if i > 0 && timeline[i-1].Seq <= m.Seq {
+				t.Errorf("room %s: message %d after %d", rid, m.Seq, timeline[i-1].Seq)
+			}
+			want := r.Messages[m.Seq]
+			if want == nil {
+				t.Errorf("room %s: unknown message %d", rid, m.Seq)
+				continue
+			}
+			if m.SenderID != want.Sender || m.Deleted != want.Deleted || m.Deleted && (m.Text != "" || m.Mentions != nil) || m.SenderName != g.users[want.Sender].Username {
+				t.Errorf("room %s message %d: %+v, want %+v", rid, m.Seq, m, want)
+			}
+			gotReactions := map[string]map[domain.UserID]bool{}
+			for _, re := range m.Reactions {
+				if !slices.IsSorted(re.Users) {
+					t.Errorf("room %s message %d: unsorted users %v", rid, m.Seq, re.Users)
+				}
+				gotReactions[re.Emoji] = map[domain.UserID]bool{}
+				for _, u := range re.Users {
+					gotReactions[re.Emoji][u] = true
+				}
+			}
+			wantReactions := map[string]map[domain.UserID]bool{}
+			for e, us := range want.Reactions {
+				wantReactions[e] = us
+			}
+			equal(t, "reactions", gotReactions, wantReactions)
+			byseq, err := p.MessageBySeq(ctx, rid, m.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, "message by seq", byseq, m)
+		}
+	}
+}
