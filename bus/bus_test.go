@@ -195,6 +195,43 @@ func TestFollowHandlerError(t *testing.T) {
 	}
 }
 
+// TestFollowSlowHandler checks that a consumer that cannot keep up does
+// not hold up the bus: the relay keeps publishing to a fast consumer, and
+// the slow one skips messages and reads what it missed from the store.
+func TestFollowSlowHandler(t *testing.T) {
+	s := openStore(t)
+	pubsub := bus.NewGoChannel(nil)
+	t.Cleanup(func() { pubsub.Close() })
+	relay, err := bus.NewRelay(s, pubsub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, func(ctx context.Context) error { return relay.Run(ctx, eventstore.Start) })
+	release := make(chan struct{})
+	slow := &consumer{}
+	run(t, func(ctx context.Context) error {
+		return bus.Follow(ctx, s, pubsub, eventstore.Start, eventstore.Filter{}, func(ctx context.Context, evs []eventstore.RecordedEvent) error {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return slow.handle(ctx, evs)
+		})
+	})
+	fast := &consumer{}
+	run(t, func(ctx context.Context) error {
+		return bus.Follow(ctx, s, pubsub, eventstore.Start, eventstore.Filter{}, fast.handle)
+	})
+	var mu sync.Mutex
+	want := map[uuid.UUID]bool{}
+	write(t, s, "room-", 2000, want, &mu)
+	// The fast consumer gets everything while the slow one is stuck.
+	waitFor(t, func() error { return storetest.VerifyExactlyOnce(fast.got(), want) })
+	close(release)
+	waitFor(t, func() error { return storetest.VerifyExactlyOnce(slow.got(), want) })
+}
+
 func TestEncodeDecode(t *testing.T) {
 	at := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	in := []eventstore.RecordedEvent{{

@@ -11,6 +11,10 @@ import (
 // catchUpBatch is how many events Follow reads from the store at once.
 const catchUpBatch = 1000
 
+// followQueue is how many messages a consumer may fall behind the bus
+// before it skips them and reads the store instead.
+const followQueue = 256
+
 // Follow calls handle with every event after position after that matches
 // filter, in global order and exactly once, until ctx is done or handle
 // fails. It subscribes to the bus before reading the store, so nothing
@@ -18,15 +22,42 @@ const catchUpBatch = 1000
 // message that shows a gap (its previous position is past the last event
 // seen) is preceded by reading the gap from the store.
 //
-// handle must be quick: on an in-process bus the relay waits for every
-// consumer to take a message before publishing the next.
+// A slow handler never holds up the bus: messages are taken off it at
+// once into a bounded queue, and when the queue is full they are dropped
+// and the consumer reads what it missed from the store.
 func Follow(ctx context.Context, store eventstore.Store, sub message.Subscriber, after eventstore.Position, filter eventstore.Filter, handle eventstore.Handler) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the bus subscription
+	defer cancel() // ends the bus subscription and the reader
 	msgs, err := sub.Subscribe(ctx, Topic)
 	if err != nil {
 		return fmt.Errorf("bus: subscribe: %w", err)
 	}
+	type item struct {
+		prev   eventstore.Position
+		events []eventstore.RecordedEvent
+	}
+	queue := make(chan item, followQueue)
+	missed := make(chan struct{}, 1) // a message was dropped or unreadable
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for msg := range msgs {
+			prev, events, err := Decode(msg)
+			msg.Ack()
+			if err == nil {
+				select {
+				case queue <- item{prev, events}:
+					continue
+				default:
+				}
+			}
+			select {
+			case missed <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
 	f := follower{store: store, last: after, filter: filter, handle: handle}
 	if err := f.catchUp(ctx, nil); err != nil {
 		return err
@@ -35,18 +66,24 @@ func Follow(ctx context.Context, store eventstore.Store, sub message.Subscriber,
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case msg, ok := <-msgs:
-			if !ok {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("bus: subscription closed")
+		case <-closed:
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			if err := f.message(ctx, msg); err != nil {
-				msg.Nack()
+			return fmt.Errorf("bus: subscription closed")
+		case <-missed:
+			if err := f.catchUp(ctx, nil); err != nil {
 				return err
 			}
-			msg.Ack()
+		case it := <-queue:
+			if it.prev.After(f.last) {
+				if err := f.catchUp(ctx, &it.prev); err != nil {
+					return err
+				}
+			}
+			if err := f.deliver(ctx, it.events); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -75,19 +112,6 @@ func (f *follower) catchUp(ctx context.Context, until *eventstore.Position) erro
 		}
 	}
 	return nil
-}
-
-func (f *follower) message(ctx context.Context, msg *message.Message) error {
-	prev, events, err := Decode(msg)
-	if err != nil {
-		return err
-	}
-	if prev.After(f.last) {
-		if err := f.catchUp(ctx, &prev); err != nil {
-			return err
-		}
-	}
-	return f.deliver(ctx, events)
 }
 
 // deliver hands the events after f.last that match the filter to handle.
