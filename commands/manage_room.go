@@ -48,6 +48,18 @@ func NewManageRoomHandler(agg *Aggregates) (*ManageRoomHandler, error) {
 
 // Handle applies the change; the room decides whether the actor may.
 func (h *ManageRoomHandler) Handle(ctx context.Context, cmd ManageRoom) (Result, error) {
+	if cmd.Action == ActionBan {
+		exists := false
+		if err := h.agg.readUser(ctx, cmd.Target, func(u *domain.User) error {
+			exists = u.Exists
+			return nil
+		}); err != nil {
+			return Result{}, err
+		}
+		if !exists {
+			return Result{}, domain.Errorf(domain.KindNotFound, "ban", "no such user")
+		}
+	}
 	var code string
 	if cmd.Action == ActionRotateInvite {
 		var err error

@@ -37,7 +37,7 @@ func requestToken(r *http.Request) string {
 	return ""
 }
 
-var errUnauthenticated = domain.Errorf(domain.KindUnauthenticated, "", "missing, invalid or expired session token")
+var errUnauthenticated = domain.Errorf(domain.KindUnauthenticated, "", "missing or invalid session token")
 
 // lookupSession returns the session of a token; a session is the only
 // identity a request has.
@@ -71,8 +71,10 @@ func (g *Gateway) authed(h func(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 }
 
-// clientIP is the address sign-in throttling counts by. Behind a reverse
-// proxy the operator's proxy sets X-Forwarded-For.
+// clientIP is the address sign-in throttling counts by: the peer's
+// address. (Behind a reverse proxy every client shares the proxy's
+// address; trusting X-Forwarded-For from a configured proxy is future
+// work.)
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -16,6 +16,7 @@ const (
 	CodeInvalidJSON     = "invalid_json"
 	CodeUnknownType     = "unknown_type"
 	CodeFrameTooLarge   = "frame_too_large"
+	CodeBodyTooLarge    = "body_too_large"
 	CodeRateLimited     = "rate_limited"
 	CodeSlowConsumer    = "slow_consumer"
 	CodeNotSubscribed   = "not_subscribed"

@@ -161,10 +161,11 @@ func (h *hub) removeSubLocked(s *subscription) {
 	}
 }
 
-// finishCatchUp queues the live events that arrived while s caught up to
-// seq last, and switches s to live delivery. It reports false if too many
-// arrived meanwhile; the caller then tells the client to resubscribe.
-func (s *subscription) finishCatchUp(last uint64) bool {
+// finishCatchUp switches s to live delivery after it caught up to seq
+// last: it queues ack (made by ackFor from the final seq), then the live
+// events that arrived meanwhile. It reports false, queuing nothing, if too
+// many arrived; the caller then tells the client to resubscribe.
+func (s *subscription) finishCatchUp(last uint64, ackFor func(seq uint64) *websocket.PreparedMessage) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last = max(s.last, last)
@@ -173,6 +174,9 @@ func (s *subscription) finishCatchUp(last uint64) bool {
 	s.buffer, s.overflow = nil, false
 	if overflow {
 		return false
+	}
+	if pm := ackFor(s.last); pm != nil {
+		s.c.send(pm)
 	}
 	for _, b := range buffer {
 		if b.seq > s.last {
@@ -211,17 +215,33 @@ func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) err
 		}
 		h.mu.RUnlock()
 		// A member who leaves or is removed stops receiving the room,
-		// after the event that says so.
+		// after the event that says so. Users whose list of rooms changed
+		// are told on all their connections, subscribed or not.
 		switch ev := ev.(type) {
+		case domain.RoomCreated:
+			for _, m := range ev.Members {
+				h.roomsChanged(m, room, "added")
+			}
+		case domain.MemberJoined:
+			h.roomsChanged(ev.UserID, room, "added")
 		case domain.MemberLeft:
 			h.dropMember(room, ev.UserID)
+			h.roomsChanged(ev.UserID, room, "removed")
 		case domain.MemberKicked:
 			h.dropMember(room, ev.UserID)
+			h.roomsChanged(ev.UserID, room, "removed")
 		case domain.MemberBanned:
 			h.dropMember(room, ev.UserID)
+			h.roomsChanged(ev.UserID, room, "removed")
 		}
 	}
 	return nil
+}
+
+// roomsChanged tells user's connections that they were added to or
+// removed from room.
+func (h *hub) roomsChanged(user domain.UserID, room domain.RoomID, change string) {
+	h.toUser(user, map[string]any{"type": "rooms_changed", "room_id": room, "change": change})
 }
 
 // dropMember ends every subscription of user to room on this node.

@@ -57,7 +57,7 @@ func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errorf(http.StatusRequestEntityTooLarge, CodeFrameTooLarge, "request body is larger than "+strconv.FormatInt(g.limits.MaxBodyBytes, 10)+" bytes")
+			return errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than "+strconv.FormatInt(g.limits.MaxBodyBytes, 10)+" bytes")
 		}
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "cannot read the request body")
 	}
@@ -159,6 +159,10 @@ type roomJSON struct {
 
 // roomResponse answers with a room as the caller sees it after res.
 func (g *Gateway) roomResponse(w http.ResponseWriter, r *http.Request, status int, user domain.UserID, room domain.RoomID, res commands.Result) {
+	g.roomResponseAfter(w, r, status, user, room, res, false)
+}
+
+func (g *Gateway) roomResponseAfter(w http.ResponseWriter, r *http.Request, status int, user domain.UserID, room domain.RoomID, res commands.Result, retried bool) {
 	if err := g.waitFor(r.Context(), res); err != nil {
 		g.writeError(w, err)
 		return
@@ -180,6 +184,15 @@ func (g *Gateway) roomResponse(w http.ResponseWriter, r *http.Request, status in
 				j.InviteCode = info.InviteCode
 			}
 			writeJSON(w, status, map[string]roomJSON{"room": j})
+			return
+		}
+	}
+	if !retried {
+		// The room was written by a command this request did not wait for
+		// (two users opened a DM at once): wait for everything stored.
+		head, err := g.store.Head(r.Context())
+		if err == nil {
+			g.roomResponseAfter(w, r, status, user, room, commands.Result{Position: head}, true)
 			return
 		}
 	}

@@ -40,11 +40,15 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	var sess *session
 	if token := requestToken(r); token != "" {
 		s, err := g.lookupSession(r.Context(), token)
-		if err != nil {
+		switch {
+		case err == nil:
+			sess = s
+		case r.Header.Get("Authorization") == "" && domain.KindOf(err) == domain.KindUnauthenticated:
+			// A stale cookie: the client may still authenticate with hello.
+		default:
 			g.writeError(w, err)
 			return
 		}
-		sess = s
 	}
 	ws, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -135,6 +139,14 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn) {
 	deadline := func() { c.ws.SetReadDeadline(time.Now().Add(g.limits.PongTimeout)) }
 	deadline()
 	c.ws.SetPongHandler(func(string) error { deadline(); return nil })
+	c.ws.SetPingHandler(func(data string) error {
+		deadline()
+		err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(g.limits.WriteTimeout))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	for {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -214,7 +226,10 @@ func (g *Gateway) handleFrame(ctx context.Context, c *conn, f Frame) {
 	var err error
 	switch f.Type {
 	case FramePing:
-		g.sendJSON(c, map[string]string{"type": "pong", "id": f.ID})
+		g.sendJSON(c, struct {
+			Type string `json:"type"`
+			ID   string `json:"id,omitempty"`
+		}{"pong", f.ID})
 		return
 	case FrameHello:
 		err = domain.Errorf(domain.KindInvalid, "hello", "already authenticated")
@@ -255,6 +270,9 @@ func (g *Gateway) handleFrame(ctx context.Context, c *conn, f Frame) {
 		if f.ID == "" && err == nil {
 			return // typing needs no ack unless asked
 		}
+	}
+	if errors.Is(err, errAcked) {
+		return
 	}
 	if err != nil {
 		g.sendError(c, f.ID, err)
@@ -328,13 +346,24 @@ func (g *Gateway) subscribe(ctx context.Context, c *conn, f Frame) (ackFrame, er
 			last = events[i].Revision
 		}
 	}
-	if !s.finishCatchUp(last) {
+	// The ack goes out before the live events that arrived meanwhile:
+	// everything after it has a seq above the ack's.
+	if !s.finishCatchUp(last, func(seq uint64) *websocket.PreparedMessage {
+		ack.Seq = seq
+		pm, err := prepare(ack)
+		if err != nil {
+			g.logger.Error("cannot prepare ack", "err", err)
+		}
+		return pm
+	}) {
 		g.hub.unsubscribe(c, room)
 		return ack, &apiError{Code: CodeSlowConsumer, Message: "too many events arrived while catching up; subscribe again"}
 	}
-	ack.Seq = last
-	return ack, nil
+	return ack, errAcked
 }
+
+// errAcked tells handleFrame that the answer has been queued already.
+var errAcked = errors.New("acked")
 
 // ephemeralTopic carries frames that are not stored (typing) between nodes.
 const ephemeralTopic = "confab.ephemeral"
