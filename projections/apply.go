@@ -22,6 +22,9 @@ type applier struct {
 	// the room's row; flush writes it once per room.
 	rooms     map[domain.RoomID]*roomTouch
 	roomOrder []domain.RoomID
+	// pending holds, per table, inserts not yet sent: consecutive inserts
+	// into a table go as one multi-row statement (see insert).
+	pending map[string]*pendingInsert
 }
 
 type roomTouch struct {
@@ -31,7 +34,7 @@ type roomTouch struct {
 }
 
 func newApplier(tx *sql.Tx, d Dialect) *applier {
-	return &applier{tx: tx, d: d, stmts: map[string]*sql.Stmt{}, rooms: map[domain.RoomID]*roomTouch{}}
+	return &applier{tx: tx, d: d, stmts: map[string]*sql.Stmt{}, rooms: map[domain.RoomID]*roomTouch{}, pending: map[string]*pendingInsert{}}
 }
 
 func (a *applier) close() {
@@ -40,7 +43,17 @@ func (a *applier) close() {
 	}
 }
 
+// exec runs a statement, after the pending inserts into the tables it
+// names.
 func (a *applier) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := a.flushTables(ctx, query); err != nil {
+		return nil, err
+	}
+	return a.run(ctx, query, args...)
+}
+
+// run runs a statement now.
+func (a *applier) run(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if a.d != SQLite {
 		return a.tx.ExecContext(ctx, a.d.Rebind(query), args...)
 	}
@@ -49,18 +62,6 @@ func (a *applier) exec(ctx context.Context, query string, args ...any) (sql.Resu
 		return nil, err
 	}
 	return s.ExecContext(ctx, args...)
-}
-
-func (a *applier) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if a.d != SQLite {
-		return a.tx.QueryRowContext(ctx, a.d.Rebind(query), args...)
-	}
-	s, err := a.stmt(ctx, query)
-	if err != nil {
-		// Let Scan report the error.
-		return a.tx.QueryRowContext(ctx, query, args...)
-	}
-	return s.QueryRowContext(ctx, args...)
 }
 
 func (a *applier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -190,23 +191,15 @@ func (a *applier) applyUser(ctx context.Context, user domain.UserID, ev domain.E
 	var err error
 	switch ev := ev.(type) {
 	case domain.UserSignedUp:
-		_, err = a.exec(ctx, `INSERT INTO proj_users (user_id, username, created_at, last_seen) VALUES (?, ?, ?, 0)
-			ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, created_at = excluded.created_at`,
-			string(user), ev.Username, at)
+		err = a.insert(ctx, insertUser, string(user), string(user), ev.Username, at)
 	case domain.SessionStarted:
-		_, err = a.exec(ctx, `INSERT INTO proj_sessions (token_hash, user_id, session_id, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, session_id = excluded.session_id, created_at = excluded.created_at`,
-			ev.TokenHash, string(user), ev.SessionID, at)
+		err = a.insert(ctx, insertSession, ev.TokenHash, ev.TokenHash, string(user), ev.SessionID, at)
 	case domain.SessionEnded:
 		_, err = a.exec(ctx, `DELETE FROM proj_sessions WHERE user_id = ? AND session_id = ?`, string(user), ev.SessionID)
 	case domain.RoomRead:
-		_, err = a.exec(ctx, `INSERT INTO proj_read_markers (user_id, room_id, seq) VALUES (?, ?, ?)
-			ON CONFLICT (user_id, room_id) DO UPDATE SET seq = excluded.seq WHERE proj_read_markers.seq < excluded.seq`,
-			string(user), string(ev.RoomID), int64(ev.Seq))
+		err = a.insert(ctx, insertReadMarker, string(user)+" "+string(ev.RoomID), string(user), string(ev.RoomID), int64(ev.Seq))
 	case domain.ConnectionOpened:
-		_, err = a.exec(ctx, `INSERT INTO proj_connections (user_id, conn_id, node_id, opened_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (user_id, conn_id) DO NOTHING`,
-			string(user), ev.ConnID, ev.NodeID, at)
+		err = a.insert(ctx, insertConnection, "", string(user), ev.ConnID, ev.NodeID, at)
 	case domain.ConnectionClosed:
 		var res sql.Result
 		res, err = a.exec(ctx, `DELETE FROM proj_connections WHERE user_id = ? AND conn_id = ?`, string(user), ev.ConnID)
@@ -235,9 +228,7 @@ func (a *applier) applyRoom(ctx context.Context, room domain.RoomID, seq uint64,
 	touch.seq = seq
 	switch ev := ev.(type) {
 	case domain.RoomCreated:
-		_, err = a.exec(ctx, `INSERT INTO proj_rooms (room_id, kind, name, owner_id, invite_code, created_at, last_seq, last_activity_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room_id) DO NOTHING`,
-			string(room), ev.Kind, ev.Name, string(ev.OwnerID), ev.InviteCode, at, int64(seq), at)
+		err = a.insert(ctx, insertRoom, "", string(room), ev.Kind, ev.Name, string(ev.OwnerID), ev.InviteCode, at, int64(seq), at)
 		for _, m := range ev.Members {
 			if err != nil {
 				break
@@ -257,9 +248,7 @@ func (a *applier) applyRoom(ctx context.Context, room domain.RoomID, seq uint64,
 		err = a.removeMember(ctx, room, ev.UserID)
 	case domain.MemberBanned:
 		if err = a.removeMember(ctx, room, ev.UserID); err == nil {
-			_, err = a.exec(ctx, `INSERT INTO proj_bans (room_id, user_id, banned_by, banned_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT (room_id, user_id) DO NOTHING`,
-				string(room), string(ev.UserID), string(ev.By), at)
+			err = a.insert(ctx, insertBan, "", string(room), string(ev.UserID), string(ev.By), at)
 		}
 	case domain.MemberUnbanned:
 		_, err = a.exec(ctx, `DELETE FROM proj_bans WHERE room_id = ? AND user_id = ?`, string(room), string(ev.UserID))
@@ -274,9 +263,7 @@ func (a *applier) applyRoom(ctx context.Context, room domain.RoomID, seq uint64,
 		if mentions, err = encodeIDs(ev.Mentions); err != nil {
 			break
 		}
-		_, err = a.exec(ctx, `INSERT INTO proj_messages (room_id, seq, sender_id, client_msg_id, text, reply_to, mentions, created_at, edited_at, deleted)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0) ON CONFLICT (room_id, seq) DO NOTHING`,
-			string(room), int64(seq), string(ev.SenderID), ev.ClientMsgID, ev.Text, int64(ev.ReplyTo), mentions, at)
+		err = a.insert(ctx, insertMessage, "", string(room), int64(seq), string(ev.SenderID), ev.ClientMsgID, ev.Text, int64(ev.ReplyTo), mentions, at)
 		touch.activity, touch.hasActivity = at, true
 	case domain.MessageEdited:
 		var mentions string
@@ -292,17 +279,10 @@ func (a *applier) applyRoom(ctx context.Context, room domain.RoomID, seq uint64,
 		}
 	case domain.ReactionAdded:
 		// Only a live message takes reactions.
-		var deleted int64
-		err = a.queryRow(ctx, `SELECT deleted FROM proj_messages WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq)).Scan(&deleted)
-		if err == sql.ErrNoRows || err == nil && deleted != 0 {
-			err = nil
-			break
-		}
-		if err == nil {
-			_, err = a.exec(ctx, `INSERT INTO proj_reactions (room_id, seq, emoji, user_id, reacted_at) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (room_id, seq, emoji, user_id) DO NOTHING`,
-				string(room), int64(ev.Seq), ev.Emoji, string(ev.UserID), at)
-		}
+		_, err = a.exec(ctx, `INSERT INTO proj_reactions (room_id, seq, emoji, user_id, reacted_at)
+			SELECT room_id, seq, ?, ?, CAST(? AS BIGINT) FROM proj_messages WHERE room_id = ? AND seq = ? AND deleted = 0
+			ON CONFLICT (room_id, seq, emoji, user_id) DO NOTHING`,
+			ev.Emoji, string(ev.UserID), at, string(room), int64(ev.Seq))
 	case domain.ReactionRemoved:
 		_, err = a.exec(ctx, `DELETE FROM proj_reactions WHERE room_id = ? AND seq = ? AND emoji = ? AND user_id = ?`,
 			string(room), int64(ev.Seq), ev.Emoji, string(ev.UserID))
@@ -310,13 +290,10 @@ func (a *applier) applyRoom(ctx context.Context, room domain.RoomID, seq uint64,
 	return err
 }
 
-// upsertMember makes user a member of room with role. A member who joins
-// again keeps the time they first joined.
+// upsertMember makes user a member of room with role. For someone who is a
+// member already it changes only the role, as domain.Room.Apply does.
 func (a *applier) upsertMember(ctx context.Context, room domain.RoomID, user domain.UserID, role domain.Role, at int64) error {
-	_, err := a.exec(ctx, `INSERT INTO proj_members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (room_id, user_id) DO UPDATE SET role = excluded.role`,
-		string(room), string(user), string(role), at)
-	return err
+	return a.insert(ctx, insertMember, string(room)+" "+string(user), string(room), string(user), string(role), at)
 }
 
 func (a *applier) removeMember(ctx context.Context, room domain.RoomID, user domain.UserID) error {
@@ -325,7 +302,7 @@ func (a *applier) removeMember(ctx context.Context, room domain.RoomID, user dom
 }
 
 // flush writes the rooms' sequence numbers and activity times the batch
-// moved.
+// moved, and sends the pending inserts.
 func (a *applier) flush(ctx context.Context) error {
 	for _, id := range a.roomOrder {
 		t := a.rooms[id]
@@ -339,5 +316,5 @@ func (a *applier) flush(ctx context.Context) error {
 			return fmt.Errorf("update room %s: %w", id, err)
 		}
 	}
-	return nil
+	return a.flushAll(ctx)
 }

@@ -25,23 +25,32 @@ import (
 // read models are checked against.
 type gen struct {
 	t     testing.TB
-	store eventstore.Store
+	store appender
 	rng   *rand.Rand
 	now   time.Time
 
 	users   map[domain.UserID]*domain.User
 	userIDs []domain.UserID // in sign-up order
 	rooms   map[domain.RoomID]*domain.Room
-	roomIDs []domain.RoomID // in creation order
+	roomIDs []domain.RoomID          // in creation order
 	hashes  map[string]domain.UserID // every token hash ever issued
 	revs    map[string]uint64
+
+	// chatty, once there are users and rooms, makes the log mostly
+	// messages, as a busy server's is.
+	chatty bool
 
 	n    int // events appended
 	last eventstore.Position
 	seq  int // for unique names
 }
 
-func newGen(t testing.TB, store eventstore.Store, seed uint64) *gen {
+// appender is the part of an event store gen writes to.
+type appender interface {
+	Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error)
+}
+
+func newGen(t testing.TB, store appender, seed uint64) *gen {
 	return &gen{
 		t: t, store: store, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		now:   time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC),
@@ -134,7 +143,28 @@ func (g *gen) message(r *domain.Room) (uint64, bool) {
 // step makes one random decision; it may be refused and append nothing.
 func (g *gen) step() {
 	now := g.tick()
-	switch k := g.rng.IntN(100); {
+	k := g.rng.IntN(100)
+	if g.chatty && len(g.userIDs) >= 9 && len(g.roomIDs) >= 12 {
+		// Mostly messages, read markers and reactions, as in a busy
+		// server.
+		switch r := g.rng.IntN(100); {
+		case r < 70:
+			k = 50 // post
+		case r < 82:
+			k = 95 // mark read
+		case r < 90:
+			k = 85 // react
+		case r < 93:
+			k = 73 // edit
+		case r < 95:
+			k = 78 // delete
+		case r < 97:
+			k = 15 // connect
+		default:
+			k = 20 // disconnect
+		}
+	}
+	switch {
 	case k < 4 || len(g.userIDs) < 3:
 		if len(g.userIDs) >= 9 {
 			return

@@ -24,9 +24,9 @@ type backend struct {
 	dialect projections.Dialect
 	db      *sql.DB
 	// openStore opens the event store on the same database.
-	openStore func(t *testing.T) eventstore.Store
+	openStore func(t testing.TB) eventstore.Store
 	// fresh returns another backend of the same kind on a new database.
-	fresh func(t *testing.T) *backend
+	fresh func(t testing.TB) *backend
 }
 
 // eachBackend runs f on SQLite and on PostgreSQL, each on a database of
@@ -43,7 +43,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, b *backend)) {
 	})
 }
 
-func newSQLiteBackend(t *testing.T) *backend {
+func newSQLiteBackend(t testing.TB) *backend {
 	path := filepath.Join(t.TempDir(), "confab.db")
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -59,7 +59,7 @@ func newSQLiteBackend(t *testing.T) *backend {
 		dialect: projections.SQLite,
 		db:      db,
 		fresh:   newSQLiteBackend,
-		openStore: func(t *testing.T) eventstore.Store {
+		openStore: func(t testing.TB) eventstore.Store {
 			s, err := sqlite.Open(context.Background(), path)
 			if err != nil {
 				t.Fatal(err)
@@ -70,7 +70,7 @@ func newSQLiteBackend(t *testing.T) *backend {
 	}
 }
 
-func newPostgresBackend(t *testing.T) *backend {
+func newPostgresBackend(t testing.TB) *backend {
 	u := pgtest.NewTestDatabase(t)
 	db, err := sql.Open("pgx", u)
 	if err != nil {
@@ -81,7 +81,7 @@ func newPostgresBackend(t *testing.T) *backend {
 		dialect: projections.Postgres,
 		db:      db,
 		fresh:   newPostgresBackend,
-		openStore: func(t *testing.T) eventstore.Store {
+		openStore: func(t testing.TB) eventstore.Store {
 			s, err := postgres.Open(context.Background(), u, postgres.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -93,7 +93,7 @@ func newPostgresBackend(t *testing.T) *backend {
 }
 
 // open opens the read models on b's database.
-func (b *backend) open(t *testing.T) *projections.Projections {
+func (b *backend) open(t testing.TB) *projections.Projections {
 	t.Helper()
 	p, err := projections.Open(context.Background(), b.db, b.dialect)
 	if err != nil {

@@ -56,6 +56,8 @@ type Store struct {
 	changed eventstore.Signal
 	closed  atomic.Bool
 
+	// notify asks the notifier to tell other nodes about appends.
+	notify     chan struct{}
 	stopListen context.CancelFunc
 	listenDone sync.WaitGroup
 }
@@ -95,12 +97,13 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, opts: opts}
+	s := &Store{pool: pool, opts: opts, notify: make(chan struct{}, 1)}
 	s.group = eventstore.NewGroupCommitter(s.commit, opts.Writers, opts.MaxBatch)
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopListen = cancel
-	s.listenDone.Add(1)
+	s.listenDone.Add(2)
 	go s.listen(lctx)
+	go s.notifier(lctx)
 	return s, nil
 }
 
@@ -187,7 +190,6 @@ func (s *Store) tryCommit(ctx context.Context, batch []*eventstore.AppendRequest
 		b.Queue(`SELECT status, revision, xid, "position" FROM confab_append($1, $2, $3, $4, $5, $6)`,
 			req.Stream, int64(req.Expected), ids, types, data, md)
 	}
-	b.Queue(`SELECT pg_notify($1, '')`, channel)
 	b.Queue("COMMIT")
 
 	conn, err := s.pool.Acquire(ctx)
@@ -230,16 +232,18 @@ func (s *Store) tryCommit(ctx context.Context, batch []*eventstore.AppendRequest
 			return fmt.Errorf("postgres: append to %s: unknown status %q", req.Stream, status)
 		}
 	}
-	for range 2 { // pg_notify, COMMIT
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return fmt.Errorf("postgres: append: commit: %w", err)
-		}
+	if _, err := br.Exec(); err != nil { // COMMIT
+		br.Close()
+		return fmt.Errorf("postgres: append: commit: %w", err)
 	}
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("postgres: append: commit: %w", err)
 	}
 	s.changed.Broadcast()
+	select {
+	case s.notify <- struct{}{}:
+	default: // a notification is pending already
+	}
 	return nil
 }
 
@@ -378,6 +382,26 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 		return eventstore.Position{}, fmt.Errorf("postgres: head: %w", err)
 	}
 	return position(xid, pos)
+}
+
+// notifier sends one NOTIFY per burst of commits, outside the appending
+// transactions: a NOTIFY inside them would take a database-wide lock at
+// each commit and hold it through the WAL flush, so concurrent appends
+// could not share a flush. The notification is only a wake-up (readers
+// also poll), so it is sent without waiting for its own flush.
+func (s *Store) notifier(ctx context.Context) {
+	defer s.listenDone.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.notify:
+		}
+		_, err := s.pool.Exec(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`, channel)
+		if err != nil && ctx.Err() == nil {
+			s.opts.Logger.Warn("cannot notify other nodes of appends; they will poll", "err", err)
+		}
+	}
 }
 
 // listen turns notifications from any node into local wake-ups, and

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +29,8 @@ const maxBatch = 512
 type Store struct {
 	w       *sql.DB // the writer: one connection
 	r       *sql.DB // readers
+	// Statements of the writer, prepared once on its connection.
+	insert, lastRev, findID *sql.Stmt
 	group   *eventstore.GroupCommitter
 	changed eventstore.Signal
 	closed  atomic.Bool
@@ -64,6 +65,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	s := &Store{w: w, r: r}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.insert, `INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&s.lastRev, `SELECT COALESCE(MAX(revision), 0) FROM events WHERE stream = ?`},
+		{&s.findID, `SELECT ` + columns + ` FROM events WHERE id = ?`},
+	} {
+		if *p.stmt, err = w.PrepareContext(ctx, p.sql); err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
 	s.group = eventstore.NewGroupCommitter(s.commit, 1, maxBatch)
 	return s, nil
 }
@@ -117,14 +132,10 @@ func (s *Store) commit(ctx context.Context, batch []*eventstore.AppendRequest) e
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
-	}
-	defer insert.Close()
+	w := writer{tx: tx, insert: tx.StmtContext(ctx, s.insert), lastRev: tx.StmtContext(ctx, s.lastRev), findID: tx.StmtContext(ctx, s.findID)}
 	now := time.Now().UnixMicro()
 	for _, req := range batch {
-		if err := s.appendOne(ctx, tx, insert, req, now); err != nil {
+		if err := w.appendOne(ctx, req, now); err != nil {
 			return err
 		}
 	}
@@ -135,30 +146,57 @@ func (s *Store) commit(ctx context.Context, batch []*eventstore.AppendRequest) e
 	return nil
 }
 
+// writer runs the appends of one batch in its transaction.
+type writer struct {
+	tx                      *sql.Tx
+	insert, lastRev, findID *sql.Stmt
+}
+
 // appendOne checks one append and inserts its events. A failed check is
 // recorded on req and writes nothing; a returned error fails the batch.
-func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, req *eventstore.AppendRequest, now int64) error {
-	found, err := findIDs(ctx, tx, req.Events)
-	if err != nil {
-		return err
-	}
-	if res, retried, err := eventstore.Retried(req.Stream, req.Events, found); err != nil || retried {
-		req.Result, req.Err = res, err
-		return nil
-	}
+//
+// The common case costs two statements: the stream's last revision, and
+// an insert that skips an existing ID. Only an append that fails its
+// expected revision, or whose event is already stored, looks its IDs up
+// to tell a retry from a conflict.
+func (w *writer) appendOne(ctx context.Context, req *eventstore.AppendRequest, now int64) error {
 	var current uint64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(revision), 0) FROM events WHERE stream = ?`, req.Stream).Scan(&current); err != nil {
+	if err := w.lastRev.QueryRowContext(ctx, req.Stream).Scan(&current); err != nil {
 		return fmt.Errorf("sqlite: append to %s: %w", req.Stream, err)
 	}
-	if !req.Expected.Matches(current) {
-		req.Err = &eventstore.WrongRevisionError{Stream: req.Stream, Expected: req.Expected, Actual: current}
-		return nil
+	if !req.Expected.Matches(current) || len(req.Events) > 1 {
+		found, err := w.findIDs(ctx, req.Events)
+		if err != nil {
+			return err
+		}
+		if res, retried, err := eventstore.Retried(req.Stream, req.Events, found); err != nil || retried {
+			req.Result, req.Err = res, err
+			return nil
+		}
+		if !req.Expected.Matches(current) {
+			req.Err = &eventstore.WrongRevisionError{Stream: req.Stream, Expected: req.Expected, Actual: current}
+			return nil
+		}
 	}
 	var pos int64
 	for i, e := range req.Events {
-		res, err := insert.ExecContext(ctx, e.ID[:], req.Stream, current+uint64(i)+1, e.Type, nonNil(e.Data), nonNil(e.Metadata), now)
+		res, err := w.insert.ExecContext(ctx, e.ID[:], req.Stream, current+uint64(i)+1, e.Type, nonNil(e.Data), nonNil(e.Metadata), now)
 		if err != nil {
 			return fmt.Errorf("sqlite: append to %s: %w", req.Stream, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			// Only a single event is inserted unchecked, so nothing of
+			// this append was written: the ID is stored already.
+			found, err := w.findIDs(ctx, req.Events)
+			if err != nil {
+				return err
+			}
+			res, retried, err := eventstore.Retried(req.Stream, req.Events, found)
+			if err == nil && !retried {
+				err = fmt.Errorf("sqlite: append to %s: event %s vanished", req.Stream, e.ID)
+			}
+			req.Result, req.Err = res, err
+			return nil
 		}
 		if pos, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: append to %s: %w", req.Stream, err)
@@ -169,17 +207,18 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, req
 }
 
 // findIDs returns the stored events whose IDs are among events'.
-func findIDs(ctx context.Context, tx *sql.Tx, events []eventstore.EventData) ([]eventstore.RecordedEvent, error) {
-	args := make([]any, len(events))
+func (w *writer) findIDs(ctx context.Context, events []eventstore.EventData) ([]eventstore.RecordedEvent, error) {
+	var found []eventstore.RecordedEvent
 	for i := range events {
-		args[i] = events[i].ID[:]
+		rows, err := w.findID.QueryContext(ctx, events[i].ID[:])
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: look up event IDs: %w", err)
+		}
+		if found, err = scan(rows, found); err != nil {
+			return nil, err
+		}
 	}
-	q := `SELECT ` + columns + ` FROM events WHERE id IN (?` + strings.Repeat(",?", len(events)-1) + `)`
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: look up event IDs: %w", err)
-	}
-	return scan(rows, nil)
+	return found, nil
 }
 
 func nonNil(b []byte) []byte {
@@ -288,5 +327,5 @@ func (s *Store) Close() error {
 	}
 	s.group.Close()
 	s.changed.Broadcast()
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.insert.Close(), s.lastRev.Close(), s.findID.Close(), s.r.Close(), s.w.Close())
 }

@@ -32,6 +32,9 @@ CREATE UNIQUE INDEX events_global_order ON events (xid, position);
 -- +goose StatementBegin
 CREATE FUNCTION confab_append(p_stream text, p_expected bigint, p_ids uuid[], p_types text[], p_data bytea[], p_metadata bytea[])
 RETURNS TABLE (status text, revision bigint, xid text, "position" bigint)
+-- Plans made for the first calls, on a nearly empty table, would scan it
+-- whole forever after: plan each call for its arguments.
+SET plan_cache_mode = force_custom_plan
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -62,7 +65,7 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT coalesce(max(e.revision), 0) INTO cur FROM events e WHERE e.stream = p_stream;
+    SELECT coalesce((SELECT e.revision FROM events e WHERE e.stream = p_stream ORDER BY e.revision DESC LIMIT 1), 0) INTO cur;
     IF NOT (p_expected = -1 OR (p_expected = -2 AND cur > 0) OR p_expected = cur) THEN
         RETURN QUERY SELECT 'wrong_revision'::text, cur, NULL::text, NULL::bigint;
         RETURN;
