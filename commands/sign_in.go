@@ -49,7 +49,7 @@ func (h *SignInHandler) Handle(ctx context.Context, cmd SignIn) (Session, error)
 	id := domain.UserIDFor(cmd.Username)
 	accountKey, ipKey := "user:"+string(id), "ip:"+cmd.IP
 	if wait := max(h.accounts.Check(accountKey), h.ips.Check(ipKey)); wait > 0 {
-		return Session{}, &domain.Error{Kind: domain.KindRateLimited, Op: "sign in",
+		return Session{}, &domain.Error{Kind: domain.KindRateLimited, Op: "sign in", RetryAfter: wait,
 			Message: fmt.Sprintf("too many failed sign-ins; try again in %d s", int(math.Ceil(wait.Seconds())))}
 	}
 	var hash string

@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error so that the edge (HTTP, WebSocket) can translate
@@ -44,6 +45,8 @@ type Error struct {
 	Op      string // e.g. "send message"
 	Message string
 	Err     error // the cause, if any
+	// RetryAfter, for KindRateLimited, is how long to wait.
+	RetryAfter time.Duration
 }
 
 // Errorf returns an *Error of kind k for operation op.

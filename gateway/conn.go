@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"sync"
 	"time"
 
@@ -17,6 +18,20 @@ const (
 	closeFlood        = 4029 // too many rate-limited frames
 )
 
+// closeGrace is how long a closing connection waits for the client's
+// answer to its close frame.
+const closeGrace = time.Second
+
+// drain reads and discards what the peer still sends until it closes its
+// side or closeGrace passes, so that closing does not reset the
+// connection while frames the peer has not read yet (our close frame)
+// are in flight. Only call it when nothing else reads ws.
+func drain(ws *websocket.Conn) {
+	nc := ws.UnderlyingConn()
+	nc.SetReadDeadline(time.Now().Add(closeGrace))
+	io.Copy(io.Discard, nc)
+}
+
 // conn is one authenticated WebSocket connection. Its reader runs in the
 // goroutine that accepted it; its writer is the only goroutine writing to
 // the socket, from the bounded queue out.
@@ -29,11 +44,12 @@ type conn struct {
 	limiter   *rate.Limiter
 	limited   int // consecutive rate-limited frames; reader only
 
-	out       chan *websocket.PreparedMessage
-	done      chan struct{} // closed to stop the writer
-	closeOnce sync.Once
-	closeCode int
-	closeText string
+	out        chan *websocket.PreparedMessage
+	done       chan struct{} // closed to stop the writer
+	readerDone chan struct{} // closed when the reader stopped reading
+	closeOnce  sync.Once
+	closeCode  int
+	closeText  string
 
 	mu      sync.Mutex
 	subs    map[domain.RoomID]*subscription
@@ -92,6 +108,16 @@ func (c *conn) writeLoop(ping, writeWait time.Duration) {
 			if c.closeCode != websocket.CloseAbnormalClosure {
 				msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 				c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+			}
+			// Let the reader take in what the client still sends until it
+			// answers the close or a moment passes: closing a socket with
+			// unread data makes the kernel reset the connection, and the
+			// client would never see the close frame.
+			c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+			select {
+			case <-c.readerDone:
+				drain(c.ws)
+			case <-time.After(2 * closeGrace):
 			}
 			return
 		}

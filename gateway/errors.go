@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
@@ -28,9 +29,10 @@ const (
 
 // apiError is an error as the API shows it.
 type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Status     int           `json:"-"`
+	RetryAfter time.Duration `json:"-"`
+	Code       string        `json:"code"`
+	Message    string        `json:"message"`
 }
 
 // kinds maps error kinds to statuses: the one table that translates
@@ -57,7 +59,7 @@ func toAPIError(err error, logger *slog.Logger) apiError {
 		if de.Op != "" {
 			msg = de.Op + ": " + msg
 		}
-		return apiError{Status: kinds[de.Kind], Code: de.Kind.String(), Message: msg}
+		return apiError{Status: kinds[de.Kind], Code: de.Kind.String(), Message: msg, RetryAfter: de.RetryAfter}
 	}
 	switch {
 	case errors.Is(err, eventstore.ErrInvalid):

@@ -67,7 +67,7 @@ func DecodeFrame(data []byte) (Frame, error) {
 			return Frame{}, &frameError{CodeInvalidJSON, "frame is not a valid JSON object: " + err.Error()}
 		}
 	}
-	if dec.More() {
+	if !onlySpace(data[dec.InputOffset():]) {
 		return Frame{}, &frameError{CodeInvalidJSON, "one JSON object per frame"}
 	}
 	if len(f.ID) > maxFrameID {
@@ -105,6 +105,11 @@ func DecodeFrame(data []byte) (Frame, error) {
 		return f, &frameError{CodeUnknownType, "frame has no type"}
 	}
 	return f, &frameError{CodeUnknownType, fmt.Sprintf("unknown frame type %q", truncate(f.Type, 32))}
+}
+
+// onlySpace reports whether b holds nothing but JSON whitespace.
+func onlySpace(b []byte) bool {
+	return len(bytes.TrimLeft(b, " \t\r\n")) == 0
 }
 
 func truncate(s string, n int) string {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -101,10 +103,10 @@ type Gateway struct {
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
 
-	connsMu  sync.Mutex
-	conns    map[*conn]struct{}
-	closing  bool
-	connsWG  sync.WaitGroup
+	connsMu sync.Mutex
+	conns   map[*conn]struct{}
+	closing bool
+	connsWG sync.WaitGroup
 }
 
 // New returns a gateway. Run must run for it to deliver events.
@@ -214,6 +216,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (g *Gateway) writeError(w http.ResponseWriter, err error) {
 	ae := toAPIError(err, g.logger)
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ae.RetryAfter.Seconds()))))
+	}
 	writeJSON(w, ae.Status, map[string]apiError{"error": ae})
 }
 

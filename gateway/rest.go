@@ -66,7 +66,7 @@ func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "request body is not the expected JSON: "+err.Error())
 	}
-	if dec.More() {
+	if !onlySpace(body[dec.InputOffset():]) {
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "request body has data after the JSON object")
 	}
 	return nil

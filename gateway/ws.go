@@ -63,10 +63,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{
 		ws: ws, id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID,
-		limiter: rate.NewLimiter(rate.Limit(g.limits.FramesPerSecond), g.limits.FrameBurst),
-		out:     make(chan *websocket.PreparedMessage, g.limits.OutboundQueue),
-		done:    make(chan struct{}),
-		subs:    map[domain.RoomID]*subscription{},
+		limiter:    rate.NewLimiter(rate.Limit(g.limits.FramesPerSecond), g.limits.FrameBurst),
+		out:        make(chan *websocket.PreparedMessage, g.limits.OutboundQueue),
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+		subs:       map[domain.RoomID]*subscription{},
 	}
 	if !g.track(c) {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
@@ -87,6 +88,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	} else {
 		g.readLoop(ctx, c)
 	}
+	close(c.readerDone)
 	c.closeWith(websocket.CloseNormalClosure, "")
 	g.hub.removeConn(c)
 	// Record the end even while shutting down; a bounded wait.
@@ -106,6 +108,9 @@ func (g *Gateway) hello(ws *websocket.Conn) *session {
 		ws.SetWriteDeadline(deadline)
 		ws.WriteMessage(websocket.TextMessage, b)
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, apiCode), deadline)
+		// Drain until the client answers, so that closing does not reset
+		// the connection before it reads the close frame.
+		drain(ws)
 		return nil
 	}
 	ws.SetReadDeadline(time.Now().Add(g.limits.HelloTimeout))
@@ -153,6 +158,13 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn) {
 			// ErrReadLimit: gorilla has sent close 1009 (message too big).
 			return
 		}
+		select {
+		case <-c.done:
+			// Closing: discard what the client still sends until it
+			// answers the close frame (the writer set a deadline).
+			continue
+		default:
+		}
 		deadline()
 		if !c.limiter.Allow() {
 			c.limited++
@@ -172,15 +184,14 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn) {
 		if err != nil {
 			var fe *frameError
 			errors.As(err, &fe)
-			g.sendError(c, f.ID, &apiError{Code: fe.code, Message: fe.msg})
+			id := f.ID
+			if id == "" {
+				id = frameID(data)
+			}
+			g.sendError(c, id, &apiError{Code: fe.code, Message: fe.msg})
 			continue
 		}
 		g.handleFrame(ctx, c, f)
-		select {
-		case <-c.done:
-			return
-		default:
-		}
 	}
 }
 

@@ -27,13 +27,13 @@ const maxBatch = 512
 
 // Store is an event store in a SQLite file.
 type Store struct {
-	w       *sql.DB // the writer: one connection
-	r       *sql.DB // readers
+	w *sql.DB // the writer: one connection
+	r *sql.DB // readers
 	// Statements of the writer, prepared once on its connection.
 	insert, lastRev, findID *sql.Stmt
-	group   *eventstore.GroupCommitter
-	changed eventstore.Signal
-	closed  atomic.Bool
+	group                   *eventstore.GroupCommitter
+	changed                 eventstore.Signal
+	closed                  atomic.Bool
 }
 
 var _ eventstore.Store = (*Store)(nil)

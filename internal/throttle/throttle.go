@@ -7,7 +7,8 @@ import (
 
 // Policy says when a key is locked out.
 type Policy struct {
-	// Free is how many failures in a row are allowed without a lockout.
+	// Free is how many failures in a row are allowed: once a key has
+	// failed Free times, its next attempt must wait.
 	Free int
 	// Base is the first lockout; each further failure doubles it.
 	Base time.Duration
@@ -67,7 +68,7 @@ func (t *Throttle) Fail(key string) {
 	}
 	r.failures++
 	r.last = now
-	if over := r.failures - t.policy.Free; over > 0 {
+	if over := r.failures - t.policy.Free + 1; over > 0 {
 		lock := t.policy.Base << min(over-1, 30)
 		if lock <= 0 || lock > t.policy.Max {
 			lock = t.policy.Max

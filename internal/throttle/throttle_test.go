@@ -14,20 +14,20 @@ func TestThrottle(t *testing.T) {
 		}
 		th.Fail("a")
 	}
-	if w := th.Check("a"); w != 0 {
-		t.Fatalf("locked %v after exactly the free failures", w)
-	}
-	th.Fail("a") // 4th: 1s
 	if w := th.Check("a"); w != time.Second {
-		t.Fatalf("after 4 failures wait %v, want 1s", w)
+		t.Fatalf("after exactly the free failures wait %v, want 1s", w)
+	}
+	th.Fail("a") // 4th: 2s
+	if w := th.Check("a"); w != 2*time.Second {
+		t.Fatalf("after 4 failures wait %v, want 2s", w)
 	}
 	if w := th.Check("b"); w != 0 {
 		t.Fatalf("another key is locked %v", w)
 	}
-	th.Fail("a") // 5th: 2s
-	th.Fail("a") // 6th: 4s
-	if w := th.Check("a"); w != 4*time.Second {
-		t.Fatalf("after 6 failures wait %v, want 4s", w)
+	th.Fail("a") // 5th: 4s
+	th.Fail("a") // 6th: 8s
+	if w := th.Check("a"); w != 8*time.Second {
+		t.Fatalf("after 6 failures wait %v, want 8s", w)
 	}
 	for range 10 {
 		th.Fail("a")
