@@ -37,9 +37,12 @@ deps: ## Install the system packages the tests need, if missing.
 bench: ## Run the Go benchmarks (see docs/benchmarks.md for the recorded figures).
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+FUZZTIME ?= 1m
+
 .PHONY: fuzz
-fuzz: ## Fuzz for a minute each target (FUZZTIME=1m).
-	@echo "no fuzz targets yet"
+fuzz: ## Fuzz the frame and event decoders (FUZZTIME each, default 1m); seed corpora live in testdata/fuzz.
+	$(GO) test ./gateway -run '^$$' -fuzz FuzzDecodeFrame -fuzztime $(FUZZTIME)
+	$(GO) test ./domain -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
 
 .PHONY: clean
 clean: ## Remove build output.
