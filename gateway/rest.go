@@ -424,6 +424,17 @@ func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCt
 		}
 		limit = n
 	}
+	// History must include everything stored when it is asked for: a
+	// client that resumes after too_many_missed pages it up to the seq its
+	// subscribe ack gave.
+	head, err := g.store.Head(r.Context())
+	if err == nil {
+		err = g.waitFor(r.Context(), commands.Result{Position: head})
+	}
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
 	msgs, err := g.read.Messages(r.Context(), rc.room, before, limit)
 	if err != nil {
 		g.writeError(w, err)

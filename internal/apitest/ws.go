@@ -34,6 +34,7 @@ func (f Frame) Data() Frame { d, _ := f["data"].(map[string]any); return Frame(d
 type WS struct {
 	Conn   *websocket.Conn
 	nextID atomic.Int64
+	wmu    sync.Mutex // one writer at a time, as gorilla requires
 
 	mu      sync.Mutex
 	waiting map[string]chan Frame
@@ -110,7 +111,11 @@ func (ws *WS) read() {
 func (ws *WS) Closed() <-chan struct{} { return ws.closed }
 
 // Send writes a frame without waiting for an answer.
-func (ws *WS) Send(frame map[string]any) error { return ws.Conn.WriteJSON(frame) }
+func (ws *WS) Send(frame map[string]any) error {
+	ws.wmu.Lock()
+	defer ws.wmu.Unlock()
+	return ws.Conn.WriteJSON(frame)
+}
 
 // Request sends frame with a fresh id and returns its ack; an error frame
 // becomes an *Error.
@@ -121,7 +126,7 @@ func (ws *WS) Request(ctx context.Context, frame map[string]any) (Frame, error) 
 	ws.mu.Lock()
 	ws.waiting[id] = ch
 	ws.mu.Unlock()
-	if err := ws.Conn.WriteJSON(frame); err != nil {
+	if err := ws.Send(frame); err != nil {
 		return nil, err
 	}
 	select {
@@ -189,6 +194,8 @@ func (ws *WS) SendMessage(ctx context.Context, room, clientMsgID, text string) (
 
 // Close closes the connection with a normal close frame.
 func (ws *WS) Close() error {
+	ws.wmu.Lock()
+	defer ws.wmu.Unlock()
 	ws.Conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 	return ws.Conn.Close()
 }
