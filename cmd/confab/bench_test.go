@@ -29,8 +29,7 @@ func startChild(tb testing.TB, args ...string) *childServer {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "CONFAB_TEST_MAIN=1",
-		"CONFAB_TEST_ARGS=serve --addr 127.0.0.1:0 --log-format json --log-level warn "+strings.Join(args, " "),
-		"CONFAB_LOG_LEVEL=info")
+		"CONFAB_TEST_ARGS=serve --addr 127.0.0.1:0 --log-format json "+strings.Join(args, " "))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)
