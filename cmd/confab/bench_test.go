@@ -86,7 +86,9 @@ func (s *childServer) cpu(tb testing.TB) time.Duration {
 // child process on the embedded store (each send is fsynced before it is
 // acked and fanned out).
 func BenchmarkSendReceive(b *testing.B) {
-	srv := startChild(b, "--data", b.TempDir())
+	// The benchmark sends faster than a person: lift the per-connection
+	// frame rate limit.
+	srv := startChild(b, "--data", b.TempDir(), "--ws-rate", "100000", "--ws-burst", "100000")
 	ctx := context.Background()
 	alice, err := apitest.SignUp(ctx, srv.Base, "alice", "correct horse")
 	if err != nil {

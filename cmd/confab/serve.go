@@ -33,6 +33,8 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
 			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
+			&cli.Float64Flag{Name: "ws-rate", Value: 20, Usage: "WebSocket frames per second a connection may send, sustained", Sources: cli.EnvVars("CONFAB_WS_RATE")},
+			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, Usage: "how long a graceful shutdown may take", Sources: cli.EnvVars("CONFAB_SHUTDOWN_TIMEOUT")},
 		}, logFlags()...),
@@ -131,6 +133,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	gw, err := gateway.New(gateway.Config{
 		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
 		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies"),
+		Limits: gateway.Limits{FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst"))},
 	})
 	if err != nil {
 		return err
