@@ -25,6 +25,10 @@ type PollConfig struct {
 // and live delivery are the same loop reading by position, so nothing is
 // skipped or repeated at the hand-over.
 //
+// While it catches up (a read returned a full batch), it reads the next
+// batch while handle runs on the current one, so that reading and handling
+// overlap.
+//
 // A wake-up that finds nothing new (an event whose writer committed but is
 // not yet readable because an older transaction is still open) is followed
 // by reads at growing intervals from 1ms up to Interval.
@@ -35,21 +39,37 @@ func PollSubscribe(ctx context.Context, cfg PollConfig, after Position, filter F
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
 	}
+	// Reads run on their own context, so that a read ahead can be stopped
+	// when handle fails.
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	read := func(after Position) readResult {
+		wake := cfg.Wake()
+		events, err := cfg.Read(rctx, after, cfg.BatchSize)
+		return readResult{events: events, wake: wake, err: err}
+	}
 	timer := time.NewTimer(cfg.Interval)
 	defer timer.Stop()
 	var (
 		matched []RecordedEvent
 		retry   time.Duration // >0 after a wake-up found nothing new
+		ahead   chan readResult
 	)
+	res := read(after)
 	for {
-		wake := cfg.Wake()
-		events, err := cfg.Read(ctx, after, cfg.BatchSize)
-		if err != nil {
-			return err
+		if res.err != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return res.err
 		}
-		if len(events) > 0 {
+		if events := res.events; len(events) > 0 {
 			retry = 0
 			after = events[len(events)-1].Position
+			if len(events) >= cfg.BatchSize {
+				ahead = make(chan readResult, 1)
+				go func(after Position) { ahead <- read(after) }(after)
+			}
 			batch := events
 			if !filter.IsZero() {
 				matched = matched[:0]
@@ -62,8 +82,17 @@ func PollSubscribe(ctx context.Context, cfg PollConfig, after Position, filter F
 			}
 			if len(batch) > 0 {
 				if err := handle(ctx, batch); err != nil {
+					if ahead != nil {
+						cancel()
+						<-ahead
+					}
 					return err
 				}
+			}
+			if ahead != nil {
+				res, ahead = <-ahead, nil
+			} else {
+				res = read(after)
 			}
 			continue
 		}
@@ -79,12 +108,21 @@ func PollSubscribe(ctx context.Context, cfg PollConfig, after Position, filter F
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-wake:
+		case <-res.wake:
 			retry = time.Millisecond
 			if !timer.Stop() {
 				<-timer.C
 			}
 		case <-timer.C:
 		}
+		res = read(after)
 	}
+}
+
+// readResult is the outcome of one read of PollSubscribe, with the wake-up
+// channel taken before it.
+type readResult struct {
+	events []RecordedEvent
+	wake   <-chan struct{}
+	err    error
 }

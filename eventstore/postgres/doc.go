@@ -15,19 +15,30 @@
 //
 // # Appends
 //
-// Appends go through an eventstore.GroupCommitter with a few writers:
-// concurrent appends are sent as one pipelined batch of confab_append calls
-// in one transaction (one round trip and one WAL flush for the batch).
-// confab_append, a PL/pgSQL function created by the migrations, takes a
-// transaction-scoped advisory lock on the stream, checks the event IDs for
-// a retried append, checks the expected revision, and inserts. If a batch
-// fails as a whole (a deadlock between two writers' batches, an event ID
-// taken concurrently in another stream), its appends are retried one per
-// transaction so that only the offending one fails.
+// Appends go through an eventstore.GroupCommitter with a few writers (two
+// by default), each serving its share of the streams: concurrent appends
+// are committed as one batch, in one statement, one round trip and one WAL
+// flush. The statement calls confab_append_batch, a PL/pgSQL function
+// created by the migrations, with the batch as arrays: it takes the
+// transaction-scoped advisory lock of every stream of the batch (in key
+// order, before writing anything), checks each append's expected revision
+// as if the appends ran one after the other, and inserts the events of
+// those that pass with one INSERT. A batch that reuses event IDs (a retried
+// append, an ID used in another stream) is checked in Go instead, in a
+// transaction of two round trips, which tells retries from conflicts. If a
+// batch fails as a whole (an event ID taken concurrently in another
+// stream), its appends are retried one per transaction so that only the
+// offending one fails.
+//
+// The global order stays consistent with each stream's revisions because a
+// transaction takes the locks of all its streams before its first write,
+// which is when it gets its xid: it is younger than every transaction that
+// wrote these streams before, and older than every one that will.
 //
 // # Subscriptions
 //
-// Appending transactions NOTIFY the confab_events channel; a listener
+// After appending, a notifier sends a NOTIFY on the confab_events channel
+// (outside the appending transactions, one per burst of commits); a listener
 // connection turns notifications into wake-ups of local subscribers, which
 // then read by (xid, position) like any reader. NOTIFY is only a wake-up:
 // subscribers also poll, so a lost notification delays but never loses

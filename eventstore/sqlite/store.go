@@ -11,10 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	"github.com/confabhq/confab/eventstore"
-	"github.com/google/uuid"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -25,15 +23,21 @@ var migrations embed.FS
 // maxBatch bounds how many appends share one transaction.
 const maxBatch = 512
 
+// subscribeBatch is how many events a subscription reads at once.
+const subscribeBatch = 2048
+
 // Store is an event store in a SQLite file.
 type Store struct {
-	w *sql.DB // the writer: one connection
-	r *sql.DB // readers
-	// Statements of the writer, prepared once on its connection.
-	insert, lastRev, findID *sql.Stmt
-	group                   *eventstore.GroupCommitter
-	changed                 eventstore.Signal
-	closed                  atomic.Bool
+	w       *sql.DB // the writer: one connection
+	r       *sql.DB // readers
+	wr      *writer
+	group   *eventstore.GroupCommitter
+	changed eventstore.Signal
+	closed  atomic.Bool
+	// written is the position of the last event this store's writer has
+	// committed (or the head when it opened): ReadAll splits reads of
+	// events below it.
+	written atomic.Int64
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -65,20 +69,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	s := &Store{w: w, r: r}
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{
-		{&s.insert, `INSERT INTO events (id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
-		{&s.lastRev, `SELECT COALESCE(MAX(revision), 0) FROM events WHERE stream = ?`},
-		{&s.findID, `SELECT ` + columns + ` FROM events WHERE id = ?`},
-	} {
-		if *p.stmt, err = w.PrepareContext(ctx, p.sql); err != nil {
-			w.Close()
-			r.Close()
-			return nil, fmt.Errorf("sqlite: prepare: %w", err)
-		}
+	head, err := s.Head(ctx)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	s.written.Store(int64(head.Commit))
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.wr = &writer{conn: conn, revs: map[string]uint64{}}
 	s.group = eventstore.NewGroupCommitter(s.commit, 1, maxBatch)
 	return s, nil
 }
@@ -125,146 +129,6 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 	return s.group.Append(ctx, stream, expected, events)
 }
 
-// commit stores a batch of appends in one transaction.
-func (s *Store) commit(ctx context.Context, batch []*eventstore.AppendRequest) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	w := writer{tx: tx, insert: tx.StmtContext(ctx, s.insert), lastRev: tx.StmtContext(ctx, s.lastRev), findID: tx.StmtContext(ctx, s.findID)}
-	now := time.Now().UnixMicro()
-	for _, req := range batch {
-		if err := w.appendOne(ctx, req, now); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	s.changed.Broadcast()
-	return nil
-}
-
-// writer runs the appends of one batch in its transaction.
-type writer struct {
-	tx                      *sql.Tx
-	insert, lastRev, findID *sql.Stmt
-}
-
-// appendOne checks one append and inserts its events. A failed check is
-// recorded on req and writes nothing; a returned error fails the batch.
-//
-// The common case costs two statements: the stream's last revision, and
-// an insert that skips an existing ID. Only an append that fails its
-// expected revision, or whose event is already stored, looks its IDs up
-// to tell a retry from a conflict.
-func (w *writer) appendOne(ctx context.Context, req *eventstore.AppendRequest, now int64) error {
-	var current uint64
-	if err := w.lastRev.QueryRowContext(ctx, req.Stream).Scan(&current); err != nil {
-		return fmt.Errorf("sqlite: append to %s: %w", req.Stream, err)
-	}
-	if !req.Expected.Matches(current) || len(req.Events) > 1 {
-		found, err := w.findIDs(ctx, req.Events)
-		if err != nil {
-			return err
-		}
-		if res, retried, err := eventstore.Retried(req.Stream, req.Events, found); err != nil || retried {
-			req.Result, req.Err = res, err
-			return nil
-		}
-		if !req.Expected.Matches(current) {
-			req.Err = &eventstore.WrongRevisionError{Stream: req.Stream, Expected: req.Expected, Actual: current}
-			return nil
-		}
-	}
-	var pos int64
-	for i, e := range req.Events {
-		res, err := w.insert.ExecContext(ctx, e.ID[:], req.Stream, current+uint64(i)+1, e.Type, nonNil(e.Data), nonNil(e.Metadata), now)
-		if err != nil {
-			return fmt.Errorf("sqlite: append to %s: %w", req.Stream, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			// Only a single event is inserted unchecked, so nothing of
-			// this append was written: the ID is stored already.
-			found, err := w.findIDs(ctx, req.Events)
-			if err != nil {
-				return err
-			}
-			res, retried, err := eventstore.Retried(req.Stream, req.Events, found)
-			if err == nil && !retried {
-				err = fmt.Errorf("sqlite: append to %s: event %s vanished", req.Stream, e.ID)
-			}
-			req.Result, req.Err = res, err
-			return nil
-		}
-		if pos, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("sqlite: append to %s: %w", req.Stream, err)
-		}
-	}
-	req.Result = eventstore.AppendResult{Revision: current + uint64(len(req.Events)), Position: position(pos)}
-	return nil
-}
-
-// findIDs returns the stored events whose IDs are among events'.
-func (w *writer) findIDs(ctx context.Context, events []eventstore.EventData) ([]eventstore.RecordedEvent, error) {
-	var found []eventstore.RecordedEvent
-	for i := range events {
-		rows, err := w.findID.QueryContext(ctx, events[i].ID[:])
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: look up event IDs: %w", err)
-		}
-		if found, err = scan(rows, found); err != nil {
-			return nil, err
-		}
-	}
-	return found, nil
-}
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-func position(p int64) eventstore.Position {
-	return eventstore.Position{Commit: uint64(p), Prepare: uint64(p)}
-}
-
-const columns = `position, id, stream, revision, type, data, metadata, recorded_at`
-
-// scan reads rows of columns into events, appending to dst.
-func scan(rows *sql.Rows, dst []eventstore.RecordedEvent) ([]eventstore.RecordedEvent, error) {
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			e        eventstore.RecordedEvent
-			pos, at  int64
-			id       []byte
-			data, md []byte
-		)
-		if err := rows.Scan(&pos, &id, &e.Stream, &e.Revision, &e.Type, &data, &md, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: scan event: %w", err)
-		}
-		if len(id) != 16 {
-			return nil, fmt.Errorf("sqlite: event at %d has a %d-byte ID", pos, len(id))
-		}
-		e.ID = uuid.UUID(id)
-		e.Position = position(pos)
-		e.Data, e.Metadata = data, md
-		if len(e.Metadata) == 0 {
-			e.Metadata = nil
-		}
-		e.RecordedAt = time.UnixMicro(at).UTC()
-		dst = append(dst, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: read events: %w", err)
-	}
-	return dst, nil
-}
-
 // ReadStream implements eventstore.Store.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.RecordedEvent, error) {
 	if err := eventstore.ValidateStream(stream); err != nil {
@@ -281,31 +145,17 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir 
 	if dir == eventstore.Backwards {
 		q = `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`
 	}
-	rows, err := s.r.QueryContext(ctx, q, stream, rev, limit)
+	evs, err := s.query(ctx, make([]eventstore.RecordedEvent, 0, min(limit, 256)), q, stream, rev, int64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s: %w", stream, err)
 	}
-	return scan(rows, make([]eventstore.RecordedEvent, 0, min(limit, 256)))
-}
-
-// ReadAll implements eventstore.Store.
-func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
-	if err := eventstore.ValidateRead(limit); err != nil {
-		return nil, err
-	}
-	if s.closed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`, int64(min(after.Commit, math.MaxInt64)), limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read all after %v: %w", after, err)
-	}
-	return scan(rows, make([]eventstore.RecordedEvent, 0, min(limit, 1024)))
+	return evs, nil
 }
 
 // Subscribe implements eventstore.Store.
 func (s *Store) Subscribe(ctx context.Context, after eventstore.Position, filter eventstore.Filter, handle eventstore.Handler) error {
-	return eventstore.PollSubscribe(ctx, eventstore.PollConfig{Read: s.ReadAll, Wake: s.changed.C}, after, filter, handle)
+	cfg := eventstore.PollConfig{Read: s.ReadAll, Wake: s.changed.C, BatchSize: subscribeBatch}
+	return eventstore.PollSubscribe(ctx, cfg, after, filter, handle)
 }
 
 // Head implements eventstore.Store.
@@ -327,5 +177,5 @@ func (s *Store) Close() error {
 	}
 	s.group.Close()
 	s.changed.Broadcast()
-	return errors.Join(s.insert.Close(), s.lastRev.Close(), s.findID.Close(), s.r.Close(), s.w.Close())
+	return errors.Join(s.wr.close(), s.r.Close(), s.w.Close())
 }

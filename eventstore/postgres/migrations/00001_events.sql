@@ -20,6 +20,9 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_global_order ON events (xid, position);
 
 -- confab_append appends one batch of events to a stream, in one round trip.
+-- (The store now appends whole batches with confab_append_batch, from
+-- 00002_append_batch.sql; this function stays for nodes that run an older
+-- version during an upgrade. Both lock streams the same way.)
 -- It serializes writers of the same stream with a transaction-scoped
 -- advisory lock, then:
 --   * if the event IDs are already stored as one append in this stream, in
