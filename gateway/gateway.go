@@ -83,6 +83,9 @@ type Config struct {
 	Logger *slog.Logger
 	// SecureCookies marks session cookies Secure (serve over HTTPS).
 	SecureCookies bool
+	// UI, if set, serves every path outside /api/ and /healthz: the
+	// browser client.
+	UI http.Handler
 }
 
 // Gateway serves confab's HTTP API and WebSocket.
@@ -96,6 +99,7 @@ type Gateway struct {
 	limits   Limits
 	logger   *slog.Logger
 	secure   bool
+	ui       http.Handler
 	mux      *http.ServeMux
 	hub      *hub
 	upgrader websocket.Upgrader
@@ -123,7 +127,7 @@ func New(cfg Config) (*Gateway, error) {
 	cfg.Limits.setDefaults()
 	g := &Gateway{
 		store: cfg.Store, cmds: cfg.Commands, read: cfg.Projections, pub: cfg.Pub, sub: cfg.Sub,
-		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies,
+		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies, ui: cfg.UI,
 		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
 	}
 	g.baseCtx, g.cancelBase = context.WithCancel(context.Background())

@@ -48,6 +48,9 @@ func (g *Gateway) routes() {
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, errorf(http.StatusNotFound, domain.KindNotFound.String(), "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
+	if g.ui != nil {
+		m.Handle("/", g.ui)
+	}
 }
 
 // decode reads a JSON request body of at most MaxBodyBytes into v,

@@ -18,6 +18,7 @@ import (
 	"github.com/confabhq/confab/eventstore/sqlite"
 	"github.com/confabhq/confab/gateway"
 	"github.com/confabhq/confab/projections"
+	"github.com/confabhq/confab/web"
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/urfave/cli/v3"
@@ -132,7 +133,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	nodeID := uuid.NewString()
 	gw, err := gateway.New(gateway.Config{
 		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
-		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies"),
+		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies"), UI: web.Handler(),
 		Limits: gateway.Limits{FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst"))},
 	})
 	if err != nil {
