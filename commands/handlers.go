@@ -22,6 +22,8 @@ type Handlers struct {
 	React         *ReactHandler
 	MarkRead      *MarkReadHandler
 	Connect       *ConnectHandler
+	JoinCall      *JoinCallHandler
+	LeaveCall     *LeaveCallHandler
 }
 
 // Config configures the handlers.
@@ -44,7 +46,7 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.Password = password.Default
 	}
 	h := &Handlers{Aggregates: agg}
-	var errs [13]error
+	var errs [15]error
 	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password)
 	h.SignIn, errs[1] = NewSignInHandler(agg)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
@@ -58,6 +60,8 @@ func New(cfg Config) (*Handlers, error) {
 	h.React, errs[10] = NewReactHandler(agg)
 	h.MarkRead, errs[11] = NewMarkReadHandler(agg)
 	h.Connect, errs[12] = NewConnectHandler(agg)
+	h.JoinCall, errs[13] = NewJoinCallHandler(agg)
+	h.LeaveCall, errs[14] = NewLeaveCallHandler(agg)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

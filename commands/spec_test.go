@@ -301,6 +301,14 @@ var commandTable = map[string]commandFunc{
 		res, err := h.Connect.Handle(ctx, c)
 		return outcome{result: res}, err
 	}),
+	"JoinCall": handle(func(ctx context.Context, h *commands.Handlers, c commands.JoinCall) (outcome, error) {
+		_, res, err := h.JoinCall.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"LeaveCall": handle(func(ctx context.Context, h *commands.Handlers, c commands.LeaveCall) (outcome, error) {
+		res, err := h.LeaveCall.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
 }
 
 func runSpecFile(t *testing.T, file, template string) {

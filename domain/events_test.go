@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sampleEvents holds one event of each type, every field set.
@@ -28,6 +29,10 @@ var sampleEvents = []Event{
 	MessageDeleted{Seq: 4, By: admin, At: now},
 	ReactionAdded{Seq: 4, Emoji: "👨‍👩‍👧", UserID: member, At: now},
 	ReactionRemoved{Seq: 4, Emoji: "👍", UserID: member, At: now},
+	CallStarted{CallID: "c1", By: member, At: now},
+	CallJoined{CallID: "c1", UserID: member, NodeID: "n1", ConnID: "k1", At: now},
+	CallLeft{CallID: "c1", UserID: member, Reason: CallLeaveFailed, At: now},
+	CallEnded{CallID: "c1", StartedAt: now.Add(-23 * time.Minute), Participants: 4, At: now},
 }
 
 func TestEncodeDecode(t *testing.T) {

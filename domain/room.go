@@ -21,6 +21,8 @@ type Room struct {
 	Banned  map[UserID]bool
 	// Messages holds what commands about a message need to know.
 	Messages map[uint64]*MessageState
+	// Call is the ongoing call, nil if none.
+	Call *Call
 }
 
 // MessageState is what a room remembers of a message.
@@ -85,6 +87,8 @@ func (r *Room) Apply(seq uint64, e Event) {
 				delete(m.Reactions, e.Emoji)
 			}
 		}
+	case CallStarted, CallJoined, CallLeft, CallEnded:
+		r.applyCall(e)
 	}
 }
 
@@ -187,7 +191,7 @@ func (r *Room) Leave(user UserID, now time.Time) ([]Event, error) {
 	if r.Members[user] == RoleOwner {
 		return nil, Errorf(KindConflict, "leave room", "the owner cannot leave the room")
 	}
-	return []Event{MemberLeft{UserID: user, At: now}}, nil
+	return append([]Event{MemberLeft{UserID: user, At: now}}, r.removedFromCall(user, now)...), nil
 }
 
 // Kick removes a member; the owner may kick anyone, admins plain members.
@@ -204,7 +208,7 @@ func (r *Room) Kick(actor, target UserID, now time.Time) ([]Event, error) {
 	if !r.canModerate(actor, target) {
 		return nil, Errorf(KindForbidden, "kick", "you may not kick this member")
 	}
-	return []Event{MemberKicked{UserID: target, By: actor, At: now}}, nil
+	return append([]Event{MemberKicked{UserID: target, By: actor, At: now}}, r.removedFromCall(target, now)...), nil
 }
 
 // Ban removes a user, member or not, and keeps them out.
@@ -221,7 +225,7 @@ func (r *Room) Ban(actor, target UserID, now time.Time) ([]Event, error) {
 	if r.Banned[target] {
 		return nil, nil
 	}
-	return []Event{MemberBanned{UserID: target, By: actor, At: now}}, nil
+	return append([]Event{MemberBanned{UserID: target, By: actor, At: now}}, r.removedFromCall(target, now)...), nil
 }
 
 // Unban lets a banned user join again.

@@ -133,6 +133,14 @@ func eventTime(ev domain.Event, recorded time.Time) time.Time {
 		at = ev.At
 	case domain.ReactionRemoved:
 		at = ev.At
+	case domain.CallStarted:
+		at = ev.At
+	case domain.CallJoined:
+		at = ev.At
+	case domain.CallLeft:
+		at = ev.At
+	case domain.CallEnded:
+		at = ev.At
 	}
 	if at.IsZero() {
 		return recorded
@@ -286,6 +294,34 @@ func (a *applier) applyRoom(ctx context.Context, room domain.RoomID, seq uint64,
 	case domain.ReactionRemoved:
 		_, err = a.exec(ctx, `DELETE FROM proj_reactions WHERE room_id = ? AND seq = ? AND emoji = ? AND user_id = ?`,
 			string(room), int64(ev.Seq), ev.Emoji, string(ev.UserID))
+	case domain.CallStarted, domain.CallJoined, domain.CallLeft, domain.CallEnded:
+		err = a.applyCall(ctx, room, seq, ev, at)
+	}
+	return err
+}
+
+// applyCall applies a call event of room's stream.
+func (a *applier) applyCall(ctx context.Context, room domain.RoomID, seq uint64, ev domain.Event, at int64) error {
+	var err error
+	switch ev := ev.(type) {
+	case domain.CallStarted:
+		_, err = a.exec(ctx, `INSERT INTO proj_calls (room_id, call_id, seq, started_by, started_at, ended_seq, ended_at, participants)
+			VALUES (?, ?, ?, ?, ?, 0, 0, 0) ON CONFLICT (room_id, call_id) DO NOTHING`,
+			string(room), ev.CallID, int64(seq), string(ev.By), at)
+	case domain.CallJoined:
+		_, err = a.exec(ctx, `INSERT INTO proj_call_participants (room_id, user_id, call_id, node_id, conn_id, joined_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (room_id, user_id) DO UPDATE
+			SET call_id = excluded.call_id, node_id = excluded.node_id, conn_id = excluded.conn_id, joined_at = excluded.joined_at`,
+			string(room), string(ev.UserID), ev.CallID, ev.NodeID, ev.ConnID, at)
+	case domain.CallLeft:
+		_, err = a.exec(ctx, `DELETE FROM proj_call_participants WHERE room_id = ? AND user_id = ? AND call_id = ?`,
+			string(room), string(ev.UserID), ev.CallID)
+	case domain.CallEnded:
+		_, err = a.exec(ctx, `UPDATE proj_calls SET ended_seq = ?, ended_at = ?, participants = ? WHERE room_id = ? AND call_id = ?`,
+			int64(seq), at, ev.Participants, string(room), ev.CallID)
+		if err == nil {
+			_, err = a.exec(ctx, `DELETE FROM proj_call_participants WHERE room_id = ? AND call_id = ?`, string(room), ev.CallID)
+		}
 	}
 	return err
 }

@@ -341,6 +341,22 @@ func (g *gen) step() {
 		emoji, _ := pick(g, []string{"👍", "🎉", "❤️", "+1"})
 		evs, err := r.React(actor, seq, emoji, g.rng.IntN(3) > 0, now)
 		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 92:
+		id, r, _ := g.room()
+		u, _ := g.member(r)
+		node, _ := pick(g, []string{"n1", "n2"})
+		conn, _ := pick(g, []string{"c1", "c2"})
+		evs, err := r.JoinCall(u, node, conn, "call"+g.next(), now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+	case k < 94:
+		id, r, _ := g.room()
+		u, ok := pick(g, r.CallParticipants())
+		if !ok {
+			return
+		}
+		reason, _ := pick(g, []string{domain.CallLeaveLeft, domain.CallLeaveDisconnected, domain.CallLeaveNodeLost})
+		evs, err := r.LeaveCall(u, "", reason, now)
+		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 	default:
 		id, r, _ := g.room()
 		uid, ok := g.member(r)
