@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	// The first SIGINT or SIGTERM cancels the run (it still reports what it
+	// has); a second one ends the process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
+	if err := m.Run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "confab-bench:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// Main is the program, apart from the process it runs in.
+type Main struct {
+	Stdout, Stderr io.Writer
+}
+
+// config is the run's configuration, from the flags.
+type config struct {
+	Server             string        `json:"server"`
+	Users              int           `json:"users"`
+	Rooms              int           `json:"rooms"`
+	MembersPerRoom     int           `json:"members_per_room"`
+	Rates              []float64     `json:"rates"`
+	Duration           time.Duration `json:"duration"`
+	Drain              time.Duration `json:"drain"`
+	Idle               bool          `json:"idle"`
+	Settle             time.Duration `json:"settle"`
+	Storm              bool          `json:"reconnect_storm"`
+	StormAt            time.Duration `json:"storm_at"`
+	State              string        `json:"state,omitempty"`
+	JSON               string        `json:"json,omitempty"`
+	ServerPID          int           `json:"server_pid"`
+	MetricsURL         string        `json:"metrics_url,omitempty"`
+	SignupConcurrency  int           `json:"signup_concurrency"`
+	SetupConcurrency   int           `json:"setup_concurrency"`
+	ConnectConcurrency int           `json:"connect_concurrency"`
+	Writers            int           `json:"writers"`
+	SourceIPs          int           `json:"source_ips"`
+	MaxP99             time.Duration `json:"max_p99"`
+	Note               string        `json:"note,omitempty"`
+	LogLevel           string        `json:"-"`
+}
+
+func (c config) mode() string {
+	switch {
+	case c.Idle:
+		return "idle"
+	case c.Storm:
+		return "reconnect-storm"
+	}
+	return "run"
+}
+
+// rateList is a flag of comma-separated send rates.
+type rateList []float64
+
+func (r *rateList) String() string {
+	var s []string
+	for _, v := range *r {
+		s = append(s, strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	return strings.Join(s, ",")
+}
+
+func (r *rateList) Set(v string) error {
+	*r = nil
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad rate %q", f)
+		}
+		*r = append(*r, n)
+	}
+	return nil
+}
+
+// parseFlags reads the command line (without the program name).
+func (m *Main) parseFlags(args []string) (config, error) {
+	cfg := config{Rates: []float64{100}}
+	fs := flag.NewFlagSet("confab-bench", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.Server, "server", "http://127.0.0.1:8080", "base URL of the confab server")
+	fs.IntVar(&cfg.Users, "users", 100, "signed-up users, one WebSocket connection each")
+	fs.IntVar(&cfg.Rooms, "rooms", 10, "rooms")
+	fs.IntVar(&cfg.MembersPerRoom, "members-per-room", 10, "members of each room; room r gets users r*M .. r*M+M-1 (mod --users), so users are in several rooms when rooms*members > users")
+	fs.Var((*rateList)(&cfg.Rates), "rate", "messages per second in total, spread round-robin over every (member, room); a comma list (100,200,400) runs steps in turn on the same connections and stops after the first one that is not clean")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each step sends (with --idle: how long to hold the connections)")
+	fs.DurationVar(&cfg.Drain, "drain", 15*time.Second, "after sending, how long to wait at most for answers and deliveries before checking")
+	fs.BoolVar(&cfg.Idle, "idle", false, "connect and subscribe every user, hold the connections and report the server's memory per connection; sends nothing")
+	fs.DurationVar(&cfg.Settle, "settle", 5*time.Second, "with --idle: wait this long after connecting before measuring memory")
+	fs.BoolVar(&cfg.Storm, "reconnect-storm", false, "while sending at the (first) rate, close every TCP connection at once; clients reconnect, resume with after_seq and resend; report how long until all are live and check that nothing was lost")
+	fs.DurationVar(&cfg.StormAt, "storm-at", 0, "with --reconnect-storm: when to drop, into the step (default: a third of --duration)")
+	fs.StringVar(&cfg.State, "state", "", "JSON file to load a prepared population (users, tokens, rooms) from and save it to, so that repeated runs against the same server data skip sign-up and joins")
+	fs.StringVar(&cfg.JSON, "json", "", "also write the full report as JSON to this file")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "PID of the server, for its CPU time and RSS from /proc (0: find the process listening on a loopback --server; -1: none)")
+	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "Prometheus endpoint with process_cpu_seconds_total and process_resident_memory_bytes, used when /proc is not available (default: <server>/metrics; \"none\" to skip)")
+	fs.IntVar(&cfg.SignupConcurrency, "signup-concurrency", 8, "sign-ups in flight (each is an argon2id hash on the server)")
+	fs.IntVar(&cfg.SetupConcurrency, "setup-concurrency", 32, "room creations and joins in flight")
+	fs.IntVar(&cfg.ConnectConcurrency, "connect-concurrency", 200, "WebSocket connects (dial, ready, subscribes) in flight, also when reconnecting")
+	fs.IntVar(&cfg.Writers, "writers", 32, "goroutines writing send frames")
+	fs.IntVar(&cfg.SourceIPs, "source-ips", 1, "spread connections over local source addresses 127.0.0.1 .. 127.0.0.N (loopback servers only), for more ephemeral ports than one address has (about 28k)")
+	fs.DurationVar(&cfg.MaxP99, "max-p99", 50*time.Millisecond, "a step whose send->receive p99 is above this is not clean (0: no bound)")
+	fs.StringVar(&cfg.Note, "note", "", "free text recorded in the report")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "progress log level on stderr: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg.Server = strings.TrimSuffix(cfg.Server, "/")
+	if !strings.HasPrefix(cfg.Server, "http://") && !strings.HasPrefix(cfg.Server, "https://") {
+		return cfg, fmt.Errorf("--server %q: want an http:// or https:// URL", cfg.Server)
+	}
+	switch cfg.MetricsURL {
+	case "":
+		cfg.MetricsURL = cfg.Server + "/metrics"
+	case "none":
+		cfg.MetricsURL = ""
+	}
+	switch {
+	case cfg.Users < 1:
+		return cfg, errors.New("--users must be at least 1")
+	case cfg.Rooms < 0 || cfg.MembersPerRoom < 0:
+		return cfg, errors.New("--rooms and --members-per-room must not be negative")
+	case cfg.Rooms > 0 && cfg.MembersPerRoom < 1:
+		return cfg, errors.New("--members-per-room must be at least 1")
+	case cfg.MembersPerRoom > cfg.Users:
+		return cfg, fmt.Errorf("--members-per-room %d is more than --users %d", cfg.MembersPerRoom, cfg.Users)
+	case cfg.Idle && cfg.Storm:
+		return cfg, errors.New("--idle and --reconnect-storm exclude each other")
+	case !cfg.Idle && cfg.Rooms == 0:
+		return cfg, errors.New("sending needs --rooms (use --idle to only connect)")
+	case len(cfg.Rates) == 0:
+		return cfg, errors.New("--rate needs a value")
+	case cfg.Storm && len(cfg.Rates) > 1:
+		return cfg, errors.New("--reconnect-storm takes one --rate")
+	case cfg.Duration <= 0:
+		return cfg, errors.New("--duration must be positive")
+	case cfg.SignupConcurrency < 1 || cfg.SetupConcurrency < 1 || cfg.ConnectConcurrency < 1 || cfg.Writers < 1:
+		return cfg, errors.New("concurrencies and --writers must be at least 1")
+	case cfg.SourceIPs < 1 || cfg.SourceIPs > 254:
+		return cfg, errors.New("--source-ips must be 1-254")
+	}
+	if cfg.Storm && cfg.StormAt == 0 {
+		cfg.StormAt = cfg.Duration / 3
+	}
+	if cfg.Idle {
+		cfg.Rates = nil
+	}
+	return cfg, nil
+}
+
+// Run runs the load generator with the command line args (without the
+// program name). It returns errDirty (after reporting) when deliveries
+// were lost or duplicated.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	cfg, err := m.parseFlags(args)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	b, err := newBench(cfg, logger)
+	if err != nil {
+		return err
+	}
+	rep, err := b.run(ctx)
+	if rep != nil {
+		rep.writeText(m.Stdout)
+		if cfg.JSON != "" {
+			if werr := rep.writeJSON(cfg.JSON); werr != nil {
+				err = errors.Join(err, werr)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, st := range rep.Steps {
+		if !st.Check.clean() {
+			return errDirty
+		}
+	}
+	return nil
+}
+
+const usage = `Usage: confab-bench [flags]
+
+Load generator for confab over its public API: signs up --users users, fills
+--rooms rooms of --members-per-room members, connects one WebSocket per user
+and sends --rate messages/s for --duration, checking that every member gets
+every message once. --idle measures memory per idle connection;
+--reconnect-storm drops every connection at once while sending. See the
+package documentation (go doc ./cmd/confab-bench) for details.
+
+Flags:
+`
