@@ -148,7 +148,7 @@ func (r *report) writeText(w io.Writer) {
 			mb(c.ServerRSSBefore), mb(c.ServerRSSAfter), c.ServerBytesPerConn, c.ServerCPUSeconds)
 	}
 	if i := r.Idle; i != nil {
-		p("idle: %d connections held %.0f s; after %.0f s settling server RSS %s -> %s: %.0f bytes (%.1f KB) per connection; peak RSS %s; %d live at the end; server CPU while holding %.2f s",
+		p("idle: %d connections held %.0f s; after %.1f s settling server RSS %s -> %s: %.0f bytes (%.1f KB) per connection; peak RSS %s; %d live at the end; server CPU while holding %.2f s",
 			i.Connections, i.HoldSeconds, i.SettleSeconds, mb(i.ServerRSSBefore), mb(i.ServerRSSAfter), i.BytesPerConn, i.BytesPerConn/1024,
 			mb(i.ServerRSSPeak), i.LiveAtEnd, i.ServerCPUIdle)
 	}
