@@ -148,6 +148,10 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		return rep, fmt.Errorf("setup: %w", err)
 	}
 	b.log.Info("setup done", "signed_up", setup.SignedUp, "reused_users", setup.ReusedUsers, "reused_rooms", setup.ReusedRooms, "seconds", fmt.Sprintf("%.1f", setup.Seconds))
+	if cfg.SetupOnly {
+		rep.Finished = time.Now().UTC()
+		return rep, nil
+	}
 	if err := b.build(ctx, st); err != nil {
 		return rep, err
 	}

@@ -47,6 +47,7 @@ type config struct {
 	Rates              []float64     `json:"rates"`
 	Duration           time.Duration `json:"duration"`
 	Drain              time.Duration `json:"drain"`
+	SetupOnly          bool          `json:"setup_only,omitempty"`
 	Idle               bool          `json:"idle"`
 	Settle             time.Duration `json:"settle"`
 	Storm              bool          `json:"reconnect_storm"`
@@ -71,6 +72,8 @@ func (c config) mode() string {
 		return "idle"
 	case c.Storm:
 		return "reconnect-storm"
+	case c.SetupOnly:
+		return "setup"
 	}
 	return "run"
 }
@@ -114,6 +117,7 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	fs.Var((*rateList)(&cfg.Rates), "rate", "messages per second in total, spread round-robin over every (member, room); a comma list (100,200,400) runs steps in turn on the same connections and stops after the first one that is not clean")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each step sends (with --idle: how long to hold the connections)")
 	fs.DurationVar(&cfg.Drain, "drain", 15*time.Second, "after sending, how long to wait at most for answers and deliveries before checking")
+	fs.BoolVar(&cfg.SetupOnly, "setup-only", false, "only sign up and fill rooms (save them with --state), then exit: prepares a population without loading the server process that is measured next")
 	fs.BoolVar(&cfg.Idle, "idle", false, "connect and subscribe every user, hold the connections and report the server's memory per connection; sends nothing")
 	fs.DurationVar(&cfg.Settle, "settle", 5*time.Second, "with --idle: wait this long after connecting before measuring memory")
 	fs.BoolVar(&cfg.Storm, "reconnect-storm", false, "while sending at the (first) rate, close every TCP connection at once; clients reconnect, resume with after_seq and resend; report how long until all are live and check that nothing was lost")
@@ -157,7 +161,7 @@ func (m *Main) parseFlags(args []string) (config, error) {
 		return cfg, fmt.Errorf("--members-per-room %d is more than --users %d", cfg.MembersPerRoom, cfg.Users)
 	case cfg.Idle && cfg.Storm:
 		return cfg, errors.New("--idle and --reconnect-storm exclude each other")
-	case !cfg.Idle && cfg.Rooms == 0:
+	case !cfg.Idle && !cfg.SetupOnly && cfg.Rooms == 0:
 		return cfg, errors.New("sending needs --rooms (use --idle to only connect)")
 	case len(cfg.Rates) == 0:
 		return cfg, errors.New("--rate needs a value")

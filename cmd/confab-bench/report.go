@@ -135,6 +135,9 @@ func (r *report) writeText(w io.Writer) {
 	p("setup: %d users (%d reused, %d signed up%s), %d rooms x %d members (%s) in %.1f s",
 		s.Users, s.ReusedUsers, s.SignedUp, rateStr(s.SignupsPerSec, "sign-ups"), s.Rooms, r.Config.MembersPerRoom,
 		map[bool]string{true: "reused", false: fmt.Sprintf("created, %d joins%s", s.Joins, rateStr(s.JoinsPerSec, "joins"))}[s.ReusedRooms], s.Seconds)
+	if r.Config.SetupOnly {
+		return
+	}
 	if r.ServerStats.Source == "" {
 		p("server process: no figures (give --server-pid, or serve process_* metrics at --metrics-url)")
 	} else {
