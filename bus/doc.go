@@ -1,7 +1,7 @@
 // Package bus carries committed events from the event store to the
 // consumers that react to them (projections, WebSocket gateways) over a
-// watermill pub/sub: GoChannel within one process, NATS JetStream across
-// nodes.
+// watermill pub/sub: GoChannel within one process (NewGoChannel), NATS
+// JetStream across nodes (package bus/nats).
 //
 // Events enter the bus only through a Relay, which tails the store from a
 // checkpoint and publishes what it reads. Nothing is ever published beside
@@ -15,4 +15,45 @@
 // exactly-once, in-order delivery whatever the timing: it subscribes to the
 // bus, catches up from the store, then takes events from the bus, skipping
 // what it already has and filling any gap from the store.
+//
+// # Several nodes
+//
+// Several confab processes may share one event store (PostgreSQL) and one
+// NATS server. Every node runs a relay, and every relay tails the store; the
+// relays agree on what goes on the bus through JetStream itself. A message's
+// ID is the position of its last event (MessageID), and a relay publishes a
+// batch only on condition that the stream's last message is the one it
+// believes last (Chain: the Nats-Expected-Last-Msg-Id header, checked
+// atomically by the stream). When another relay was faster, the publish is
+// refused with the ID of the actual last message, which says up to which
+// event the bus already has the log; the relay leaves those events out and
+// publishes the rest after it. So each event is published once, the
+// stream's messages chain without overlap, and consumers on every node get
+// each batch once.
+//
+// We chose this over the alternatives:
+//
+//   - Every node relays and consumers drop duplicates by position: correct
+//     (Follow already does it) but every node receives every batch once per
+//     node, so bus traffic and decoding grow with the square of the nodes.
+//   - JetStream de-duplication by message ID alone: relays cut the log into
+//     batches differently, so their messages do not have the same IDs.
+//   - One relay leader (a PostgreSQL advisory lock): one store tail instead
+//     of one per node, but a leader that dies or loses NATS while holding
+//     the lock stops the bus until a standby takes over, a new leader must
+//     find where the old one stopped, and the bus would depend on the store's
+//     technology (the embedded store has no such lock).
+//
+// With conditional publishing there is no leader and no failover: when a
+// node dies, the others' relays go on publishing at once, and an event
+// that the dead node committed but did not publish is published by any
+// other relay, since they all tail the store. Correctness never depends on
+// the chain: if relays disagree (a lost ack, a stream that lost its last
+// message), a batch may be published twice or a message may skip ahead,
+// and Follow still delivers every event once, in order, reading any gap
+// from the store. The cost is that every node tails the store, and that
+// for each batch the relays that lose the race make one refused publish.
+//
+// Ephemeral messages (typing) go over core NATS, not JetStream: they are
+// not stored and a node that is down misses them.
 package bus

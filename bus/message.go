@@ -3,9 +3,10 @@ package bus
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/google/uuid"
@@ -38,7 +39,10 @@ type event struct {
 	RecordedAt time.Time `json:"at"`
 }
 
-// Encode makes the message carrying events, read after prev.
+// Encode makes the message carrying events, read after prev. Its ID is
+// MessageID of the last event's position (of prev if there are no events),
+// so that two relays that publish up to the same event make messages with
+// the same ID.
 func Encode(prev eventstore.Position, events []eventstore.RecordedEvent) (*message.Message, error) {
 	b := batch{Prev: position(prev), Events: make([]event, len(events))}
 	for i, e := range events {
@@ -51,7 +55,35 @@ func Encode(prev eventstore.Position, events []eventstore.RecordedEvent) (*messa
 	if err != nil {
 		return nil, fmt.Errorf("bus: encode: %w", err)
 	}
-	return message.NewMessage(watermill.NewUUID(), payload), nil
+	last := prev
+	if len(events) > 0 {
+		last = events[len(events)-1].Position
+	}
+	return message.NewMessage(MessageID(last), payload), nil
+}
+
+// MessageID is the ID of the message whose last event is at pos:
+// "pos-COMMIT-PREPARE".
+func MessageID(pos eventstore.Position) string {
+	return "pos-" + strconv.FormatUint(pos.Commit, 10) + "-" + strconv.FormatUint(pos.Prepare, 10)
+}
+
+// ParseMessageID returns the position a MessageID was made of.
+func ParseMessageID(id string) (eventstore.Position, bool) {
+	rest, ok := strings.CutPrefix(id, "pos-")
+	if !ok {
+		return eventstore.Position{}, false
+	}
+	c, p, ok := strings.Cut(rest, "-")
+	if !ok {
+		return eventstore.Position{}, false
+	}
+	commit, err1 := strconv.ParseUint(c, 10, 64)
+	prepare, err2 := strconv.ParseUint(p, 10, 64)
+	if err1 != nil || err2 != nil {
+		return eventstore.Position{}, false
+	}
+	return eventstore.Position{Commit: commit, Prepare: prepare}, true
 }
 
 // Decode reads a message made by Encode.

@@ -11,6 +11,43 @@ import (
 	"github.com/confabhq/confab/eventstore"
 )
 
+// Chain is a bus on which a message can be published on condition that
+// the topic's last message is the one the publisher expects, as NATS
+// JetStream does with the Nats-Expected-Last-Msg-Id header. Relays on
+// several nodes that publish to a Chain put each event on the bus once: the
+// messages of a topic form one chain of consecutive batches, whichever relay
+// published each of them. See the package documentation.
+type Chain interface {
+	message.Publisher
+	// PublishAfter publishes msg on topic if the ID of the topic's last
+	// message is last. An empty last publishes unconditionally. If another
+	// message is last, it publishes nothing and returns a *NotLastError.
+	PublishAfter(topic, last string, msg *message.Message) error
+}
+
+// NotLastError reports that a conditional publish found another message
+// at the end of the topic.
+type NotLastError struct {
+	// Last is the ID of the topic's last message, "" if it has none.
+	Last string
+}
+
+func (e *NotLastError) Error() string {
+	return fmt.Sprintf("bus: the topic's last message is %q, not the expected one", e.Last)
+}
+
+// unknownLast is the ID a relay expects before it has learned the chain's
+// end: no message has it, so the first conditional publish tells the relay
+// what the last message is.
+const unknownLast = "unknown"
+
+// maxNotLast bounds the conditional publishes of one batch. Each refusal
+// means another relay published meanwhile, so it takes many only when the
+// relays cannot make sense of the chain (a last message ID that is not
+// theirs); past it the relay publishes unconditionally (a duplicate is
+// harmless: Follow skips what it already has), so that it never stops.
+const maxNotLast = 20
+
 // Relay publishes the store's committed events on the bus.
 type Relay struct {
 	store  eventstore.Store
@@ -18,7 +55,8 @@ type Relay struct {
 	logger *slog.Logger
 }
 
-// NewRelay returns a relay from store to pub.
+// NewRelay returns a relay from store to pub. If pub is a Chain, the relay
+// publishes conditionally and leaves out what other relays published.
 func NewRelay(store eventstore.Store, pub message.Publisher, logger *slog.Logger) (*Relay, error) {
 	if store == nil || pub == nil {
 		return nil, errors.New("bus: new relay: nil store or publisher")
@@ -35,14 +73,18 @@ func NewRelay(store eventstore.Store, pub message.Publisher, logger *slog.Logger
 // missed messages meanwhile fill the gap from the store.
 func (r *Relay) Run(ctx context.Context, after eventstore.Position) error {
 	backoff := 100 * time.Millisecond
+	chain, _ := r.pub.(Chain)
+	last := unknownLast // the chain's last message, as far as this relay knows
 	for {
 		err := r.store.Subscribe(ctx, after, eventstore.Filter{}, func(ctx context.Context, events []eventstore.RecordedEvent) error {
-			msg, err := Encode(after, events)
+			var err error
+			if chain != nil {
+				err = r.publishChained(chain, &last, after, events)
+			} else {
+				err = r.publish(after, events)
+			}
 			if err != nil {
 				return err
-			}
-			if err := r.pub.Publish(Topic, msg); err != nil {
-				return fmt.Errorf("bus: publish: %w", err)
 			}
 			after = events[len(events)-1].Position
 			backoff = 100 * time.Millisecond
@@ -58,5 +100,59 @@ func (r *Relay) Run(ctx context.Context, after eventstore.Position) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (r *Relay) publish(after eventstore.Position, events []eventstore.RecordedEvent) error {
+	msg, err := Encode(after, events)
+	if err != nil {
+		return err
+	}
+	if err := r.pub.Publish(Topic, msg); err != nil {
+		return fmt.Errorf("bus: publish: %w", err)
+	}
+	return nil
+}
+
+// publishChained publishes the events, read after position after, that
+// the chain does not have yet, as the message following the chain's last
+// one, *last. When another relay got there first, it learns the new last
+// message and tries again with what is left.
+func (r *Relay) publishChained(chain Chain, last *string, after eventstore.Position, events []eventstore.RecordedEvent) error {
+	for attempt := 0; ; attempt++ {
+		prev, rest := after, events
+		// The chain's last message ends at an event at or before which
+		// the chain has everything (or shows the gap): leave those out.
+		if end, ok := ParseMessageID(*last); ok && end.Compare(after) >= 0 {
+			i := 0
+			for i < len(rest) && !rest[i].Position.After(end) {
+				i++
+			}
+			if i == len(rest) {
+				return nil
+			}
+			prev, rest = end, rest[i:]
+		}
+		msg, err := Encode(prev, rest)
+		if err != nil {
+			return err
+		}
+		expect := *last
+		if attempt >= maxNotLast {
+			r.logger.Warn("relay: the bus refused the batch too often; publishing it unconditionally", "last", *last, "events", len(rest))
+			expect = ""
+		}
+		err = chain.PublishAfter(Topic, expect, msg)
+		var nl *NotLastError
+		if errors.As(err, &nl) {
+			*last = nl.Last
+			continue
+		}
+		if err != nil {
+			*last = unknownLast
+			return fmt.Errorf("bus: publish: %w", err)
+		}
+		*last = msg.UUID
+		return nil
 	}
 }

@@ -1,0 +1,399 @@
+package nats_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/confabhq/confab/bus"
+	"github.com/confabhq/confab/bus/nats"
+	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/eventstore/sqlite"
+	"github.com/confabhq/confab/eventstore/storetest"
+	"github.com/confabhq/confab/internal/natstest"
+	"github.com/google/uuid"
+)
+
+func openStore(t *testing.T) eventstore.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openBus(t *testing.T, url string) *nats.Bus {
+	t.Helper()
+	b, err := nats.Open(context.Background(), nats.Config{URL: url, Name: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return b
+}
+
+// run runs f in the background until the test ends; it must end with
+// context.Canceled.
+func run(t *testing.T, f func(ctx context.Context) error) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("ended with %v, want context.Canceled", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls cond until it returns nil, failing the test after limit
+// with its last error.
+func waitFor(t *testing.T, limit time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// consumer records what Follow delivers.
+type consumer struct {
+	mu     sync.Mutex
+	events []eventstore.RecordedEvent
+}
+
+func (c *consumer) handle(_ context.Context, evs []eventstore.RecordedEvent) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, evs...)
+	return nil
+}
+
+func (c *consumer) got() []eventstore.RecordedEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]eventstore.RecordedEvent(nil), c.events...)
+}
+
+// tap records the messages of bus.Topic as they arrive, decoded.
+type tap struct {
+	mu   sync.Mutex
+	msgs []tapped
+	err  error
+}
+
+type tapped struct {
+	id     string
+	prev   eventstore.Position
+	events []eventstore.RecordedEvent
+}
+
+func startTap(t *testing.T, sub message.Subscriber) *tap {
+	tp := &tap{}
+	ctx, cancel := context.WithCancel(context.Background())
+	msgs, err := sub.Subscribe(ctx, bus.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for msg := range msgs {
+			prev, events, err := bus.Decode(msg)
+			msg.Ack()
+			tp.mu.Lock()
+			if err != nil && tp.err == nil {
+				tp.err = err
+			}
+			tp.msgs = append(tp.msgs, tapped{msg.UUID, prev, events})
+			tp.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return tp
+}
+
+// chain checks that the tapped messages form one chain, each starting
+// where the previous one ended, and returns their events.
+func (tp *tap) chain() ([]eventstore.RecordedEvent, error) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if tp.err != nil {
+		return nil, tp.err
+	}
+	var all []eventstore.RecordedEvent
+	var end eventstore.Position
+	for i, m := range tp.msgs {
+		if i > 0 && m.prev != end {
+			return nil, fmt.Errorf("message %d (%s) follows %v, but the previous one ended at %v", i, m.id, m.prev, end)
+		}
+		if len(m.events) == 0 {
+			return nil, fmt.Errorf("message %d (%s) has no events", i, m.id)
+		}
+		end = m.events[len(m.events)-1].Position
+		if m.id != bus.MessageID(end) {
+			return nil, fmt.Errorf("message %d has ID %s, want %s", i, m.id, bus.MessageID(end))
+		}
+		all = append(all, m.events...)
+	}
+	return all, nil
+}
+
+// write appends n events from 6 writers over 10 streams, recording their
+// IDs in want.
+func write(t *testing.T, s eventstore.Store, n int, want map[uuid.UUID]bool, mu *sync.Mutex) {
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := range n / 6 {
+				e := eventstore.EventData{ID: uuid.New(), Type: "Posted", Data: []byte(`{}`)}
+				mu.Lock()
+				want[e.ID] = true
+				mu.Unlock()
+				if _, err := s.Append(context.Background(), fmt.Sprintf("room-%d", (w+i)%10), eventstore.Any, e); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestRelaysOnThreeNodes runs three nodes' worth of relays and consumers
+// on one store and one NATS server: every consumer gets every event once,
+// in order, and the stream carries each event once, in one chain, however
+// the relays raced.
+func TestRelaysOnThreeNodes(t *testing.T) {
+	url := natstest.Start(t)
+	s := openStore(t)
+	var mu sync.Mutex
+	want := map[uuid.UUID]bool{}
+	write(t, s, 120, want, &mu) // before anything runs: consumers read them from the store
+
+	var buses []*nats.Bus
+	for range 3 {
+		buses = append(buses, openBus(t, url))
+	}
+	tp := startTap(t, buses[0])
+	var consumers []*consumer
+	for _, b := range buses {
+		c := &consumer{}
+		consumers = append(consumers, c)
+		run(t, func(ctx context.Context) error {
+			return bus.Follow(ctx, s, b, eventstore.Start, eventstore.Filter{}, c.handle)
+		})
+	}
+	head, err := s.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buses {
+		relay, err := bus.NewRelay(s, b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, func(ctx context.Context) error { return relay.Run(ctx, head) })
+	}
+	write(t, s, 1200, want, &mu)
+
+	for i, c := range consumers {
+		waitFor(t, 30*time.Second, func() error {
+			if err := storetest.VerifyExactlyOnce(c.got(), want); err != nil {
+				return fmt.Errorf("consumer %d: %w", i, err)
+			}
+			return nil
+		})
+	}
+	waitFor(t, 30*time.Second, func() error {
+		evs, err := tp.chain()
+		if err != nil {
+			return err
+		}
+		if len(evs) != 1200 {
+			return fmt.Errorf("the stream carried %d events, want 1200", len(evs))
+		}
+		seen := map[uuid.UUID]bool{}
+		for _, e := range evs {
+			if seen[e.ID] || !want[e.ID] {
+				return fmt.Errorf("the stream carried %s twice or unasked", e.ID)
+			}
+			seen[e.ID] = true
+		}
+		return nil
+	})
+	tp.mu.Lock()
+	t.Logf("1200 events in %d messages", len(tp.msgs))
+	tp.mu.Unlock()
+}
+
+// TestRelayTakesOver stops one of two relays: the other goes on, and a
+// consumer of the stopped relay's bus misses nothing.
+func TestRelayTakesOver(t *testing.T) {
+	url := natstest.Start(t)
+	s := openStore(t)
+	a, b := openBus(t, url), openBus(t, url)
+	c := &consumer{}
+	run(t, func(ctx context.Context) error {
+		return bus.Follow(ctx, s, a, eventstore.Start, eventstore.Filter{}, c.handle)
+	})
+	stopA := run(t, func(ctx context.Context) error {
+		relay, _ := bus.NewRelay(s, a, nil)
+		return relay.Run(ctx, eventstore.Start)
+	})
+	run(t, func(ctx context.Context) error {
+		relay, _ := bus.NewRelay(s, b, nil)
+		return relay.Run(ctx, eventstore.Start)
+	})
+	var mu sync.Mutex
+	want := map[uuid.UUID]bool{}
+	write(t, s, 300, want, &mu)
+	stopA()
+	write(t, s, 300, want, &mu)
+	waitFor(t, 30*time.Second, func() error { return storetest.VerifyExactlyOnce(c.got(), want) })
+}
+
+// TestPublishAfter checks the conditional publish the relays rely on.
+func TestPublishAfter(t *testing.T) {
+	b := openBus(t, natstest.Start(t))
+	msg := func(pos uint64) *message.Message {
+		m, err := bus.Encode(eventstore.Position{Commit: pos - 1, Prepare: pos - 1}, []eventstore.RecordedEvent{{
+			ID: uuid.New(), Stream: "room-1", Revision: pos, Position: eventstore.Position{Commit: pos, Prepare: pos}, Type: "Posted",
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	notLast := func(err error) string {
+		t.Helper()
+		var nl *bus.NotLastError
+		if !errors.As(err, &nl) {
+			t.Fatalf("got %v, want a *bus.NotLastError", err)
+		}
+		return nl.Last
+	}
+	if last := notLast(b.PublishAfter(bus.Topic, "unknown", msg(1))); last != "" {
+		t.Fatalf("an empty stream's last message is %q", last)
+	}
+	if err := b.PublishAfter(bus.Topic, "", msg(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishAfter(bus.Topic, bus.MessageID(eventstore.Position{Commit: 1, Prepare: 1}), msg(2)); err != nil {
+		t.Fatal(err)
+	}
+	if last := notLast(b.PublishAfter(bus.Topic, bus.MessageID(eventstore.Position{Commit: 1, Prepare: 1}), msg(3))); last != "pos-2-2" {
+		t.Fatalf("last message %q, want pos-2-2", last)
+	}
+	// A retry of a stored message (its ack was lost) is taken as done.
+	if err := b.PublishAfter(bus.Topic, "pos-1-1", msg(2)); err != nil {
+		t.Fatalf("retried publish: %v", err)
+	}
+}
+
+// TestEphemeral checks that frames on other topics reach every bus, and
+// only those subscribed.
+func TestEphemeral(t *testing.T) {
+	url := natstest.Start(t)
+	a, b := openBus(t, url), openBus(t, url)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ins []<-chan *message.Message
+	for _, x := range []*nats.Bus{a, b} {
+		in, err := x.Subscribe(ctx, "confab.ephemeral")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	// Core NATS delivers only to subscriptions the server knows of: retry
+	// until the first frame gets through.
+	deadline := time.Now().Add(10 * time.Second)
+	for i, in := range ins {
+		for got := false; !got; {
+			if err := a.Publish("confab.ephemeral", message.NewMessage(uuid.NewString(), []byte(`{"n":1}`))); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case m := <-in:
+				m.Ack()
+				if string(m.Payload) != `{"n":1}` {
+					t.Fatalf("bus %d got %q", i, m.Payload)
+				}
+				got = true
+			case <-time.After(100 * time.Millisecond):
+				if time.Now().After(deadline) {
+					t.Fatalf("bus %d got no frame", i)
+				}
+			}
+		}
+	}
+}
+
+// TestNATSRestart restarts the NATS server under running relays and
+// consumers: the consumers still get every event once, in order.
+func TestNATSRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for NATS clients to reconnect")
+	}
+	srv := natstest.New(t)
+	s := openStore(t)
+	a, b := openBus(t, srv.URL()), openBus(t, srv.URL())
+	var consumers []*consumer
+	for _, x := range []*nats.Bus{a, b} {
+		c := &consumer{}
+		consumers = append(consumers, c)
+		run(t, func(ctx context.Context) error {
+			return bus.Follow(ctx, s, x, eventstore.Start, eventstore.Filter{}, c.handle)
+		})
+		run(t, func(ctx context.Context) error {
+			relay, _ := bus.NewRelay(s, x, nil)
+			return relay.Run(ctx, eventstore.Start)
+		})
+	}
+	var mu sync.Mutex
+	want := map[uuid.UUID]bool{}
+	write(t, s, 300, want, &mu)
+	srv.Restart(t)
+	write(t, s, 300, want, &mu)
+	for i, c := range consumers {
+		waitFor(t, 60*time.Second, func() error {
+			if err := storetest.VerifyExactlyOnce(c.got(), want); err != nil {
+				return fmt.Errorf("consumer %d: %w", i, err)
+			}
+			return nil
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := nats.Open(context.Background(), nats.Config{}); err == nil {
+		t.Error("Open without a URL succeeded")
+	}
+	if _, err := nats.Open(context.Background(), nats.Config{URL: "nats://127.0.0.1:1"}); err == nil {
+		t.Error("Open of a closed port succeeded")
+	}
+}
