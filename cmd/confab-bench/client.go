@@ -316,7 +316,7 @@ func (c *client) read(w *wsConn) {
 			break
 		}
 		var f frame
-		if err = json.Unmarshal(data, &f); err != nil {
+		if err = decodeFrame(data, &f); err != nil {
 			err = fmt.Errorf("server sent bad JSON %.100q: %w", data, err)
 			break
 		}
