@@ -25,6 +25,9 @@ type applier struct {
 	// pending holds, per table, inserts not yet sent: consecutive inserts
 	// into a table go as one multi-row statement (see insert).
 	pending map[string]*pendingInsert
+	// shadow makes the statements write the shadow tables of a rebuild
+	// (shadow.go) instead of the live ones.
+	shadow bool
 }
 
 type roomTouch struct {
@@ -54,6 +57,9 @@ func (a *applier) exec(ctx context.Context, query string, args ...any) (sql.Resu
 
 // run runs a statement now.
 func (a *applier) run(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if a.shadow {
+		query = shadowQuery(query)
+	}
 	if a.d != SQLite {
 		return a.tx.ExecContext(ctx, a.d.Rebind(query), args...)
 	}
