@@ -19,27 +19,24 @@ import (
 // published each of them. See the package documentation.
 type Chain interface {
 	message.Publisher
-	// PublishAfter publishes msg on topic if the ID of the topic's last
-	// message is last. An empty last publishes unconditionally. If another
-	// message is last, it publishes nothing and returns a *NotLastError.
+	// PublishAfter publishes msg on topic if the topic's last message has
+	// ID last or, if last is "", if the topic has no last message or one
+	// without an ID. Otherwise it publishes nothing and returns a
+	// *NotLastError.
 	PublishAfter(topic, last string, msg *message.Message) error
 }
 
 // NotLastError reports that a conditional publish found another message
 // at the end of the topic.
 type NotLastError struct {
-	// Last is the ID of the topic's last message, "" if it has none.
+	// Last is the ID of the topic's last message: "" if it has none, or if
+	// the bus could not tell.
 	Last string
 }
 
 func (e *NotLastError) Error() string {
 	return fmt.Sprintf("bus: the topic's last message is %q, not the expected one", e.Last)
 }
-
-// unknownLast is the ID a relay expects before it has learned the chain's
-// end: no message has it, so the first conditional publish tells the relay
-// what the last message is.
-const unknownLast = "unknown"
 
 // maxNotLast bounds the conditional publishes of one batch. Each refusal
 // means another relay published meanwhile, so it takes many only when the
@@ -74,7 +71,7 @@ func NewRelay(store eventstore.Store, pub message.Publisher, logger *slog.Logger
 func (r *Relay) Run(ctx context.Context, after eventstore.Position) error {
 	backoff := 100 * time.Millisecond
 	chain, _ := r.pub.(Chain)
-	last := unknownLast // the chain's last message, as far as this relay knows
+	last := "" // the chain's last message, as far as this relay knows
 	for {
 		err := r.store.Subscribe(ctx, after, eventstore.Filter{}, func(ctx context.Context, events []eventstore.RecordedEvent) error {
 			var err error
@@ -149,7 +146,7 @@ func (r *Relay) publishChained(chain Chain, last *string, after eventstore.Posit
 			continue
 		}
 		if err != nil {
-			*last = unknownLast
+			*last = "" // after a failure, ask the bus
 			return fmt.Errorf("bus: publish: %w", err)
 		}
 		*last = msg.UUID

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,8 +53,10 @@ type Config struct {
 // JetStream, other topics on core NATS. It is safe for concurrent use.
 type Bus struct {
 	logger *slog.Logger
+	stream string
 
 	pubConn  *natsgo.Conn // both publishers
+	js       natsgo.JetStreamContext
 	events   *wmnats.Publisher
 	frames   *wmnats.Publisher
 	eventsIn *wmnats.Subscriber // on its own connection, which it drains on Close
@@ -84,7 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Bus{logger: cfg.Logger}
+	b := &Bus{logger: cfg.Logger, stream: cfg.Stream}
 	ok := false
 	defer func() {
 		if !ok {
@@ -95,11 +98,10 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if b.pubConn, err = b.connect(cfg, "publish"); err != nil {
 		return nil, err
 	}
-	js, err := b.pubConn.JetStream(natsgo.Context(ctx))
-	if err != nil {
+	if b.js, err = b.pubConn.JetStream(); err != nil {
 		return nil, fmt.Errorf("nats: open: %w", err)
 	}
-	if err := ensureStream(js, cfg); err != nil {
+	if err := ensureStream(ctx, b.js, cfg); err != nil {
 		return nil, err
 	}
 
@@ -188,7 +190,7 @@ func (b *Bus) connect(cfg Config, purpose string) (*natsgo.Conn, error) {
 }
 
 // ensureStream creates the events stream, or updates it to cfg.
-func ensureStream(js natsgo.JetStreamContext, cfg Config) error {
+func ensureStream(ctx context.Context, js natsgo.JetStreamContext, cfg Config) error {
 	sc := &natsgo.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "confab committed events, fanned out to every node (the event store holds the log)",
@@ -200,9 +202,9 @@ func ensureStream(js natsgo.JetStreamContext, cfg Config) error {
 		MaxBytes:    cfg.MaxBytes,
 		Duplicates:  min(time.Minute, cfg.MaxAge),
 	}
-	_, err := js.AddStream(sc)
+	_, err := js.AddStream(sc, natsgo.Context(ctx))
 	if errors.Is(err, natsgo.ErrStreamNameAlreadyInUse) {
-		_, err = js.UpdateStream(sc)
+		_, err = js.UpdateStream(sc, natsgo.Context(ctx))
 	}
 	if err != nil {
 		return fmt.Errorf("nats: create stream %s: %w", cfg.Stream, err)
@@ -220,23 +222,58 @@ func (b *Bus) Publish(topic string, msgs ...*message.Message) error {
 }
 
 // PublishAfter publishes msg on bus.Topic if the stream's last message has
-// ID last (unconditionally if last is ""); see bus.Chain. Other topics
-// have no order to keep: msg is published unconditionally.
+// ID last, or if last is "" and the stream has no last message with an ID;
+// see bus.Chain. The first check is JetStream's Nats-Expected-Last-Msg-Id;
+// the second reads the last message and expects its sequence number
+// (Nats-Expected-Last-Sequence). Other topics have no order to keep: msg
+// is published unconditionally.
 func (b *Bus) PublishAfter(topic, last string, msg *message.Message) error {
 	if topic != bus.Topic {
 		return b.frames.Publish(topic, msg)
 	}
+	msg = msg.Copy()
 	if last != "" {
-		msg = msg.Copy()
 		msg.Metadata.Set(natsgo.ExpectedLastMsgIdHdr, last)
+	} else {
+		seq, id, err := b.lastMessage()
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			return &bus.NotLastError{Last: id}
+		}
+		msg.Metadata.Set(natsgo.ExpectedLastSeqHdr, strconv.FormatUint(seq, 10))
 	}
 	err := b.events.Publish(topic, msg)
 	var apiErr *natsgo.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastMsgID {
-		actual, _ := strings.CutPrefix(apiErr.Description, wrongLastMsgID)
-		return &bus.NotLastError{Last: actual}
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errCodeWrongLastMsgID:
+			actual, _ := strings.CutPrefix(apiErr.Description, wrongLastMsgID)
+			return &bus.NotLastError{Last: actual}
+		case natsgo.JSErrCodeStreamWrongLastSequence:
+			return &bus.NotLastError{} // another message came: ask again
+		}
 	}
 	return err
+}
+
+// lastMessage returns the sequence number of the stream's last message and
+// its ID, or the stream's last sequence number (0 if it never had a
+// message) and "" if it has no messages.
+func (b *Bus) lastMessage() (seq uint64, id string, err error) {
+	m, err := b.js.GetLastMsg(b.stream, bus.Topic)
+	if errors.Is(err, natsgo.ErrMsgNotFound) {
+		info, err := b.js.StreamInfo(b.stream)
+		if err != nil {
+			return 0, "", fmt.Errorf("nats: stream %s: %w", b.stream, err)
+		}
+		return info.State.LastSeq, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("nats: last message of %s: %w", b.stream, err)
+	}
+	return m.Sequence, m.Header.Get(natsgo.MsgIdHdr), nil
 }
 
 // Subscribe returns the messages published on topic from now on: for

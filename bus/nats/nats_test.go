@@ -278,7 +278,8 @@ func TestRelayTakesOver(t *testing.T) {
 
 // TestPublishAfter checks the conditional publish the relays rely on.
 func TestPublishAfter(t *testing.T) {
-	b := openBus(t, natstest.Start(t))
+	url := natstest.Start(t)
+	b := openBus(t, url)
 	msg := func(pos uint64) *message.Message {
 		m, err := bus.Encode(eventstore.Position{Commit: pos - 1, Prepare: pos - 1}, []eventstore.RecordedEvent{{
 			ID: uuid.New(), Stream: "room-1", Revision: pos, Position: eventstore.Position{Commit: pos, Prepare: pos}, Type: "Posted",
@@ -288,28 +289,55 @@ func TestPublishAfter(t *testing.T) {
 		}
 		return m
 	}
-	notLast := func(err error) string {
+	notLast := func(err error, want string) {
 		t.Helper()
 		var nl *bus.NotLastError
 		if !errors.As(err, &nl) {
 			t.Fatalf("got %v, want a *bus.NotLastError", err)
 		}
-		return nl.Last
+		if nl.Last != want {
+			t.Fatalf("the last message is %q, want %q", nl.Last, want)
+		}
 	}
-	if last := notLast(b.PublishAfter(bus.Topic, "unknown", msg(1))); last != "" {
-		t.Fatalf("an empty stream's last message is %q", last)
+
+	// Relays that find the stream empty race: one wins.
+	var wg sync.WaitGroup
+	results := make(chan error, 4)
+	for i := range 4 {
+		x := openBus(t, url)
+		wg.Go(func() { results <- x.PublishAfter(bus.Topic, "", msg(uint64(i+1))) })
 	}
-	if err := b.PublishAfter(bus.Topic, "", msg(1)); err != nil {
+	wg.Wait()
+	close(results)
+	won := 0
+	for err := range results {
+		var nl *bus.NotLastError
+		switch {
+		case err == nil:
+			won++
+		case !errors.As(err, &nl):
+			t.Fatal(err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of 4 publishes to an empty stream succeeded, want 1", won)
+	}
+	err := b.PublishAfter(bus.Topic, "", msg(9))
+	var nl *bus.NotLastError
+	if !errors.As(err, &nl) || nl.Last == "" {
+		t.Fatalf("publish expecting no last message: %v, want a refusal naming the last message", err)
+	}
+
+	if err := b.PublishAfter(bus.Topic, nl.Last, msg(10)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.PublishAfter(bus.Topic, bus.MessageID(eventstore.Position{Commit: 1, Prepare: 1}), msg(2)); err != nil {
+	notLast(b.PublishAfter(bus.Topic, "pos-3-3", msg(11)), "pos-10-10")
+	notLast(b.PublishAfter(bus.Topic, "", msg(11)), "pos-10-10")
+	if err := b.PublishAfter(bus.Topic, "pos-10-10", msg(11)); err != nil {
 		t.Fatal(err)
-	}
-	if last := notLast(b.PublishAfter(bus.Topic, bus.MessageID(eventstore.Position{Commit: 1, Prepare: 1}), msg(3))); last != "pos-2-2" {
-		t.Fatalf("last message %q, want pos-2-2", last)
 	}
 	// A retry of a stored message (its ack was lost) is taken as done.
-	if err := b.PublishAfter(bus.Topic, "pos-1-1", msg(2)); err != nil {
+	if err := b.PublishAfter(bus.Topic, "pos-10-10", msg(11)); err != nil {
 		t.Fatalf("retried publish: %v", err)
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/confabhq/confab/bus"
+	natsbus "github.com/confabhq/confab/bus/nats"
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/eventstore/postgres"
@@ -34,6 +36,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
 			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
+			&cli.StringFlag{Name: "nats-url", Usage: "NATS server URL (JetStream): nodes sharing a --store postgres fan events and typing out through it; without it, they stay in this process", Sources: cli.EnvVars("CONFAB_NATS_URL")},
 			&cli.Float64Flag{Name: "ws-rate", Value: 20, Usage: "WebSocket frames per second a connection may send, sustained", Sources: cli.EnvVars("CONFAB_WS_RATE")},
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
@@ -103,6 +106,31 @@ func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*bac
 	}
 }
 
+// pubSub is the bus: committed events from the relay to the consumers,
+// ephemeral frames between gateways.
+type pubSub interface {
+	message.Publisher
+	message.Subscriber
+}
+
+// openBus returns NATS if the flags name a server (several nodes), else
+// the in-process bus.
+func openBus(ctx context.Context, c *cli.Command, nodeID string, logger *slog.Logger) (pubSub, error) {
+	url := c.String("nats-url")
+	if url == "" {
+		return bus.NewGoChannel(logger), nil
+	}
+	if c.String("store") == "sqlite" {
+		// Nodes on different stores would mix their logs on one bus.
+		return nil, errors.New("--nats-url connects nodes that share one store: use it with --store postgres")
+	}
+	nb, err := natsbus.Open(ctx, natsbus.Config{URL: url, Name: "confab node " + nodeID, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return nb, nil
+}
+
 // serve runs the server until ctx ends, then shuts it down gracefully:
 // WebSockets get a close frame, HTTP requests finish, queued appends
 // commit.
@@ -124,13 +152,16 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	pubsub := bus.NewGoChannel(logger)
+	nodeID := uuid.NewString()
+	pubsub, err := openBus(ctx, c, nodeID, logger)
+	if err != nil {
+		return err
+	}
 	defer pubsub.Close()
 	relay, err := bus.NewRelay(b.store, pubsub, logger)
 	if err != nil {
 		return err
 	}
-	nodeID := uuid.NewString()
 	gw, err := gateway.New(gateway.Config{
 		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
 		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies"), UI: web.Handler(),
