@@ -444,6 +444,18 @@ func mnCheckStream(t *testing.T, ctx context.Context, pgURL, natsURL string) {
 	t.Logf("the stream carried all %d events once, in %d messages (stream %s)", len(stored), msgs, natsbus.DefaultStream)
 }
 
+// TestMultiNodeServe starts and stops a node on NATS in-process: it
+// serves, and shuts down gracefully.
+func TestMultiNodeServe(t *testing.T) {
+	addr, stop := startServe(t, "--store", "postgres", "--postgres-url", pgtest.NewTestDatabase(t), "--nats-url", natstest.Start(t))
+	if code, err := getHealth(addr); code != 200 || err != nil {
+		t.Fatalf("GET /healthz: %d %v", code, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+}
+
 func TestMultiNodeFlags(t *testing.T) {
 	tests := []struct {
 		args []string
