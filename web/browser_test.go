@@ -1,0 +1,900 @@
+package web_test
+
+// End-to-end tests of the browser client: a real confab server (the binary,
+// built once in TestMain) and headless Chromium driven by chromedp, one
+// fresh profile per browser. They assert on what the page shows, poll for
+// eventual states instead of sleeping, and fail on any uncaught exception,
+// console.error or JavaScript dialog.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// waitTimeout bounds every wait for a state: generous, because a busy
+// two-core CI box runs two browsers and the server at once.
+const waitTimeout = 45 * time.Second
+
+var confabBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	// CONFAB_TEST_BIN names a confab binary built already (it must embed
+	// this web/static); otherwise the tests build one.
+	if bin := os.Getenv("CONFAB_TEST_BIN"); bin != "" {
+		confabBin = bin
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "confab-web-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	confabBin = filepath.Join(dir, "confab")
+	build := exec.Command("go", "build", "-o", confabBin, "./cmd/confab")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build ./cmd/confab: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// chromiumPath finds Chromium, or skips the test (fails it in CI).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (scripts/test-deps installs it)")
+	}
+	t.Skip("chromium is not installed; run scripts/test-deps")
+	return ""
+}
+
+// ---- the server ------------------------------------------------------------
+
+type server struct {
+	URL  string // http://127.0.0.1:port
+	Addr string // 127.0.0.1:port
+}
+
+// startServer runs `confab serve` on a port the kernel picks (the
+// "listening" log line names it) with its data in a temporary directory.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	cmd := exec.Command(confabBin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-format", "json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	addrc := make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			line := sc.Bytes()
+			logs.Write(append(line, '\n'))
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+				select {
+				case addrc <- rec.Addr:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		<-done
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(waitTimeout):
+		t.Fatalf("the server did not log its address; log:\n%s", logs.String())
+	}
+	s := &server{URL: "http://" + addr, Addr: addr}
+	waitUntil(t, "the server is healthy", func() bool {
+		res, err := http.Get(s.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ---- a TCP proxy that can cut a browser off --------------------------------
+
+// proxy forwards TCP connections to the server. Cut closes every
+// connection and refuses new ones (accepts and closes them at once) until
+// Restore; Mute drops everything the server sends while still forwarding
+// what the browser sends, so a request reaches the server but its answer
+// is lost.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	cut   bool
+	mute  bool
+	wg    sync.WaitGroup
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.Cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+func (p *proxy) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		cut := p.cut
+		p.mu.Unlock()
+		if cut {
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c] = struct{}{}
+		p.conns[s] = struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(s, c, false)
+		go p.pipe(c, s, true)
+	}
+}
+
+// pipe copies from src to dst; fromServer data is dropped while muted.
+func (p *proxy) pipe(dst, src net.Conn, fromServer bool) {
+	defer p.wg.Done()
+	defer func() {
+		dst.Close()
+		src.Close()
+		p.mu.Lock()
+		delete(p.conns, dst)
+		delete(p.conns, src)
+		p.mu.Unlock()
+	}()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			drop := fromServer && p.mute
+			p.mu.Unlock()
+			if !drop {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *proxy) Mute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mute = true
+}
+
+func (p *proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = false
+	p.mute = false
+}
+
+// ---- browsers --------------------------------------------------------------
+
+// browser is one Chromium with its own profile and one tab. It records
+// uncaught exceptions, console.error calls and JavaScript dialogs.
+type browser struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+
+	closeBrowser context.CancelFunc
+	mu           sync.Mutex
+	problems     []string
+	dialogs      []string
+	closed       bool
+}
+
+func newBrowser(t *testing.T, name string) *browser {
+	t.Helper()
+	exe := chromiumPath(t)
+	profile := t.TempDir() // removed after the browser below is gone (cleanups run last-in first-out)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.UserDataDir(profile),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	b := &browser{t: t, name: name}
+	dialogs := make(chan struct{}, 16)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx,
+		chromedp.WithErrorf(func(string, ...any) {}),
+		chromedp.WithListener(func(ev any) {
+			switch ev := ev.(type) {
+			case *runtime.EventExceptionThrown:
+				b.problem("uncaught exception: " + exceptionText(ev.ExceptionDetails))
+			case *runtime.EventConsoleAPICalled:
+				if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+					b.problem("console." + string(ev.Type) + ": " + argsText(ev.Args))
+				}
+			case *page.EventJavascriptDialogOpening:
+				b.mu.Lock()
+				b.dialogs = append(b.dialogs, string(ev.Type)+": "+ev.Message)
+				b.mu.Unlock()
+				select {
+				case dialogs <- struct{}{}:
+				default:
+				}
+			}
+		}))
+	b.ctx = ctx
+	b.closeBrowser = func() {
+		cancelCtx()
+		cancelAlloc()
+	}
+	t.Cleanup(b.Close)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("%s: start chromium: %v", name, err)
+	}
+	// A dialog blocks the page: dismiss it (and the test fails on it).
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-dialogs:
+				chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}
+		}
+	}()
+	return b
+}
+
+func (b *browser) problem(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.problems = append(b.problems, s)
+	}
+}
+
+// Close closes the browser; it checks for console problems first.
+func (b *browser) Close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	b.mu.Unlock()
+	b.checkConsole()
+	b.closeBrowser()
+}
+
+// checkConsole fails the test if the page threw, logged an error or opened a dialog.
+func (b *browser) checkConsole() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		b.t.Errorf("%s: %s", b.name, p)
+	}
+	for _, d := range b.dialogs {
+		b.t.Errorf("%s: a JavaScript dialog opened: %s", b.name, d)
+	}
+	b.problems, b.dialogs = nil, nil
+}
+
+func exceptionText(d *runtime.ExceptionDetails) string {
+	if d == nil {
+		return "?"
+	}
+	s := d.Text
+	if d.Exception != nil && d.Exception.Description != "" {
+		s += " " + d.Exception.Description
+	}
+	return fmt.Sprintf("%s (%s:%d:%d)", s, d.URL, d.LineNumber+1, d.ColumnNumber+1)
+}
+
+func argsText(args []*runtime.RemoteObject) string {
+	var parts []string
+	for _, a := range args {
+		switch {
+		case len(a.Value) > 0:
+			parts = append(parts, string(a.Value))
+		case a.Description != "":
+			parts = append(parts, a.Description)
+		default:
+			parts = append(parts, string(a.Type))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.fatalf("%v", err)
+	}
+}
+
+func (b *browser) fatalf(format string, args ...any) {
+	b.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	// Say what the page showed, to make a failure easy to read.
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 3000) : ""`)); err == nil {
+		msg += "\n--- " + b.name + "'s page shows:\n" + text
+	}
+	if msgs, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`[...document.querySelectorAll("#timeline .msg .msg-text")].map(e => e.textContent)`)); err == nil {
+		msg += "\n--- messages: " + string(msgs)
+	}
+	b.t.Fatalf("%s: %s", b.name, msg)
+}
+
+// eval evaluates a JavaScript expression and decodes its JSON value into T.
+func eval[T any](b *browser, js string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		b.fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// waitJS polls a JavaScript expression until it is true.
+func (b *browser) waitJS(what, js string) {
+	b.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+js+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if b.ctx.Err() != nil {
+			b.t.Fatalf("%s: browser gone while waiting until %s", b.name, what)
+		}
+		if time.Now().After(deadline) {
+			b.fatalf("timed out waiting until %s (%s), last error: %v", what, js, err)
+		}
+		time.Sleep(75 * time.Millisecond)
+	}
+}
+
+func jsString(s string) string {
+	j, _ := json.Marshal(s)
+	return string(j)
+}
+
+// Page helpers, in terms of what a user sees and does.
+
+func (b *browser) open(url string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(url))
+}
+
+func (b *browser) signUp(username, password string) {
+	b.t.Helper()
+	b.waitJS("the sign-in form shows", `document.querySelector("#auth-form")`)
+	b.do(chromedp.Click(chromedp.ID("tab-signup")))
+	b.fillAuth(username, password)
+	b.waitJS("the app shows after sign-up", `document.querySelector("#app") && document.querySelector(".me-name")?.textContent === `+jsString(username))
+}
+
+func (b *browser) fillAuth(username, password string) {
+	b.t.Helper()
+	b.clear("#auth-username")
+	b.clear("#auth-password")
+	b.do(
+		chromedp.SendKeys(chromedp.ID("auth-username"), username),
+		chromedp.SendKeys(chromedp.ID("auth-password"), password+kb.Enter),
+	)
+}
+
+// clear empties an input or textarea the way a user's select-all + delete would.
+func (b *browser) clear(sel string) {
+	b.t.Helper()
+	b.waitJS(sel+" exists", `document.querySelector(`+jsString(sel)+`)`)
+	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const e = document.querySelector(` + jsString(sel) + `);
+		e.value = ""; e.dispatchEvent(new Event("input", {bubbles: true})); })()`))
+}
+
+// createRoom creates a room and returns the invite code the UI shows.
+func (b *browser) createRoom(name string) string {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.ID("create-room")))
+	b.waitJS("the create-room dialog opens", `document.querySelector("#create-room-name")`)
+	b.do(chromedp.SendKeys(chromedp.ID("create-room-name"), name+kb.Enter))
+	b.waitJS("the room opens", `document.querySelector("#room-title")?.textContent === `+jsString(name))
+	b.waitJS("the invite dialog shows a code", `/^[a-km-z2-9]{16}$/.test(document.querySelector("#invite-code")?.textContent || "")`)
+	code := eval[string](b, `document.querySelector("#invite-code").textContent`)
+	b.do(chromedp.KeyEvent(kb.Escape))
+	b.waitJS("Escape closes the invite dialog", `!document.querySelector("dialog[open]")`)
+	return code
+}
+
+func (b *browser) joinRoom(code, wantTitle string) {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.ID("join-room")))
+	b.waitJS("the join dialog opens", `document.querySelector("#join-code")`)
+	b.do(chromedp.SendKeys(chromedp.ID("join-code"), code+kb.Enter))
+	b.waitJS("the joined room opens", `document.querySelector("#room-title")?.textContent === `+jsString(wantTitle))
+}
+
+func (b *browser) send(text string) {
+	b.t.Helper()
+	b.do(
+		chromedp.Focus(chromedp.ID("composer-input")),
+		chromedp.SendKeys(chromedp.ID("composer-input"), text),
+		pressEnter,
+	)
+}
+
+// pressEnter presses Enter in the focused element without the "char"
+// event that SendKeys adds: a browser sends none when keydown's default is
+// prevented, as the composer does, but DevTools would insert a new line.
+var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// messages returns the texts of the timeline's confirmed messages, in order.
+func (b *browser) messages() []string {
+	b.t.Helper()
+	return eval[[]string](b, `[...document.querySelectorAll("#timeline .msg[data-seq] .msg-text")].map(e => e.textContent)`)
+}
+
+func (b *browser) waitMessage(text string) {
+	b.t.Helper()
+	b.waitJS("the message "+jsString(text)+" shows",
+		`[...document.querySelectorAll("#timeline .msg[data-seq] .msg-text")].some(e => e.textContent === `+jsString(text)+`)`)
+}
+
+func (b *browser) screenshot() []byte {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.fatalf("screenshot: %v", err)
+	}
+	return png
+}
+
+// saveScreenshot writes docs/screenshots/<name> at the end of a test that passed.
+func saveScreenshot(t *testing.T, name string, png []byte) {
+	t.Cleanup(func() {
+		if t.Failed() || len(png) == 0 {
+			return
+		}
+		dir := filepath.Join("..", "docs", "screenshots")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- the tests -------------------------------------------------------------
+
+// TestTwoBrowsersChat: sign-up, a room shared by invite code, live messages
+// both ways, history after a reload, presence after a browser closes, and
+// message text that looks like HTML staying text.
+func TestTwoBrowsersChat(t *testing.T) {
+	chromiumPath(t)
+	srv := startServer(t)
+	alice := newBrowser(t, "alice")
+	bob := newBrowser(t, "bob")
+
+	alice.open(srv.URL)
+	alice.waitJS("the sign-in screen shows", `document.querySelector("#auth-form") && document.querySelector("#auth-submit")?.textContent === "Sign in"`)
+	saveScreenshot(t, "signin.png", alice.screenshot())
+
+	alice.signUp("alice", "correct horse")
+	code := alice.createRoom("General")
+
+	bob.open(srv.URL)
+	bob.signUp("bob", "battery staple")
+	bob.joinRoom(code, "General")
+
+	// Both see each other in the member list, online.
+	alice.waitJS("alice sees bob online", `document.querySelector('#member-list .member[data-username="bob"][data-status="online"]')`)
+	bob.waitJS("bob sees alice online", `document.querySelector('#member-list .member[data-username="alice"][data-status="online"]')`)
+	// The join shows as a system line.
+	alice.waitJS("alice sees that bob joined", `[...document.querySelectorAll("#timeline .sys")].some(e => e.textContent.includes("bob joined the room"))`)
+
+	bob.send("hello from bob")
+	alice.waitMessage("hello from bob")
+	alice.send("hi bob, welcome!")
+	bob.waitMessage("hi bob, welcome!")
+	bob.waitMessage("hello from bob")
+
+	const evil = `<img src=x onerror=alert(1)>`
+	bob.send(evil)
+	alice.waitMessage(evil)
+	bob.waitMessage(evil)
+	for _, b := range []*browser{alice, bob} {
+		if n := eval[int](b, `document.querySelectorAll("#timeline img, #timeline [onerror]").length`); n != 0 {
+			t.Errorf("%s: the message became %d element(s) instead of text", b.name, n)
+		}
+	}
+
+	want := []string{"hello from bob", "hi bob, welcome!", evil}
+	waitUntil(t, "alice sees the three messages in order", func() bool { return equalStrings(alice.messages(), want) })
+
+	// A reload shows the history, from the server.
+	alice.do(chromedp.Reload())
+	alice.waitJS("the room shows after the reload", `document.querySelector("#room-title")?.textContent === "General"`)
+	alice.waitJS("the history shows after the reload", `document.querySelectorAll("#timeline .msg[data-seq]").length >= 3`)
+	if got := alice.messages(); !equalStrings(got, want) {
+		t.Errorf("after the reload alice sees %q, want %q", got, want)
+	}
+	if n := eval[int](alice, `document.querySelectorAll("#timeline img").length`); n != 0 {
+		t.Errorf("after the reload the timeline has %d img elements", n)
+	}
+
+	// Bob closes his browser: alice sees him go offline, with "last seen".
+	alice.waitJS("alice sees bob online after her reload", `document.querySelector('#member-list .member[data-username="bob"][data-status="online"]')`)
+	bob.Close()
+	alice.waitJS("alice sees bob offline", `document.querySelector('#member-list .member[data-username="bob"][data-status="offline"]')`)
+	alice.waitJS("alice sees when bob was last seen", `document.querySelector('#member-list .member[data-username="bob"] .last-seen')?.textContent.startsWith("last seen")`)
+}
+
+// TestResumeAfterDroppedConnection cuts one browser's connections while
+// the other sends, then lets it reconnect: every message shows exactly
+// once and in order, the banner said it was reconnecting, and what the cut
+// browser sent meanwhile (or sent without seeing the ack) is posted once.
+func TestResumeAfterDroppedConnection(t *testing.T) {
+	chromiumPath(t)
+	srv := startServer(t)
+	px := startProxy(t, srv.Addr)
+	alice := newBrowser(t, "alice") // through the proxy
+	bob := newBrowser(t, "bob")
+
+	alice.open(px.URL())
+	alice.signUp("alice", "correct horse")
+	code := alice.createRoom("Ops")
+	bob.open(srv.URL)
+	bob.signUp("bob", "battery staple")
+	bob.joinRoom(code, "Ops")
+	bob.send("before the cut")
+	alice.waitMessage("before the cut")
+	alice.waitJS("alice is online", `document.querySelector("#conn-banner").hidden`)
+
+	px.Cut()
+	alice.waitJS("the reconnecting banner shows", `!document.querySelector("#conn-banner").hidden && /reconnect/i.test(document.querySelector("#conn-banner").textContent)`)
+
+	// Alice writes while cut off: it waits as pending.
+	alice.send("alice while offline")
+	alice.waitJS("alice's message waits as pending", `document.querySelector('#timeline .msg.pending[data-state="queued"]')`)
+
+	var sent []string
+	for i := 1; i <= 5; i++ {
+		text := fmt.Sprintf("missed %d", i)
+		bob.send(text)
+		sent = append(sent, text)
+	}
+	bob.waitJS("bob's messages are all acknowledged", `!document.querySelector("#timeline .msg.pending") && document.querySelectorAll("#timeline .msg[data-seq]").length === 6`)
+
+	px.Restore()
+	alice.waitJS("the banner goes away", `document.querySelector("#conn-banner").hidden`)
+	want := append(append([]string{"before the cut"}, sent...), "alice while offline")
+	waitUntil(t, "alice sees every message once, in order", func() bool { return equalStrings(alice.messages(), want) })
+	waitUntil(t, "bob sees every message once, in order", func() bool { return equalStrings(bob.messages(), want) })
+	alice.waitJS("no message is pending", `!document.querySelector("#timeline .msg.pending")`)
+
+	// Now lose the answer instead: the server gets alice's send, but
+	// nothing comes back until the connection is cut and restored. The
+	// retry must not post it twice.
+	px.Mute()
+	alice.send("ack lost")
+	bob.waitMessage("ack lost")
+	alice.waitJS("alice's send is still pending", `document.querySelector("#timeline .msg.pending")`)
+	px.Cut()
+	alice.waitJS("the reconnecting banner shows again", `!document.querySelector("#conn-banner").hidden`)
+	bob.send("after the second cut")
+	px.Restore()
+	alice.waitJS("the banner goes away again", `document.querySelector("#conn-banner").hidden`)
+	want = append(want, "ack lost", "after the second cut")
+	waitUntil(t, "alice sees every message once, in order, after the second cut", func() bool { return equalStrings(alice.messages(), want) })
+	waitUntil(t, "bob sees every message once, in order, after the second cut", func() bool { return equalStrings(bob.messages(), want) })
+	alice.waitJS("no message is pending after the second cut", `!document.querySelector("#timeline .msg.pending")`)
+
+	// The sequence numbers the page shows are strictly increasing.
+	seqs := eval[[]int](alice, `[...document.querySelectorAll("#timeline .msg[data-seq]")].map(e => Number(e.dataset.seq))`)
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Errorf("alice's timeline is out of order: seqs %v", seqs)
+			break
+		}
+	}
+}
+
+// TestChatFeatures: sign-in errors and throttling, mentions, links,
+// replies, reactions, edits, deletes, typing, DMs with unread badges and
+// the tab title, and the phone layout.
+func TestChatFeatures(t *testing.T) {
+	chromiumPath(t)
+	srv := startServer(t)
+	alice := newBrowser(t, "alice")
+	bob := newBrowser(t, "bob")
+
+	alice.open(srv.URL)
+	alice.signUp("alice", "correct horse")
+	code := alice.createRoom("Design")
+
+	// Sign-up with a taken name, then sign-in errors, as bob's browser.
+	bob.open(srv.URL)
+	bob.waitJS("the sign-in form shows", `document.querySelector("#auth-form")`)
+	bob.do(chromedp.Click(chromedp.ID("tab-signup")))
+	bob.fillAuth("Alice", "whatever123")
+	bob.waitJS("a taken username is explained", `/taken/.test(document.querySelector("#auth-username-error")?.textContent)`)
+	bob.do(chromedp.Click(chromedp.ID("tab-signin")))
+	bob.fillAuth("alice", "wrong password")
+	bob.waitJS("a wrong password is explained", `document.querySelector("#auth-error")?.textContent === "Wrong username or password."`)
+	// Keep failing until the server throttles: the UI says how long to wait.
+	throttled := false
+	for i := 0; i < 12 && !throttled; i++ {
+		bob.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#auth-error").textContent = ""`))
+		bob.waitJS("the form can be sent", `!document.querySelector("#auth-submit").disabled`)
+		bob.fillAuth("alice", "wrong password")
+		bob.waitJS("the sign-in answers", `document.querySelector("#auth-error")?.textContent !== ""`)
+		throttled = eval[bool](bob, `/Too many failed sign-ins\. Try again in \d+ s\./.test(document.querySelector("#auth-error").textContent)`)
+	}
+	if !throttled {
+		t.Fatal("the sign-in form never said that sign-ins are throttled")
+	}
+	if !eval[bool](bob, `document.querySelector("#auth-submit").disabled`) {
+		t.Error("the sign-in button is enabled while sign-ins are throttled")
+	}
+	bob.do(chromedp.Click(chromedp.ID("tab-signup")))
+	bob.fillAuth("bob", "battery staple")
+	bob.waitJS("bob is signed in", `document.querySelector(".me-name")?.textContent === "bob"`)
+	bob.joinRoom(code, "Design")
+	alice.waitJS("alice sees bob in the member list", `document.querySelector('#member-list .member[data-username="bob"]')`)
+
+	// A mention of alice with a link.
+	bob.send("hey @alice, see https://example.com/spec?x=1.")
+	alice.waitJS("the mention is highlighted",
+		`[...document.querySelectorAll("#timeline .msg.mentions-me .mention.me")].some(e => e.textContent === "@alice")`)
+	link := eval[map[string]string](alice, `(() => { const a = document.querySelector("#timeline .msg.mentions-me .msg-text a");
+		return a ? {href: a.getAttribute("href"), text: a.textContent, rel: a.rel, target: a.target} : {}; })()`)
+	if link["href"] != "https://example.com/spec?x=1" || link["text"] != "https://example.com/spec?x=1" || link["rel"] != "noopener noreferrer" || link["target"] != "_blank" {
+		t.Errorf("link = %v, want https://example.com/spec?x=1 with rel=noopener noreferrer and target=_blank", link)
+	}
+
+	// Typing shows on the other side.
+	bob.do(chromedp.SendKeys(chromedp.ID("composer-input"), "thinking"))
+	alice.waitJS("alice sees bob typing", `document.querySelector("#typing")?.textContent.includes("bob is typing")`)
+	bob.clear("#composer-input")
+
+	// Alice replies to bob's message and reacts to it.
+	alice.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#timeline .msg.mentions-me [data-action="reply"]').click()`))
+	alice.waitJS("the reply bar shows", `!document.querySelector(".reply-bar").hidden`)
+	alice.send("on it!")
+	bob.waitJS("bob sees the reply, quoting him", `[...document.querySelectorAll("#timeline .msg[data-seq]")].some(m =>
+		m.querySelector(".msg-text")?.textContent === "on it!" && m.querySelector(".reply-ref .reply-author")?.textContent === "@bob")`)
+	alice.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#timeline .msg.mentions-me [data-action="picker"]').click()`))
+	alice.waitJS("the reaction picker opens", `document.querySelector(".picker")`)
+	alice.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('.picker .picker-emoji').click()`))
+	bob.waitJS("bob sees alice's reaction", `document.querySelector('#timeline .reaction[data-emoji="👍"] .reaction-count')?.textContent === "1"`)
+	alice.waitJS("alice's reaction is marked as hers", `document.querySelector('#timeline .reaction.mine[data-emoji="👍"]')`)
+
+	// Alice edits her message with Up in the empty composer.
+	alice.do(chromedp.Focus(chromedp.ID("composer-input")), chromedp.KeyEvent(kb.ArrowUp))
+	alice.waitJS("the editor opens", `document.querySelector(".msg-edit-input")`)
+	alice.clear(".msg-edit-input")
+	alice.do(chromedp.SendKeys(chromedp.CSS(".msg-edit-input"), "on it, give me an hour"), pressEnter)
+	bob.waitJS("bob sees the edit", `[...document.querySelectorAll("#timeline .msg[data-seq] .msg-text")].some(e => e.textContent === "on it, give me an hour (edited)")`)
+
+	// Bob deletes a message of his own.
+	bob.send("oops, wrong room")
+	alice.waitMessage("oops, wrong room")
+	bob.waitMessage("oops, wrong room")
+	bob.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#timeline .msg.mine[data-seq]")].find(m => m.textContent.includes("oops, wrong room")).querySelector('[data-action="delete"]').click()`))
+	bob.waitJS("a confirmation opens", `document.querySelector("dialog[open] .btn-danger")`)
+	bob.do(chromedp.Click(chromedp.CSS("dialog[open] .btn-danger")))
+	alice.waitJS("alice sees the message deleted", `[...document.querySelectorAll("#timeline .msg.deleted")].some(e => e.textContent.includes("This message was deleted."))`)
+	if eval[bool](alice, `document.querySelector("#timeline").textContent.includes("oops, wrong room")`) {
+		t.Error("the deleted text is still shown")
+	}
+
+	// Bob opens a DM with alice; alice gets an unread badge and a title count.
+	bob.do(chromedp.Click(chromedp.ID("start-dm")))
+	bob.waitJS("the DM dialog opens", `document.querySelector("#dm-username")`)
+	bob.do(chromedp.SendKeys(chromedp.ID("dm-username"), "alice"+kb.Enter))
+	bob.waitJS("the DM opens", `document.querySelector("#room-title")?.textContent === "alice"`)
+	bob.send("psst, a secret")
+	alice.waitJS("alice sees an unread badge on the DM", `document.querySelector('#dm-list .room-link[data-kind="dm"] .badge')?.textContent === "1"`)
+	alice.waitJS("the tab title counts it", `document.title.startsWith("(1) ")`)
+	alice.do(chromedp.Click(chromedp.CSS("#dm-list .room-link")))
+	alice.waitMessage("psst, a secret")
+	alice.waitJS("the badge goes once read", `!document.querySelector("#dm-list .badge") && !document.title.startsWith("(")`)
+	alice.do(chromedp.Click(chromedp.CSS(`#room-list .room-link`)))
+	alice.waitJS("back in the room", `document.querySelector("#room-title")?.textContent === "Design"`)
+	alice.waitJS("the room's messages show", `[...document.querySelectorAll("#timeline .msg[data-seq] .msg-text")].some(e => e.textContent.startsWith("on it, give me an hour"))`)
+	chat := alice.screenshot()
+
+	// Phone width: the sidebars become drawers behind toggles.
+	alice.do(chromedp.EmulateViewport(390, 844))
+	alice.waitJS("the room list is off screen", `document.querySelector("#sidebar").getBoundingClientRect().right <= 0`)
+	alice.do(chromedp.Click(chromedp.CSS(".nav-toggle")))
+	alice.waitJS("the room list slides in", `document.querySelector("#app").classList.contains("left-open") && document.querySelector("#sidebar").getBoundingClientRect().left >= 0`)
+	alice.do(chromedp.KeyEvent(kb.Escape))
+	alice.waitJS("Escape closes it", `!document.querySelector("#app").classList.contains("left-open")`)
+	alice.do(chromedp.Click(chromedp.ID("members-toggle")))
+	alice.waitJS("the member list slides in", `document.querySelector("#app").classList.contains("right-open")`)
+	alice.do(chromedp.KeyEvent(kb.Escape))
+	alice.waitJS("Escape closes the member list", `!document.querySelector("#app").classList.contains("right-open")`)
+
+	// Sign out: back to the sign-in screen.
+	alice.do(chromedp.EmulateViewport(1280, 800))
+	alice.do(chromedp.Click(chromedp.ID("sign-out")))
+	alice.waitJS("alice is signed out", `document.querySelector("#auth-form")`)
+	alice.do(chromedp.Reload())
+	alice.waitJS("alice stays signed out after a reload", `document.querySelector("#auth-form")`)
+
+	saveScreenshot(t, "chat.png", chat)
+}

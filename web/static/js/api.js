@@ -1,0 +1,102 @@
+// The REST client (docs/protocol.md, "REST endpoints"). The browser
+// authenticates with the HttpOnly session cookie that sign-up and sign-in
+// set, so no token is kept in JavaScript.
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = 0) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** A request that never reached the server (offline, connection cut). */
+export class NetworkError extends Error {
+  constructor(cause) {
+    super("cannot reach the server");
+    this.name = "NetworkError";
+    this.code = "network";
+    this.cause = cause;
+  }
+}
+
+const enc = encodeURIComponent;
+
+export class Api {
+  /** onUnauthenticated is called when a request that needs a session gets 401. */
+  constructor({ base = "/api/v1", onUnauthenticated = () => {} } = {}) {
+    this.base = base;
+    this.onUnauthenticated = onUnauthenticated;
+  }
+
+  async request(method, path, body, { auth = true } = {}) {
+    const init = { method, credentials: "same-origin", headers: {} };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(this.base + path, init);
+    } catch (err) {
+      throw new NetworkError(err);
+    }
+    if (res.status === 204) return null;
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      // not JSON: fall through with data == null
+    }
+    if (!res.ok) {
+      const e = data?.error || {};
+      const retry = Number(res.headers.get("Retry-After")) || 0;
+      const err = new ApiError(res.status, e.code || "http_" + res.status, e.message || res.statusText || "request failed", retry);
+      if (res.status === 401 && auth) this.onUnauthenticated(err);
+      throw err;
+    }
+    return data;
+  }
+
+  // Accounts
+  signUp(username, password) { return this.request("POST", "/auth/signup", { username, password }, { auth: false }); }
+  signIn(username, password) { return this.request("POST", "/auth/signin", { username, password }, { auth: false }); }
+  signOut() { return this.request("POST", "/auth/signout"); }
+  me() { return this.request("GET", "/me", undefined, { auth: false }); }
+
+  // Users
+  user(id) { return this.request("GET", `/users/${enc(id)}`); }
+  userByName(name) { return this.request("GET", `/users/by-name/${enc(name)}`); }
+
+  // Rooms
+  rooms() { return this.request("GET", "/rooms"); }
+  room(id) { return this.request("GET", `/rooms/${enc(id)}`); }
+  createRoom(name) { return this.request("POST", "/rooms", { name }); }
+  joinRoom(code) { return this.request("POST", "/rooms/join", { invite_code: code }); }
+  renameRoom(id, name) { return this.request("PATCH", `/rooms/${enc(id)}`, { name }); }
+  rotateInvite(id) { return this.request("POST", `/rooms/${enc(id)}/invite`); }
+  leaveRoom(id) { return this.request("POST", `/rooms/${enc(id)}/leave`); }
+  members(id) { return this.request("GET", `/rooms/${enc(id)}/members`); }
+  kick(id, userId) { return this.request("POST", `/rooms/${enc(id)}/members/${enc(userId)}/kick`); }
+  ban(id, userId) { return this.request("POST", `/rooms/${enc(id)}/members/${enc(userId)}/ban`); }
+  setRole(id, userId, role) { return this.request("PUT", `/rooms/${enc(id)}/members/${enc(userId)}/role`, { role }); }
+  openDM(userId) { return this.request("POST", "/dms", { user_id: userId }); }
+
+  // Messages
+  messages(id, before = 0, limit = 50) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before > 0) q.set("before", String(before));
+    return this.request("GET", `/rooms/${enc(id)}/messages?${q}`);
+  }
+  postMessage(id, clientMsgId, text, replyTo = 0) {
+    return this.request("POST", `/rooms/${enc(id)}/messages`, { client_msg_id: clientMsgId, text, reply_to: replyTo });
+  }
+  editMessage(id, seq, text) { return this.request("PATCH", `/rooms/${enc(id)}/messages/${seq}`, { text }); }
+  deleteMessage(id, seq) { return this.request("DELETE", `/rooms/${enc(id)}/messages/${seq}`); }
+  react(id, seq, emoji, add) {
+    return this.request(add ? "PUT" : "DELETE", `/rooms/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`);
+  }
+  markRead(id, seq) { return this.request("POST", `/rooms/${enc(id)}/read`, { seq }); }
+}

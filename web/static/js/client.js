@@ -1,0 +1,845 @@
+// The client's state and its synchronisation with the server.
+//
+// Rooms come from GET /rooms; each room's recent events (its "window")
+// come over the WebSocket by subscribing with after_seq, and older messages
+// by paging GET /rooms/{id}/messages. Every event is applied exactly once,
+// in seq order: an event at or below the room's highSeq is a duplicate
+// and is ignored, a gap makes us subscribe again from highSeq. After a
+// dropped connection the same subscribe with after_seq = highSeq delivers
+// exactly what was missed (docs/protocol.md, "Resuming after a
+// disconnect"); unacknowledged sends are resent with the same
+// client_msg_id, which the server posts once.
+//
+// Edits, deletions and reactions are "last write wins" per message (per
+// user and emoji for reactions), so a REST snapshot of a message followed
+// by a replay of the modification events we have seen for it, in order,
+// always ends in the current state; modLog keeps those events.
+//
+// The UI listens to these events:
+//   "rooms"            the list of rooms, a room's name, unread count or order
+//   "room"   (roomId)  a room's timeline, pending messages or header data
+//   "members"(roomId)  a room's member list
+//   "users"            a user's name or presence
+//   "typing" (roomId)  who is typing
+//   "conn"   (state)   "connecting" | "syncing" | "online" | "reconnecting"
+//   "removed"(room, why)  we are no longer in a room
+//   "notify" (room, message)  a live message that mentions us or is a DM
+//   "signedout" (reason)
+
+import { Emitter } from "./util/emitter.js";
+import { SocketError } from "./socket.js";
+import { ApiError } from "./api.js";
+
+export const TAIL = 200; // events a first subscribe catches up on (system lines included)
+export const PAGE = 50; // messages per history page
+const TYPING_FOR = 6000; // ms a typing notice lasts
+const TYPING_SEND_EVERY = 2100; // ms between our typing frames (the server forwards one per 2 s)
+
+/** Parses RFC 3339 times, with more than millisecond precision. */
+export function parseTime(s) {
+  if (!s) return null;
+  const d = new Date(s.replace(/(\.\d{3})\d+/, "$1"));
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function newClientMsgId() {
+  const rand = crypto.getRandomValues(new Uint32Array(2));
+  return `w-${Date.now().toString(36)}-${rand[0].toString(36)}${rand[1].toString(36)}`;
+}
+
+export class Client extends Emitter {
+  constructor(api, socket) {
+    super();
+    this.api = api;
+    this.socket = socket;
+    this.me = null;
+    this.rooms = new Map();
+    this.users = new Map();
+    this.activeRoomId = null;
+    this.conn = "connecting";
+    this.gen = 0; // connection generation: async work of an older one is dropped
+    this.activityClock = 1e9;
+    this.userFetches = new Map();
+    /** Set by the UI: is the user looking at the bottom of this room right now? */
+    this.isReading = () => false;
+    this.typingSentAt = new Map();
+    this.typingTimers = new Map();
+
+    socket.on("ready", () => this.#onReady());
+    socket.on("down", () => this.#onDown());
+    socket.on("state", (s) => {
+      if (s === "waiting" && this.conn === "online") this.#setConn("reconnecting");
+    });
+    socket.on("unauthenticated", () => this.#checkSession());
+    socket.on("frame:event", (f) => this.#onEvent(f));
+    socket.on("frame:presence", (f) => this.#onPresence(f));
+    socket.on("frame:typing", (f) => this.#onTyping(f));
+    socket.on("frame:read_marker", (f) => this.#onReadMarker(f));
+    socket.on("frame:rooms_changed", (f) => this.#onRoomsChanged(f));
+    socket.on("frame:error", (f) => console.warn("confab: server error frame", f.code, f.message));
+  }
+
+  /** Starts syncing as user (from GET /me or sign-in). */
+  start(user) {
+    this.me = user;
+    this.#putUser(user);
+    this.socket.start();
+    // Rooms can be listed before the socket is up, so the UI has something to show.
+    this.api.rooms().then(({ rooms }) => {
+      if (this.conn !== "online" && this.conn !== "syncing") this.#mergeRooms(rooms, false);
+    }).catch(() => { /* the sync on "ready" retries */ });
+  }
+
+  stop() {
+    this.gen++;
+    this.socket.stop();
+  }
+
+  // ---- connection and sync ------------------------------------------------
+
+  #setConn(state) {
+    if (this.conn === state) return;
+    this.conn = state;
+    this.emit("conn", state);
+  }
+
+  #onDown() {
+    this.gen++;
+    for (const room of this.rooms.values()) {
+      room.sub = "none";
+      room.typing.clear();
+      for (const p of room.pending) if (p.state === "sending") p.state = "queued";
+    }
+    this.#setConn(this.conn === "connecting" ? "connecting" : "reconnecting");
+    for (const room of this.rooms.values()) this.emit("typing", room.id);
+  }
+
+  async #onReady() {
+    const gen = ++this.gen;
+    const wasConnecting = this.conn === "connecting";
+    this.#setConn("syncing");
+    try {
+      const { rooms } = await this.api.rooms();
+      if (gen !== this.gen) return;
+      this.#mergeRooms(rooms, true);
+      const order = [...this.rooms.values()].sort((a, b) => (b.id === this.activeRoomId) - (a.id === this.activeRoomId));
+      // A few at a time: each catch-up must fit the server's outbound queue.
+      let next = 0;
+      const worker = async () => {
+        while (next < order.length && gen === this.gen) {
+          const room = order[next++];
+          if (this.rooms.get(room.id) === room) await this.#subscribe(room, gen);
+        }
+      };
+      await Promise.all([worker(), worker(), worker()]);
+      if (gen !== this.gen) return;
+      this.#setConn("online");
+      this.#flushPending();
+      const active = this.activeRoom;
+      if (active && !wasConnecting) this.loadMembers(active);
+    } catch (err) {
+      if (gen !== this.gen) return;
+      if (err instanceof ApiError && err.status === 401) return; // signed out: handled by the API hook
+      console.warn("confab: sync failed, retrying", err.message);
+      setTimeout(() => { if (gen === this.gen && this.socket.ready) this.#onReady(); }, 2000);
+    }
+  }
+
+  async #subscribe(room, gen) {
+    if (room.sub !== "none") return;
+    room.sub = "subscribing";
+    let ack;
+    try {
+      ack = await this.socket.request({ type: "subscribe", room_id: room.id, after_seq: room.highSeq });
+    } catch (err) {
+      if (gen !== this.gen) return;
+      room.sub = "none";
+      if (err.code === "not_found") {
+        this.#removeRoom(room, "You are no longer a member of this room.");
+        return;
+      }
+      if (err.code === "invalid") {
+        // after_seq is past the room's end: our view is newer than the
+        // store (it was reset). Start the room over.
+        this.#resetRoom(room, 0);
+        return this.#subscribe(room, gen);
+      }
+      if (err.code === "slow_consumer" || err.code === "unavailable" || err.code === "rate_limited") {
+        await new Promise((r) => setTimeout(r, 1000));
+        if (gen === this.gen) return this.#subscribe(room, gen);
+        return;
+      }
+      throw err;
+    }
+    if (gen !== this.gen) return;
+    if (ack.too_many_missed) {
+      // Too much happened while we were away: reload the room instead.
+      this.#resetRoom(room, ack.seq);
+      this.loadMembers(room);
+      if (room.role !== "member") this.refreshRoom(room);
+    } else if (ack.seq > room.highSeq) {
+      console.warn("confab: catch-up ended short of its ack", room.id, room.highSeq, ack.seq);
+      room.sub = "none";
+      return this.#subscribe(room, gen);
+    }
+    room.sub = "live";
+    this.emit("room", room.id);
+  }
+
+  #flushPending() {
+    for (const room of this.rooms.values()) {
+      for (const p of room.pending) if (p.state === "queued") this.#trySend(room, p);
+    }
+  }
+
+  async #checkSession() {
+    try {
+      await this.api.me();
+      // The session is fine: the socket reconnects by itself.
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) this.signedOut("Your session has ended. Please sign in again.");
+    }
+  }
+
+  signedOut(reason) {
+    this.stop();
+    this.emit("signedout", reason);
+  }
+
+  // ---- rooms --------------------------------------------------------------
+
+  get activeRoom() {
+    return this.activeRoomId ? this.rooms.get(this.activeRoomId) || null : null;
+  }
+
+  sortedRooms() {
+    return [...this.rooms.values()].sort((a, b) => b.activity - a.activity);
+  }
+
+  totalUnread() {
+    let n = 0;
+    for (const r of this.rooms.values()) n += r.unread;
+    return n;
+  }
+
+  displayName(room) {
+    if (room.kind === "dm") return this.users.get(room.dmPeerId)?.username || "direct message";
+    return room.name;
+  }
+
+  #newRoom(r) {
+    const windowStart = Math.max(0, (r.last_seq || 0) - TAIL);
+    return {
+      id: r.id,
+      kind: r.kind,
+      name: r.name || "",
+      ownerId: r.owner_id || null,
+      role: r.role || "member",
+      inviteCode: r.invite_code || null,
+      lastSeq: r.last_seq || 0,
+      readSeq: r.read_seq || 0,
+      unread: r.unread || 0,
+      unreadBase: r.last_seq || 0,
+      dmPeerId: r.dm_peer?.id || null,
+      activity: 0,
+      members: new Map(),
+      membersLoaded: false,
+      membersLoading: null,
+      items: new Map(), // seq -> {kind: "msg", msg, v} | {kind: "sys", seq, event, data, at}
+      sorted: null,
+      windowStart,
+      highSeq: windowStart,
+      historyBefore: windowStart + 1,
+      hasMore: windowStart > 0,
+      loadingHistory: null,
+      sub: "none",
+      pending: [],
+      modLog: new Map(),
+      typing: new Map(),
+      replyCache: new Map(),
+      markerSeq: null,
+      version: 0,
+    };
+  }
+
+  #updateRoomFields(room, r) {
+    room.kind = r.kind;
+    room.name = r.name || "";
+    room.ownerId = r.owner_id || null;
+    room.role = r.role || room.role;
+    if (r.invite_code) room.inviteCode = r.invite_code;
+    if (r.dm_peer) {
+      room.dmPeerId = r.dm_peer.id;
+      this.#putUser(r.dm_peer);
+    }
+    room.lastSeq = Math.max(room.lastSeq, r.last_seq || 0);
+    room.readSeq = Math.max(room.readSeq, r.read_seq || 0);
+    // The server's count covers everything up to its last_seq; add what we
+    // already processed beyond it.
+    let extra = 0;
+    for (const it of room.items.values()) {
+      if (it.kind === "msg" && it.msg.seq > (r.last_seq || 0) && it.msg.seq > room.readSeq && !it.msg.deleted && it.msg.sender_id !== this.me?.id) extra++;
+    }
+    room.unread = (r.unread || 0) + extra;
+    room.unreadBase = Math.max(room.unreadBase, r.last_seq || 0);
+  }
+
+  /** Applies a GET /rooms answer; with complete, rooms missing from it are gone. */
+  #mergeRooms(list, complete) {
+    const seen = new Set();
+    list.forEach((r, i) => {
+      seen.add(r.id);
+      let room = this.rooms.get(r.id);
+      if (!room) {
+        room = this.#newRoom(r);
+        this.rooms.set(r.id, room);
+      }
+      this.#updateRoomFields(room, r);
+      room.activity = list.length - i;
+    });
+    if (complete) {
+      for (const room of [...this.rooms.values()]) {
+        if (!seen.has(room.id)) this.#removeRoom(room, "You are no longer a member of this room.");
+      }
+    }
+    this.emit("rooms");
+    for (const id of seen) this.emit("room", id);
+  }
+
+  /** Adds or updates a room from a single-room REST answer; subscribes if we can. */
+  addRoom(r) {
+    let room = this.rooms.get(r.id);
+    if (!room) {
+      room = this.#newRoom(r);
+      room.activity = ++this.activityClock;
+      this.rooms.set(r.id, room);
+    }
+    this.#updateRoomFields(room, r);
+    if (this.conn === "online" && room.sub === "none") this.#subscribe(room, this.gen).catch((err) => console.warn("confab: subscribe failed", err.message));
+    this.emit("rooms");
+    this.emit("room", room.id);
+    return room;
+  }
+
+  #removeRoom(room, why) {
+    if (this.rooms.get(room.id) !== room) return;
+    this.rooms.delete(room.id);
+    if (room.sub === "live" && this.socket.ready) {
+      this.socket.request({ type: "unsubscribe", room_id: room.id }).catch(() => {});
+    }
+    this.emit("removed", room, why);
+    this.emit("rooms");
+  }
+
+  #resetRoom(room, seq) {
+    room.items.clear();
+    room.sorted = null;
+    room.modLog.clear();
+    room.replyCache.clear();
+    room.windowStart = seq;
+    room.highSeq = seq;
+    room.lastSeq = Math.max(room.lastSeq, seq);
+    room.historyBefore = seq + 1;
+    room.hasMore = seq > 0;
+    room.markerSeq = null;
+    room.version++;
+    this.emit("room", room.id);
+  }
+
+  async refreshRoom(room) {
+    const { room: r } = await this.api.room(room.id);
+    this.#updateRoomFields(room, r);
+    this.emit("rooms");
+    this.emit("room", room.id);
+    return room;
+  }
+
+  async loadMembers(room) {
+    if (room.membersLoading) return room.membersLoading;
+    room.membersLoading = (async () => {
+      try {
+        const { members } = await this.api.members(room.id);
+        room.members = new Map();
+        for (const m of members) {
+          this.#putUser(m.user);
+          room.members.set(m.user.id, { userId: m.user.id, role: m.role, joinedAt: m.joined_at });
+        }
+        room.membersLoaded = true;
+        this.emit("members", room.id);
+        this.emit("room", room.id);
+      } finally {
+        room.membersLoading = null;
+      }
+    })();
+    return room.membersLoading;
+  }
+
+  // ---- users --------------------------------------------------------------
+
+  #putUser(u) {
+    if (!u?.id) return;
+    const old = this.users.get(u.id);
+    this.users.set(u.id, { ...old, ...u });
+  }
+
+  user(id) {
+    const u = this.users.get(id);
+    if (!u) this.ensureUser(id);
+    return u || null;
+  }
+
+  nameOf(id) {
+    return this.user(id)?.username || null;
+  }
+
+  ensureUser(id) {
+    if (this.users.has(id) || this.userFetches.has(id)) return;
+    const p = this.api.user(id).then(({ user }) => {
+      this.#putUser(user);
+      this.emit("users");
+    }).catch(() => {}).finally(() => this.userFetches.delete(id));
+    this.userFetches.set(id, p);
+  }
+
+  #onPresence(f) {
+    const u = this.users.get(f.user_id);
+    if (!u) return;
+    u.status = f.status;
+    if (f.last_seen) u.last_seen = f.last_seen;
+    this.emit("users");
+  }
+
+  // ---- events -------------------------------------------------------------
+
+  #onEvent(f) {
+    const room = this.rooms.get(f.room_id);
+    if (!room || room.sub === "none") return;
+    if (f.seq <= room.highSeq) return; // already applied
+    if (f.seq !== room.highSeq + 1) {
+      console.warn("confab: gap in room events; resubscribing", room.id, room.highSeq, f.seq);
+      room.sub = "none";
+      this.#subscribe(room, this.gen).catch(() => {});
+      return;
+    }
+    room.highSeq = f.seq;
+    room.lastSeq = Math.max(room.lastSeq, f.seq);
+    const live = room.sub === "live";
+    const d = f.data || {};
+    switch (f.event) {
+      case "message.posted":
+        this.#onPosted(room, f, d, live);
+        break;
+      case "message.edited":
+      case "message.deleted":
+      case "reaction.added":
+      case "reaction.removed": {
+        const ev = { event: f.event, seq: f.seq, data: d };
+        let log = room.modLog.get(d.seq);
+        if (!log) room.modLog.set(d.seq, (log = []));
+        log.push(ev);
+        const it = room.items.get(d.seq);
+        if (it?.kind === "msg") {
+          const wasCounted = f.event === "message.deleted" && !it.msg.deleted && it.msg.seq > room.readSeq && it.msg.sender_id !== this.me.id;
+          this.#applyMod(it.msg, ev);
+          it.v++;
+          if (wasCounted && room.unread > 0) {
+            room.unread--;
+            this.emit("rooms");
+          }
+        }
+        const cached = room.replyCache.get(d.seq);
+        if (cached) this.#applyMod(cached, ev);
+        break;
+      }
+      default:
+        this.#onRoomEvent(room, f, d);
+    }
+    room.version++;
+    this.emit("room", room.id);
+  }
+
+  #onPosted(room, f, d, live) {
+    const msg = {
+      room_id: room.id,
+      seq: f.seq,
+      sender_id: d.sender_id,
+      client_msg_id: d.client_msg_id,
+      text: d.text,
+      reply_to: d.reply_to || 0,
+      mentions: d.mentions || [],
+      reactions: [],
+      created_at: d.at || f.at,
+    };
+    room.items.set(f.seq, { kind: "msg", msg, v: 0 });
+    room.sorted = null;
+    this.ensureUser(d.sender_id);
+    const typing = room.typing.delete(d.sender_id);
+    if (typing) this.emit("typing", room.id);
+    const mine = d.sender_id === this.me.id;
+    if (mine) {
+      const i = room.pending.findIndex((p) => p.client_msg_id === d.client_msg_id);
+      if (i >= 0) room.pending.splice(i, 1);
+      if (live) room.markerSeq = null;
+    }
+    room.activity = live ? ++this.activityClock : room.activity;
+    if (!mine && f.seq > room.readSeq && f.seq > room.unreadBase) {
+      if (live && this.isReading(room)) {
+        this.scheduleRead(room);
+      } else {
+        room.unread++;
+        if (room.id === this.activeRoomId && room.markerSeq === null) room.markerSeq = f.seq - 1;
+      }
+    }
+    this.emit("rooms");
+    if (live && !mine && (room.kind === "dm" || msg.mentions.includes(this.me.id))) this.emit("notify", room, msg);
+  }
+
+  #applyMod(msg, ev) {
+    const d = ev.data;
+    switch (ev.event) {
+      case "message.edited":
+        if (msg.deleted) return;
+        msg.text = d.text;
+        msg.mentions = d.mentions || [];
+        msg.edited_at = d.at;
+        return;
+      case "message.deleted":
+        msg.deleted = true;
+        msg.text = "";
+        msg.mentions = [];
+        msg.reactions = [];
+        return;
+      case "reaction.added":
+      case "reaction.removed": {
+        if (msg.deleted) return;
+        let r = msg.reactions.find((x) => x.emoji === d.emoji);
+        if (ev.event === "reaction.added") {
+          if (!r) {
+            r = { emoji: d.emoji, users: [] };
+            msg.reactions.push(r);
+            msg.reactions.sort((a, b) => (a.emoji < b.emoji ? -1 : a.emoji > b.emoji ? 1 : 0));
+          }
+          if (!r.users.includes(d.user_id)) r.users.push(d.user_id);
+        } else if (r) {
+          r.users = r.users.filter((u) => u !== d.user_id);
+          if (!r.users.length) msg.reactions = msg.reactions.filter((x) => x !== r);
+        }
+      }
+    }
+  }
+
+  #onRoomEvent(room, f, d) {
+    room.items.set(f.seq, { kind: "sys", seq: f.seq, event: f.event, data: d, at: d.at || f.at });
+    room.sorted = null;
+    const members = room.members;
+    switch (f.event) {
+      case "room.created":
+        if (!room.membersLoaded && d.members) {
+          for (const id of d.members) members.set(id, { userId: id, role: id === d.owner_id ? "owner" : "member", joinedAt: d.at });
+        }
+        break;
+      case "member.joined":
+        if (!members.has(d.user_id)) members.set(d.user_id, { userId: d.user_id, role: "member", joinedAt: d.at });
+        this.ensureUser(d.user_id);
+        break;
+      case "member.left":
+      case "member.kicked":
+      case "member.banned":
+        members.delete(d.user_id);
+        room.typing.delete(d.user_id);
+        if (d.user_id === this.me.id && room.sub === "live") {
+          const why = f.event === "member.left" ? null : f.event === "member.kicked" ? "You were removed from this room." : "You were banned from this room.";
+          this.#removeRoom(room, why);
+        }
+        break;
+      case "member.role_changed": {
+        const m = members.get(d.user_id);
+        if (m) m.role = d.role;
+        if (d.user_id === this.me.id) {
+          room.role = d.role;
+          if (d.role === "admin") this.refreshRoom(room).catch(() => {});
+          else room.inviteCode = null;
+          this.emit("rooms");
+        }
+        break;
+      }
+      case "room.renamed":
+        room.name = d.name;
+        this.emit("rooms");
+        break;
+      case "invite.rotated":
+        if (room.role === "owner" || room.role === "admin") this.refreshRoom(room).catch(() => {});
+        break;
+    }
+    if (f.event.startsWith("member.") || f.event === "room.created") this.emit("members", room.id);
+    for (const key of ["user_id", "by", "owner_id"]) if (d[key]) this.ensureUser(d[key]);
+  }
+
+  #onTyping(f) {
+    const room = this.rooms.get(f.room_id);
+    if (!room || f.user_id === this.me.id) return;
+    room.typing.set(f.user_id, { username: f.username, until: Date.now() + TYPING_FOR });
+    this.emit("typing", room.id);
+    setTimeout(() => {
+      const t = room.typing.get(f.user_id);
+      if (t && t.until <= Date.now()) {
+        room.typing.delete(f.user_id);
+        this.emit("typing", room.id);
+      }
+    }, TYPING_FOR + 50);
+  }
+
+  #onReadMarker(f) {
+    const room = this.rooms.get(f.room_id);
+    if (!room || f.seq <= room.readSeq) return;
+    room.readSeq = f.seq;
+    if (f.seq >= room.highSeq) {
+      room.unread = 0;
+    } else if (f.seq >= room.windowStart) {
+      let n = 0;
+      for (const it of room.items.values()) {
+        if (it.kind === "msg" && it.msg.seq > f.seq && !it.msg.deleted && it.msg.sender_id !== this.me.id) n++;
+      }
+      room.unread = n;
+    }
+    this.emit("rooms");
+  }
+
+  async #onRoomsChanged(f) {
+    if (f.change === "removed") {
+      const room = this.rooms.get(f.room_id);
+      if (room) this.#removeRoom(room, null);
+      return;
+    }
+    try {
+      const { room } = await this.api.room(f.room_id);
+      this.addRoom(room);
+    } catch (err) {
+      console.warn("confab: cannot load a new room", err.message);
+    }
+  }
+
+  // ---- timeline -----------------------------------------------------------
+
+  /** The room's items in seq order. */
+  items(room) {
+    if (!room.sorted) room.sorted = [...room.items.values()].sort((a, b) => itemSeq(a) - itemSeq(b));
+    return room.sorted;
+  }
+
+  message(room, seq) {
+    const it = room.items.get(seq);
+    if (it?.kind === "msg") return it.msg;
+    return room.replyCache.get(seq) || null;
+  }
+
+  /** Loads the page of messages before the oldest loaded one. */
+  loadOlder(room) {
+    if (!room.hasMore) return Promise.resolve();
+    if (room.loadingHistory) return room.loadingHistory;
+    room.loadingHistory = (async () => {
+      try {
+        const before = room.historyBefore;
+        const { messages } = await this.api.messages(room.id, before, PAGE);
+        if (room.historyBefore !== before) return; // reset meanwhile
+        for (const m of messages) this.#insertSnapshot(room, m);
+        if (messages.length) room.historyBefore = Math.min(...messages.map((m) => m.seq));
+        if (messages.length < PAGE) room.hasMore = false;
+        room.sorted = null;
+        room.version++;
+      } finally {
+        room.loadingHistory = null;
+        this.emit("room", room.id);
+      }
+    })();
+    this.emit("room", room.id);
+    return room.loadingHistory;
+  }
+
+  #insertSnapshot(room, m) {
+    if (room.items.has(m.seq)) return;
+    const msg = structuredClone(m);
+    if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
+    for (const ev of room.modLog.get(m.seq) || []) this.#applyMod(msg, ev);
+    room.items.set(m.seq, { kind: "msg", msg, v: 0 });
+  }
+
+  /** Fetches one message (a reply's target) that is not loaded. */
+  async fetchMessage(room, seq) {
+    if (this.message(room, seq) || room.replyCache.has(seq)) return;
+    room.replyCache.set(seq, null);
+    try {
+      const { messages } = await this.api.messages(room.id, seq + 1, 1);
+      const m = messages[0];
+      if (m && m.seq === seq) {
+        if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
+        for (const ev of room.modLog.get(seq) || []) this.#applyMod(m, ev);
+        room.replyCache.set(seq, m);
+        room.version++;
+        this.emit("room", room.id);
+      }
+    } catch {
+      room.replyCache.delete(seq);
+    }
+  }
+
+  // ---- sending ------------------------------------------------------------
+
+  send(room, text, replyTo = 0) {
+    const p = {
+      client_msg_id: newClientMsgId(),
+      text,
+      reply_to: replyTo || 0,
+      created_at: new Date().toISOString(),
+      state: "queued",
+      error: null,
+    };
+    room.pending.push(p);
+    room.markerSeq = null;
+    room.activity = ++this.activityClock;
+    this.emit("rooms");
+    this.emit("room", room.id);
+    if (this.conn === "online") this.#trySend(room, p);
+    return p;
+  }
+
+  #trySend(room, p) {
+    if (!this.socket.ready || p.state !== "queued") return;
+    p.state = "sending";
+    const gen = this.gen;
+    this.socket.request({ type: "send", room_id: room.id, client_msg_id: p.client_msg_id, text: p.text, reply_to: p.reply_to })
+      .then((ack) => {
+        p.state = "sent";
+        p.seq = ack.seq;
+        this.emit("room", room.id);
+      }, (err) => {
+        if (!room.pending.includes(p)) return;
+        if (["disconnected", "timeout", "unavailable", "rate_limited", "closed"].includes(err.code)) {
+          p.state = "queued";
+          if (err.code !== "disconnected" && err.code !== "closed") {
+            setTimeout(() => { if (gen === this.gen) this.#trySend(room, p); }, 1500);
+          }
+        } else {
+          p.state = "failed";
+          p.error = err.message;
+        }
+        this.emit("room", room.id);
+      });
+    this.emit("room", room.id);
+  }
+
+  retry(room, p) {
+    if (p.state !== "failed") return;
+    p.state = "queued";
+    p.error = null;
+    this.#trySend(room, p);
+    this.emit("room", room.id);
+  }
+
+  discard(room, p) {
+    room.pending = room.pending.filter((x) => x !== p);
+    this.emit("room", room.id);
+  }
+
+  /**
+   * Tells the room we are typing. The server forwards one typing frame
+   * per room every 2 s and drops the rest, so a keystroke that comes
+   * sooner is sent once that window has passed.
+   */
+  typing(room) {
+    const wait = (this.typingSentAt.get(room.id) || 0) + TYPING_SEND_EVERY - Date.now();
+    if (wait <= 0) {
+      if (this.socket.send({ type: "typing", room_id: room.id })) this.typingSentAt.set(room.id, Date.now());
+      return;
+    }
+    if (this.typingTimers.has(room.id)) return;
+    this.typingTimers.set(room.id, setTimeout(() => {
+      this.typingTimers.delete(room.id);
+      this.typing(room);
+    }, wait));
+  }
+
+  /** We sent the message: others stop seeing us type when it arrives. */
+  typingReset(room) {
+    clearTimeout(this.typingTimers.get(room.id));
+    this.typingTimers.delete(room.id);
+  }
+
+  scheduleRead(room) {
+    clearTimeout(room.readTimer);
+    room.readTimer = setTimeout(() => this.markRead(room), 300);
+  }
+
+  markRead(room) {
+    if (room.unread) {
+      room.unread = 0;
+      this.emit("rooms");
+    }
+    const seq = room.highSeq;
+    if (seq <= room.readSeq || seq < 1 || !this.socket.ready) return;
+    room.readSeq = seq;
+    this.socket.request({ type: "read", room_id: room.id, seq }).catch(() => {
+      // Not fatal: the marker moves with the next read.
+    });
+  }
+
+  // ---- actions over REST --------------------------------------------------
+
+  edit(room, seq, text) { return this.api.editMessage(room.id, seq, text); }
+  remove(room, seq) { return this.api.deleteMessage(room.id, seq); }
+  toggleReaction(room, msg, emoji) {
+    const mine = msg.reactions.some((r) => r.emoji === emoji && r.users.includes(this.me.id));
+    return this.api.react(room.id, msg.seq, emoji, !mine);
+  }
+
+  async createRoom(name) {
+    const { room } = await this.api.createRoom(name);
+    return this.addRoom(room);
+  }
+
+  async joinRoom(code) {
+    const { room } = await this.api.joinRoom(code);
+    return this.addRoom(room);
+  }
+
+  async openDM(username) {
+    const { user } = await this.api.userByName(username);
+    this.#putUser(user);
+    const { room } = await this.api.openDM(user.id);
+    return this.addRoom(room);
+  }
+
+  async openDMWith(userId) {
+    const { room } = await this.api.openDM(userId);
+    return this.addRoom(room);
+  }
+
+  async rename(room, name) {
+    const { room: r } = await this.api.renameRoom(room.id, name);
+    this.#updateRoomFields(room, r);
+    this.emit("rooms");
+    this.emit("room", room.id);
+  }
+
+  async rotateInvite(room) {
+    const { room: r } = await this.api.rotateInvite(room.id);
+    this.#updateRoomFields(room, r);
+    this.emit("room", room.id);
+    return room.inviteCode;
+  }
+
+  async leave(room) {
+    await this.api.leaveRoom(room.id);
+    this.#removeRoom(room, null);
+  }
+
+  async kick(room, userId) { await this.api.kick(room.id, userId); }
+  async ban(room, userId) { await this.api.ban(room.id, userId); }
+  async setRole(room, userId, role) { await this.api.setRole(room.id, userId, role); }
+}
+
+function itemSeq(it) {
+  return it.kind === "msg" ? it.msg.seq : it.seq;
+}
+
+export { SocketError };

@@ -1,0 +1,86 @@
+// confab's browser client: entry point. It decides between the sign-in
+// screen and the app, and builds the app's parts:
+//   api.js      REST client          socket.js   WebSocket with backoff
+//   client.js   state + sync         notify.js   title and notifications
+//   ui/*        the views            call/       the call boundary
+import { Api } from "./api.js";
+import { Socket } from "./socket.js";
+import { Client } from "./client.js";
+import { mountAuth } from "./ui/auth.js";
+import { App } from "./ui/app.js";
+import { h, clear } from "./util/dom.js";
+
+// A hint (not a secret) that this browser had a session, so that a fresh
+// visitor does not start with a 401 from GET /me. The session itself is
+// the HttpOnly cookie.
+const SESSION_HINT = "confab.session";
+
+const root = document.getElementById("root");
+let app = null;
+let auth = null;
+
+const api = new Api({
+  onUnauthenticated: () => {
+    if (app) app.client.signedOut("Your session has ended. Please sign in again.");
+  },
+});
+
+function wsURL() {
+  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/ws";
+}
+
+function showAuth(notice = "") {
+  localStorage.removeItem(SESSION_HINT);
+  if (app) {
+    app.destroy();
+    app = null;
+  }
+  auth?.destroy();
+  auth = mountAuth(root, api, startApp, { notice });
+}
+
+function startApp(user) {
+  localStorage.setItem(SESSION_HINT, "1");
+  auth?.destroy();
+  auth = null;
+  if (location.pathname === "/signin" || location.pathname === "/signup") history.replaceState(null, "", "/");
+  const socket = new Socket(wsURL());
+  const client = new Client(api, socket);
+  client.on("signedout", (reason) => showAuth(reason));
+  client.start(user);
+  app = new App(root, {
+    api, socket, client,
+    onSignOut: async () => {
+      client.stop();
+      try {
+        await api.signOut();
+      } catch {
+        // The session may be gone already; the cookie is cleared either way
+        // when the server answers, and the hint below is cleared regardless.
+      }
+      showAuth();
+    },
+  });
+}
+
+async function boot(attempt = 0) {
+  if (!localStorage.getItem(SESSION_HINT)) {
+    showAuth();
+    return;
+  }
+  try {
+    const { user } = await api.me();
+    startApp(user);
+  } catch (err) {
+    if (err.status === 401) {
+      showAuth();
+      return;
+    }
+    // The server is unreachable: say so and try again.
+    const delay = Math.min(10000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    clear(root).appendChild(h("div.boot", h("span.spinner"), h("p", "Cannot reach confab. Retrying…")));
+    setTimeout(() => boot(attempt + 1), delay);
+  }
+}
+
+boot();

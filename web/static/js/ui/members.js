@@ -1,0 +1,131 @@
+// The right sidebar: the room's members, online first, with "last seen".
+import { h, avatar, icon } from "../util/dom.js";
+import { formatLastSeen } from "../util/format.js";
+import { parseTime } from "../client.js";
+import { confirmDialog } from "./dialogs.js";
+import { toastError, toast } from "./toast.js";
+
+const ROLE_ORDER = { owner: 0, admin: 1, member: 2 };
+
+export class Members {
+  constructor(client, { openDM }) {
+    this.client = client;
+    this.openDM = openDM;
+    this.room = null;
+    this.list = h("div.member-groups", { id: "member-list" });
+    this.el = h("aside.members", { id: "members", "aria-label": "Members" },
+      h("div.members-head", h("h2", "Members"), h("span.members-count")),
+      this.list);
+    this.menu = null;
+    // "last seen 5 minutes ago" ages.
+    this.timer = setInterval(() => this.render(), 30000);
+  }
+
+  setRoom(room) {
+    this.closeMenu();
+    this.room = room;
+    this.render();
+  }
+
+  render() {
+    const c = this.client;
+    const room = this.room;
+    if (!room) {
+      this.list.replaceChildren();
+      return;
+    }
+    const members = [...room.members.values()].map((m) => ({ ...m, user: c.users.get(m.userId) || { id: m.userId, username: "…" } }));
+    members.sort((a, b) => (ROLE_ORDER[a.role] - ROLE_ORDER[b.role]) || a.user.username.localeCompare(b.user.username, undefined, { sensitivity: "base" }));
+    const online = members.filter((m) => m.user.status === "online");
+    const offline = members.filter((m) => m.user.status !== "online");
+    this.el.querySelector(".members-count").textContent = room.membersLoaded || members.length ? String(members.length) : "";
+    const now = new Date();
+    const group = (title, list, id) => list.length ? h("section.member-group", { id },
+      h("h3", `${title} — ${list.length}`),
+      h("ul", list.map((m) => this.#row(m, now)))) : null;
+    this.list.replaceChildren(...[
+      group("Online", online, "members-online"),
+      group("Offline", offline, "members-offline"),
+      !members.length ? h("p.muted.members-loading", room.membersLoaded ? "No members." : "Loading members…") : null,
+    ].filter(Boolean));
+  }
+
+  #row(m, now) {
+    const u = m.user;
+    const status = u.status === "online" ? "online" : "offline";
+    const seen = status === "offline" && u.last_seen ? "last seen " + formatLastSeen(parseTime(u.last_seen), now) : status === "online" ? "online" : "offline";
+    const roleIcon = m.role === "owner" ? h("span.role-icon.owner", { title: "Room owner" }, icon("crown", "owner"))
+      : m.role === "admin" ? h("span.role-icon.admin", { title: "Admin" }, icon("shield", "admin")) : null;
+    const isMe = u.id === this.client.me.id;
+    return h("li.member", { dataset: { userId: u.id, status, username: u.username } },
+      h("button.member-btn", { type: "button", "aria-haspopup": "menu", onclick: (e) => this.openMenu(e.currentTarget, m) },
+        h("span.member-avatar", avatar(u, "sm"), h("span.presence-dot", { dataset: { status } })),
+        h("span.member-text",
+          h("span.member-name", u.username, isMe ? h("span.muted", " (you)") : null, roleIcon),
+          h("span.last-seen", { title: u.last_seen || "" }, seen))));
+  }
+
+  openMenu(anchor, m) {
+    this.closeMenu();
+    const c = this.client;
+    const room = this.room;
+    const me = c.me.id;
+    const u = m.user;
+    const items = [];
+    const act = (label, fn, danger = false) => items.push(h("button.menu-item" + (danger ? ".danger" : ""), { type: "button", role: "menuitem", onclick: () => { this.closeMenu(); fn(); } }, label));
+    if (u.id !== me) act("Send message", () => this.openDM(u.id));
+    if (room.kind === "group" && u.id !== me && m.role !== "owner") {
+      const canModerate = room.role === "owner" || (room.role === "admin" && m.role === "member");
+      if (room.role === "owner") {
+        act(m.role === "admin" ? "Remove admin" : "Make admin", () => c.setRole(room, u.id, m.role === "admin" ? "member" : "admin").catch((err) => toastError(err)));
+      }
+      if (canModerate) {
+        act("Remove from room", async () => {
+          if (await confirmDialog({ title: `Remove ${u.username}?`, text: `${u.username} will be removed from the room. They can join again with an invite code.`, confirmLabel: "Remove", danger: true })) {
+            c.kick(room, u.id).then(() => toast(`${u.username} was removed.`), (err) => toastError(err));
+          }
+        }, true);
+        act("Ban", async () => {
+          if (await confirmDialog({ title: `Ban ${u.username}?`, text: `${u.username} will be removed and cannot join again.`, confirmLabel: "Ban", danger: true })) {
+            c.ban(room, u.id).then(() => toast(`${u.username} was banned.`), (err) => toastError(err));
+          }
+        }, true);
+      }
+    }
+    const status = u.status === "online" ? "Online" : u.last_seen ? "Last seen " + formatLastSeen(parseTime(u.last_seen)) : "Offline";
+    const menu = h("div.popover.member-menu", { role: "menu", "aria-label": u.username },
+      h("div.popover-head", avatar(u, "lg"), h("div", h("strong", u.username), h("div.muted", status), h("div.muted.small", m.role))),
+      items);
+    document.body.appendChild(menu);
+    const r = anchor.getBoundingClientRect();
+    const left = Math.max(8, Math.min(window.innerWidth - menu.offsetWidth - 8, r.left - menu.offsetWidth - 8 > 8 ? r.left - menu.offsetWidth - 8 : r.left));
+    const top = Math.max(8, Math.min(window.innerHeight - menu.offsetHeight - 8, r.top));
+    menu.style.setProperty("left", left + "px");
+    menu.style.setProperty("top", top + "px");
+    this.menu = menu;
+    (items[0] || menu).focus?.();
+    const onKey = (e) => {
+      if (e.key === "Escape") {
+        e.stopPropagation();
+        this.closeMenu();
+        anchor.focus();
+      } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        const i = items.indexOf(document.activeElement);
+        const n = items.length;
+        if (n) items[(i + (e.key === "ArrowDown" ? 1 : n - 1) + n) % n].focus();
+      }
+    };
+    const outside = (e) => { if (!menu.contains(e.target)) this.closeMenu(); };
+    menu.addEventListener("keydown", onKey);
+    setTimeout(() => document.addEventListener("mousedown", outside), 0);
+    this.menuCleanup = () => document.removeEventListener("mousedown", outside);
+  }
+
+  closeMenu() {
+    if (!this.menu) return;
+    this.menu.remove();
+    this.menu = null;
+    this.menuCleanup?.();
+  }
+}

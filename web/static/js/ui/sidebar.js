@@ -1,0 +1,92 @@
+// The left sidebar: rooms and DMs with unread badges, actions to create,
+// join and start DMs, and the signed-in user's panel.
+import { h, icon, iconButton, avatar } from "../util/dom.js";
+
+export class Sidebar {
+  constructor(client, { onCreate, onJoin, onDM, onSignOut, notifier, navigate }) {
+    this.client = client;
+    this.navigate = navigate;
+    this.notifier = notifier;
+    this.roomList = h("ul.room-list", { id: "room-list", "aria-label": "Rooms" });
+    this.dmList = h("ul.room-list", { id: "dm-list", "aria-label": "Direct messages" });
+    this.emptyRooms = h("div.sb-empty", { hidden: true },
+      h("p", "You are not in any room yet."),
+      h("button.btn.btn-primary.btn-small", { type: "button", onclick: onCreate }, "Create a room"),
+      h("button.btn.btn-ghost.btn-small", { type: "button", onclick: onJoin }, "Join with a code"));
+    this.emptyDMs = h("div.sb-empty.small", { hidden: true }, "No conversations yet.");
+    this.meName = h("span.me-name");
+    this.meStatus = h("span.me-status");
+    this.meAvatar = h("span.me-avatar");
+    this.bell = iconButton("bellOff", "Enable desktop notifications", () => notifier.toggle(), "bell-btn");
+    this.bell.id = "notify-toggle";
+
+    this.el = h("nav.sidebar", { id: "sidebar", "aria-label": "Rooms and direct messages" },
+      h("div.sb-head",
+        h("a.brand", { href: "/", "aria-label": "confab home", onclick: (e) => { e.preventDefault(); navigate(null); } }, h("span.logo-mark", { "aria-hidden": "true" }), h("span.logo-text", "confab"))),
+      h("div.sb-actions",
+        h("button.sb-action", { type: "button", id: "create-room", onclick: onCreate }, icon("plus"), h("span", "Create room")),
+        h("button.sb-action", { type: "button", id: "join-room", onclick: onJoin }, icon("key"), h("span", "Join with code"))),
+      h("div.sb-scroll",
+        h("section.sb-section",
+          h("div.sb-section-head", h("h2", "Rooms"), iconButton("plus", "Create room", onCreate)),
+          this.roomList, this.emptyRooms),
+        h("section.sb-section",
+          h("div.sb-section-head", h("h2", "Direct messages"), iconButton("plus", "Start a direct message", onDM, "start-dm")),
+          this.dmList, this.emptyDMs)),
+      h("div.me-panel",
+        this.meAvatar,
+        h("div.me-info", this.meName, this.meStatus),
+        this.bell,
+        iconButton("logout", "Sign out", onSignOut, "signout-btn")));
+    this.el.querySelector(".start-dm").id = "start-dm";
+    this.el.querySelector(".signout-btn").id = "sign-out";
+  }
+
+  render() {
+    const c = this.client;
+    const rooms = c.sortedRooms();
+    const groups = rooms.filter((r) => r.kind === "group");
+    const dms = rooms.filter((r) => r.kind === "dm");
+    this.roomList.replaceChildren(...groups.map((r) => this.#row(r)));
+    this.dmList.replaceChildren(...dms.map((r) => this.#row(r)));
+    this.emptyRooms.hidden = groups.length > 0;
+    this.emptyDMs.hidden = dms.length > 0;
+    const me = c.users.get(c.me.id) || c.me;
+    this.meName.textContent = me.username;
+    this.meAvatar.replaceChildren(avatar(me, "sm"), h("span.presence-dot", { dataset: { status: c.conn === "online" ? "online" : "offline" } }));
+    this.meStatus.textContent = { online: "Online", syncing: "Connecting…", connecting: "Connecting…", reconnecting: "Reconnecting…" }[c.conn] || "";
+    this.meStatus.dataset.conn = c.conn;
+    const n = this.notifier.state();
+    this.bell.replaceChildren(icon(n === "on" ? "bell" : "bellOff"));
+    const label = { on: "Desktop notifications are on (click to turn off)", off: "Enable desktop notifications", blocked: "Desktop notifications are blocked by the browser", unsupported: "Desktop notifications are not supported here" }[n];
+    this.bell.title = label;
+    this.bell.setAttribute("aria-label", label);
+    this.bell.setAttribute("aria-pressed", String(n === "on"));
+  }
+
+  #row(room) {
+    const c = this.client;
+    const active = room.id === c.activeRoomId;
+    const name = c.displayName(room);
+    let lead;
+    if (room.kind === "dm") {
+      const peer = c.users.get(room.dmPeerId) || { id: room.dmPeerId, username: name };
+      lead = h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: peer.status || "offline" } }));
+    } else {
+      lead = h("span.room-icon", icon("hash"));
+    }
+    const unread = room.unread > 0 && !active;
+    const a = h("a.room-link" + (active ? ".active" : "") + (unread ? ".unread" : ""), {
+      href: "/r/" + room.id,
+      dataset: { roomId: room.id, kind: room.kind },
+      "aria-current": active ? "page" : null,
+      onclick: (e) => {
+        if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+        e.preventDefault();
+        this.navigate(room.id);
+      },
+    }, lead, h("span.room-name", name));
+    if (unread) a.appendChild(h("span.badge", { "aria-label": `${room.unread} unread` }, room.unread > 99 ? "99+" : String(room.unread)));
+    return h("li", a);
+  }
+}

@@ -1,0 +1,545 @@
+// The timeline: a room's messages and system lines, newest at the bottom.
+//
+// Rendering is keyed: every row (day separator, "new" marker, message,
+// system line, pending message) has a key and a signature; a row is built
+// again only when its signature changes, so hover state, selections and an
+// open editor survive updates. The scroll position sticks to the bottom
+// while the user is there, and otherwise stays anchored on the first
+// visible row (also when older history is prepended).
+
+import { h, clear, icon, renderText, avatar, atBottom, hue } from "../util/dom.js";
+import { formatTime, formatFull, formatDay, dayKey, truncate } from "../util/format.js";
+import { parseTime } from "../client.js";
+import { toast, toastError } from "./toast.js";
+import { confirmDialog } from "./dialogs.js";
+
+const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "👀", "🙏", "✅"];
+const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
+
+export class Timeline {
+  constructor(client, { onReply, focusComposer }) {
+    this.client = client;
+    this.onReply = onReply;
+    this.focusComposer = focusComposer;
+    this.room = null;
+    this.rows = new Map(); // key -> {el, sig}
+    this.editing = null; // seq of the message being edited
+    this.stuck = true;
+
+    this.list = h("div.tl-list");
+    this.scroller = h("div.timeline", { id: "timeline", role: "log", "aria-label": "Messages", "aria-live": "polite", tabindex: "0" }, this.list);
+    this.jump = h("button.jump-present", { type: "button", hidden: true, onclick: () => this.scrollToBottom(true) }, "Jump to present", icon("down"));
+    this.el = h("div.timeline-wrap", this.scroller, this.jump);
+    this.picker = null;
+
+    this.scroller.addEventListener("scroll", () => this.#onScroll(), { passive: true });
+    this.list.addEventListener("click", (e) => this.#onClick(e));
+    this.resizeObserver = new ResizeObserver(() => {
+      if (this.stuck) this.scroller.scrollTop = this.scroller.scrollHeight;
+    });
+    this.resizeObserver.observe(this.scroller);
+  }
+
+  setRoom(room) {
+    this.closePicker();
+    this.room = room;
+    this.editing = null;
+    this.rows = new Map();
+    clear(this.list);
+    this.stuck = true;
+    this.jump.hidden = true;
+    if (!room) return;
+    this.update();
+    this.scrollToBottom();
+  }
+
+  /** True while the bottom of the timeline is on screen. */
+  get atBottom() {
+    return this.stuck;
+  }
+
+  scrollToBottom(smooth = false) {
+    this.stuck = true;
+    this.jump.hidden = true;
+    if (smooth) this.scroller.scrollTo({ top: this.scroller.scrollHeight, behavior: "smooth" });
+    else this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.#maybeRead();
+  }
+
+  #onScroll() {
+    const wasStuck = this.stuck;
+    this.stuck = atBottom(this.scroller);
+    this.jump.hidden = this.stuck;
+    if (this.scroller.scrollTop < 400) this.#loadOlder();
+    if (this.stuck && !wasStuck) this.#maybeRead();
+    this.closePicker();
+  }
+
+  #maybeRead() {
+    const room = this.room;
+    if (room && this.client.isReading(room) && (room.unread || room.highSeq > room.readSeq)) this.client.scheduleRead(room);
+  }
+
+  #loadOlder() {
+    const room = this.room;
+    if (!room || !room.hasMore || room.loadingHistory) return;
+    this.client.loadOlder(room).catch((err) => {
+      if (this.room === room) toastError(err, "Could not load older messages: ");
+    });
+  }
+
+  /** Re-renders what changed, keeping the scroll position. */
+  update() {
+    const room = this.room;
+    if (!room) return;
+    const sc = this.scroller;
+    let anchor = null;
+    let anchorOffset = 0;
+    if (!this.stuck) {
+      for (const el of this.list.children) {
+        if (el.offsetTop + el.offsetHeight > sc.scrollTop) {
+          anchor = el;
+          anchorOffset = el.offsetTop - sc.scrollTop;
+          break;
+        }
+      }
+    }
+    this.#reconcile(this.#buildRows());
+    if (this.stuck) sc.scrollTop = sc.scrollHeight;
+    else if (anchor && anchor.isConnected) sc.scrollTop = anchor.offsetTop - anchorOffset;
+    // Not enough to scroll yet: fetch more history.
+    if (sc.scrollHeight <= sc.clientHeight + 400) this.#loadOlder();
+    this.#maybeRead();
+  }
+
+  #reconcile(rows) {
+    const next = new Map();
+    const els = [];
+    for (const row of rows) {
+      let entry = this.rows.get(row.key);
+      if (!entry || entry.sig !== row.sig) {
+        const el = row.make();
+        el.dataset.key = row.key;
+        entry = { el, sig: row.sig };
+      }
+      next.set(row.key, entry);
+      els.push(entry.el);
+    }
+    // Drop the elements that are not reused, then put the rest in order.
+    for (const [key, entry] of this.rows) if (next.get(key)?.el !== entry.el) entry.el.remove();
+    let cursor = this.list.firstChild;
+    for (const el of els) {
+      if (el === cursor) {
+        cursor = cursor.nextSibling;
+        continue;
+      }
+      this.list.insertBefore(el, cursor);
+    }
+    while (cursor) {
+      const n = cursor.nextSibling;
+      cursor.remove();
+      cursor = n;
+    }
+    this.rows = next;
+  }
+
+  #buildRows() {
+    const c = this.client;
+    const room = this.room;
+    const me = c.me.id;
+    const rows = [];
+    if (room.hasMore || room.loadingHistory) {
+      rows.push({ key: "loading", sig: "l", make: () => h("div.tl-loading", { "aria-label": "Loading older messages" }, h("span.spinner"), "Loading older messages…") });
+    } else {
+      const name = c.displayName(room);
+      rows.push({ key: "start", sig: room.kind + name, make: () => this.#startRow(room, name) });
+    }
+    let day = null;
+    let prev = null;
+    let markerDone = room.markerSeq === null;
+    const pushDay = (at) => {
+      const k = dayKey(at);
+      if (k !== day) {
+        day = k;
+        prev = null;
+        const label = formatDay(at);
+        rows.push({ key: "day-" + k, sig: label, make: () => h("div.day-sep", { role: "separator" }, h("span", label)) });
+      }
+    };
+    for (const it of c.items(room)) {
+      if (it.kind === "sys") {
+        const at = parseTime(it.at) || new Date();
+        pushDay(at);
+        const names = ["user_id", "by", "owner_id"].map((k) => (it.data[k] ? c.nameOf(it.data[k]) || "" : "")).join("|");
+        rows.push({ key: "s" + it.seq, sig: names + "|" + (it.data.name || ""), make: () => this.#sysRow(it, at) });
+        prev = null;
+        continue;
+      }
+      const msg = it.msg;
+      const at = parseTime(msg.created_at) || new Date();
+      pushDay(at);
+      if (!markerDone && msg.seq > room.markerSeq && msg.sender_id !== me) {
+        markerDone = true;
+        rows.push({ key: "marker", sig: "m", make: () => h("div.new-marker", { id: "new-marker", role: "separator", "aria-label": "New messages" }, h("span", "New")) });
+        prev = null;
+      }
+      const continued = !!(prev && prev.msg.sender_id === msg.sender_id && at - prev.at < GROUP_WITHIN && !msg.reply_to && !prev.msg.deleted);
+      const name = c.nameOf(msg.sender_id) || msg.sender_name || "";
+      const mentionNames = msg.mentions.map((id) => c.nameOf(id) || "").join(",");
+      let replySig = "";
+      if (msg.reply_to) {
+        const t = c.message(room, msg.reply_to);
+        replySig = t ? `${t.seq}:${t.text}:${t.deleted ? 1 : 0}:${c.nameOf(t.sender_id) || t.sender_name || ""}` : "?";
+        if (!t) c.fetchMessage(room, msg.reply_to);
+      }
+      const editing = this.editing === msg.seq;
+      const canDelete = msg.sender_id === me || (room.kind === "group" && (room.role === "owner" || room.role === "admin"));
+      const sig = [it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg)].join("\u0000");
+      rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete }) });
+      prev = { msg, at };
+    }
+    for (const p of room.pending) {
+      const at = parseTime(p.created_at) || new Date();
+      pushDay(at);
+      const continued = !!(prev && prev.msg.sender_id === me && at - prev.at < GROUP_WITHIN && !p.reply_to);
+      const sig = [p.state, p.error || "", continued ? 1 : 0, c.conn === "online" ? 1 : 0].join("|");
+      rows.push({ key: "p" + p.client_msg_id, sig, make: () => this.#pendingRow(p, at, continued) });
+      prev = { msg: { sender_id: me }, at };
+    }
+    return rows;
+  }
+
+  #startRow(room, name) {
+    if (room.kind === "dm") {
+      const peer = this.client.user(room.dmPeerId);
+      return h("div.tl-start",
+        avatar(peer || { id: room.dmPeerId, username: name }, "xl"),
+        h("h2", name),
+        h("p", "This is the beginning of your direct messages with ", h("strong", name), "."));
+    }
+    return h("div.tl-start",
+      h("div.tl-start-icon", icon("hash")),
+      h("h2", "Welcome to #", name),
+      h("p", "This is the start of the ", h("strong", "#" + name), " room."));
+  }
+
+  #sysRow(it, at) {
+    const c = this.client;
+    const d = it.data;
+    const who = (id) => h("strong", c.nameOf(id) || "someone");
+    let ico = "chat";
+    let parts;
+    switch (it.event) {
+      case "room.created":
+        ico = "hash";
+        parts = d.kind === "dm" ? ["Direct messages started"] : [who(d.owner_id), " created the room ", h("strong", d.name || "")];
+        break;
+      case "member.joined": ico = "door"; parts = [who(d.user_id), " joined the room"]; break;
+      case "member.left": ico = "door"; parts = [who(d.user_id), " left the room"]; break;
+      case "member.kicked": ico = "door"; parts = [who(d.by), " removed ", who(d.user_id), " from the room"]; break;
+      case "member.banned": ico = "shield"; parts = [who(d.by), " banned ", who(d.user_id)]; break;
+      case "member.unbanned": ico = "shield"; parts = [who(d.by), " lifted the ban on ", who(d.user_id)]; break;
+      case "member.role_changed": ico = "shield"; parts = [who(d.by), d.role === "admin" ? " made " : " made ", who(d.user_id), d.role === "admin" ? " an admin" : " a member"]; break;
+      case "room.renamed": ico = "edit"; parts = [who(d.by), " renamed the room to ", h("strong", d.name || "")]; break;
+      case "invite.rotated": ico = "key"; parts = [who(d.by), " changed the invite code"]; break;
+      default: parts = [it.event];
+    }
+    return h("div.sys", { dataset: { seq: it.seq, event: it.event } },
+      h("span.sys-icon", icon(ico)),
+      h("span.sys-text", parts),
+      h("time.sys-time", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)));
+  }
+
+  #messageRow(msg, at, { continued, name, editing, canDelete }) {
+    const c = this.client;
+    const me = c.me.id;
+    const mine = msg.sender_id === me;
+    const user = c.user(msg.sender_id) || { id: msg.sender_id, username: name };
+    const cls = ["msg"];
+    if (continued) cls.push("continued");
+    if (mine) cls.push("mine");
+    if (msg.deleted) cls.push("deleted");
+    if (!mine && msg.mentions.includes(me)) cls.push("mentions-me");
+    const el = h("div", { class: cls.join(" "), dataset: { seq: msg.seq, sender: msg.sender_id } });
+
+    const gutter = continued
+      ? h("div.msg-gutter", h("time.msg-hovertime", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)))
+      : h("div.msg-gutter", avatar(user));
+    const body = h("div.msg-body");
+    if (msg.reply_to) body.appendChild(this.#replyRef(msg.reply_to));
+    if (!continued) {
+      body.appendChild(h("div.msg-meta",
+        h("span.msg-author", { style: { "--author-hue": String(hueOf(user)) } }, name || "…"),
+        h("time.msg-time", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at))));
+    }
+    if (editing) {
+      body.appendChild(this.#editor(msg));
+    } else if (msg.deleted) {
+      body.appendChild(h("div.msg-text.msg-deleted", icon("trash"), "This message was deleted."));
+    } else {
+      const text = h("div.msg-text");
+      renderText(text, msg.text, (n) => this.#resolveMention(msg, n));
+      if (msg.edited_at) {
+        const ed = parseTime(msg.edited_at);
+        text.appendChild(h("span.msg-edited", { title: "Edited " + formatFull(ed) }, " (edited)"));
+      }
+      body.appendChild(text);
+    }
+    if (msg.reactions.length && !msg.deleted) {
+      body.appendChild(h("div.reactions", msg.reactions.map((r) => {
+        const minePressed = r.users.includes(me);
+        const who = r.users.map((id) => c.nameOf(id) || "someone").join(", ");
+        return h("button.reaction" + (minePressed ? ".mine" : ""), {
+          type: "button", "aria-pressed": String(minePressed), title: `${who} reacted with ${r.emoji}`,
+          dataset: { action: "react", emoji: r.emoji },
+        }, h("span.reaction-emoji", r.emoji), h("span.reaction-count", String(r.users.length)));
+      })));
+    }
+    el.appendChild(gutter);
+    el.appendChild(body);
+    if (!msg.deleted && !editing) {
+      el.appendChild(h("div.msg-actions", { role: "toolbar", "aria-label": "Message actions" },
+        actionButton("smile", "Add reaction", "picker"),
+        actionButton("reply", "Reply", "reply"),
+        mine ? actionButton("edit", "Edit", "edit") : null,
+        canDelete ? actionButton("trash", "Delete", "delete", "danger") : null));
+    }
+    return el;
+  }
+
+  #replyRef(seq) {
+    const c = this.client;
+    const t = c.message(this.room, seq);
+    const el = h("button.reply-ref", { type: "button", dataset: { action: "jump", target: seq }, title: "Jump to the original message" }, icon("reply"));
+    if (!t) {
+      el.appendChild(h("span.reply-snippet.muted", "Original message"));
+    } else if (t.deleted) {
+      el.appendChild(h("span.reply-snippet.muted", "Original message was deleted"));
+    } else {
+      el.appendChild(h("span.reply-author", "@" + (c.nameOf(t.sender_id) || t.sender_name || "someone")));
+      el.appendChild(h("span.reply-snippet", truncate(t.text.replace(/\s+/g, " "), 120)));
+    }
+    return el;
+  }
+
+  #resolveMention(msg, name) {
+    const lower = name.toLowerCase();
+    for (const id of msg.mentions) {
+      const u = this.client.users.get(id);
+      if (u && u.username.toLowerCase() === lower) return { known: true, me: id === this.client.me.id, name: u.username };
+    }
+    return { known: false };
+  }
+
+  #pendingRow(p, at, continued) {
+    const c = this.client;
+    const me = c.users.get(c.me.id) || c.me;
+    const cls = ["msg", "mine", "pending"];
+    if (continued) cls.push("continued");
+    if (p.state === "failed") cls.push("failed");
+    const text = h("div.msg-text");
+    renderText(text, p.text, () => ({ known: false }));
+    const status = p.state === "failed"
+      ? h("div.msg-status.error", { role: "alert" }, "Not sent: ", p.error || "error", " ",
+        h("button.link", { type: "button", onclick: () => c.retry(this.room, p) }, "Retry"), " · ",
+        h("button.link", { type: "button", onclick: () => c.discard(this.room, p) }, "Discard"))
+      : p.state === "sent" ? null : h("div.msg-status", { "aria-label": "Sending" }, h("span.spinner.small"), c.conn === "online" ? "Sending…" : "Waiting for connection…");
+    return h("div", { class: cls.join(" "), dataset: { pending: p.client_msg_id, state: p.state } },
+      continued ? h("div.msg-gutter") : h("div.msg-gutter", avatar(me)),
+      h("div.msg-body",
+        p.reply_to ? this.#replyRef(p.reply_to) : null,
+        continued ? null : h("div.msg-meta", h("span.msg-author", me.username), h("time.msg-time", formatTime(at))),
+        text, status));
+  }
+
+  #editor(msg) {
+    const ta = h("textarea.msg-edit-input", { rows: 1, "aria-label": "Edit message", maxlength: "16000" });
+    ta.value = msg.text;
+    const save = async () => {
+      const text = ta.value;
+      if (!text.trim()) {
+        // An empty edit means delete, as in Discord.
+        this.#cancelEdit();
+        this.#delete(msg);
+        return;
+      }
+      if (text === msg.text) {
+        this.#cancelEdit();
+        return;
+      }
+      ta.disabled = true;
+      try {
+        await this.client.edit(this.room, msg.seq, text);
+        this.#cancelEdit();
+      } catch (err) {
+        ta.disabled = false;
+        ta.focus();
+        toastError(err, "Could not edit: ");
+      }
+    };
+    ta.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        this.#cancelEdit();
+      } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        save();
+      }
+    });
+    ta.addEventListener("input", () => autosize(ta));
+    requestAnimationFrame(() => {
+      autosize(ta);
+      ta.focus();
+      ta.setSelectionRange(ta.value.length, ta.value.length);
+    });
+    return h("div.msg-editor", ta,
+      h("div.msg-editor-hint", "Escape to ", h("button.link", { type: "button", onclick: () => this.#cancelEdit() }, "cancel"),
+        " · Enter to ", h("button.link", { type: "button", onclick: save }, "save")));
+  }
+
+  startEdit(seq) {
+    this.editing = seq;
+    this.update();
+    const row = this.rows.get("m" + seq);
+    if (row) row.el.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Edits our newest message (Up arrow in an empty composer). */
+  editLast() {
+    const room = this.room;
+    if (!room) return false;
+    const items = this.client.items(room);
+    for (let i = items.length - 1; i >= 0; i--) {
+      const it = items[i];
+      if (it.kind === "msg" && it.msg.sender_id === this.client.me.id && !it.msg.deleted) {
+        this.startEdit(it.msg.seq);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #cancelEdit() {
+    this.editing = null;
+    this.update();
+    this.focusComposer();
+  }
+
+  async #delete(msg, skipConfirm = false) {
+    if (!skipConfirm) {
+      const ok = await confirmDialog({ title: "Delete message", text: "Delete this message for everyone? This cannot be undone.", confirmLabel: "Delete", danger: true });
+      if (!ok) return;
+    }
+    try {
+      await this.client.remove(this.room, msg.seq);
+    } catch (err) {
+      toastError(err, "Could not delete: ");
+    }
+  }
+
+  #onClick(e) {
+    const btn = e.target.closest("[data-action]");
+    if (!btn || !this.list.contains(btn)) return;
+    const row = btn.closest(".msg");
+    const seq = Number(row?.dataset.seq);
+    const msg = seq ? this.client.message(this.room, seq) : null;
+    switch (btn.dataset.action) {
+      case "reply":
+        if (msg) this.onReply(msg);
+        break;
+      case "edit":
+        if (msg) this.startEdit(seq);
+        break;
+      case "delete":
+        if (msg) this.#delete(msg, e.shiftKey);
+        break;
+      case "react":
+        if (msg) this.client.toggleReaction(this.room, msg, btn.dataset.emoji).catch((err) => toastError(err, "Could not react: "));
+        break;
+      case "picker":
+        if (msg) this.openPicker(btn, msg);
+        break;
+      case "jump":
+        this.scrollToSeq(Number(btn.dataset.target));
+        break;
+    }
+  }
+
+  scrollToSeq(seq) {
+    const row = this.rows.get("m" + seq);
+    if (!row) {
+      toast("That message is further back in the history.");
+      return;
+    }
+    row.el.scrollIntoView({ block: "center", behavior: "smooth" });
+    row.el.classList.remove("flash");
+    void row.el.offsetWidth;
+    row.el.classList.add("flash");
+  }
+
+  openPicker(anchor, msg) {
+    this.closePicker();
+    const room = this.room;
+    const buttons = QUICK_EMOJI.map((emoji) => h("button.picker-emoji", {
+      type: "button", title: emoji, "aria-label": "React with " + emoji,
+      onclick: () => {
+        this.closePicker();
+        this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
+      },
+    }, emoji));
+    const picker = h("div.picker", { role: "dialog", "aria-label": "Pick a reaction" }, buttons);
+    picker.addEventListener("keydown", (e) => {
+      const i = buttons.indexOf(document.activeElement);
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        this.closePicker();
+        anchor.focus();
+      } else if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+        e.preventDefault();
+        const n = (i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length;
+        buttons[n].focus();
+      }
+    });
+    document.body.appendChild(picker);
+    const r = anchor.getBoundingClientRect();
+    const pw = picker.offsetWidth;
+    const ph = picker.offsetHeight;
+    const left = Math.max(8, Math.min(window.innerWidth - pw - 8, r.right - pw));
+    const top = r.top - ph - 6 > 8 ? r.top - ph - 6 : r.bottom + 6;
+    picker.style.setProperty("left", left + "px");
+    picker.style.setProperty("top", top + "px");
+    buttons[0].focus();
+    this.picker = picker;
+    const outside = (e) => {
+      if (!picker.contains(e.target) && e.target !== anchor) this.closePicker();
+    };
+    this.pickerOutside = outside;
+    setTimeout(() => document.addEventListener("mousedown", outside), 0);
+  }
+
+  closePicker() {
+    if (!this.picker) return;
+    this.picker.remove();
+    this.picker = null;
+    document.removeEventListener("mousedown", this.pickerOutside);
+  }
+}
+
+function actionButton(name, label, action, cls = "") {
+  return h("button.icon-btn.msg-action" + (cls ? "." + cls : ""), { type: "button", title: label, "aria-label": label, dataset: { action } }, icon(name));
+}
+
+function reactionSig(msg) {
+  return msg.reactions.map((r) => r.emoji + ":" + r.users.join(",")).join(";");
+}
+
+function hueOf(user) {
+  return hue(user.id || user.username || "");
+}
+
+export function autosize(ta, max = 320) {
+  ta.style.setProperty("height", "auto");
+  ta.style.setProperty("height", Math.min(max, ta.scrollHeight) + "px");
+}
