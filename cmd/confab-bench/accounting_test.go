@@ -158,3 +158,27 @@ func TestSeqList(t *testing.T) {
 		}
 	}
 }
+
+func TestRoomSetReusesMatchingRooms(t *testing.T) {
+	big := layout{Users: 10, Rooms: 5, MembersPerRoom: 2}
+	st := &state{}
+	var rooms []stateRoom
+	for r := range big.Rooms {
+		rooms = append(rooms, stateRoom{ID: string(rune('a' + r)), Members: big.members(r)})
+	}
+	st.Sets = append(st.Sets, roomSet{Layout: big, Rooms: rooms})
+	if got := st.roomSet(big); len(got) != 5 {
+		t.Fatalf("exact layout: %d rooms", len(got))
+	}
+	// The first 3 rooms over the first 6 users have the same members.
+	if got := st.roomSet(layout{Users: 6, Rooms: 3, MembersPerRoom: 2}); len(got) != 3 || got[2].ID != "c" {
+		t.Fatalf("prefix layout: %+v", got)
+	}
+	// 4 rooms over 7 users: room 3 would be users 6 and 0, not 6 and 7.
+	if got := st.roomSet(layout{Users: 7, Rooms: 4, MembersPerRoom: 2}); got != nil {
+		t.Fatalf("different members reused: %+v", got)
+	}
+	if got := st.roomSet(layout{Users: 10, Rooms: 6, MembersPerRoom: 2}); got != nil {
+		t.Fatalf("more rooms than there are: %+v", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,12 +33,27 @@ type roomSet struct {
 	Rooms  []stateRoom `json:"rooms"`
 }
 
-// roomSet returns the rooms made for layout l, or nil.
+// roomSet returns rooms with the members layout l wants: those made for
+// l, or the first l.Rooms rooms of another set whose members are the same
+// (50 rooms of 100 over 5,000 users are the first 50 rooms of 100 rooms of
+// 100 over 10,000). It returns nil if there are none.
 func (st *state) roomSet(l layout) []stateRoom {
 	for _, s := range st.Sets {
 		if s.Layout == l {
 			return s.Rooms
 		}
+	}
+sets:
+	for _, s := range st.Sets {
+		if len(s.Rooms) < l.Rooms {
+			continue
+		}
+		for r := range l.Rooms {
+			if !slices.Equal(s.Rooms[r].Members, l.members(r)) {
+				continue sets
+			}
+		}
+		return s.Rooms[:l.Rooms]
 	}
 	return nil
 }
