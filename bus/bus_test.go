@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/confabhq/confab/bus"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/eventstore/sqlite"
@@ -255,5 +258,83 @@ func TestEncodeDecode(t *testing.T) {
 	msg.Payload = []byte("{not json")
 	if _, _, err := bus.Decode(msg); err == nil {
 		t.Fatal("decoding garbage succeeded")
+	}
+}
+
+// limited is an in-process bus that caps message payloads, and records
+// the size and number of events of every message published on it.
+type limited struct {
+	*gochannel.GoChannel
+	limit int
+
+	mu     sync.Mutex
+	sizes  []int
+	counts []int
+}
+
+func (l *limited) MaxPayload() int { return l.limit }
+
+func (l *limited) Publish(topic string, msgs ...*message.Message) error {
+	l.mu.Lock()
+	for _, m := range msgs {
+		_, evs, err := bus.Decode(m)
+		if err != nil {
+			l.mu.Unlock()
+			return err
+		}
+		l.sizes = append(l.sizes, len(m.Payload))
+		l.counts = append(l.counts, len(evs))
+	}
+	l.mu.Unlock()
+	return l.GoChannel.Publish(topic, msgs...)
+}
+
+// TestRelaySplitsBatches checks that a relay publishing to a bus with a
+// payload limit splits batches to fit, and leaves an event too big for any
+// message to the store: consumers still get every event once, in order.
+func TestRelaySplitsBatches(t *testing.T) {
+	s := openStore(t)
+	pubsub := &limited{GoChannel: bus.NewGoChannel(nil), limit: 4000}
+	t.Cleanup(func() { pubsub.Close() })
+	want := map[uuid.UUID]bool{}
+	appendSized := func(n, size int) {
+		for i := range n {
+			e := eventstore.EventData{ID: uuid.New(), Type: "Posted", Data: []byte(fmt.Sprintf(`{"t":%q}`, strings.Repeat("x", size)))}
+			want[e.ID] = true
+			if _, err := s.Append(context.Background(), fmt.Sprintf("room-%d", i%3), eventstore.Any, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	appendSized(100, 100)
+	appendSized(1, 10000) // too big for any message
+	appendSized(100, 100)
+
+	c := &consumer{}
+	run(t, func(ctx context.Context) error {
+		return bus.Follow(ctx, s, pubsub, eventstore.Start, eventstore.Filter{}, c.handle)
+	})
+	relay, err := bus.NewRelay(s, pubsub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, func(ctx context.Context) error { return relay.Run(ctx, eventstore.Start) })
+	appendSized(50, 100)
+	waitFor(t, func() error { return storetest.VerifyExactlyOnce(c.got(), want) })
+
+	pubsub.mu.Lock()
+	defer pubsub.mu.Unlock()
+	empty, total := 0, 0
+	for i, size := range pubsub.sizes {
+		if size > pubsub.limit {
+			t.Errorf("message %d has %d bytes, over the limit of %d", i, size, pubsub.limit)
+		}
+		if pubsub.counts[i] == 0 {
+			empty++
+		}
+		total += pubsub.counts[i]
+	}
+	if empty != 1 || total != len(want)-1 {
+		t.Errorf("%d messages carried %d events and %d none; want %d events, and one message for the big one", len(pubsub.sizes), total, empty, len(want)-1)
 	}
 }

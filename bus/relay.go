@@ -100,23 +100,47 @@ func (r *Relay) Run(ctx context.Context, after eventstore.Position) error {
 	}
 }
 
-func (r *Relay) publish(after eventstore.Position, events []eventstore.RecordedEvent) error {
-	msg, err := Encode(after, events)
-	if err != nil {
-		return err
+// PayloadLimiter is implemented by buses that cap the size of a message's
+// payload (NATS: the server's max_payload). The relay splits batches into
+// messages that fit.
+type PayloadLimiter interface {
+	// MaxPayload returns the largest payload a message may have, in bytes.
+	MaxPayload() int
+}
+
+// maxPayload returns the bus's payload limit, 0 for none.
+func (r *Relay) maxPayload() int {
+	if l, ok := r.pub.(PayloadLimiter); ok {
+		return max(l.MaxPayload(), 1)
 	}
-	if err := r.pub.Publish(Topic, msg); err != nil {
-		return fmt.Errorf("bus: publish: %w", err)
+	return 0
+}
+
+// publish publishes the events, read after position after, in messages
+// that fit the bus.
+func (r *Relay) publish(after eventstore.Position, events []eventstore.RecordedEvent) error {
+	limit := r.maxPayload()
+	for len(events) > 0 {
+		msg, n, err := encodeFitting(after, events, limit)
+		if err != nil {
+			return err
+		}
+		if err := r.pub.Publish(Topic, msg); err != nil {
+			return fmt.Errorf("bus: publish: %w", err)
+		}
+		after, events = events[n-1].Position, events[n:]
 	}
 	return nil
 }
 
 // publishChained publishes the events, read after position after, that
-// the chain does not have yet, as the message following the chain's last
+// the chain does not have yet, as the messages following the chain's last
 // one, *last. When another relay got there first, it learns the new last
 // message and tries again with what is left.
 func (r *Relay) publishChained(chain Chain, last *string, after eventstore.Position, events []eventstore.RecordedEvent) error {
-	for attempt := 0; ; attempt++ {
+	limit := r.maxPayload()
+	refused := 0
+	for {
 		prev, rest := after, events
 		// The chain's last message ends at an event at or before which
 		// the chain has everything (or shows the gap): leave those out.
@@ -125,31 +149,56 @@ func (r *Relay) publishChained(chain Chain, last *string, after eventstore.Posit
 			for i < len(rest) && !rest[i].Position.After(end) {
 				i++
 			}
-			if i == len(rest) {
-				return nil
-			}
 			prev, rest = end, rest[i:]
 		}
-		msg, err := Encode(prev, rest)
+		if len(rest) == 0 {
+			return nil
+		}
+		msg, _, err := encodeFitting(prev, rest, limit)
 		if err != nil {
 			return err
 		}
-		expect := *last
-		if attempt >= maxNotLast {
-			r.logger.Warn("relay: the bus refused the batch too often; publishing it unconditionally", "last", *last, "events", len(rest))
-			expect = ""
+		if refused < maxNotLast {
+			err = chain.PublishAfter(Topic, *last, msg)
+		} else {
+			r.logger.Warn("relay: the bus refused a batch too often; publishing it unconditionally", "last", *last, "message", msg.UUID)
+			err = chain.Publish(Topic, msg)
 		}
-		err = chain.PublishAfter(Topic, expect, msg)
 		var nl *NotLastError
 		if errors.As(err, &nl) {
 			*last = nl.Last
+			refused++
 			continue
 		}
 		if err != nil {
 			*last = "" // after a failure, ask the bus
 			return fmt.Errorf("bus: publish: %w", err)
 		}
-		*last = msg.UUID
-		return nil
+		*last = msg.UUID // the next round leaves out what msg carried
+		refused = 0
+	}
+}
+
+// encodeFitting encodes the longest prefix of events, read after prev,
+// whose message fits in limit bytes (any size if limit is 0), halving the
+// prefix until it fits, and returns the message and how many events it
+// covers. An event too big to fit alone is left out: the message covering
+// it carries no events and has the event's position as its previous one,
+// so consumers read the event from the store.
+func encodeFitting(prev eventstore.Position, events []eventstore.RecordedEvent, limit int) (*message.Message, int, error) {
+	n := len(events)
+	for {
+		msg, err := Encode(prev, events[:n])
+		if err != nil {
+			return nil, 0, err
+		}
+		if limit <= 0 || len(msg.Payload) <= limit {
+			return msg, n, nil
+		}
+		if n == 1 {
+			msg, err := Encode(events[0].Position, nil)
+			return msg, 1, err
+		}
+		n /= 2
 	}
 }

@@ -1,4 +1,6 @@
-// Package nats is the bus between confab nodes: NATS through watermill-nats.
+// Package nats is the bus between confab nodes: NATS, published to with
+// watermill-nats and subscribed to with nats.go (watermill-nats'
+// subscribers race with their own shutdown; see Bus).
 //
 // Open connects to a NATS server and returns a *Bus, a watermill publisher
 // and subscriber that routes by topic:
@@ -12,9 +14,11 @@
 //     received, when it misses messages or heartbeats (after a reconnect).
 //     Bus is a bus.Chain: relays publish with Nats-Expected-Last-Msg-Id, so
 //     that the relays of all nodes put each event on the stream once (see
-//     package bus).
-//   - every other topic (bus ephemeral frames, such as typing) goes through
-//     core NATS: no storage, at most once, to every node subscribed now.
+//     package bus), and a bus.PayloadLimiter: relays split batches to fit
+//     the server's max_payload.
+//   - every other topic (ephemeral frames between gateways, such as typing)
+//     goes through core NATS: no storage, at most once, to every node
+//     subscribed at the time.
 //
 // The stream is a fan-out buffer, not a log: the event store is the log,
 // and a consumer that misses messages (a reconnect, a purge) reads the gap

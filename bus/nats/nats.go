@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -51,22 +52,34 @@ type Config struct {
 
 // Bus is a watermill publisher and subscriber on NATS: committed events on
 // JetStream, other topics on core NATS. It is safe for concurrent use.
+//
+// It publishes with watermill-nats, but subscribes with nats.go directly:
+// watermill-nats' subscribers may send on a subscription's channel after
+// closing it when the subscription ends while a message arrives (a data
+// race, and a possible panic), which happens whenever a consumer stops on
+// a busy bus.
 type Bus struct {
 	logger *slog.Logger
 	stream string
 
-	pubConn  *natsgo.Conn // both publishers
-	js       natsgo.JetStreamContext
-	events   *wmnats.Publisher
-	frames   *wmnats.Publisher
-	eventsIn *wmnats.Subscriber // on its own connection, which it drains on Close
-	framesIn *wmnats.Subscriber // likewise
+	pubConn *natsgo.Conn // both publishers
+	js      natsgo.JetStreamContext
+	events  *wmnats.Publisher
+	frames  *wmnats.Publisher
+
+	subConn *natsgo.Conn // every subscription
+	subJS   natsgo.JetStreamContext
+	subs    sync.WaitGroup // running subscriptions
+	mu      sync.Mutex
+	closed  bool
+	closing chan struct{} // closed by Close
 }
 
 var (
 	_ message.Publisher  = (*Bus)(nil)
 	_ message.Subscriber = (*Bus)(nil)
 	_ bus.Chain          = (*Bus)(nil)
+	_ bus.PayloadLimiter = (*Bus)(nil)
 )
 
 // Open connects to NATS, makes sure the events stream exists with the
@@ -87,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Bus{logger: cfg.Logger, stream: cfg.Stream}
+	b := &Bus{logger: cfg.Logger, stream: cfg.Stream, closing: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -122,35 +135,11 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		return nil, fmt.Errorf("nats: open: %w", err)
 	}
 
-	subConfig := func(jetStream bool) wmnats.SubscriberSubscriptionConfig {
-		c := wmnats.SubscriberSubscriptionConfig{
-			Unmarshaler:       unmarshaler{},
-			SubscribersCount:  1,
-			SubjectCalculator: wmnats.DefaultSubjectCalculator,
-			CloseTimeout:      5 * time.Second,
-			SubscribeTimeout:  10 * time.Second,
-			JetStream:         wmnats.JetStreamConfig{Disabled: !jetStream},
-		}
-		if jetStream {
-			// Heartbeats every 2 s (instead of 5 s) find a lost consumer
-			// sooner after a reconnect.
-			c.JetStream.SubscribeOptions = []natsgo.SubOpt{natsgo.OrderedConsumer(), natsgo.DeliverNew(), natsgo.IdleHeartbeat(2 * time.Second)}
-		}
-		return c
+	if b.subConn, err = b.connect(cfg, "subscribe"); err != nil {
+		return nil, err
 	}
-	for _, s := range []struct {
-		sub       **wmnats.Subscriber
-		jetStream bool
-		name      string
-	}{{&b.eventsIn, true, "events"}, {&b.framesIn, false, "frames"}} {
-		conn, err := b.connect(cfg, "subscribe "+s.name)
-		if err != nil {
-			return nil, err
-		}
-		if *s.sub, err = wmnats.NewSubscriberWithNatsConn(conn, subConfig(s.jetStream), wlog); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("nats: open: %w", err)
-		}
+	if b.subJS, err = b.subConn.JetStream(); err != nil {
+		return nil, fmt.Errorf("nats: open: %w", err)
 	}
 	ok = true
 	return b, nil
@@ -258,6 +247,15 @@ func (b *Bus) PublishAfter(topic, last string, msg *message.Message) error {
 	return err
 }
 
+// headerRoom is what MaxPayload leaves of the server's limit for the
+// message's headers (its ID, the expected last ID or sequence).
+const headerRoom = 1024
+
+// MaxPayload returns the largest payload a message may have: the server's
+// max_payload (1 MiB by default) less room for headers. The relay splits
+// batches to fit (bus.PayloadLimiter).
+func (b *Bus) MaxPayload() int { return int(b.pubConn.MaxPayload()) - headerRoom }
+
 // lastMessage returns the sequence number of the stream's last message and
 // its ID, or the stream's last sequence number (0 if it never had a
 // message) and "" if it has no messages.
@@ -276,24 +274,106 @@ func (b *Bus) lastMessage() (seq uint64, id string, err error) {
 	return m.Sequence, m.Header.Get(natsgo.MsgIdHdr), nil
 }
 
-// Subscribe returns the messages published on topic from now on: for
-// bus.Topic in the stream's order, each once, unless the connection fails
-// for longer than the stream keeps messages.
+// Subscribe returns the messages published on topic from now on, until ctx
+// ends or the bus closes; then the channel closes. Messages come one at a
+// time: the next one after the consumer acks (or nacks) this one. On
+// bus.Topic they come from an ordered JetStream consumer, in the stream's
+// order, each once, unless the connection fails for longer than the
+// stream keeps messages; on other topics, from core NATS, at most once.
 func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if topic == bus.Topic {
-		return b.eventsIn.Subscribe(ctx, topic)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errors.New("nats: subscribe: bus closed")
 	}
-	return b.framesIn.Subscribe(ctx, topic)
+	s := &subscription{out: make(chan *message.Message), done: make(chan struct{}), logger: b.logger}
+	var err error
+	if topic == bus.Topic {
+		// Heartbeats every 2 s (instead of 5 s) find a lost consumer
+		// sooner after a reconnect.
+		s.sub, err = b.subJS.Subscribe(topic, s.deliver, natsgo.BindStream(b.stream),
+			natsgo.OrderedConsumer(), natsgo.DeliverNew(), natsgo.IdleHeartbeat(2*time.Second))
+	} else {
+		s.sub, err = b.subConn.Subscribe(topic, s.deliver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nats: subscribe to %s: %w", topic, err)
+	}
+	b.subs.Add(1)
+	go func() {
+		defer b.subs.Done()
+		select {
+		case <-ctx.Done():
+		case <-b.closing:
+		}
+		s.end()
+	}()
+	return s.out, nil
+}
+
+// subscription hands the messages of one NATS subscription to a channel.
+type subscription struct {
+	sub    *natsgo.Subscription
+	out    chan *message.Message
+	done   chan struct{} // closed when the subscription ends
+	logger *slog.Logger
+
+	mu     sync.RWMutex // held for reading while delivering, for writing to close out
+	closed bool
+}
+
+// deliver is the NATS message handler (one call at a time per
+// subscription): it sends the message and waits for the consumer's ack.
+func (s *subscription) deliver(m *natsgo.Msg) {
+	msg, err := (&wmnats.NATSMarshaler{}).Unmarshal(m)
+	if err != nil {
+		s.logger.Warn("nats: unreadable message", "subject", m.Subject, "err", err)
+		return
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.out <- msg:
+	case <-s.done:
+		return
+	}
+	select {
+	case <-msg.Acked():
+	case <-msg.Nacked(): // not redelivered: Follow reads what it lacks from the store
+	case <-s.done:
+	}
+}
+
+// end unsubscribes and closes the channel, once no delivery can send on it.
+func (s *subscription) end() {
+	close(s.done)
+	if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) && !errors.Is(err, natsgo.ErrBadSubscription) {
+		s.logger.Warn("nats: unsubscribe", "subject", s.sub.Subject, "err", err)
+	}
+	s.mu.Lock()
+	s.closed = true
+	close(s.out)
+	s.mu.Unlock()
 }
 
 // Close ends the subscriptions (their channels close) and the
 // connections.
 func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	close(b.closing)
+	b.mu.Unlock()
+	b.subs.Wait()
 	var errs []error
-	for _, s := range []*wmnats.Subscriber{b.eventsIn, b.framesIn} {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
+	if b.subConn != nil {
+		b.subConn.Close()
 	}
 	if b.pubConn != nil {
 		if err := b.pubConn.Flush(); err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
@@ -305,15 +385,4 @@ func (b *Bus) Close() error {
 		return fmt.Errorf("nats: close: %w", err)
 	}
 	return nil
-}
-
-// unmarshaler reads messages as watermill's NATSMarshaler writes them,
-// and drops their reply subject: ordered consumers take no acks, and
-// watermill acks only messages that have one (it would log an error for
-// every message otherwise).
-type unmarshaler struct{}
-
-func (unmarshaler) Unmarshal(m *natsgo.Msg) (*message.Message, error) {
-	m.Reply = ""
-	return (&wmnats.NATSMarshaler{}).Unmarshal(m)
 }

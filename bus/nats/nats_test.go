@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -423,5 +424,48 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := nats.Open(context.Background(), nats.Config{URL: "nats://127.0.0.1:1"}); err == nil {
 		t.Error("Open of a closed port succeeded")
+	}
+}
+
+// TestBigBatches publishes batches larger than the server's max_payload,
+// and an event that fits no message: consumers get every event once.
+func TestBigBatches(t *testing.T) {
+	url := natstest.Start(t)
+	s := openStore(t)
+	want := map[uuid.UUID]bool{}
+	appendSized := func(n, size int) {
+		for i := range n {
+			e := eventstore.EventData{ID: uuid.New(), Type: "Posted", Data: []byte(fmt.Sprintf(`{"t":%q}`, strings.Repeat("x", size)))}
+			want[e.ID] = true
+			if _, err := s.Append(context.Background(), fmt.Sprintf("room-%d", i%3), eventstore.Any, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// About 2.5 MB of events read in one batch, one of them 900 KB (1.2 MB
+	// in a message).
+	appendSized(200, 4000)
+	appendSized(1, 900<<10)
+	appendSized(200, 4000)
+	var consumers []*consumer
+	for range 2 {
+		b := openBus(t, url)
+		c := &consumer{}
+		consumers = append(consumers, c)
+		run(t, func(ctx context.Context) error {
+			return bus.Follow(ctx, s, b, eventstore.Start, eventstore.Filter{}, c.handle)
+		})
+		run(t, func(ctx context.Context) error {
+			relay, _ := bus.NewRelay(s, b, nil)
+			return relay.Run(ctx, eventstore.Start)
+		})
+	}
+	for i, c := range consumers {
+		waitFor(t, 30*time.Second, func() error {
+			if err := storetest.VerifyExactlyOnce(c.got(), want); err != nil {
+				return fmt.Errorf("consumer %d: %w", i, err)
+			}
+			return nil
+		})
 	}
 }
