@@ -1,4 +1,38 @@
 // Package media is confab's call server: a WebRTC selective forwarding
-// unit on pion/webrtc and an embedded TURN server on pion/turn. Signaling
-// rides the gateway's WebSocket.
+// unit on pion/webrtc. (The embedded TURN server is in media/turn.)
+// Signaling rides the gateway's WebSocket; this package knows nothing of
+// frames, only of Participants and the Messages it sends them.
+//
+// Every room has one call. A participant has two peer connections: on
+// "pub" the client offers and sends its microphone, camera and screen
+// share; on "sub" the SFU offers and sends the other participants'
+// tracks. With one offerer per connection renegotiation never meets glare,
+// and the SFU serializes its own offers: one at a time per participant,
+// the next once the answer came, covering everything that changed
+// meanwhile.
+//
+// Forwarding: each published track has one reading goroutine. It hands
+// every packet to each subscriber's bounded queue without blocking; each
+// subscriber has one writing goroutine. A slow or stalled subscriber
+// loses packets from its own queue and never delays the others. The
+// header extensions negotiated with the publisher are dropped on the way
+// out; the interceptors add the subscriber's own.
+//
+// Keyframes: a subscriber's PLI or FIR, a subscribe connection that
+// connects and a renegotiation that adds a track all ask the publisher
+// for a keyframe, at most once per KeyframeInterval per source (a request
+// within the interval is sent when it ends), so a newcomer sees video
+// within about a second.
+//
+// The default interceptors provide NACKs to publishers, NACK responses
+// with RTX to subscribers, RTCP sender and receiver reports, and
+// transport-wide congestion control feedback to publishers, whose
+// bandwidth estimators adapt to it. The audio level header extension of
+// every audio packet feeds an active speaker detector per call.
+//
+// A participant whose connection fails (or whose client closed it) is
+// removed after FailedGrace unless an ICE restart brings it back; the
+// SFU calls Config.OnFailed so that the gateway records the leave.
+// Leaving closes both peer connections, which ends every goroutine of the
+// participant.
 package media

@@ -1,0 +1,481 @@
+// Package rtctest is a WebRTC call participant for tests and load
+// generation: a Pion client with confab's two peer connections (publish,
+// where it offers, and subscribe, where the SFU offers) that sends
+// synthetic audio and VP8 video and counts what it receives.
+//
+// The media is not decodable audio or video, but it is shaped like it:
+// Opus-sized audio packets every 20 ms carrying the audio level header
+// extension, and VP8 frames whose payload header marks keyframes, so that
+// a receiver can tell when it got one. The video sender sends a keyframe
+// first and then only when asked (PLI or FIR), so that a test can check
+// the SFU's keyframe requests.
+package rtctest
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Signaling is how a client talks to the SFU.
+type Signaling interface {
+	// Publish sends the publish connection's offer and the kind of each
+	// sending transceiver by mid, and returns the answer.
+	Publish(offer string, kinds map[string]string) (answer string, err error)
+	// Answer answers the SFU's offer on the subscribe connection.
+	Answer(answer string) error
+	// Candidate sends an ICE candidate of connection pc ("pub" or "sub").
+	Candidate(pc string, c webrtc.ICECandidateInit) error
+}
+
+// Options configure a client.
+type Options struct {
+	// ICEServers are used by both connections (e.g. confab's TURN).
+	ICEServers []webrtc.ICEServer
+	// RelayOnly forces every connection through a TURN relay.
+	RelayOnly bool
+	// Loopback gathers loopback candidates (tests on one host).
+	Loopback bool
+	// Publish lists the kinds to send: "audio", "video", "screen".
+	Publish []string
+	// Level is the audio level sent, in -dBov (0 loudest, 127 silent).
+	Level uint8
+	// VideoPackets is the number of packets per video frame (default 1);
+	// frames go at 30 per second.
+	VideoPackets int
+	// NoRead makes the client never read what it receives (a stalled
+	// receiver).
+	NoRead bool
+}
+
+// TrackStats counts what a client received on one track.
+type TrackStats struct {
+	ID        string // the SFU's track ID: "<user>:<kind>"
+	Packets   atomic.Int64
+	Keyframes atomic.Int64
+	// FirstKeyframe is when the first keyframe arrived (unix nanos).
+	FirstKeyframe atomic.Int64
+}
+
+// Client is a call participant.
+type Client struct {
+	Pub, Sub *webrtc.PeerConnection
+	sig      Signaling
+	opts     Options
+
+	mu       sync.Mutex
+	tracks   map[string]*TrackStats // by track ID
+	pending  []webrtc.ICECandidateInit
+	senders  map[string]*webrtc.TrackLocalStaticRTP // by kind
+	keyframe map[string]*atomic.Bool                // by kind: send a keyframe next
+	events   chan func()
+	done     chan struct{}
+	wg       sync.WaitGroup
+	closed   sync.Once
+
+	// PLIs counts the keyframe requests the client got for its video.
+	PLIs atomic.Int64
+	// Sent counts the RTP packets the client sent.
+	Sent atomic.Int64
+}
+
+// New returns a client; Start connects it.
+func New(sig Signaling, opts Options) (*Client, error) {
+	if opts.VideoPackets <= 0 {
+		opts.VideoPackets = 1
+	}
+	m := &webrtc.MediaEngine{}
+	for _, c := range []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}}, PayloadType: 96},
+	} {
+		typ := webrtc.RTPCodecTypeAudio
+		if c.MimeType == webrtc.MimeTypeVP8 {
+			typ = webrtc.RTPCodecTypeVideo
+		}
+		if err := m.RegisterCodec(c, typ); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(opts.Loopback)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	cfg := webrtc.Configuration{ICEServers: opts.ICEServers}
+	if opts.RelayOnly {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	c := &Client{
+		sig: sig, opts: opts, tracks: map[string]*TrackStats{},
+		senders: map[string]*webrtc.TrackLocalStaticRTP{}, keyframe: map[string]*atomic.Bool{},
+		events: make(chan func(), 256), done: make(chan struct{}),
+	}
+	var err error
+	if c.Pub, err = api.NewPeerConnection(cfg); err != nil {
+		return nil, err
+	}
+	if c.Sub, err = api.NewPeerConnection(cfg); err != nil {
+		c.Pub.Close()
+		return nil, err
+	}
+	for name, pc := range map[string]*webrtc.PeerConnection{"pub": c.Pub, "sub": c.Sub} {
+		pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+			if cand != nil {
+				c.do(func() { _ = c.sig.Candidate(name, cand.ToJSON()) })
+			}
+		})
+	}
+	c.Sub.OnTrack(c.onTrack)
+	c.wg.Add(1)
+	go c.eventLoop()
+	return c, nil
+}
+
+// do runs f on the client's event goroutine, in order.
+func (c *Client) do(f func()) {
+	select {
+	case c.events <- f:
+	case <-c.done:
+	}
+}
+
+func (c *Client) eventLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case f := <-c.events:
+			f()
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// Start adds the tracks to publish, offers them, and starts sending.
+func (c *Client) Start() error {
+	for _, kind := range c.opts.Publish {
+		codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+		if kind == "audio" {
+			codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+		}
+		track, err := webrtc.NewTrackLocalStaticRTP(codec, kind, "client")
+		if err != nil {
+			return err
+		}
+		if _, err := c.Pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			return err
+		}
+		c.senders[kind] = track
+		c.keyframe[kind] = &atomic.Bool{}
+		c.keyframe[kind].Store(true)
+	}
+	if len(c.senders) == 0 {
+		return nil // nothing to publish: the subscribe connection is enough
+	}
+	if err := c.publish(false); err != nil {
+		return err
+	}
+	for _, tr := range c.Pub.GetTransceivers() {
+		kind := tr.Sender().Track().ID()
+		sender := tr.Sender()
+		c.wg.Add(1)
+		go c.readSenderRTCP(kind, sender)
+		c.wg.Add(1)
+		if kind == "audio" {
+			go c.sendAudio(sender)
+		} else {
+			go c.sendVideo(kind, sender)
+		}
+	}
+	return nil
+}
+
+// publish offers the publish connection (again, with iceRestart to
+// restart ICE) and applies the answer.
+func (c *Client) publish(iceRestart bool) error {
+	offer, err := c.Pub.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err != nil {
+		return err
+	}
+	if err := c.Pub.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	kinds := map[string]string{}
+	for _, tr := range c.Pub.GetTransceivers() {
+		kinds[tr.Mid()] = tr.Sender().Track().ID()
+	}
+	answer, err := c.sig.Publish(c.Pub.LocalDescription().SDP, kinds)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	return c.Pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+}
+
+// RestartICE restarts ICE on the publish connection.
+func (c *Client) RestartICE() error { return c.publish(true) }
+
+// HandleOffer answers the SFU's offer on the subscribe connection.
+func (c *Client) HandleOffer(sdp string) {
+	c.do(func() {
+		if err := c.Sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+			return
+		}
+		c.mu.Lock()
+		pending := c.pending
+		c.pending = nil
+		c.mu.Unlock()
+		for _, cand := range pending {
+			_ = c.Sub.AddICECandidate(cand)
+		}
+		answer, err := c.Sub.CreateAnswer(nil)
+		if err != nil {
+			return
+		}
+		if err := c.Sub.SetLocalDescription(answer); err != nil {
+			return
+		}
+		_ = c.sig.Answer(c.Sub.LocalDescription().SDP)
+	})
+}
+
+// HandleCandidate adds one of the SFU's candidates.
+func (c *Client) HandleCandidate(pc string, cand webrtc.ICECandidateInit) {
+	c.do(func() {
+		if pc == "pub" {
+			_ = c.Pub.AddICECandidate(cand)
+			return
+		}
+		if c.Sub.RemoteDescription() == nil {
+			c.mu.Lock()
+			c.pending = append(c.pending, cand)
+			c.mu.Unlock()
+			return
+		}
+		_ = c.Sub.AddICECandidate(cand)
+	})
+}
+
+func (c *Client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	st := &TrackStats{ID: track.ID()}
+	c.mu.Lock()
+	if old := c.tracks[track.ID()]; old != nil {
+		st = old // the same publisher's track again after renegotiation
+	} else {
+		c.tracks[track.ID()] = st
+	}
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if c.opts.NoRead {
+			<-c.done
+			return
+		}
+		buf := make([]byte, 1500)
+		var pkt rtp.Packet
+		for {
+			n, _, err := track.Read(buf)
+			if err != nil {
+				return
+			}
+			st.Packets.Add(1)
+			if track.Kind() != webrtc.RTPCodecTypeVideo || pkt.Unmarshal(buf[:n]) != nil {
+				continue
+			}
+			if isKeyframe(pkt.Payload) {
+				st.Keyframes.Add(1)
+				st.FirstKeyframe.CompareAndSwap(0, time.Now().UnixNano())
+			}
+		}
+	}()
+}
+
+// isKeyframe reports whether a VP8 RTP payload starts a keyframe.
+func isKeyframe(payload []byte) bool {
+	var vp8 codecs.VP8Packet
+	body, err := vp8.Unmarshal(payload)
+	return err == nil && vp8.S == 1 && vp8.PID == 0 && len(body) > 0 && body[0]&0x01 == 0
+}
+
+// Track returns the stats of the track with ID id ("<user>:<kind>"), or
+// nil if it never arrived.
+func (c *Client) Track(id string) *TrackStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tracks[id]
+}
+
+// Tracks returns the IDs of the tracks that arrived.
+func (c *Client) Tracks() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for id := range c.tracks {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Received returns the packets received from user's track of kind.
+func (c *Client) Received(user, kind string) int64 {
+	if st := c.Track(user + ":" + kind); st != nil {
+		return st.Packets.Load()
+	}
+	return 0
+}
+
+func (c *Client) readSenderRTCP(kind string, sender *webrtc.RTPSender) {
+	defer c.wg.Done()
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				c.PLIs.Add(1)
+				if kf := c.keyframe[kind]; kf != nil {
+					kf.Store(true)
+				}
+			}
+		}
+	}
+}
+
+func (c *Client) sendAudio(sender *webrtc.RTPSender) {
+	defer c.wg.Done()
+	track := c.senders["audio"]
+	var levelID uint8
+	for _, ext := range sender.GetParameters().HeaderExtensions {
+		if ext.URI == sdp.AudioLevelURI {
+			levelID = uint8(ext.ID)
+		}
+	}
+	payload := make([]byte, 80)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var seq uint16
+	var ts uint32
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+		}
+		seq++
+		ts += 960
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: seq == 1}, Payload: payload}
+		if levelID != 0 {
+			raw, _ := rtp.AudioLevelExtension{Level: c.opts.Level, Voice: c.opts.Level < 127}.Marshal()
+			_ = pkt.Header.SetExtension(levelID, raw)
+		}
+		_ = track.WriteRTP(pkt)
+		c.Sent.Add(1)
+	}
+}
+
+func (c *Client) sendVideo(kind string, _ *webrtc.RTPSender) {
+	defer c.wg.Done()
+	track := c.senders[kind]
+	tick := time.NewTicker(time.Second / 30)
+	defer tick.Stop()
+	var seq uint16
+	var ts uint32
+	body := make([]byte, 900)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+		}
+		ts += 3000
+		key := c.keyframe[kind].Swap(false)
+		for i := range c.opts.VideoPackets {
+			seq++
+			// VP8 payload descriptor: S=1 and PID=0 on a frame's first
+			// packet; then the frame tag, whose low bit is 0 on a
+			// keyframe.
+			payload := make([]byte, 1+len(body))
+			copy(payload[1:], body)
+			if i == 0 {
+				payload[0] = 0x10
+				payload[1] = 0x01
+				if key {
+					payload[1] = 0x00
+					copy(payload[4:], []byte{0x9d, 0x01, 0x2a})
+				}
+			}
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: i == c.opts.VideoPackets-1}, Payload: payload}
+			_ = track.WriteRTP(pkt)
+			c.Sent.Add(1)
+		}
+	}
+}
+
+// Connected reports whether the connections in use are connected: the
+// publish one if the client publishes, the subscribe one once the SFU
+// offered it something.
+func (c *Client) Connected() bool {
+	pubOK := len(c.opts.Publish) == 0 || c.Pub.ConnectionState() == webrtc.PeerConnectionStateConnected
+	subOK := c.Sub.RemoteDescription() == nil || c.Sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+	return pubOK && subOK
+}
+
+// SelectedCandidateTypes returns the local candidate types of the
+// selected pairs of both connections, e.g. "relay".
+func (c *Client) SelectedCandidateTypes() []string {
+	var types []string
+	for _, pc := range []*webrtc.PeerConnection{c.Pub, c.Sub} {
+		stats := pc.GetStats()
+		for _, s := range stats {
+			pair, ok := s.(webrtc.ICECandidatePairStats)
+			if !ok || !pair.Nominated || pair.State != webrtc.StatsICECandidatePairStateSucceeded {
+				continue
+			}
+			if local, ok := stats[pair.LocalCandidateID].(webrtc.ICECandidateStats); ok {
+				types = append(types, local.CandidateType.String())
+			}
+		}
+	}
+	return types
+}
+
+// String describes the client's connections and tracks, for test
+// failures.
+func (c *Client) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pub=%s sub=%s tracks:", c.Pub.ConnectionState(), c.Sub.ConnectionState())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, st := range c.tracks {
+		fmt.Fprintf(&b, " %s=%d/%dkf", id, st.Packets.Load(), st.Keyframes.Load())
+	}
+	return b.String()
+}
+
+// Close closes both connections and waits for the client's goroutines.
+func (c *Client) Close() {
+	c.closed.Do(func() {
+		close(c.done)
+		c.Pub.Close()
+		c.Sub.Close()
+		c.wg.Wait()
+	})
+}
