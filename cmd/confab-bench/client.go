@@ -440,17 +440,18 @@ func closeKind(err error) string {
 // errKind shortens an error to a countable kind.
 func errKind(err error) string {
 	var ne net.Error
+	var oe *net.OpError
 	switch {
 	case err == nil:
 		return "none"
+	case errors.As(err, &oe) && oe.Timeout():
+		return oe.Op + ": timeout"
+	case errors.As(err, &oe):
+		return oe.Op + ": " + oe.Err.Error()
 	case errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return oe.Op + ": " + oe.Err.Error()
 	}
 	s := err.Error()
 	if len(s) > 60 {
