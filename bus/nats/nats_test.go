@@ -442,19 +442,24 @@ func TestBigBatches(t *testing.T) {
 			}
 		}
 	}
-	// About 2.5 MB of events read in one batch, one of them 900 KB (1.2 MB
-	// in a message).
-	appendSized(200, 4000)
-	appendSized(1, 900<<10)
-	appendSized(200, 4000)
+	// The consumers start first, so that they get the events from the bus.
+	var buses []*nats.Bus
 	var consumers []*consumer
 	for range 2 {
 		b := openBus(t, url)
+		buses = append(buses, b)
 		c := &consumer{}
 		consumers = append(consumers, c)
 		run(t, func(ctx context.Context) error {
 			return bus.Follow(ctx, s, b, eventstore.Start, eventstore.Filter{}, c.handle)
 		})
+	}
+	// About 2.3 MB of events, for the relays to read in one batch, one of
+	// them 900 KB (1.2 MB in a message).
+	appendSized(60, 12000)
+	appendSized(1, 900<<10)
+	appendSized(60, 12000)
+	for _, b := range buses {
 		run(t, func(ctx context.Context) error {
 			relay, _ := bus.NewRelay(s, b, nil)
 			return relay.Run(ctx, eventstore.Start)
