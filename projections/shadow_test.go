@@ -78,66 +78,132 @@ func applyNew(t *testing.T, p *projections.Projections, store eventstore.Store, 
 // TestShadowRebuild rebuilds into shadow tables while the live ones go on
 // changing, and swaps: the result is the log's read models (a corrupted
 // live row is gone, events appended during the rebuild are in), under the
-// live names of tables and indexes, and appliers go on afterwards.
+// live names of tables and indexes, and appliers go on afterwards. An
+// interrupted rebuild resumes from the shadow's checkpoint; Verify swaps
+// equal tables, and reports different ones without swapping or leaving
+// the appliers paused; Restart starts over.
 func TestShadowRebuild(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b *backend) {
 		store := b.openStore(t)
 		p := b.open(t)
 		g := newGen(t, store, 11)
-		g.run(300)
+		g.run(120)
 		applyIncrementally(t, p, store, rand.New(rand.NewPCG(11, 1)))
 		schema := b.schemaObjects(t)
-		if n := b.exec(t, `UPDATE proj_messages SET text = 'corrupted' WHERE seq = (SELECT MAX(seq) FROM proj_messages)`); n == 0 {
-			t.Fatal("no message to corrupt")
+		corruptMessage := func() {
+			t.Helper()
+			if n := b.exec(t, `UPDATE proj_messages SET text = 'corrupted' WHERE seq = (SELECT MAX(seq) FROM proj_messages)`); n == 0 {
+				t.Fatal("no message to corrupt")
+			}
+		}
+		corruptMessage()
+
+		// Interrupted after three batches: the live tables are untouched.
+		cctx, cancel := context.WithCancel(ctx)
+		batches := 0
+		_, err := p.RebuildShadow(cctx, store, projections.ShadowOptions{Batch: 37, Progress: func(pr projections.ShadowProgress) {
+			if pr.Read > 0 {
+				if batches++; batches == 3 {
+					cancel()
+				}
+			}
+		}})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted rebuild: %v", err)
+		}
+		st, err := p.Status(ctx)
+		if err != nil || st.Shadow == nil || st.Shadow.Position == eventstore.Start || st.Shadow.Events == 0 {
+			t.Fatalf("status after an interruption: %+v %v", st, err)
+		}
+		if st.Paused || st.Checkpoint != g.last {
+			t.Fatalf("the live read models were touched: %+v", st)
 		}
 
+		// Resumed; events arrive once it has caught up.
 		var reports []projections.ShadowProgress
 		res, err := p.RebuildShadow(ctx, store, projections.ShadowOptions{
 			Batch:    37,
 			Progress: func(pr projections.ShadowProgress) { reports = append(reports, pr) },
 			BeforeSwap: func(ctx context.Context, caughtUp eventstore.Position) error {
-				// Caught up: more events arrive, the live appliers take
-				// some of them, and the swap must take the rest.
+				// More events arrive, the live appliers take some of
+				// them, and the swap must take the rest.
 				if caughtUp != g.last {
 					t.Errorf("caught up at %v, want %v", caughtUp, g.last)
 				}
-				g.run(60)
-				applyNew(t, p, store, 30)
+				g.run(30)
+				applyNew(t, p, store, 15)
 				return nil
 			},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !res.Swapped || res.Resumed || res.Position != g.last {
-			t.Fatalf("result %+v, want swapped at %v", res, g.last)
+		if !res.Swapped || !res.Resumed || res.From != st.Shadow.Position || res.Position != g.last {
+			t.Fatalf("result %+v, want resumed from %v and swapped at %v", res, st.Shadow.Position, g.last)
+		}
+		if res.Read >= int64(g.n) {
+			t.Fatalf("the resumed run read %d events of %d: it started over", res.Read, g.n)
 		}
 		if cp := mustCheckpoint(t, p); cp != g.last {
 			t.Fatalf("checkpoint %v, want %v", cp, g.last)
 		}
-		if len(reports) < 5 || reports[len(reports)-1].Phase != projections.PhaseSwap {
+		if len(reports) < 3 || reports[len(reports)-1].Phase != projections.PhaseSwap {
 			t.Fatalf("%d progress reports, last %+v", len(reports), reports[len(reports)-1])
 		}
 		verify(t, p, g)
 		equal(t, "schema after the swap", b.schemaObjects(t), schema)
-
 		rebuilt := dump(t, p)
 		if err := p.Rebuild(ctx, store); err != nil {
 			t.Fatal(err)
 		}
 		sameDump(t, dump(t, p), rebuilt)
 
-		// Appliers go on, and a second shadow rebuild swaps again.
-		g.run(40)
+		// Appliers go on; Verify finds equal tables and swaps again.
+		g.run(20)
 		applyNew(t, p, store, 1000)
-		verify(t, p, g)
-		if _, err := p.RebuildShadow(ctx, store, projections.ShadowOptions{}); err != nil {
-			t.Fatal(err)
+		res, err = p.RebuildShadow(ctx, store, projections.ShadowOptions{Verify: true, BeforeSwap: func(context.Context, eventstore.Position) error {
+			g.run(20) // verify catches the live tables up
+			return nil
+		}})
+		if err != nil || !res.Verified || len(res.Diffs) != 0 || !res.Swapped || res.Position != g.last {
+			t.Fatalf("verify of equal tables: %+v %v", res, err)
+		}
+		equal(t, "schema after two swaps", b.schemaObjects(t), schema)
+
+		// Verify reports different tables and keeps them.
+		corruptMessage()
+		b.exec(t, `DELETE FROM proj_users WHERE user_id = (SELECT MIN(user_id) FROM proj_users)`)
+		before := dump(t, p)
+		res, err = p.RebuildShadow(ctx, store, projections.ShadowOptions{Verify: true})
+		if !errors.Is(err, projections.ErrVerifyFailed) || res.Swapped {
+			t.Fatalf("verify of corrupted tables: %+v %v", res, err)
+		}
+		var differ []string
+		for _, d := range res.Diffs {
+			differ = append(differ, d.Table)
+			if d.Table == "proj_messages" && (d.OnlyLive != 1 || d.OnlyRebuilt != 1 || len(d.OnlyLiveEx) != 1 || !strings.Contains(d.OnlyLiveEx[0], `"corrupted"`)) {
+				t.Errorf("messages diff %+v", d)
+			}
+			if d.Table == "proj_users" && (d.OnlyLive != 0 || d.OnlyRebuilt != 1 || d.LiveRows+1 != d.RebuiltRows) {
+				t.Errorf("users diff %+v", d)
+			}
+		}
+		equal(t, "tables that differ", differ, []string{"proj_users", "proj_messages"})
+		sameDump(t, dump(t, p), before)
+		if st, err := p.Status(ctx); err != nil || st.Paused || st.Shadow == nil {
+			t.Fatalf("status after a failed verify: %+v %v", st, err)
+		}
+		g.run(10)
+		applyNew(t, p, store, 1000) // not paused
+
+		// Restart starts over, and swaps.
+		res, err = p.RebuildShadow(ctx, store, projections.ShadowOptions{Restart: true})
+		if err != nil || res.Resumed || res.Discarded == "" || !res.Swapped {
+			t.Fatalf("restart: %+v %v", res, err)
 		}
 		verify(t, p, g)
-		equal(t, "schema after two swaps", b.schemaObjects(t), schema)
-		st, err := p.Status(ctx)
-		if err != nil || st.Shadow != nil || st.Paused || st.Checkpoint != g.last {
+		if st, err := p.Status(ctx); err != nil || st.Shadow != nil || st.Paused || st.Checkpoint != g.last {
 			t.Fatalf("status %+v, %v", st, err)
 		}
 	})
@@ -151,7 +217,7 @@ func TestShadowRebuildWhileRunning(t *testing.T) {
 		store := b.openStore(t)
 		p := b.open(t)
 		g := newGen(t, store, 12)
-		g.run(400)
+		g.run(100)
 
 		pubsub := bus.NewGoChannel(nil)
 		relay, err := bus.NewRelay(store, pubsub, nil)
@@ -210,123 +276,6 @@ func TestShadowRebuildWhileRunning(t *testing.T) {
 		}
 		g.run(20)
 		wait()
-		verify(t, p, g)
-	})
-}
-
-// TestShadowRebuildResumes interrupts a rebuild and runs it again: it
-// goes on from the shadow's checkpoint.
-func TestShadowRebuildResumes(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b *backend) {
-		store := b.openStore(t)
-		p := b.open(t)
-		g := newGen(t, store, 13)
-		g.run(300)
-		applyIncrementally(t, p, store, rand.New(rand.NewPCG(13, 1)))
-
-		cctx, cancel := context.WithCancel(ctx)
-		batches := 0
-		_, err := p.RebuildShadow(cctx, store, projections.ShadowOptions{Batch: 40, Progress: func(pr projections.ShadowProgress) {
-			if pr.Read > 0 {
-				if batches++; batches == 3 {
-					cancel()
-				}
-			}
-		}})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("interrupted rebuild: %v", err)
-		}
-		st, err := p.Status(ctx)
-		if err != nil || st.Shadow == nil || st.Shadow.Position == eventstore.Start || st.Shadow.Events == 0 {
-			t.Fatalf("status after an interruption: %+v %v", st, err)
-		}
-		if st.Paused || st.Checkpoint != g.last {
-			t.Fatalf("the live read models were touched: %+v", st)
-		}
-
-		res, err := p.RebuildShadow(ctx, store, projections.ShadowOptions{Batch: 40})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !res.Resumed || res.From != st.Shadow.Position || !res.Swapped {
-			t.Fatalf("result %+v, want resumed from %v", res, st.Shadow.Position)
-		}
-		if res.Read >= int64(g.n) {
-			t.Fatalf("the resumed run read %d events of %d: it started over", res.Read, g.n)
-		}
-		verify(t, p, g)
-
-		// Restart discards what an interrupted run left.
-		cctx, cancel = context.WithCancel(ctx)
-		_, err = p.RebuildShadow(cctx, store, projections.ShadowOptions{Batch: 40, Progress: func(pr projections.ShadowProgress) {
-			if pr.Read > 0 {
-				cancel()
-			}
-		}})
-		cancel()
-		if !errors.Is(err, context.Canceled) {
-			t.Fatal(err)
-		}
-		res, err = p.RebuildShadow(ctx, store, projections.ShadowOptions{Restart: true})
-		if err != nil || res.Resumed || res.Discarded == "" || !res.Swapped {
-			t.Fatalf("restart: %+v %v", res, err)
-		}
-		verify(t, p, g)
-	})
-}
-
-// TestShadowVerify compares rebuilt and live rows before swapping: equal
-// tables swap; a difference is reported, the live tables stay and the
-// appliers are not left paused.
-func TestShadowVerify(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b *backend) {
-		store := b.openStore(t)
-		p := b.open(t)
-		g := newGen(t, store, 14)
-		g.run(300)
-		applyIncrementally(t, p, store, rand.New(rand.NewPCG(14, 1)))
-
-		res, err := p.RebuildShadow(ctx, store, projections.ShadowOptions{Verify: true, BeforeSwap: func(context.Context, eventstore.Position) error {
-			g.run(30) // verify catches the live tables up
-			return nil
-		}})
-		if err != nil || !res.Verified || len(res.Diffs) != 0 || !res.Swapped {
-			t.Fatalf("verify of equal tables: %+v %v", res, err)
-		}
-		verify(t, p, g)
-
-		b.exec(t, `UPDATE proj_messages SET text = 'corrupted' WHERE seq = (SELECT MAX(seq) FROM proj_messages)`)
-		b.exec(t, `DELETE FROM proj_users WHERE user_id = (SELECT MIN(user_id) FROM proj_users)`)
-		before := dump(t, p)
-		res, err = p.RebuildShadow(ctx, store, projections.ShadowOptions{Verify: true})
-		if !errors.Is(err, projections.ErrVerifyFailed) || res.Swapped {
-			t.Fatalf("verify of corrupted tables: %+v %v", res, err)
-		}
-		var got []string
-		for _, d := range res.Diffs {
-			got = append(got, d.Table)
-			if d.Table == "proj_messages" && (d.OnlyLive != 1 || d.OnlyRebuilt != 1 || len(d.OnlyLiveEx) != 1 || !strings.Contains(d.OnlyLiveEx[0], `"corrupted"`)) {
-				t.Errorf("messages diff %+v", d)
-			}
-			if d.Table == "proj_users" && (d.OnlyLive != 0 || d.OnlyRebuilt != 1 || d.LiveRows+1 != d.RebuiltRows) {
-				t.Errorf("users diff %+v", d)
-			}
-		}
-		equal(t, "tables that differ", got, []string{"proj_users", "proj_messages"})
-		sameDump(t, dump(t, p), before)
-		st, err := p.Status(ctx)
-		if err != nil || st.Paused || st.Shadow == nil {
-			t.Fatalf("status after a failed verify: %+v %v", st, err)
-		}
-
-		// Appliers are not paused; a rebuild without Verify swaps.
-		g.run(20)
-		applyNew(t, p, store, 1000)
-		res, err = p.RebuildShadow(ctx, store, projections.ShadowOptions{})
-		if err != nil || !res.Resumed || !res.Swapped {
-			t.Fatalf("rebuild after a failed verify: %+v %v", res, err)
-		}
 		verify(t, p, g)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,21 +196,21 @@ func (m *Main) eventsTail(ctx context.Context, c *cli.Command) error {
 			return err
 		}
 	case stream != "":
+		// The head first: what comes after it is followed, what comes
+		// before is the last n.
+		if after, err = a.store.Head(ctx); err != nil {
+			return err
+		}
 		if n > 0 {
 			events, err := a.store.ReadStream(ctx, stream, eventstore.End, eventstore.Backwards, int(n))
 			if err != nil {
 				return err
 			}
-			for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-				events[i], events[j] = events[j], events[i]
-			}
+			events = slices.DeleteFunc(events, func(e eventstore.RecordedEvent) bool { return e.Position.After(after) })
+			slices.Reverse(events)
 			if err := print(events); err != nil {
 				return err
 			}
-		}
-		// Follow from the head: what comes after is new.
-		if after, err = a.store.Head(ctx); err != nil {
-			return err
 		}
 	default:
 		// The last n events of the log: the store reads forward only.

@@ -58,6 +58,7 @@ func status(t *testing.T, store admStore) statusJSON {
 // projecting after the swap. --verify swaps equal tables and refuses to
 // swap different ones.
 func TestAdminRebuildWhileServing(t *testing.T) {
+	t.Parallel()
 	for _, mk := range []func(*testing.T) admStore{admSQLite, admPostgres} {
 		store := mk(t)
 		t.Run(store.name, func(t *testing.T) {

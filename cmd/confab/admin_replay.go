@@ -71,7 +71,7 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 	if len(events) == 0 {
 		return fmt.Errorf("no room %s: its stream %s is empty", room, stream)
 	}
-	r := &replay{ctx: ctx, store: a.store, names: map[domain.UserID]string{}, msgs: map[uint64]*replayMsg{}, members: map[domain.UserID]domain.Role{}}
+	r := &replay{id: room, ctx: ctx, store: a.store, names: map[domain.UserID]string{}, msgs: map[uint64]*replayMsg{}, members: map[domain.UserID]domain.Role{}}
 	w := bufio.NewWriter(m.Stdout)
 	defer w.Flush()
 
@@ -92,12 +92,11 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 	if len(decoded) == 0 {
 		return fmt.Errorf("room %s did not exist yet at %s UTC: its first event is at %s UTC", room, until.Format(replayTime), eventAt(mustDecode(&events[0]), events[0].RecordedAt).Format(replayTime))
 	}
-	title := r.title(decoded[0])
 	if speed == 0 {
-		fmt.Fprintf(w, "%s as of %s UTC: %d of %d events\n", title, until.Format(replayTime), len(decoded), total)
 		for _, e := range decoded {
 			r.fold(e)
 		}
+		fmt.Fprintf(w, "%s as of %s UTC: %d of %d events\n", r.title(), until.Format(replayTime), len(decoded), total)
 		for _, it := range r.items {
 			fmt.Fprintln(w, r.render(it))
 		}
@@ -105,25 +104,23 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 		return nil
 	}
 
-	fmt.Fprintf(w, "%s, played back at %gx until %s UTC (%d of %d events)\n", title, speed, until.Format(replayTime), len(decoded), total)
+	r.fold(decoded[0])
+	fmt.Fprintf(w, "%s, played back at %gx until %s UTC (%d of %d events)\n", r.title(), speed, until.Format(replayTime), len(decoded), total)
+	fmt.Fprintln(w, r.render(decoded[0]))
 	maxGap := c.Duration("max-gap")
-	for i, e := range decoded {
-		if i > 0 {
-			gap := time.Duration(float64(e.at.Sub(decoded[i-1].at)) / speed)
-			if gap > maxGap {
-				gap = maxGap
+	for i := 1; i < len(decoded); i++ {
+		e := decoded[i]
+		gap := min(time.Duration(float64(e.at.Sub(decoded[i-1].at))/speed), maxGap)
+		if gap > 0 {
+			if err := w.Flush(); err != nil {
+				return err
 			}
-			if gap > 0 {
-				if err := w.Flush(); err != nil {
-					return err
-				}
-				t := time.NewTimer(gap)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return nil // interrupted: the playback ends
-				case <-t.C:
-				}
+			t := time.NewTimer(gap)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil // interrupted: the playback ends
+			case <-t.C:
 			}
 		}
 		if line := r.play(e); line != "" {
@@ -180,14 +177,18 @@ type replayReaction struct {
 
 // replay folds a room's events into its timeline.
 type replay struct {
-	ctx     context.Context
-	store   eventstore.Store
-	names   map[domain.UserID]string
-	msgs    map[uint64]*replayMsg
-	items   []replayEvent // what the timeline shows, in order
-	members map[domain.UserID]domain.Role
-	calls   map[string]*replayCall
-	call    string // the ongoing call
+	id        domain.RoomID
+	kind      string
+	roomName  string
+	dmMembers []domain.UserID
+	ctx       context.Context
+	store     eventstore.Store
+	names     map[domain.UserID]string
+	msgs      map[uint64]*replayMsg
+	items     []replayEvent // what the timeline shows, in order
+	members   map[domain.UserID]domain.Role
+	calls     map[string]*replayCall
+	call      string // the ongoing call
 }
 
 type replayCall struct {
@@ -218,24 +219,23 @@ func (r *replay) name(id domain.UserID) string {
 	return n
 }
 
-func (r *replay) title(first replayEvent) string {
-	if rc, ok := first.ev.(domain.RoomCreated); ok {
-		if rc.Kind == domain.KindDM {
-			var names []string
-			for _, u := range rc.Members {
-				names = append(names, r.name(u))
-			}
-			return fmt.Sprintf("direct messages of %s (room %s)", strings.Join(names, " and "), rc.RoomID)
+// title names the room as it was at the end of the fold.
+func (r *replay) title() string {
+	if r.kind == domain.KindDM {
+		var names []string
+		for _, u := range r.dmMembers {
+			names = append(names, r.name(u))
 		}
-		return fmt.Sprintf("room %q (%s)", rc.Name, rc.RoomID)
+		return fmt.Sprintf("direct messages of %s (room %s)", strings.Join(names, " and "), r.id)
 	}
-	return "room"
+	return fmt.Sprintf("room %q (%s)", r.roomName, r.id)
 }
 
 // fold applies an event to the timeline.
 func (r *replay) fold(e replayEvent) {
 	switch ev := e.ev.(type) {
 	case domain.RoomCreated:
+		r.kind, r.roomName, r.dmMembers = ev.Kind, ev.Name, ev.Members
 		for _, u := range ev.Members {
 			r.members[u] = domain.RoleMember
 		}
@@ -256,6 +256,8 @@ func (r *replay) fold(e replayEvent) {
 		if _, ok := r.members[ev.UserID]; ok {
 			r.members[ev.UserID] = ev.Role
 		}
+	case domain.RoomRenamed:
+		r.roomName = ev.Name
 	case domain.MessagePosted:
 		r.msgs[e.seq] = &replayMsg{sender: ev.SenderID, text: ev.Text, replyTo: ev.ReplyTo}
 	case domain.MessageEdited:
@@ -327,8 +329,9 @@ func (m *replayMsg) react(emoji string, user domain.UserID, add bool) {
 	}
 }
 
-// indent is where a line's text starts, for continuation lines.
-const indent = "                            "
+// indent is where a line's text starts (after "2006-01-02 15:04:05  #1234 "),
+// for continuation lines.
+var indent = strings.Repeat(" ", len(replayTime)+8)
 
 func (r *replay) line(e replayEvent, text string) string {
 	return fmt.Sprintf("%s  #%-4d %s", e.at.Format(replayTime), e.seq, strings.ReplaceAll(text, "\n", "\n"+indent))
