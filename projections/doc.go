@@ -29,6 +29,48 @@
 // in any process, waits for it to end; a failed Rebuild leaves that mark,
 // and Apply waits until a Rebuild succeeds.
 //
+// # One projection, rebuilt in the shadow
+//
+// The read models form one projection, named "read_models" (ReadModels,
+// Names), with one checkpoint, rather than one projection per read model
+// (rooms, messages, presence, calls) each with its own. They are not
+// independent: an event touches several tables in one transaction (a
+// MessagePosted inserts a message and moves its room's last_seq and
+// activity; a MessageDeleted updates the message and drops its reactions;
+// a ReactionAdded reads proj_messages), and queries join them (unread
+// counts join rooms, members, messages and read markers; presence joins
+// members and connections). One checkpoint keeps every query on one
+// position of the log, so a reader never sees a message whose room does
+// not show it, and keeps Rebuild == incremental a property of one
+// function of the log (verify_test.go). Split projections would need
+// per-projection appliers that still agree with each other at every
+// moment, for little gain: rebuilding one read model alone saves time
+// only if the others are large, and the shadow rebuild below already
+// rebuilds without downtime. Should a read model ever become independent
+// and big (a search index), it can get its own name and checkpoint then.
+//
+// RebuildShadow rebuilds without stopping the server. It copies the live
+// tables' schema from the catalog (sqlite_master; PostgreSQL's
+// pg_constraint and pg_get_indexdef) into empty shadow_proj_* tables,
+// with their indexes and constraints, and applies the log to them with
+// the same applier (its statements renamed to the shadow tables),
+// checkpointed in proj_shadow: an interrupted rebuild resumes there, and
+// one whose schema changed meanwhile (a migration ran) starts over. Once
+// it has caught up with the store it swaps, in one transaction that first
+// takes the live checkpoint row (so the live appliers, in every process,
+// wait): it applies the events appended since (at most a few batches; a
+// longer tail is caught up outside the transaction first), drops the live
+// tables, renames the shadow tables and their indexes to the live names
+// (SQLite cannot rename an index, so there the indexes are made again),
+// moves the checkpoint to the shadow's and deletes the shadow state. The
+// live appliers go on from there, skipping what the swap applied; readers
+// see the old tables until the commit and the new ones after. With Verify
+// it first brings both to the same position, pauses the live appliers
+// with the rebuilding mark, compares the tables row for row (EXCEPT both
+// ways, in the database) outside any write lock, and swaps only if they
+// are equal. Status reports the checkpoint, row counts and any shadow;
+// Behind counts the events after a checkpoint.
+//
 // # Tables
 //
 //	proj_checkpoint    the last applied position, and the rebuilding mark
@@ -42,6 +84,7 @@
 //	proj_read_markers  each user's last read sequence number per room
 //	proj_connections   open connections: a user with one is online
 //	proj_node_leases   node leases for the presence reaper
+//	proj_shadow        progress of shadow rebuilds (made by the first one)
 //
 // proj_node_leases is operational state, not a projection: RenewLease,
 // DropLease and ExpiredNodes maintain it, Rebuild keeps it and Dump leaves
