@@ -29,9 +29,15 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, label string, interval time.Duration) *progress {
+	f, ok := w.(*os.File)
+	return newProgressBar(w, label, interval, ok && term.IsTerminal(int(f.Fd())))
+}
+
+// newProgressBar is newProgress, with a bar if bar is set.
+func newProgressBar(w io.Writer, label string, interval time.Duration, bar bool) *progress {
 	p := &progress{w: w, label: label, interval: interval, start: time.Now()}
 	p.last = p.start
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if bar {
 		p.bar = progressbar.NewOptions64(-1,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(label),

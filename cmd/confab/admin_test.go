@@ -341,3 +341,28 @@ func admCtx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// TestProgress checks both forms of progress: lines with events/s and ETA
+// for logs, a bar for terminals.
+func TestProgress(t *testing.T) {
+	var lines bytes.Buffer
+	p := newProgressBar(&lines, "rebuild x", 0, false)
+	p.start = time.Now().Add(-2 * time.Second)
+	p.update(1000, 4000)
+	p.finish()
+	out := lines.String()
+	for _, want := range []string{"rebuild x: 1000/4000 events (25.0%), ", " events/s, ETA ", "\nrebuild x: 1000/4000 events (25.0%), "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress lines %q lack %q", out, want)
+		}
+	}
+	var bar bytes.Buffer
+	p = newProgressBar(&bar, "rebuild x", 0, true)
+	p.update(10, 100)
+	p.update(50, 120)
+	p.note("a note")
+	p.finish()
+	if out := bar.String(); !strings.Contains(out, "rebuild x") || !strings.Contains(out, "events") || !strings.Contains(out, "a note") {
+		t.Errorf("progress bar %q", out)
+	}
+}
