@@ -302,14 +302,33 @@ func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *message.Mess
 	b.subs.Add(1)
 	go func() {
 		defer b.subs.Done()
-		select {
-		case <-ctx.Done():
-		case <-b.closing:
+		defer s.end()
+		// nats.go drops a subscription it cannot repair (an ordered
+		// consumer it cannot recreate, say after the stream was deleted):
+		// end ours then, so that the consumer sees its channel close
+		// instead of waiting forever.
+		check := time.NewTicker(validityCheck)
+		defer check.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.closing:
+				return
+			case <-check.C:
+				if !s.sub.IsValid() {
+					b.logger.Error("nats: subscription lost", "subject", topic)
+					return
+				}
+			}
 		}
-		s.end()
 	}()
 	return s.out, nil
 }
+
+// validityCheck is how often a subscription checks that nats.go still
+// delivers to it.
+const validityCheck = 5 * time.Second
 
 // subscription hands the messages of one NATS subscription to a channel.
 type subscription struct {

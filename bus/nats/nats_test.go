@@ -18,6 +18,7 @@ import (
 	"github.com/confabhq/confab/eventstore/storetest"
 	"github.com/confabhq/confab/internal/natstest"
 	"github.com/google/uuid"
+	natsgo "github.com/nats-io/nats.go"
 )
 
 func openStore(t *testing.T) eventstore.Store {
@@ -472,5 +473,40 @@ func TestBigBatches(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// TestSubscriptionLost deletes the stream under a subscription: nats.go
+// cannot recreate its consumer, and the subscription's channel closes
+// instead of staying silent.
+func TestSubscriptionLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for missed heartbeats")
+	}
+	url := natstest.Start(t)
+	b := openBus(t, url)
+	msgs, err := b.Subscribe(context.Background(), bus.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(nats.DefaultStream); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, ok := <-msgs:
+		if ok {
+			t.Fatal("a message arrived from a deleted stream")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the subscription stayed open after its stream was deleted")
 	}
 }
