@@ -184,6 +184,41 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// api calls the REST API as a bot would, for setting up state quickly.
+func (s *server) api(t *testing.T, token, method, path string, body any) map[string]any {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		j, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.URL+"/api/v1"+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if res.StatusCode != http.StatusNoContent {
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	if res.StatusCode >= 300 {
+		t.Fatalf("%s %s: %s %v", method, path, res.Status, out)
+	}
+	return out
+}
+
 // ---- a TCP proxy that can cut a browser off --------------------------------
 
 // proxy forwards TCP connections to the server. Cut closes every
@@ -462,7 +497,8 @@ func (b *browser) fatalf(format string, args ...any) {
 	if text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 3000) : ""`)); err == nil {
 		msg += "\n--- " + b.name + "'s page shows:\n" + text
 	}
-	if msgs, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`[...document.querySelectorAll("#timeline .msg .msg-text")].map(e => e.textContent)`)); err == nil {
+	if msgs, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`({messages: [...document.querySelectorAll("#timeline .msg .msg-text")].map(e => e.textContent),
+		composer: document.querySelector("#composer-input")?.value, focus: document.activeElement?.outerHTML.slice(0, 200)})`)); err == nil {
 		msg += "\n--- messages: " + string(msgs)
 	}
 	b.t.Fatalf("%s: %s", b.name, msg)
@@ -597,6 +633,33 @@ func (b *browser) waitMessage(text string) {
 		`[...document.querySelectorAll("#timeline .msg[data-seq] .msg-text")].some(e => e.textContent === `+jsString(text)+`)`)
 }
 
+// hiddenTabShim makes the page's visibility switchable (window.__hidden)
+// and records desktop notifications (window.__notes) with permission
+// granted, since a headless tab is always visible and shows none.
+const hiddenTabShim = `
+window.__hidden = false;
+window.__notes = [];
+Object.defineProperty(Document.prototype, "visibilityState", {configurable: true, get() { return window.__hidden ? "hidden" : "visible"; }});
+Object.defineProperty(Document.prototype, "hidden", {configurable: true, get() { return window.__hidden; }});
+window.Notification = class {
+	constructor(title, options) { window.__notes.push({title, body: (options && options.body) || ""}); }
+	close() {}
+	static get permission() { return "granted"; }
+	static requestPermission() { return Promise.resolve("granted"); }
+};
+window.__setHidden = (h) => { window.__hidden = h; document.dispatchEvent(new Event("visibilitychange")); };
+`
+
+// addInitScript runs js in every document the tab loads, before its scripts.
+func (b *browser) addInitScript(js string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js}); err != nil {
+		b.fatalf("add init script: %v", err)
+	}
+}
+
 func (b *browser) screenshot() []byte {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
@@ -644,6 +707,7 @@ func equalStrings(a, b []string) bool {
 // message text that looks like HTML staying text.
 func TestTwoBrowsersChat(t *testing.T) {
 	chromiumPath(t)
+	t.Parallel()
 	srv := startServer(t)
 	alice := newBrowser(t, "alice")
 	bob := newBrowser(t, "bob")
@@ -708,6 +772,7 @@ func TestTwoBrowsersChat(t *testing.T) {
 // browser sent meanwhile (or sent without seeing the ack) is posted once.
 func TestResumeAfterDroppedConnection(t *testing.T) {
 	chromiumPath(t)
+	t.Parallel()
 	srv := startServer(t)
 	px := startProxy(t, srv.Addr)
 	alice := newBrowser(t, "alice") // through the proxy
@@ -777,10 +842,12 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 // the tab title, and the phone layout.
 func TestChatFeatures(t *testing.T) {
 	chromiumPath(t)
+	t.Parallel()
 	srv := startServer(t)
 	alice := newBrowser(t, "alice")
 	bob := newBrowser(t, "bob")
 
+	alice.addInitScript(hiddenTabShim)
 	alice.open(srv.URL)
 	alice.signUp("alice", "correct horse")
 	code := alice.createRoom("Design")
@@ -825,6 +892,14 @@ func TestChatFeatures(t *testing.T) {
 		t.Errorf("link = %v, want https://example.com/spec?x=1 with rel=noopener noreferrer and target=_blank", link)
 	}
 
+	// Shift+Enter starts a new line; Enter sends.
+	bob.do(chromedp.Focus(chromedp.ID("composer-input")),
+		chromedp.SendKeys(chromedp.ID("composer-input"), "line one"),
+		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(kb.ModifierShift)),
+		chromedp.SendKeys(chromedp.ID("composer-input"), "line two"),
+		pressEnter)
+	alice.waitMessage("line one\nline two")
+
 	// Typing shows on the other side.
 	bob.do(chromedp.SendKeys(chromedp.ID("composer-input"), "thinking"))
 	alice.waitJS("alice sees bob typing", `document.querySelector("#typing")?.textContent.includes("bob is typing")`)
@@ -861,14 +936,31 @@ func TestChatFeatures(t *testing.T) {
 		t.Error("the deleted text is still shown")
 	}
 
-	// Bob opens a DM with alice; alice gets an unread badge and a title count.
+	// Alice switches to another tab. A mention there marks where the new
+	// messages start, counts in the title and notifies her.
+	alice.do(chromedp.Evaluate[chromedp.Void](`window.__setHidden(true)`))
+	bob.send("@alice are you there?")
+	alice.waitMessage("@alice are you there?")
+	alice.waitJS("the new-messages marker shows above it", `document.querySelector("#new-marker")?.nextElementSibling?.textContent.includes("@alice are you there?")`)
+	alice.waitJS("the tab title counts it", `document.title.startsWith("(1) ")`)
+	alice.waitJS("a desktop notification shows the mention", `window.__notes.some(n => n.title === "bob in #Design" && n.body === "@alice are you there?")`)
+
+	// Bob opens a DM with alice; alice gets an unread badge and a notification.
 	bob.do(chromedp.Click(chromedp.ID("start-dm")))
 	bob.waitJS("the DM dialog opens", `document.querySelector("#dm-username")`)
 	bob.do(chromedp.SendKeys(chromedp.ID("dm-username"), "alice"+kb.Enter))
 	bob.waitJS("the DM opens", `document.querySelector("#room-title")?.textContent === "alice"`)
 	bob.send("psst, a secret")
 	alice.waitJS("alice sees an unread badge on the DM", `document.querySelector('#dm-list .room-link[data-kind="dm"] .badge')?.textContent === "1"`)
-	alice.waitJS("the tab title counts it", `document.title.startsWith("(1) ")`)
+	alice.waitJS("the tab title counts both", `document.title.startsWith("(2) ")`)
+	alice.waitJS("a desktop notification shows the DM", `window.__notes.some(n => n.title === "bob" && n.body === "psst, a secret")`)
+	if got := eval[int](alice, `window.__notes.length`); got != 2 {
+		t.Errorf("alice got %d notifications, want 2 (a mention and a DM)", got)
+	}
+
+	// Back in the tab: the open room is read, then the DM.
+	alice.do(chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
+	alice.waitJS("the open room is read", `document.title.startsWith("(1) ")`)
 	alice.do(chromedp.Click(chromedp.CSS("#dm-list .room-link")))
 	alice.waitMessage("psst, a secret")
 	alice.waitJS("the badge goes once read", `!document.querySelector("#dm-list .badge") && !document.title.startsWith("(")`)
@@ -897,4 +989,65 @@ func TestChatFeatures(t *testing.T) {
 	alice.waitJS("alice stays signed out after a reload", `document.querySelector("#auth-form")`)
 
 	saveScreenshot(t, "chat.png", chat)
+}
+
+// TestHistoryPaging: a room with more events than the client catches up
+// on over the WebSocket; scrolling up pages the rest in over REST, and the
+// whole history shows once, in order.
+func TestHistoryPaging(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	const n = 260
+	token := srv.api(t, "", "POST", "/auth/signup", map[string]string{"username": "carol", "password": "correct horse"})["token"].(string)
+	room := srv.api(t, token, "POST", "/rooms", map[string]string{"name": "Archive"})["room"].(map[string]any)
+	var want []string
+	for i := 1; i <= n; i++ {
+		text := fmt.Sprintf("message %d", i)
+		srv.api(t, token, "POST", "/rooms/"+room["id"].(string)+"/messages", map[string]any{"client_msg_id": fmt.Sprintf("seed-%d", i), "text": text})
+		want = append(want, text)
+	}
+
+	carol := newBrowser(t, "carol")
+	carol.open(srv.URL)
+	carol.waitJS("the sign-in form shows", `document.querySelector("#auth-form")`)
+	carol.fillAuth("carol", "correct horse")
+	carol.waitJS("the room list shows the room", `document.querySelector("#room-list .room-link")`)
+	carol.do(chromedp.Click(chromedp.CSS("#room-list .room-link")))
+	carol.waitMessage(fmt.Sprintf("message %d", n))
+	if got := eval[bool](carol, `(() => { const t = document.querySelector("#timeline"); return t.scrollHeight - t.scrollTop - t.clientHeight < 60; })()`); !got {
+		t.Error("the room did not open at its newest message")
+	}
+	if eval[bool](carol, `!!document.querySelector("#timeline .tl-start")`) {
+		t.Fatal("the whole history loaded at once; the test needs more messages than the catch-up covers")
+	}
+	// Scroll to the top until the start of the room shows.
+	deadline := time.Now().Add(waitTimeout)
+	for !eval[bool](carol, `!!document.querySelector("#timeline .tl-start")`) {
+		if time.Now().After(deadline) {
+			carol.fatalf("scrolling up never reached the start of the room")
+		}
+		carol.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#timeline").scrollTop = 0`))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := carol.messages(); !equalStrings(got, want) {
+		t.Errorf("after paging, the timeline has %d messages, want %d in order; first %q, last %q", len(got), len(want), first(got), last(got))
+	}
+	if n := eval[int](carol, `document.querySelectorAll("#timeline .day-sep").length`); n != 1 {
+		t.Errorf("%d day separators, want 1", n)
+	}
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func last(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
 }

@@ -19,7 +19,7 @@ export class SocketError extends Error {
 }
 
 const BACKOFF_BASE = 500; // ms
-const BACKOFF_CAP = 10000; // ms
+const BACKOFF_CAP = 8000; // ms
 const PING_EVERY = 25000; // ms: well inside the server's 45 s silence limit
 const PONG_WITHIN = 10000; // ms
 const CONNECT_WITHIN = 12000; // ms: open + ready (the server's hello timeout is 10 s)

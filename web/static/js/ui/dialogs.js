@@ -24,7 +24,13 @@ export function openDialog({ title, description, body, footer, className = "", o
     if (dlg.open) dlg.close();
     dlg.remove();
     if (onClose) onClose();
-    if (previous && previous.isConnected && typeof previous.focus === "function") previous.focus();
+    if (previous && previous.isConnected && typeof previous.focus === "function") {
+      // The dialog gives focus back by itself, but after a mouse click
+      // Chromium can leave a text field focused that takes no typing:
+      // focus it again, from scratch.
+      previous.blur();
+      previous.focus();
+    }
   }
   dlg.addEventListener("close", close);
   dlg.addEventListener("cancel", (e) => { e.preventDefault(); close(); });
