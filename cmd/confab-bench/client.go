@@ -50,7 +50,6 @@ type sendRec struct {
 	text   string
 	step   int
 	sentAt time.Time
-	resent bool
 }
 
 // wsConn is one WebSocket connection of a client; done is closed when its
@@ -200,7 +199,6 @@ func (c *client) connect(ctx context.Context) error {
 		for _, rec := range old {
 			c.nextID++
 			id := "m" + strconv.FormatUint(c.nextID, 36)
-			rec.resent = true
 			c.pending[id] = rec
 			resend = append(resend, appendSend(nil, id, c.rooms[rec.room].id, rec.cmid, rec.text))
 		}

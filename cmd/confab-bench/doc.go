@@ -74,7 +74,7 @@
 //
 // Example, 100 rooms of 100 members at 1,000 messages/s for 30 s:
 //
-//	confab serve --ws-rate 100 &
+//	confab serve &
 //	confab-bench --state pop.json --users 10000 --rooms 100 --members-per-room 100 \
 //		--rate 1000 --duration 30s --json out.json
 //

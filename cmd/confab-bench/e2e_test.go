@@ -39,6 +39,14 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 		t.Fatalf("go build ./cmd/confab: %v\n%s", err, out)
 	}
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--log-format", "json"}, args...)
+	// Listeners on fixed ports collide with other servers on the machine:
+	// turn off those that this version of serve has.
+	help, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	for _, f := range []string{"--turn-udp", "--turn-tcp"} {
+		if bytes.Contains(help, []byte(f+" ")) {
+			args = append(args, f+"=")
+		}
+	}
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
