@@ -425,7 +425,7 @@ func (m *Main) eventsImport(ctx context.Context, c *cli.Command) error {
 	if err == nil {
 		err = ctx.Err()
 	}
-	prog.update(appended.Load(), total)
+	prog.set(appended.Load(), total)
 	prog.finish()
 	if err != nil {
 		return fmt.Errorf("%w\nimport: %d events were appended before it stopped; run the same import again to go on", err, appended.Load())

@@ -24,6 +24,7 @@ type progress struct {
 	interval time.Duration
 	start    time.Time
 	last     time.Time // when a line was last printed
+	printed  int64     // done, as last printed
 	done     int64
 	total    int64
 }
@@ -66,9 +67,18 @@ func (p *progress) update(done, total int64) {
 		return
 	}
 	p.total = total
-	if now := time.Now(); now.Sub(p.last) >= p.interval {
-		p.last = now
+	if now := time.Now(); now.Sub(p.last) >= p.interval && done != p.printed {
+		p.last, p.printed = now, done
 		fmt.Fprintln(p.w, p.line(now))
+	}
+}
+
+// set records progress without printing it, before finish.
+func (p *progress) set(done, total int64) {
+	p.done, p.total = done, max(total, done)
+	if p.bar != nil {
+		p.bar.ChangeMax64(p.total)
+		p.bar.Set64(done)
 	}
 }
 
