@@ -49,11 +49,16 @@ const (
 	// defaultMaxTail bounds the events a swap applies while it holds the
 	// checkpoint; a longer tail is caught up first, outside the swap.
 	defaultMaxTail = 10 * rebuildBatch
-	// swapAttempts bounds the retries of a swap that lost a deadlock (a
-	// PostgreSQL reader holding one table the swap needs while waiting
-	// for another).
-	swapAttempts = 5
+	// swapAttempts bounds the retries of a PostgreSQL swap that lost a
+	// deadlock (a reader holding one table the swap needs while waiting
+	// for another) or waited too long for readers.
+	swapAttempts = 20
 )
+
+// swapLockTimeout bounds how long a PostgreSQL swap waits for readers to
+// let go of the live tables (new readers wait behind it); a variable for
+// tests.
+var swapLockTimeout = "3s"
 
 // ErrVerifyFailed is returned by RebuildShadow with Verify set when the
 // rebuilt rows differ from the live ones; the result's Diffs say how.
@@ -199,6 +204,13 @@ func (p *Projections) RebuildShadow(ctx context.Context, store eventstore.Store,
 			continue
 		case isDeadlock(err) && attempt < swapAttempts:
 			attempt++
+			t := time.NewTimer(min(time.Duration(attempt)*100*time.Millisecond, time.Second))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return res, ctx.Err()
+			case <-t.C:
+			}
 			continue
 		case err != nil:
 			return res, err
@@ -528,12 +540,16 @@ func (r *shadowRun) swap(ctx context.Context) (eventstore.Position, error) {
 }
 
 // isDeadlock reports whether err is PostgreSQL's deadlock_detected
-// (40P01) or serialization_failure (40001), through the SQLState method
-// of pgx's error, so that this package imports no driver.
+// (40P01), serialization_failure (40001) or lock_not_available (55P03,
+// the swap's lock_timeout), through the SQLState method of pgx's error,
+// so that this package imports no driver.
 func isDeadlock(err error) bool {
 	var se interface{ SQLState() string }
 	if errors.As(err, &se) {
-		return se.SQLState() == "40P01" || se.SQLState() == "40001"
+		switch se.SQLState() {
+		case "40P01", "40001", "55P03":
+			return true
+		}
 	}
 	return false
 }
@@ -960,9 +976,14 @@ func swapTables(ctx context.Context, tx *sql.Tx, d Dialect) error {
 		// Take every table at once, before dropping any: a reader
 		// holding one of them waits for the swap, not the other way
 		// round.
+		// Queries queue behind a lock the swap waits for: it waits at
+		// most swapLockTimeout, then gives up and tries again.
 		names := make([]string, 0, 2*len(readModelTables))
 		for _, t := range readModelTables {
 			names = append(names, t, shadowPrefix+t)
+		}
+		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '`+swapLockTimeout+`'`); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err

@@ -289,3 +289,47 @@ func TestCheckName(t *testing.T) {
 		t.Fatalf("CheckName(rooms): %v", err)
 	}
 }
+
+// TestShadowSwapWaitsForReaders holds a PostgreSQL reader on a live table
+// through the swap: the swap gives up its lock wait (so that queries do not
+// queue behind it for long), tries again, and swaps once the reader is
+// done; the reader is not disturbed.
+func TestShadowSwapWaitsForReaders(t *testing.T) {
+	defer projections.SetSwapLockTimeout("100ms")()
+	b := newPostgresBackend(t)
+	store := b.openStore(t)
+	p := b.open(t)
+	g := newGen(t, store, 15)
+	g.run(60)
+	applyNew(t, p, store, 1000)
+
+	reader, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM proj_messages`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := p.RebuildShadow(ctx, store, projections.ShadowOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the swap did not wait for the reader: %v", err)
+	case <-time.After(400 * time.Millisecond):
+	}
+	if err := reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM proj_members`).Scan(&n); err != nil {
+		t.Fatalf("the reader was disturbed: %v", err)
+	}
+	if err := reader.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("rebuild after %v: %v", time.Since(start), err)
+	}
+	verify(t, p, g)
+}
