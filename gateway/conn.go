@@ -51,6 +51,9 @@ type conn struct {
 	closeCode  int
 	closeText  string
 
+	callMu sync.Mutex
+	call   *callSeat // the call the connection is in, if any
+
 	mu      sync.Mutex
 	subs    map[domain.RoomID]*subscription
 	typedAt map[domain.RoomID]time.Time // last typing frame sent per room

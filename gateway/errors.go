@@ -14,17 +14,20 @@ import (
 // Error codes of the API, beyond the domain's kinds. docs/protocol.md
 // lists them all.
 const (
-	CodeInvalidJSON     = "invalid_json"
-	CodeUnknownType     = "unknown_type"
-	CodeFrameTooLarge   = "frame_too_large"
-	CodeBodyTooLarge    = "body_too_large"
-	CodeRateLimited     = "rate_limited"
-	CodeSlowConsumer    = "slow_consumer"
-	CodeNotSubscribed   = "not_subscribed"
-	CodeAuthTimeout     = "auth_timeout"
-	CodeUnavailable     = "unavailable"
-	CodeInternal        = "internal"
-	CodeUnauthenticated = "unauthenticated"
+	CodeInvalidJSON      = "invalid_json"
+	CodeUnknownType      = "unknown_type"
+	CodeFrameTooLarge    = "frame_too_large"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeRateLimited      = "rate_limited"
+	CodeSlowConsumer     = "slow_consumer"
+	CodeNotSubscribed    = "not_subscribed"
+	CodeAuthTimeout      = "auth_timeout"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
+	CodeUnauthenticated  = "unauthenticated"
+	CodeCallsUnavailable = "calls_unavailable"
+	CodeNotInCall        = "not_in_call"
+	CodeInvalidSDP       = "invalid_sdp"
 )
 
 // apiError is an error as the API shows it.

@@ -23,6 +23,15 @@ type Frame struct {
 	ReplyTo     uint64 `json:"reply_to,omitempty"`
 	Emoji       string `json:"emoji,omitempty"`
 	Remove      bool   `json:"remove,omitempty"`
+
+	// Call signaling.
+	SDP       string            `json:"sdp,omitempty"`
+	Tracks    map[string]string `json:"tracks,omitempty"` // kind by mid, with call.offer
+	PC        string            `json:"pc,omitempty"`
+	Candidate *candidateJSON    `json:"candidate,omitempty"`
+	Audio     bool              `json:"audio,omitempty"`
+	Video     bool              `json:"video,omitempty"`
+	Screen    bool              `json:"screen,omitempty"`
 }
 
 // Frame types a client sends.
@@ -101,6 +110,24 @@ func DecodeFrame(data []byte) (Frame, error) {
 		return f, need(f.Emoji != "", "an emoji")
 	case FramePing:
 		return f, nil
+	case FrameCallJoin, FrameCallLeave, FrameCallMedia, FrameCallRestartICE:
+		return f, need(f.RoomID != "", "a room_id")
+	case FrameCallOffer, FrameCallAnswer:
+		if err := need(f.RoomID != "" && f.SDP != "", "a room_id and an sdp"); err != nil {
+			return f, err
+		}
+		if len(f.SDP) > maxSDPBytes {
+			return f, &frameError{"invalid", fmt.Sprintf("sdp must be at most %d bytes", maxSDPBytes)}
+		}
+		return f, need(len(f.Tracks) <= maxTracks, fmt.Sprintf("at most %d tracks", maxTracks))
+	case FrameCallCandidate:
+		if err := need(f.RoomID != "" && f.Candidate != nil, "a room_id and a candidate"); err != nil {
+			return f, err
+		}
+		if err := need(f.PC == "pub" || f.PC == "sub", `pc "pub" or "sub"`); err != nil {
+			return f, err
+		}
+		return f, need(len(f.Candidate.Candidate) <= maxCandidateBytes, fmt.Sprintf("a candidate of at most %d bytes", maxCandidateBytes))
 	case "":
 		return f, &frameError{CodeUnknownType, "frame has no type"}
 	}

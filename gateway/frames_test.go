@@ -40,10 +40,16 @@ func TestDecodeFrame(t *testing.T) {
 		// JSON escapes decode; null leaves a field empty.
 		{`{"type":"send","room_id":"r","client_msg_id":"c","text":"a\u00e9\n"}`, Frame{Type: FrameSend, RoomID: "r", ClientMsgID: "c", Text: "aé\n"}},
 		{`{"type":"ping","id":null}`, Frame{Type: FramePing}},
+		{`{"type":"call.join","room_id":"r"}`, Frame{Type: FrameCallJoin, RoomID: "r"}},
+		{`{"type":"call.offer","room_id":"r","sdp":"v=0","tracks":{"0":"audio","1":"screen"}}`,
+			Frame{Type: FrameCallOffer, RoomID: "r", SDP: "v=0", Tracks: map[string]string{"0": "audio", "1": "screen"}}},
+		{`{"type":"call.candidate","room_id":"r","pc":"sub","candidate":{"candidate":"candidate:1 1 udp 1 198.18.0.1 5000 typ host","sdpMid":"0"}}`,
+			Frame{Type: FrameCallCandidate, RoomID: "r", PC: "sub", Candidate: &candidateJSON{Candidate: "candidate:1 1 udp 1 198.18.0.1 5000 typ host", SDPMid: new("0")}}},
+		{`{"type":"call.media","room_id":"r","audio":true,"screen":true}`, Frame{Type: FrameCallMedia, RoomID: "r", Audio: true, Screen: true}},
 	}
 	for _, tt := range valid {
 		got, err := DecodeFrame([]byte(tt.in))
-		if err != nil || got != tt.want {
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("DecodeFrame(%s) = %+v, %v; want %+v", tt.in, got, err, tt.want)
 		}
 	}
@@ -95,6 +101,13 @@ func TestDecodeFrame(t *testing.T) {
 		{`{"type":"react","room_id":"r","emoji":"x"}`, "invalid", "needs a room_id and a seq", ""},
 		{`{"type":"react","seq":1,"emoji":"x"}`, "invalid", "needs a room_id and a seq", ""},
 		{`{"type":"react","room_id":"r","seq":1}`, "invalid", "react frame needs an emoji", ""},
+		{`{"type":"call.join"}`, "invalid", "call.join frame needs a room_id", ""},
+		{`{"type":"call.offer","room_id":"r"}`, "invalid", "needs a room_id and an sdp", ""},
+		{`{"type":"call.offer","room_id":"r","sdp":"` + strings.Repeat("a", maxSDPBytes+1) + `"}`, "invalid", "sdp must be at most", ""},
+		{`{"type":"call.answer","room_id":"r","sdp":"v=0","tracks":{"1":1}}`, CodeInvalidJSON, "wrong type", ""},
+		{`{"type":"call.candidate","room_id":"r","pc":"sub"}`, "invalid", "needs a room_id and a candidate", ""},
+		{`{"type":"call.candidate","room_id":"r","pc":"side","candidate":{"candidate":"c"}}`, "invalid", `pc "pub" or "sub"`, ""},
+		{`{"type":"call.candidate","room_id":"r","pc":"pub","candidate":{"candidate":"` + strings.Repeat("c", maxCandidateBytes+1) + `"}}`, "invalid", "at most 1024 bytes", ""},
 	}
 	for _, tt := range bad {
 		t.Run(strings.ToValidUTF8(truncate(tt.in, 40), "?"), func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/confabhq/confab/bus"
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/media"
 	"github.com/confabhq/confab/projections"
 	"github.com/gorilla/websocket"
 	"golang.org/x/sync/errgroup"
@@ -86,6 +87,12 @@ type Config struct {
 	// UI, if set, serves every path outside /api/ and /healthz: the
 	// browser client.
 	UI http.Handler
+	// SFU, if set, carries the rooms' calls; without it call frames get
+	// calls_unavailable.
+	SFU *media.SFU
+	// ICEServers returns the STUN/TURN servers, with credentials, that a
+	// user's client may use in calls.
+	ICEServers func(user string, now time.Time) []ICEServer
 }
 
 // Gateway serves confab's HTTP API and WebSocket.
@@ -100,6 +107,9 @@ type Gateway struct {
 	logger   *slog.Logger
 	secure   bool
 	ui       http.Handler
+	sfu      *media.SFU
+	ice      func(user string, now time.Time) []ICEServer
+	calls    callRegistry
 	mux      *http.ServeMux
 	hub      *hub
 	upgrader websocket.Upgrader
@@ -128,6 +138,7 @@ func New(cfg Config) (*Gateway, error) {
 	g := &Gateway{
 		store: cfg.Store, cmds: cfg.Commands, read: cfg.Projections, pub: cfg.Pub, sub: cfg.Sub,
 		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies, ui: cfg.UI,
+		sfu: cfg.SFU, ice: cfg.ICEServers,
 		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
 	}
 	g.baseCtx, g.cancelBase = context.WithCancel(context.Background())
@@ -137,6 +148,7 @@ func New(cfg Config) (*Gateway, error) {
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     sameOrigin,
 	}
+	g.hub.onRoomEvent = g.onCallEvent
 	g.routes()
 	return g, nil
 }

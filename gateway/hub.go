@@ -28,6 +28,8 @@ type hub struct {
 
 	// presence receives the users whose connections opened or closed.
 	presence chan presenceChange
+	// onRoomEvent, if set, sees every room event after its delivery.
+	onRoomEvent func(room domain.RoomID, seq uint64, ev domain.Event)
 }
 
 type presenceChange struct {
@@ -233,6 +235,9 @@ func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) err
 		case domain.MemberBanned:
 			h.dropMember(room, ev.UserID)
 			h.roomsChanged(ev.UserID, room, "removed")
+		}
+		if h.onRoomEvent != nil {
+			h.onRoomEvent(room, re.Revision, ev)
 		}
 	}
 	return nil

@@ -121,4 +121,9 @@ func (g *Gateway) reap(ctx context.Context, now time.Time) {
 	if reaped > 0 {
 		g.logger.Info("reaped connections of lost nodes", "connections", reaped, "nodes", len(expired))
 	}
+	lost := make([]string, 0, len(expired))
+	for n := range expired {
+		lost = append(lost, n)
+	}
+	g.reapCalls(ctx, lost)
 }

@@ -44,6 +44,9 @@ func (g *Gateway) routes() {
 	m.HandleFunc("PUT /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(true))))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(false))))
 	m.HandleFunc("POST /api/v1/rooms/{id}/read", g.authed(g.member(g.markRead)))
+	m.HandleFunc("GET /api/v1/rooms/{id}/call", g.authed(g.member(g.getCall)))
+	m.HandleFunc("GET /api/v1/rooms/{id}/calls", g.authed(g.member(g.listCalls)))
+	m.HandleFunc("GET /api/v1/rtc/ice-servers", g.authed(g.getICEServers))
 	m.HandleFunc("GET /api/v1/ws", g.serveWS)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, errorf(http.StatusNotFound, domain.KindNotFound.String(), "no such endpoint: "+r.Method+" "+r.URL.Path))

@@ -34,6 +34,10 @@ var wireNames = map[string]string{
 	"MessageDeleted":    "message.deleted",
 	"ReactionAdded":     "reaction.added",
 	"ReactionRemoved":   "reaction.removed",
+	"CallStarted":       "call.started",
+	"CallJoined":        "call.joined",
+	"CallLeft":          "call.left",
+	"CallEnded":         "call.ended",
 }
 
 // publicData returns what clients may see of a room event: everything but
@@ -48,6 +52,13 @@ func publicData(e domain.Event) any {
 			By domain.UserID `json:"by"`
 			At time.Time     `json:"at"`
 		}{e.By, e.At}
+	case domain.CallJoined:
+		// Where a participant is connected is the servers' business.
+		return struct {
+			CallID string        `json:"call_id"`
+			UserID domain.UserID `json:"user_id"`
+			At     time.Time     `json:"at"`
+		}{e.CallID, e.UserID, e.At}
 	}
 	return e
 }

@@ -91,6 +91,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	close(c.readerDone)
 	c.closeWith(websocket.CloseNormalClosure, "")
 	g.hub.removeConn(c)
+	g.endCall(c)
 	// Record the end even while shutting down; a bounded wait.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer ccancel()
@@ -280,6 +281,12 @@ func (g *Gateway) handleFrame(ctx context.Context, c *conn, f Frame) {
 		err = g.typing(ctx, c, f)
 		if f.ID == "" && err == nil {
 			return // typing needs no ack unless asked
+		}
+	case FrameCallJoin, FrameCallLeave, FrameCallOffer, FrameCallAnswer, FrameCallCandidate, FrameCallMedia, FrameCallRestartICE:
+		var reply any
+		if reply, err = g.callFrameHandler(ctx, c, f); err == nil {
+			g.sendJSON(c, reply)
+			return
 		}
 	}
 	if errors.Is(err, errAcked) {

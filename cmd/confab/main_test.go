@@ -27,6 +27,14 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// Servers of tests run side by side: their TURN servers take free
+	// ports on loopback, and their SFUs offer loopback candidates to the
+	// tests' Pion clients (children inherit the environment).
+	for k, v := range map[string]string{"CONFAB_TURN_UDP": "127.0.0.1:0", "CONFAB_TURN_TCP": "127.0.0.1:0", "CONFAB_RTC_LOOPBACK": "true"} {
+		if _, set := os.LookupEnv(k); !set {
+			os.Setenv(k, v)
+		}
+	}
 	os.Exit(pgtest.Main(m))
 }
 

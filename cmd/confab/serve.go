@@ -41,7 +41,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, Usage: "how long a graceful shutdown may take", Sources: cli.EnvVars("CONFAB_SHUTDOWN_TIMEOUT")},
-		}, logFlags()...),
+		}, append(callFlags(), logFlags()...)...),
 		Action: func(ctx context.Context, c *cli.Command) error {
 			logger, err := m.logger(c)
 			if err != nil {
@@ -162,9 +162,16 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.Config{
+	var gw *gateway.Gateway
+	calls, err := startCalls(c, logger, func(room, user, conn string) { gw.CallFailed(room, user, conn) })
+	if err != nil {
+		return err
+	}
+	defer calls.Close()
+	gw, err = gateway.New(gateway.Config{
 		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
 		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies"), UI: web.Handler(),
+		SFU: calls.sfu, ICEServers: calls.iceServers(),
 		Limits: gateway.Limits{FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst"))},
 	})
 	if err != nil {
@@ -211,7 +218,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
 	defer cancel()
-	errShutdown := errors.Join(srv.Shutdown(sctx), gw.Shutdown(sctx))
+	errShutdown := errors.Join(srv.Shutdown(sctx), gw.Shutdown(sctx), calls.Close())
 	stopWork()
 	err = errors.Join(g.Wait(), errShutdown)
 	logger.Info("stopped")

@@ -1,14 +1,3 @@
-// Package rtctest is a WebRTC call participant for tests and load
-// generation: a Pion client with confab's two peer connections (publish,
-// where it offers, and subscribe, where the SFU offers) that sends
-// synthetic audio and VP8 video and counts what it receives.
-//
-// The media is not decodable audio or video, but it is shaped like it:
-// Opus-sized audio packets every 20 ms carrying the audio level header
-// extension, and VP8 frames whose payload header marks keyframes, so that
-// a receiver can tell when it got one. The video sender sends a keyframe
-// first and then only when asked (PLI or FIR), so that a test can check
-// the SFU's keyframe requests.
 package rtctest
 
 import (
@@ -73,8 +62,8 @@ type Client struct {
 	opts     Options
 
 	mu       sync.Mutex
-	tracks   map[string]*TrackStats // by track ID
-	pending  []webrtc.ICECandidateInit
+	tracks   map[string]*TrackStats                 // by track ID
+	pending  map[string][]webrtc.ICECandidateInit   // by pc, until its remote description is set
 	senders  map[string]*webrtc.TrackLocalStaticRTP // by kind
 	keyframe map[string]*atomic.Bool                // by kind: send a keyframe next
 	events   chan func()
@@ -122,7 +111,7 @@ func New(sig Signaling, opts Options) (*Client, error) {
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	c := &Client{
-		sig: sig, opts: opts, tracks: map[string]*TrackStats{},
+		sig: sig, opts: opts, tracks: map[string]*TrackStats{}, pending: map[string][]webrtc.ICECandidateInit{},
 		senders: map[string]*webrtc.TrackLocalStaticRTP{}, keyframe: map[string]*atomic.Bool{},
 		events: make(chan func(), 256), done: make(chan struct{}),
 	}
@@ -224,7 +213,22 @@ func (c *Client) publish(iceRestart bool) error {
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	return c.Pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.Pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return err
+	}
+	c.flushLocked("pub", c.Pub)
+	return nil
+}
+
+// flushLocked adds the candidates of pc that came before its remote
+// description.
+func (c *Client) flushLocked(name string, pc *webrtc.PeerConnection) {
+	for _, cand := range c.pending[name] {
+		_ = pc.AddICECandidate(cand)
+	}
+	delete(c.pending, name)
 }
 
 // RestartICE restarts ICE on the publish connection.
@@ -233,15 +237,14 @@ func (c *Client) RestartICE() error { return c.publish(true) }
 // HandleOffer answers the SFU's offer on the subscribe connection.
 func (c *Client) HandleOffer(sdp string) {
 	c.do(func() {
-		if err := c.Sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
-			return
-		}
 		c.mu.Lock()
-		pending := c.pending
-		c.pending = nil
+		err := c.Sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp})
+		if err == nil {
+			c.flushLocked("sub", c.Sub)
+		}
 		c.mu.Unlock()
-		for _, cand := range pending {
-			_ = c.Sub.AddICECandidate(cand)
+		if err != nil {
+			return
 		}
 		answer, err := c.Sub.CreateAnswer(nil)
 		if err != nil {
@@ -257,17 +260,17 @@ func (c *Client) HandleOffer(sdp string) {
 // HandleCandidate adds one of the SFU's candidates.
 func (c *Client) HandleCandidate(pc string, cand webrtc.ICECandidateInit) {
 	c.do(func() {
+		conn := c.Sub
 		if pc == "pub" {
-			_ = c.Pub.AddICECandidate(cand)
+			conn = c.Pub
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if conn.RemoteDescription() == nil {
+			c.pending[pc] = append(c.pending[pc], cand)
 			return
 		}
-		if c.Sub.RemoteDescription() == nil {
-			c.mu.Lock()
-			c.pending = append(c.pending, cand)
-			c.mu.Unlock()
-			return
-		}
-		_ = c.Sub.AddICECandidate(cand)
+		_ = conn.AddICECandidate(cand)
 	})
 }
 

@@ -1,0 +1,449 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/confabhq/confab/commands"
+	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/media"
+	"github.com/confabhq/confab/projections"
+	"github.com/pion/webrtc/v4"
+)
+
+// Call signaling frames a client sends.
+const (
+	FrameCallJoin       = "call.join"
+	FrameCallLeave      = "call.leave"
+	FrameCallOffer      = "call.offer"       // the publish connection's offer; the ack carries the answer
+	FrameCallAnswer     = "call.answer"      // the answer to the SFU's offer on the subscribe connection
+	FrameCallCandidate  = "call.candidate"   // an ICE candidate of "pub" or "sub"
+	FrameCallMedia      = "call.media"       // what the client sends: audio, video, screen
+	FrameCallRestartICE = "call.restart_ice" // asks the SFU for an ICE restart of the subscribe connection
+)
+
+// Bounds of call frames.
+const (
+	maxSDPBytes       = 32 << 10
+	maxCandidateBytes = 1024
+	maxTracks         = 16
+)
+
+// ICEServer is a STUN or TURN server a client may use, in the form of the
+// browser's RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// candidateJSON is an ICE candidate as browsers write it
+// (RTCIceCandidateInit).
+type candidateJSON struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// callSeat is the call a connection is in.
+type callSeat struct {
+	room domain.RoomID
+	p    *media.Participant
+}
+
+// callAck is the ack of call.join and call.offer.
+type callAck struct {
+	Type       string      `json:"type"` // "ack"
+	ID         string      `json:"id,omitempty"`
+	RoomID     string      `json:"room_id"`
+	CallID     string      `json:"call_id,omitempty"`
+	SDP        string      `json:"sdp,omitempty"`
+	ICEServers []ICEServer `json:"ice_servers,omitempty"`
+}
+
+// Frames the server sends about a call.
+type (
+	callOfferFrame struct {
+		Type   string `json:"type"` // "call.offer"
+		RoomID string `json:"room_id"`
+		SDP    string `json:"sdp"`
+	}
+	callCandidateFrame struct {
+		Type      string                  `json:"type"` // "call.candidate"
+		RoomID    string                  `json:"room_id"`
+		PC        string                  `json:"pc"`
+		Candidate webrtc.ICECandidateInit `json:"candidate"`
+	}
+	callStateFrame struct {
+		Type         string            `json:"type"` // "call.state"
+		RoomID       string            `json:"room_id"`
+		Participants []callStateMember `json:"participants"`
+	}
+	callStateMember struct {
+		UserID string `json:"user_id"`
+		Audio  bool   `json:"audio"`
+		Video  bool   `json:"video"`
+		Screen bool   `json:"screen"`
+	}
+	callSpeakerFrame struct {
+		Type   string `json:"type"` // "call.speaker"
+		RoomID string `json:"room_id"`
+		UserID string `json:"user_id"` // "" when nobody speaks
+	}
+	callRemovedFrame struct {
+		Type   string `json:"type"` // "call.removed"
+		RoomID string `json:"room_id"`
+		Reason string `json:"reason"`
+	}
+)
+
+// callFrame returns the frame of an SFU message for a call in room.
+func callFrame(room domain.RoomID, m media.Message) any {
+	r := string(room)
+	switch m := m.(type) {
+	case media.Offer:
+		return callOfferFrame{"call.offer", r, m.SDP}
+	case media.Candidate:
+		return callCandidateFrame{"call.candidate", r, m.PC, m.Candidate}
+	case media.State:
+		f := callStateFrame{Type: "call.state", RoomID: r, Participants: make([]callStateMember, 0, len(m.Participants))}
+		for _, p := range m.Participants {
+			f.Participants = append(f.Participants, callStateMember{p.UserID, p.Audio, p.Video, p.Screen})
+		}
+		return f
+	case media.Speaker:
+		return callSpeakerFrame{"call.speaker", r, m.UserID}
+	case media.Removed:
+		return callRemovedFrame{"call.removed", r, m.Reason}
+	}
+	return nil
+}
+
+// errNoCalls answers call frames on a gateway without an SFU.
+var errNoCalls = &apiError{Status: http.StatusServiceUnavailable, Code: CodeCallsUnavailable, Message: "calls are not enabled on this server"}
+
+// errNotInCall answers call frames of a connection that is not in the
+// room's call.
+var errNotInCall = &apiError{Status: http.StatusConflict, Code: CodeNotInCall, Message: "not in this room's call; send call.join first"}
+
+// callFrameHandler runs a call frame. ack is sent unless it returns an
+// error.
+func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, error) {
+	if g.sfu == nil {
+		return nil, errNoCalls
+	}
+	room, err := parseRoomID(f.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	ack := ackFrame{Type: "ack", ID: f.ID, RoomID: f.RoomID}
+	if f.Type == FrameCallJoin {
+		return g.joinCall(ctx, c, f, room)
+	}
+	seat := c.callIn(room)
+	if seat == nil {
+		if f.Type == FrameCallLeave {
+			return ack, nil // leaving twice changes nothing
+		}
+		return nil, errNotInCall
+	}
+	p := seat.p
+	switch f.Type {
+	case FrameCallLeave:
+		g.leaveCall(ctx, c, seat, domain.CallLeaveLeft)
+		return ack, nil
+	case FrameCallOffer:
+		answer, err := p.Publish(f.SDP, f.Tracks)
+		if err != nil {
+			return nil, mediaError(err)
+		}
+		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, SDP: answer}, nil
+	case FrameCallAnswer:
+		if err := p.Answer(f.SDP); err != nil {
+			return nil, mediaError(err)
+		}
+	case FrameCallCandidate:
+		cand := webrtc.ICECandidateInit{Candidate: f.Candidate.Candidate, SDPMid: f.Candidate.SDPMid,
+			SDPMLineIndex: f.Candidate.SDPMLineIndex, UsernameFragment: f.Candidate.UsernameFragment}
+		if err := p.AddCandidate(f.PC, cand); err != nil {
+			return nil, mediaError(err)
+		}
+	case FrameCallMedia:
+		p.SetMedia(media.MediaState{Audio: f.Audio, Video: f.Video, Screen: f.Screen})
+	case FrameCallRestartICE:
+		if err := p.RestartICE(); err != nil {
+			return nil, mediaError(err)
+		}
+	}
+	return ack, nil
+}
+
+// mediaError turns an SFU error into an API error.
+func mediaError(err error) error {
+	switch {
+	case errors.Is(err, media.ErrClosed):
+		return errNotInCall
+	case errors.Is(err, media.ErrBadSDP), errors.Is(err, media.ErrNotAnswer), errors.Is(err, media.ErrBadPC), errors.Is(err, media.ErrBadKind):
+		return &apiError{Status: http.StatusBadRequest, Code: CodeInvalidSDP, Message: err.Error()}
+	}
+	return err
+}
+
+// joinCall puts the connection in the room's call: the command records it
+// (members only), then the SFU admits it. A connection is in one call at
+// a time: joining another leaves the first.
+func (g *Gateway) joinCall(ctx context.Context, c *conn, f Frame, room domain.RoomID) (any, error) {
+	if seat := c.callIn(room); seat != nil {
+		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, ICEServers: g.iceServers(c.user)}, nil
+	}
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	if old := c.call; old != nil {
+		g.leaveCallLocked(ctx, c, old, domain.CallLeaveLeft)
+	}
+	callID, res, err := g.cmds.JoinCall.Handle(ctx, commands.JoinCall{Room: room, User: c.user, NodeID: g.nodeID, ConnID: c.id})
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.sfu.Join(string(room), string(c.user), c.id, func(m media.Message) {
+		if v := callFrame(room, m); v != nil {
+			g.sendJSON(c, v)
+		}
+	})
+	if err != nil {
+		// Undo the join the command recorded.
+		g.recordLeave(room, c.user, c.id, domain.CallLeaveFailed)
+		return nil, err
+	}
+	g.calls.setSeq(p, res.Revision)
+	c.call = &callSeat{room: room, p: p}
+	return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, CallID: callID, ICEServers: g.iceServers(c.user)}, nil
+}
+
+func (g *Gateway) iceServers(user domain.UserID) []ICEServer {
+	if g.ice == nil {
+		return nil
+	}
+	return g.ice(string(user), time.Now())
+}
+
+// leaveCall takes the connection out of its call, for reason.
+func (g *Gateway) leaveCall(ctx context.Context, c *conn, seat *callSeat, reason string) {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	if c.call == seat {
+		g.leaveCallLocked(ctx, c, seat, reason)
+	}
+}
+
+func (g *Gateway) leaveCallLocked(_ context.Context, c *conn, seat *callSeat, reason string) {
+	c.call = nil
+	seat.p.Leave()
+	g.recordLeave(seat.room, c.user, c.id, reason)
+}
+
+// recordLeave appends the leave; a bounded wait that outlives the request.
+func (g *Gateway) recordLeave(room domain.RoomID, user domain.UserID, connID, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.limits.CommandTimeout)
+	defer cancel()
+	_, err := g.cmds.LeaveCall.Handle(ctx, commands.LeaveCall{Room: room, User: user, ConnID: connID, Reason: reason})
+	if err != nil {
+		g.logger.Warn("cannot record leaving a call", "room", room, "user", user, "err", err)
+	}
+}
+
+// callIn returns the connection's seat in room's call, if it is there and
+// the SFU has not removed it.
+func (c *conn) callIn(room domain.RoomID) *callSeat {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	if c.call == nil || c.call.room != room {
+		return nil
+	}
+	select {
+	case <-c.call.p.Done():
+		c.call = nil // removed by the SFU (moved, failed)
+		return nil
+	default:
+		return c.call
+	}
+}
+
+// endCall takes a closing connection out of its call.
+func (g *Gateway) endCall(c *conn) {
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
+	if c.call != nil {
+		g.leaveCallLocked(context.Background(), c, c.call, domain.CallLeaveDisconnected)
+	}
+}
+
+// callRegistry remembers the sequence number of each participant's
+// CallJoined, so that call events committed before it (delivered late by
+// the bus) do not remove it.
+type callRegistry struct {
+	mu   sync.Mutex
+	seqs map[*media.Participant]uint64
+}
+
+func (r *callRegistry) setSeq(p *media.Participant, seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seqs == nil {
+		r.seqs = map[*media.Participant]uint64{}
+	}
+	r.seqs[p] = seq
+	go func() {
+		<-p.Done()
+		r.mu.Lock()
+		delete(r.seqs, p)
+		r.mu.Unlock()
+	}()
+}
+
+func (r *callRegistry) seq(p *media.Participant) (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.seqs[p]
+	return s, ok
+}
+
+// onCallEvent keeps the SFU in step with the room's call as the log tells
+// it, whichever node appended: a participant who left (kicked, reaped, or
+// gone from another node) is removed, and one who joined from another
+// connection is moved there.
+func (g *Gateway) onCallEvent(room domain.RoomID, seq uint64, ev domain.Event) {
+	if g.sfu == nil {
+		return
+	}
+	var user domain.UserID
+	var keepConn, reason string
+	switch ev := ev.(type) {
+	case domain.CallLeft:
+		user, reason = ev.UserID, ev.Reason
+	case domain.CallJoined:
+		user, keepConn, reason = ev.UserID, ev.ConnID, media.ReasonMoved
+	default:
+		return
+	}
+	p := g.sfu.Participant(string(room), string(user))
+	if p == nil || keepConn != "" && p.ConnID == keepConn {
+		return
+	}
+	if joined, ok := g.calls.seq(p); !ok || joined >= seq {
+		return // the event is older than the participant's join
+	}
+	g.sfu.Remove(string(room), string(user), keepConn, reason)
+}
+
+// CallFailed records the leave of a participant whose media connection
+// failed: the SFU's Config.OnFailed.
+func (g *Gateway) CallFailed(room, user, conn string) {
+	g.recordLeave(domain.RoomID(room), domain.UserID(user), conn, domain.CallLeaveFailed)
+}
+
+// reapCalls takes the participants of lost nodes out of their calls.
+func (g *Gateway) reapCalls(ctx context.Context, nodes []string) {
+	parts, err := g.read.CallParticipantsOn(ctx, nodes)
+	if err != nil {
+		g.logger.Warn("reaper: cannot list call participants", "err", err)
+		return
+	}
+	for _, p := range parts {
+		_, err := g.cmds.LeaveCall.Handle(ctx, commands.LeaveCall{Room: p.RoomID, User: p.UserID, ConnID: p.ConnID, Reason: domain.CallLeaveNodeLost})
+		if err != nil {
+			g.logger.Warn("reaper: cannot end a call participation", "room", p.RoomID, "user", p.UserID, "err", err)
+		}
+	}
+}
+
+// GET /rtc/ice-servers: STUN and TURN servers with fresh credentials.
+func (g *Gateway) getICEServers(w http.ResponseWriter, _ *http.Request, s *session) {
+	servers := g.iceServers(s.UserID)
+	if servers == nil {
+		servers = []ICEServer{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ice_servers": servers})
+}
+
+// callJSON is a call as the REST API shows it.
+type callJSON struct {
+	CallID       string          `json:"call_id"`
+	Seq          uint64          `json:"seq"`
+	StartedBy    domain.UserID   `json:"started_by"`
+	StartedAt    time.Time       `json:"started_at"`
+	EndedSeq     uint64          `json:"ended_seq,omitempty"`
+	EndedAt      *time.Time      `json:"ended_at,omitempty"`
+	Participants int             `json:"participants,omitempty"`
+	InCall       []domain.UserID `json:"in_call"`
+}
+
+func toCallJSON(c projections.CallInfo) callJSON {
+	j := callJSON{CallID: c.ID, Seq: c.Seq, StartedBy: c.StartedBy, StartedAt: c.StartedAt, EndedSeq: c.EndedSeq,
+		Participants: c.Participants, InCall: c.InCall}
+	if !c.EndedAt.IsZero() {
+		at := c.EndedAt
+		j.EndedAt = &at
+	}
+	if j.InCall == nil {
+		j.InCall = []domain.UserID{}
+	}
+	return j
+}
+
+// GET /rooms/{id}/call: the room's ongoing call, or null.
+func (g *Gateway) getCall(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	c, ok, err := g.read.ActiveCall(r.Context(), rc.room)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	var out *callJSON
+	if ok {
+		j := toCallJSON(c)
+		out = &j
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"call": out})
+}
+
+// GET /rooms/{id}/calls?before=SEQ&limit=N: the room's calls, newest
+// first, for its timeline.
+func (g *Gateway) listCalls(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+	before, limit, err := pageParams(r)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	calls, err := g.read.Calls(r.Context(), rc.room, before, limit)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	out := make([]callJSON, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, toCallJSON(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"calls": out})
+}
+
+// pageParams reads ?before=SEQ&limit=N (limit 1..100, default 50).
+func pageParams(r *http.Request) (before uint64, limit int, err error) {
+	q := r.URL.Query()
+	limit = 50
+	if s := q.Get("before"); s != "" {
+		if before, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return 0, 0, errorf(http.StatusBadRequest, domain.KindInvalid.String(), "before must be a sequence number")
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 100 {
+			return 0, 0, errorf(http.StatusBadRequest, domain.KindInvalid.String(), "limit must be 1 to 100")
+		}
+	}
+	return before, limit, nil
+}
