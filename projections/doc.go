@@ -62,7 +62,9 @@
 // longer tail is caught up outside the transaction first), drops the live
 // tables, renames the shadow tables and their indexes to the live names
 // (SQLite cannot rename an index, so there the indexes are made again),
-// moves the checkpoint to the shadow's and deletes the shadow state. The
+// moves the checkpoint to the shadow's and deletes the shadow state. On
+// PostgreSQL it takes the tables with a lock_timeout, and a swap that
+// times out or loses a deadlock to a reader is retried. The
 // live appliers go on from there, skipping what the swap applied; readers
 // see the old tables until the commit and the new ones after. With Verify
 // it first brings both to the same position, pauses the live appliers
