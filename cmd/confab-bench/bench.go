@@ -152,8 +152,10 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		rep.Finished = time.Now().UTC()
 		return rep, nil
 	}
-	if err := b.build(ctx, st); err != nil {
-		return rep, err
+	if !cfg.Call {
+		if err := b.build(ctx, st); err != nil {
+			return rep, err
+		}
 	}
 
 	pid := cfg.ServerPID
@@ -164,6 +166,12 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	rep.ServerStats = serverInfo{PID: pid, Source: b.probe.source}
 	if b.probe.source == "" {
 		b.log.Warn("no server resource figures: give --server-pid (same machine) or serve Prometheus process_* metrics at --metrics-url")
+	}
+	if cfg.Call {
+		rep.Call, err = b.call(ctx, st)
+		rep.Machine.LoadAvgEnd = loadAvg()
+		rep.Finished = time.Now().UTC()
+		return rep, err
 	}
 
 	// Connect.

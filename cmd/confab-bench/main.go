@@ -63,11 +63,21 @@ type config struct {
 	SourceIPs          int           `json:"source_ips"`
 	MaxP99             time.Duration `json:"max_p99"`
 	Note               string        `json:"note,omitempty"`
+	Call               bool          `json:"call,omitempty"`
+	Publishers         int           `json:"publishers,omitempty"`
+	Subscribers        int           `json:"subscribers,omitempty"`
+	VideoPackets       int           `json:"video_packets,omitempty"`
+	JoinConcurrency    int           `json:"join_concurrency,omitempty"`
+	JoinTimeout        time.Duration `json:"join_timeout,omitempty"`
+	Warmup             time.Duration `json:"warmup,omitempty"`
+	LateJoiner         bool          `json:"late_joiner,omitempty"`
 	LogLevel           string        `json:"-"`
 }
 
 func (c config) mode() string {
 	switch {
+	case c.Call:
+		return "call"
 	case c.Idle:
 		return "idle"
 	case c.Storm:
@@ -133,6 +143,14 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.SourceIPs, "source-ips", 1, "spread connections over local source addresses 127.0.0.1 .. 127.0.0.N (loopback servers only), for more ephemeral ports than one address has (about 28k)")
 	fs.DurationVar(&cfg.MaxP99, "max-p99", 50*time.Millisecond, "a step whose send->receive p99 is above this is not clean (0: no bound)")
 	fs.StringVar(&cfg.Note, "note", "", "free text recorded in the report")
+	fs.BoolVar(&cfg.Call, "call", false, "measure the SFU instead of chat: --publishers and --subscribers join one room's call (see sfu.go); --duration is the measuring window; --users, --rooms, --members-per-room and --rate do not apply")
+	fs.IntVar(&cfg.Publishers, "publishers", 1, "with --call: participants that publish audio and video (and receive each other)")
+	fs.IntVar(&cfg.Subscribers, "subscribers", 10, "with --call: participants that only receive")
+	fs.IntVar(&cfg.VideoPackets, "video-packets", 5, "with --call: RTP packets per video frame (30 frames/s; audio adds 50 packets/s)")
+	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 8, "with --call: call joins in flight")
+	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", 60*time.Second, "with --call: how long every receiver may take to get every track")
+	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "with --call: wait this long after everyone receives before measuring")
+	fs.BoolVar(&cfg.LateJoiner, "late-joiner", true, "with --call: after the window, one more subscriber joins and its first packet and keyframe of every publisher's video are timed")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "progress log level on stderr: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -143,6 +161,28 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	cfg.Server = strings.TrimSuffix(cfg.Server, "/")
 	if !strings.HasPrefix(cfg.Server, "http://") && !strings.HasPrefix(cfg.Server, "https://") {
 		return cfg, fmt.Errorf("--server %q: want an http:// or https:// URL", cfg.Server)
+	}
+	if cfg.Call {
+		switch {
+		case cfg.Publishers < 1 || cfg.Subscribers < 0:
+			return cfg, errors.New("--publishers must be at least 1 and --subscribers not negative")
+		case cfg.Publishers-1+cfg.Subscribers < 1:
+			return cfg, errNoFanOut
+		case cfg.VideoPackets < 1:
+			return cfg, errors.New("--video-packets must be at least 1")
+		case cfg.JoinConcurrency < 1:
+			return cfg, errors.New("--join-concurrency must be at least 1")
+		case cfg.Idle || cfg.Storm:
+			return cfg, errors.New("--call excludes --idle and --reconnect-storm")
+		}
+		// One room whose members are the call's participants.
+		cfg.Users = cfg.Publishers + cfg.Subscribers
+		if cfg.LateJoiner {
+			cfg.Users++
+		}
+		cfg.Rooms, cfg.MembersPerRoom, cfg.Rates = 1, cfg.Users, nil
+	} else {
+		cfg.Publishers, cfg.Subscribers, cfg.VideoPackets, cfg.JoinConcurrency, cfg.JoinTimeout, cfg.Warmup, cfg.LateJoiner = 0, 0, 0, 0, 0, 0, false
 	}
 	switch cfg.MetricsURL {
 	case "":
@@ -163,7 +203,7 @@ func (m *Main) parseFlags(args []string) (config, error) {
 		return cfg, errors.New("--idle and --reconnect-storm exclude each other")
 	case !cfg.Idle && !cfg.SetupOnly && cfg.Rooms == 0:
 		return cfg, errors.New("sending needs --rooms (use --idle to only connect)")
-	case len(cfg.Rates) == 0:
+	case len(cfg.Rates) == 0 && !cfg.Call:
 		return cfg, errors.New("--rate needs a value")
 	case cfg.Storm && len(cfg.Rates) > 1:
 		return cfg, errors.New("--reconnect-storm takes one --rate")
@@ -226,7 +266,10 @@ Load generator for confab over its public API: signs up --users users, fills
 --rooms rooms of --members-per-room members, connects one WebSocket per user
 and sends --rate messages/s for --duration, checking that every member gets
 every message once. --idle measures memory per idle connection;
---reconnect-storm drops every connection at once while sending. See the
+--reconnect-storm drops every connection at once while sending. --call
+measures the SFU: --publishers send audio and video to each other and to
+--subscribers in one room's call, and forwarded RTP packets/s per server
+core are reported. See the
 package documentation (go doc ./cmd/confab-bench) for details.
 
 Flags:

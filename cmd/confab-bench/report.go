@@ -11,7 +11,7 @@ import (
 
 // report is everything a run found; --json writes it as is.
 type report struct {
-	Mode        string            `json:"mode"` // run, idle or reconnect-storm
+	Mode        string            `json:"mode"` // run, idle, reconnect-storm or call
 	Server      string            `json:"server"`
 	Note        string            `json:"note,omitempty"`
 	Started     time.Time         `json:"started"`
@@ -22,6 +22,7 @@ type report struct {
 	Setup       setupReport       `json:"setup"`
 	Connect     connectReport     `json:"connect"`
 	Idle        *idleReport       `json:"idle,omitempty"`
+	Call        *callReport       `json:"call,omitempty"`
 	Steps       []stepReport      `json:"steps,omitempty"`
 	Errors      map[string]uint64 `json:"connection_errors,omitempty"` // by kind: connects, disconnects, ...
 	OtherFrames uint64            `json:"other_frames"`                // presence, typing, ... received
@@ -142,6 +143,10 @@ func (r *report) writeText(w io.Writer) {
 		p("server process: no figures (give --server-pid, or serve process_* metrics at --metrics-url)")
 	} else {
 		p("server process: pid %d, figures from %s", r.ServerStats.PID, r.ServerStats.Source)
+	}
+	if r.Call != nil {
+		r.writeCallText(w)
+		return
 	}
 	c := r.Connect
 	p("connect: %d connections (%d subscriptions) in %.2f s = %.0f connections/s; %d failed",
