@@ -1,0 +1,162 @@
+package metrics
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// latencyBuckets span 250µs to about 4s, doubling.
+var latencyBuckets = prometheus.ExponentialBuckets(0.00025, 2, 15)
+
+// Metrics are one server's collectors, on their own registry. Its methods
+// are safe for concurrent use and cheap enough for hot paths (an atomic
+// add, or a histogram observation).
+type Metrics struct {
+	reg *prometheus.Registry
+
+	framesIn      *prometheus.CounterVec
+	framesOut     prometheus.Counter
+	fanout        prometheus.Histogram
+	appended      prometheus.Counter
+	appends       *prometheus.CounterVec
+	appendSeconds prometheus.Histogram
+	projLag       prometheus.Gauge
+}
+
+// New returns the collectors, registered with the Go runtime's and the
+// process's.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.framesIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "confab_ws_frames_received_total",
+		Help: "WebSocket frames read from clients, by frame type (invalid: frames that did not decode).",
+	}, []string{"type"})
+	m.framesOut = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "confab_ws_frames_sent_total",
+		Help: "WebSocket frames written to clients (events, acks, errors, presence, signaling).",
+	})
+	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "confab_fanout_delay_seconds",
+		Help:    "Time from an event's commit (its recorded time) to its frame being queued for this node's subscribers.",
+		Buckets: latencyBuckets,
+	})
+	m.appended = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "confab_events_appended_total",
+		Help: "Events appended to the event store by commands on this node.",
+	})
+	m.appends = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "confab_store_appends_total",
+		Help: "Appends to the event store by commands on this node, by result: ok, conflict (wrong expected revision; the command retries) or error.",
+	}, []string{"result"})
+	m.appendSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "confab_store_append_duration_seconds",
+		Help:    "Time an append to the event store took, until durable (group commit included).",
+		Buckets: latencyBuckets,
+	})
+	m.projLag = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "confab_projection_lag_events",
+		Help: "Events of user and room streams in the store that the read models have not applied yet (sampled every few seconds).",
+	})
+	// Make the labelled series visible from the start.
+	for _, r := range []string{"ok", "conflict", "error"} {
+		m.appends.WithLabelValues(r)
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag,
+	)
+	return m
+}
+
+// Handler serves the metrics in Prometheus's exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: nil})
+}
+
+// Registry is the registry the collectors are on, for tests and for
+// collectors of other packages.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// FrameIn counts a frame read from a client; typ must come from a small
+// fixed set (the frame types the gateway knows, or "invalid").
+func (m *Metrics) FrameIn(typ string) { m.framesIn.WithLabelValues(typ).Inc() }
+
+// FrameOut counts a frame written to a client.
+func (m *Metrics) FrameOut() { m.framesOut.Inc() }
+
+// Fanout observes the delay from an event's commit to its delivery.
+func (m *Metrics) Fanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }
+
+// Appended records an append of n events that took d and ended with err;
+// conflict tells whether err is a concurrency conflict.
+func (m *Metrics) Appended(n int, d time.Duration, err error, conflict bool) {
+	m.appendSeconds.Observe(d.Seconds())
+	switch {
+	case err == nil:
+		m.appends.WithLabelValues("ok").Inc()
+		m.appended.Add(float64(n))
+	case conflict:
+		m.appends.WithLabelValues("conflict").Inc()
+	default:
+		m.appends.WithLabelValues("error").Inc()
+	}
+}
+
+// SetProjectionLag records how many events the read models are behind.
+func (m *Metrics) SetProjectionLag(n int64) { m.projLag.Set(float64(n)) }
+
+// Sources are values other packages keep, read at each scrape. Nil fields
+// are not exported.
+type Sources struct {
+	// Connections is the number of authenticated WebSocket connections.
+	Connections func() int
+	// Calls returns the SFU's participants now and the RTP packets it has
+	// forwarded and dropped so far.
+	Calls func() (participants int64, forwarded, dropped uint64)
+	// TURNAllocations is the number of live TURN relay allocations.
+	TURNAllocations func() int
+}
+
+// Watch registers collectors that read src at each scrape.
+func (m *Metrics) Watch(src Sources) error {
+	var cs []prometheus.Collector
+	if f := src.Connections; f != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "confab_ws_connections",
+			Help: "Authenticated WebSocket connections open on this node.",
+		}, func() float64 { return float64(f()) }))
+	}
+	if f := src.Calls; f != nil {
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "confab_call_participants",
+				Help: "Participants in calls on this node's SFU.",
+			}, func() float64 { p, _, _ := f(); return float64(p) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "confab_rtp_packets_forwarded_total",
+				Help: "RTP packets the SFU wrote to subscribers.",
+			}, func() float64 { _, fw, _ := f(); return float64(fw) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "confab_rtp_packets_dropped_total",
+				Help: "RTP packets the SFU dropped because a subscriber's queue was full.",
+			}, func() float64 { _, _, dr := f(); return float64(dr) }),
+		)
+	}
+	if f := src.TURNAllocations; f != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "confab_turn_allocations",
+			Help: "Live relay allocations on the embedded TURN server.",
+		}, func() float64 { return float64(f()) }))
+	}
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, m.reg.Register(c))
+	}
+	return errors.Join(errs...)
+}
