@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +49,12 @@ type callReport struct {
 	WorstReceiver float64 `json:"worst_receiver_share"`
 	// PLIs is the keyframe requests the publishers got in the window.
 	PLIs int64 `json:"plis"`
+
+	// UDPDrops is the datagrams the kernel dropped in the window because
+	// a socket's receive (or send) buffer was full, on the whole machine
+	// (its network namespace): with server and generator on one box, a
+	// receiver that reads too slowly shows here, not at the SFU.
+	UDPDrops *udpDrops `json:"udp_drops,omitempty"`
 
 	Server              *callServer `json:"server,omitempty"`
 	GeneratorCPUSeconds float64     `json:"generator_cpu_seconds"`
@@ -252,10 +261,12 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 	alignToFrame(ctx, pubs[0].call)
 	s0, g0, t0 := b.probe.sample(ctx), selfCPU(), time.Now()
 	sent0, plis0, recv0 := snap()
+	udp0, udpOK0 := readUDPDrops()
 	b.log.Info("call: measuring", "for", cfg.Duration)
 	sleepCtx(ctx, cfg.Duration)
 	alignToFrame(ctx, pubs[0].call)
 	sent1, plis1, recv1 := snap()
+	udp1, udpOK1 := readUDPDrops()
 	s1, g1, t1 := b.probe.sample(ctx), selfCPU(), time.Now()
 	rep.LoadAvgEnd = loadAvg()
 	if ctx.Err() != nil {
@@ -290,6 +301,9 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 	rep.ForwardedPerSec = float64(rep.Received) / rep.Seconds
 	if rep.Expected > 0 {
 		rep.LossPercent = 100 * float64(rep.Expected-rep.Received) / float64(rep.Expected)
+	}
+	if udpOK0 && udpOK1 {
+		rep.UDPDrops = &udpDrops{RcvbufErrors: udp1.RcvbufErrors - udp0.RcvbufErrors, SndbufErrors: udp1.SndbufErrors - udp0.SndbufErrors}
 	}
 	rep.GeneratorCPUSeconds = g1 - g0
 	rep.GeneratorCores = rep.GeneratorCPUSeconds / rep.Seconds
@@ -328,6 +342,61 @@ func alignToFrame(ctx context.Context, c *rtctest.WSCall) {
 		}
 	}
 	sleepCtx(ctx, 15*time.Millisecond)
+}
+
+// udpDrops are the kernel's UDP buffer overflow counters (IPv4 and IPv6).
+type udpDrops struct {
+	RcvbufErrors uint64 `json:"rcvbuf_errors"`
+	SndbufErrors uint64 `json:"sndbuf_errors"`
+}
+
+// readUDPDrops reads the counters from /proc/net/snmp and /proc/net/snmp6.
+func readUDPDrops() (udpDrops, bool) {
+	var d udpDrops
+	data, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return d, false
+	}
+	// Two "Udp:" lines: the names, then the values.
+	var names []string
+	found := false
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i := 1; i < len(f) && i < len(names); i++ {
+			n, _ := strconv.ParseUint(f[i], 10, 64)
+			switch names[i] {
+			case "RcvbufErrors":
+				d.RcvbufErrors += n
+				found = true
+			case "SndbufErrors":
+				d.SndbufErrors += n
+			}
+		}
+		break
+	}
+	if data, err := os.ReadFile("/proc/net/snmp6"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			f := strings.Fields(l)
+			if len(f) != 2 {
+				continue
+			}
+			n, _ := strconv.ParseUint(f[1], 10, 64)
+			switch f[0] {
+			case "Udp6RcvbufErrors":
+				d.RcvbufErrors += n
+			case "Udp6SndbufErrors":
+				d.SndbufErrors += n
+			}
+		}
+	}
+	return d, found
 }
 
 // callOptions are the rtctest options of a publisher or a subscriber.
@@ -405,6 +474,9 @@ func (r *report) writeCallText(w io.Writer) {
 			sv.CPUSeconds, sv.Cores, sv.ForwardedPerCore, sv.CPUPerMillion, mb(sv.RSSStart), mb(sv.RSSEnd))
 	} else {
 		p("  server: no figures")
+	}
+	if d := c.UDPDrops; d != nil {
+		p("  kernel UDP drops on this machine in the window: %d receive buffer full, %d send buffer full", d.RcvbufErrors, d.SndbufErrors)
 	}
 	p("  generator: %.2f CPU-s = %.2f cores", c.GeneratorCPUSeconds, c.GeneratorCores)
 	if l := c.LateJoiner; l != nil {

@@ -48,6 +48,9 @@ func checkCall(t *testing.T, rep *report, publishers, subscribers int) {
 	if sv := c.Server; sv == nil || sv.CPUSeconds < 0 || sv.RSSEnd <= 0 || (sv.CPUSeconds > 0 && sv.ForwardedPerCore <= 0) {
 		t.Errorf("server figures %+v", c.Server)
 	}
+	if c.UDPDrops == nil {
+		t.Error("no kernel UDP drop counters")
+	}
 	if c.LoadAvgStart == "" || c.GeneratorCPUSeconds <= 0 {
 		t.Errorf("load average %q, generator CPU %v", c.LoadAvgStart, c.GeneratorCPUSeconds)
 	}
