@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -72,15 +73,45 @@ func (g *Gateway) authed(h func(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 // clientIP is the address sign-in throttling counts by: the peer's
-// address. (Behind a reverse proxy every client shares the proxy's
-// address; trusting X-Forwarded-For from a configured proxy is future
-// work.)
-func clientIP(r *http.Request) string {
+// address, unless the peer is a trusted proxy (Config.TrustedProxies).
+// Then it is the last address in X-Forwarded-For that is not a trusted
+// proxy: proxies append the address they got the request from, so the
+// entries left of it may be forged by the client.
+func (g *Gateway) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !g.trusted(peer) {
+		return host
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		peer = ip.Unmap()
+		if !g.trusted(peer) {
+			break
+		}
+	}
+	return peer.String()
+}
+
+// trusted reports whether ip is a trusted proxy's.
+func (g *Gateway) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range g.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 type credentials struct {
@@ -113,7 +144,7 @@ func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err)
 		return
 	}
-	s, err := g.cmds.SignIn.Handle(r.Context(), commands.SignIn{Username: in.Username, Password: in.Password, IP: clientIP(r)})
+	s, err := g.cmds.SignIn.Handle(r.Context(), commands.SignIn{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
 	if err != nil {
 		g.writeError(w, err)
 		return

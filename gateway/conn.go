@@ -43,6 +43,7 @@ type conn struct {
 	sessionID string
 	limiter   *rate.Limiter
 	limited   int // consecutive rate-limited frames; reader only
+	metrics   Metrics
 
 	out        chan *websocket.PreparedMessage
 	done       chan struct{} // closed to stop the writer
@@ -92,6 +93,7 @@ func (c *conn) writeLoop(ping, writeWait time.Duration) {
 				c.closeWith(websocket.CloseAbnormalClosure, "")
 				return
 			}
+			c.metrics.FrameOut()
 		case <-ticker.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.closeWith(websocket.CloseAbnormalClosure, "")

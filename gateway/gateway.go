@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -93,6 +95,14 @@ type Config struct {
 	// ICEServers returns the STUN/TURN servers, with credentials, that a
 	// user's client may use in calls.
 	ICEServers func(user string, now time.Time) []ICEServer
+	// Metrics, if set, receives measurements of frames and fan-out.
+	Metrics Metrics
+	// ReadyMaxLag is how many events the read models may be behind the
+	// store while /readyz still answers ready (default 1000).
+	ReadyMaxLag int64
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For header names the client (for sign-in throttling).
+	TrustedProxies []netip.Prefix
 }
 
 // Gateway serves confab's HTTP API and WebSocket.
@@ -110,6 +120,9 @@ type Gateway struct {
 	sfu      *media.SFU
 	ice      func(user string, now time.Time) []ICEServer
 	calls    callRegistry
+	metrics  Metrics
+	maxLag   int64
+	proxies  []netip.Prefix
 	mux      *http.ServeMux
 	hub      *hub
 	upgrader websocket.Upgrader
@@ -135,10 +148,16 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Limits.setDefaults()
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	if cfg.ReadyMaxLag <= 0 {
+		cfg.ReadyMaxLag = 1000
+	}
 	g := &Gateway{
 		store: cfg.Store, cmds: cfg.Commands, read: cfg.Projections, pub: cfg.Pub, sub: cfg.Sub,
 		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies, ui: cfg.UI,
-		sfu: cfg.SFU, ice: cfg.ICEServers,
+		sfu: cfg.SFU, ice: cfg.ICEServers, metrics: cfg.Metrics, maxLag: cfg.ReadyMaxLag, proxies: cfg.TrustedProxies,
 		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
 	}
 	g.baseCtx, g.cancelBase = context.WithCancel(context.Background())
@@ -149,6 +168,7 @@ func New(cfg Config) (*Gateway, error) {
 		CheckOrigin:     sameOrigin,
 	}
 	g.hub.onRoomEvent = g.onCallEvent
+	g.hub.onFanout = cfg.Metrics.Fanout
 	g.routes()
 	return g, nil
 }
@@ -206,6 +226,14 @@ func (g *Gateway) track(c *conn) bool {
 	return true
 }
 
+// Connections returns the number of authenticated WebSocket connections
+// open on this node.
+func (g *Gateway) Connections() int {
+	g.connsMu.Lock()
+	defer g.connsMu.Unlock()
+	return len(g.conns)
+}
+
 func (g *Gateway) untrack(c *conn) {
 	g.connsMu.Lock()
 	delete(g.conns, c)
@@ -249,4 +277,44 @@ func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when this node should receive traffic: it is not
+// shutting down, the event store answers, and the read models are at most
+// ReadyMaxLag events behind it. Otherwise 503, with the reason.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	unready := func(reason string) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": reason})
+	}
+	g.connsMu.Lock()
+	closing := g.closing
+	g.connsMu.Unlock()
+	if closing {
+		unready("shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := g.store.Head(ctx); err != nil {
+		g.logger.Warn("readiness check failed", "err", err)
+		unready("event store unreachable")
+		return
+	}
+	cp, err := g.read.Checkpoint(ctx)
+	if err != nil {
+		g.logger.Warn("readiness check failed", "err", err)
+		unready("read models unreachable")
+		return
+	}
+	lag, _, err := projections.Behind(ctx, g.store, cp, g.maxLag+1)
+	if err != nil {
+		g.logger.Warn("readiness check failed", "err", err)
+		unready("event store unreachable")
+		return
+	}
+	if lag > g.maxLag {
+		unready(fmt.Sprintf("read models are more than %d events behind the event store", g.maxLag))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "projection_lag": lag})
 }

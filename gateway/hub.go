@@ -30,6 +30,9 @@ type hub struct {
 	presence chan presenceChange
 	// onRoomEvent, if set, sees every room event after its delivery.
 	onRoomEvent func(room domain.RoomID, seq uint64, ev domain.Event)
+	// onFanout, if set, gets the time from a room event's commit to its
+	// frame being queued, for events this node has subscribers of.
+	onFanout func(time.Duration)
 }
 
 type presenceChange struct {
@@ -212,10 +215,14 @@ func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) err
 			continue
 		}
 		h.mu.RLock()
-		for s := range h.rooms[room] {
+		subs := h.rooms[room]
+		for s := range subs {
 			s.offer(re.Revision, pm)
 		}
 		h.mu.RUnlock()
+		if len(subs) > 0 && h.onFanout != nil {
+			h.onFanout(time.Since(re.RecordedAt))
+		}
 		// A member who leaves or is removed stops receiving the room,
 		// after the event that says so. Users whose list of rooms changed
 		// are told on all their connections, subscribed or not.

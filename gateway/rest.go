@@ -18,6 +18,7 @@ import (
 func (g *Gateway) routes() {
 	m := g.mux
 	m.HandleFunc("GET /healthz", g.healthz)
+	m.HandleFunc("GET /readyz", g.readyz)
 	m.HandleFunc("POST /api/v1/auth/signup", g.signUp)
 	m.HandleFunc("POST /api/v1/auth/signin", g.signIn)
 	m.HandleFunc("POST /api/v1/auth/signout", g.authed(g.signOut))

@@ -62,7 +62,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c := &conn{
-		ws: ws, id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID,
+		ws: ws, id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID, metrics: g.metrics,
 		limiter:    rate.NewLimiter(rate.Limit(g.limits.FramesPerSecond), g.limits.FrameBurst),
 		out:        make(chan *websocket.PreparedMessage, g.limits.OutboundQueue),
 		done:       make(chan struct{}),
@@ -174,11 +174,13 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn) {
 				return
 			}
 			g.sendError(c, frameID(data), &apiError{Code: CodeRateLimited, Message: "too many frames; slow down"})
+			g.metrics.FrameIn(frameRateLimited)
 			continue
 		}
 		c.limited = 0
 		if typ != websocket.TextMessage {
 			g.sendError(c, "", &apiError{Code: CodeInvalidJSON, Message: "frames must be text (JSON)"})
+			g.metrics.FrameIn(frameInvalid)
 			continue
 		}
 		f, err := DecodeFrame(data)
@@ -190,8 +192,10 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn) {
 				id = frameID(data)
 			}
 			g.sendError(c, id, &apiError{Code: fe.code, Message: fe.msg})
+			g.metrics.FrameIn(frameInvalid)
 			continue
 		}
+		g.metrics.FrameIn(f.Type)
 		g.handleFrame(ctx, c, f)
 	}
 }
