@@ -47,7 +47,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		ErrWriter:             m.Stderr,
 		HideHelpCommand:       true,
 		EnableShellCompletion: false,
-		Commands:              []*cli.Command{m.serveCommand(), m.projectionsCommand(), m.eventsCommand()},
+		Commands:              []*cli.Command{m.serveCommand(), m.projectionsCommand(), m.eventsCommand(), m.healthcheckCommand()},
 		// Errors are returned to main, which prints them and exits.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -19,6 +20,7 @@ import (
 	"github.com/confabhq/confab/eventstore/postgres"
 	"github.com/confabhq/confab/eventstore/sqlite"
 	"github.com/confabhq/confab/gateway"
+	"github.com/confabhq/confab/internal/metrics"
 	"github.com/confabhq/confab/projections"
 	"github.com/confabhq/confab/web"
 	"github.com/google/uuid"
@@ -41,7 +43,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, Usage: "how long a graceful shutdown may take", Sources: cli.EnvVars("CONFAB_SHUTDOWN_TIMEOUT")},
-		}, append(callFlags(), logFlags()...)...),
+		}, slices.Concat(tlsFlags(), opsFlags(), callFlags(), logFlags())...),
 		Action: func(ctx context.Context, c *cli.Command) error {
 			logger, err := m.logger(c)
 			if err != nil {
@@ -148,7 +150,8 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	cmds, err := commands.New(commands.Config{Store: b.store, Invites: read})
+	mets := metrics.New()
+	cmds, err := commands.New(commands.Config{Store: timedStore{b.store, mets}, Invites: read})
 	if err != nil {
 		return err
 	}
@@ -162,6 +165,14 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	tlsSetup, err := configureTLS(c, logger)
+	if err != nil {
+		return err
+	}
+	proxies, err := parsePrefixes("trusted-proxies", c.StringSlice("trusted-proxies"))
+	if err != nil {
+		return err
+	}
 	var gw *gateway.Gateway
 	calls, err := startCalls(c, logger, func(room, user, conn string) { gw.CallFailed(room, user, conn) })
 	if err != nil {
@@ -170,21 +181,67 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	defer calls.Close()
 	gw, err = gateway.New(gateway.Config{
 		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
-		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies"), UI: web.Handler(),
+		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
 		SFU: calls.sfu, ICEServers: calls.iceServers(),
-		Limits: gateway.Limits{FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst"))},
+		Limits:  gateway.Limits{FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst"))},
+		Metrics: mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err
+	}
+	src := watchCalls(calls)
+	src.Connections = gw.Connections
+	if err := mets.Watch(src); err != nil {
+		return err
+	}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+	}
+	// Side servers: ACME's HTTP-01 challenges, and /metrics on its own
+	// address. They stop after the main one.
+	var side []*http.Server
+	var sideLns []net.Listener
+	defer func() {
+		for _, l := range sideLns {
+			l.Close()
+		}
+	}()
+	listenSide := func(what, addr string, h http.Handler) error {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		logger.Info(what+" listening", "addr", l.Addr().String())
+		side, sideLns = append(side, newServer(h)), append(sideLns, l)
+		return nil
+	}
+	handler := http.Handler(gw)
+	switch a := c.String("metrics-addr"); a {
+	case "":
+		handler = withMetrics(mets, gw)
+	case metricsOff:
+	default:
+		if err := listenSide("metrics", a, opsHandler(mets, gw)); err != nil {
+			return err
+		}
+	}
+	if tlsSetup != nil && tlsSetup.acmeHTTP != nil {
+		if err := listenSide("ACME HTTP challenges", tlsSetup.acmeAddr, tlsSetup.acmeHTTP); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           gw,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	srv := newServer(handler)
+	scheme := "http"
+	if tlsSetup != nil {
+		srv.TLSConfig, scheme = tlsSetup.config, "https"
 	}
 
 	// Workers stop only after the gateway has closed its connections, so
@@ -201,13 +258,26 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	g.Go(func() error { return notCanceled(relay.Run(gctx, head)) })
 	g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub)) })
 	g.Go(func() error { return notCanceled(gw.Run(gctx, head)) })
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
+	g.Go(func() error { sampleProjectionLag(gctx, b.store, read, mets, logger); return nil })
+	serve := func(s *http.Server, l net.Listener, useTLS bool) func() error {
+		return func() error {
+			var err error
+			if useTLS {
+				err = s.ServeTLS(l, "", "")
+			} else {
+				err = s.Serve(l)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
 		}
-		return nil
-	})
-	logger.Info("listening", "addr", ln.Addr().String(), "store", c.String("store"), "node", nodeID)
+	}
+	g.Go(serve(srv, ln, tlsSetup != nil))
+	for i, s := range side {
+		g.Go(serve(s, sideLns[i], false))
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "store", c.String("store"), "node", nodeID)
 	if m.Ready != nil {
 		m.Ready(ln.Addr())
 	}
@@ -218,7 +288,18 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
 	defer cancel()
-	errShutdown := errors.Join(srv.Shutdown(sctx), gw.Shutdown(sctx), calls.Close())
+	// The HTTP server waits for requests in flight while the gateway
+	// closes the WebSockets (which the HTTP server does not track); the
+	// side servers (/readyz there says "shutting down") stop last.
+	var srvErr error
+	srvDone := make(chan struct{})
+	go func() { srvErr = srv.Shutdown(sctx); close(srvDone) }()
+	gwErr := gw.Shutdown(sctx)
+	<-srvDone
+	errShutdown := errors.Join(srvErr, gwErr, calls.Close())
+	for _, s := range side {
+		errShutdown = errors.Join(errShutdown, s.Shutdown(sctx))
+	}
 	stopWork()
 	err = errors.Join(g.Wait(), errShutdown)
 	logger.Info("stopped")
