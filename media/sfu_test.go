@@ -470,3 +470,57 @@ func TestICERestartKeepsMediaFlowing(t *testing.T) {
 		return b.c.Received("alice", media.KindVideo) > before+30 && a.c.Connected() && b.c.Connected()
 	}, describe(a, b))
 }
+
+func TestScreenShareStartAndStop(t *testing.T) {
+	s := newSFU(t, media.Config{})
+	a := join(t, s, "r1", "alice", rtctest.Options{Publish: []string{"audio", "video"}})
+	b := join(t, s, "r1", "bob", rtctest.Options{})
+	waitFor(t, 20*time.Second, "bob to receive alice", func() bool { return receivesAll(b, a) }, describe(a, b))
+
+	// Alice shares her screen without leaving: a new track, negotiated on
+	// her publish connection, reaches bob with a keyframe.
+	if err := a.c.StartScreen(); err != nil {
+		t.Fatal(err)
+	}
+	screen := media.TrackID("alice", media.KindScreen)
+	waitFor(t, 20*time.Second, "bob to receive alice's screen", func() bool {
+		st := b.c.Track(screen)
+		return st != nil && st.Packets.Load() > 10 && st.Keyframes.Load() > 0
+	}, describe(a, b))
+
+	// She stops: bob's subscribe connection loses the track, the camera
+	// goes on.
+	if err := a.c.StopScreen(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the screen track to leave bob's subscribe connection", func() bool {
+		return sendingTrack(b.c.Sub, screen) == 0
+	}, describe(a, b))
+	before := b.c.Received("alice", media.KindVideo)
+	waitFor(t, 10*time.Second, "alice's camera to keep flowing", func() bool {
+		return b.c.Received("alice", media.KindVideo) > before+20
+	}, describe(a, b))
+}
+
+// sendingTrack counts the m-sections of a subscribe connection's remote
+// description that still send the track with ID id.
+func sendingTrack(pc *webrtc.PeerConnection, id string) int {
+	desc := pc.RemoteDescription()
+	if desc == nil {
+		return 0
+	}
+	parsed, err := desc.Unmarshal()
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, m := range parsed.MediaDescriptions {
+		if _, inactive := m.Attribute("inactive"); inactive {
+			continue
+		}
+		if msid, ok := m.Attribute("msid"); ok && strings.HasSuffix(msid, " "+id) {
+			n++
+		}
+	}
+	return n
+}

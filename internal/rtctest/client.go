@@ -61,15 +61,14 @@ type Client struct {
 	sig      Signaling
 	opts     Options
 
-	mu       sync.Mutex
-	tracks   map[string]*TrackStats                 // by track ID
-	pending  map[string][]webrtc.ICECandidateInit   // by pc, until its remote description is set
-	senders  map[string]*webrtc.TrackLocalStaticRTP // by kind
-	keyframe map[string]*atomic.Bool                // by kind: send a keyframe next
-	events   chan func()
-	done     chan struct{}
-	wg       sync.WaitGroup
-	closed   sync.Once
+	mu      sync.Mutex
+	tracks  map[string]*TrackStats               // by track ID
+	pending map[string][]webrtc.ICECandidateInit // by pc, until its remote description is set
+	out     map[string]*outTrack                 // what the client sends, by kind
+	events  chan func()
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closed  sync.Once
 
 	// PLIs counts the keyframe requests the client got for its video.
 	PLIs atomic.Int64
@@ -112,7 +111,7 @@ func New(sig Signaling, opts Options) (*Client, error) {
 	}
 	c := &Client{
 		sig: sig, opts: opts, tracks: map[string]*TrackStats{}, pending: map[string][]webrtc.ICECandidateInit{},
-		senders: map[string]*webrtc.TrackLocalStaticRTP{}, keyframe: map[string]*atomic.Bool{},
+		out:    map[string]*outTrack{},
 		events: make(chan func(), 256), done: make(chan struct{}),
 	}
 	var err error
@@ -156,43 +155,98 @@ func (c *Client) eventLoop() {
 	}
 }
 
+// outTrack is a track the client sends.
+type outTrack struct {
+	kind     string
+	track    *webrtc.TrackLocalStaticRTP
+	sender   *webrtc.RTPSender
+	keyframe atomic.Bool // send a keyframe next
+	stop     chan struct{}
+}
+
+// addTrack adds a sending transceiver of kind to the publish connection.
+func (c *Client) addTrack(kind string) (*outTrack, error) {
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	if kind == "audio" {
+		codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(codec, kind, "client")
+	if err != nil {
+		return nil, err
+	}
+	tr, err := c.Pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, err
+	}
+	t := &outTrack{kind: kind, track: track, sender: tr.Sender(), stop: make(chan struct{})}
+	t.keyframe.Store(true)
+	c.mu.Lock()
+	c.out[kind] = t
+	c.mu.Unlock()
+	return t, nil
+}
+
+// send starts sending t's media and reading its feedback.
+func (c *Client) send(t *outTrack) {
+	c.wg.Add(2)
+	go c.readSenderRTCP(t)
+	if t.kind == "audio" {
+		go c.sendAudio(t)
+	} else {
+		go c.sendVideo(t)
+	}
+}
+
 // Start adds the tracks to publish, offers them, and starts sending.
 func (c *Client) Start() error {
+	var tracks []*outTrack
 	for _, kind := range c.opts.Publish {
-		codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
-		if kind == "audio" {
-			codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
-		}
-		track, err := webrtc.NewTrackLocalStaticRTP(codec, kind, "client")
+		t, err := c.addTrack(kind)
 		if err != nil {
 			return err
 		}
-		if _, err := c.Pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			return err
-		}
-		c.senders[kind] = track
-		c.keyframe[kind] = &atomic.Bool{}
-		c.keyframe[kind].Store(true)
+		tracks = append(tracks, t)
 	}
-	if len(c.senders) == 0 {
+	if len(tracks) == 0 {
 		return nil // nothing to publish: the subscribe connection is enough
 	}
 	if err := c.publish(false); err != nil {
 		return err
 	}
-	for _, tr := range c.Pub.GetTransceivers() {
-		kind := tr.Sender().Track().ID()
-		sender := tr.Sender()
-		c.wg.Add(1)
-		go c.readSenderRTCP(kind, sender)
-		c.wg.Add(1)
-		if kind == "audio" {
-			go c.sendAudio(sender)
-		} else {
-			go c.sendVideo(kind, sender)
-		}
+	for _, t := range tracks {
+		c.send(t)
 	}
 	return nil
+}
+
+// StartScreen starts a screen share: a new video track of kind "screen",
+// negotiated with a new offer on the publish connection.
+func (c *Client) StartScreen() error {
+	t, err := c.addTrack("screen")
+	if err != nil {
+		return err
+	}
+	if err := c.publish(false); err != nil {
+		return err
+	}
+	c.send(t)
+	return nil
+}
+
+// StopScreen stops the screen share and renegotiates.
+func (c *Client) StopScreen() error {
+	c.mu.Lock()
+	t := c.out["screen"]
+	delete(c.out, "screen")
+	c.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	close(t.stop)
+	if err := c.Pub.RemoveTrack(t.sender); err != nil {
+		return err
+	}
+	return c.publish(false)
 }
 
 // publish offers the publish connection (again, with iceRestart to
@@ -207,7 +261,9 @@ func (c *Client) publish(iceRestart bool) error {
 	}
 	kinds := map[string]string{}
 	for _, tr := range c.Pub.GetTransceivers() {
-		kinds[tr.Mid()] = tr.Sender().Track().ID()
+		if tr.Sender() != nil && tr.Sender().Track() != nil {
+			kinds[tr.Mid()] = tr.Sender().Track().ID()
+		}
 	}
 	answer, err := c.sig.Publish(c.Pub.LocalDescription().SDP, kinds)
 	if err != nil {
@@ -343,10 +399,10 @@ func (c *Client) Received(user, kind string) int64 {
 	return 0
 }
 
-func (c *Client) readSenderRTCP(kind string, sender *webrtc.RTPSender) {
+func (c *Client) readSenderRTCP(t *outTrack) {
 	defer c.wg.Done()
 	for {
-		pkts, _, err := sender.ReadRTCP()
+		pkts, _, err := t.sender.ReadRTCP()
 		if err != nil {
 			return
 		}
@@ -354,19 +410,16 @@ func (c *Client) readSenderRTCP(kind string, sender *webrtc.RTPSender) {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				c.PLIs.Add(1)
-				if kf := c.keyframe[kind]; kf != nil {
-					kf.Store(true)
-				}
+				t.keyframe.Store(true)
 			}
 		}
 	}
 }
 
-func (c *Client) sendAudio(sender *webrtc.RTPSender) {
+func (c *Client) sendAudio(t *outTrack) {
 	defer c.wg.Done()
-	track := c.senders["audio"]
 	var levelID uint8
-	for _, ext := range sender.GetParameters().HeaderExtensions {
+	for _, ext := range t.sender.GetParameters().HeaderExtensions {
 		if ext.URI == sdp.AudioLevelURI {
 			levelID = uint8(ext.ID)
 		}
@@ -380,6 +433,8 @@ func (c *Client) sendAudio(sender *webrtc.RTPSender) {
 		select {
 		case <-c.done:
 			return
+		case <-t.stop:
+			return
 		case <-tick.C:
 		}
 		seq++
@@ -389,14 +444,13 @@ func (c *Client) sendAudio(sender *webrtc.RTPSender) {
 			raw, _ := rtp.AudioLevelExtension{Level: c.opts.Level, Voice: c.opts.Level < 127}.Marshal()
 			_ = pkt.Header.SetExtension(levelID, raw)
 		}
-		_ = track.WriteRTP(pkt)
+		_ = t.track.WriteRTP(pkt)
 		c.Sent.Add(1)
 	}
 }
 
-func (c *Client) sendVideo(kind string, _ *webrtc.RTPSender) {
+func (c *Client) sendVideo(t *outTrack) {
 	defer c.wg.Done()
-	track := c.senders[kind]
 	tick := time.NewTicker(time.Second / 30)
 	defer tick.Stop()
 	var seq uint16
@@ -406,10 +460,12 @@ func (c *Client) sendVideo(kind string, _ *webrtc.RTPSender) {
 		select {
 		case <-c.done:
 			return
+		case <-t.stop:
+			return
 		case <-tick.C:
 		}
 		ts += 3000
-		key := c.keyframe[kind].Swap(false)
+		key := t.keyframe.Swap(false)
 		for i := range c.opts.VideoPackets {
 			seq++
 			// VP8 payload descriptor: S=1 and PID=0 on a frame's first
@@ -426,7 +482,7 @@ func (c *Client) sendVideo(kind string, _ *webrtc.RTPSender) {
 				}
 			}
 			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: i == c.opts.VideoPackets-1}, Payload: payload}
-			_ = track.WriteRTP(pkt)
+			_ = t.track.WriteRTP(pkt)
 			c.Sent.Add(1)
 		}
 	}
