@@ -1,8 +1,13 @@
 // Command confab is the confab server and its admin tool, in one binary.
 //
-//	confab serve        run the server (embedded store in ./data by default)
+//	confab serve                      run the server (embedded store in ./data by default)
+//	confab projections status         the read models' checkpoint, lag and row counts
+//	confab projections rebuild --all  rebuild them in shadow tables while serving, then swap
+//	confab events tail [--follow]     print events as they are appended
+//	confab events replay --room ID    a room's timeline as it was at a moment
+//	confab events export / import     move a history between stores (JSON lines)
 //
 // Every flag can also be set with a CONFAB_* environment variable; see
-// confab serve --help. main only wires signals to a context and runs Main,
-// which the end-to-end tests run too.
+// confab <command> --help. main only wires signals to a context and runs
+// Main, which the end-to-end tests run too.
 package main
