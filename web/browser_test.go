@@ -36,7 +36,13 @@ import (
 // two-core CI box runs two browsers and the server at once.
 const waitTimeout = 45 * time.Second
 
-var confabBin string
+var (
+	confabBin string
+	// serveFlags are extra flags for `confab serve`: the embedded TURN
+	// server (when the binary has one) listens on a fixed port by default,
+	// which parallel tests would fight over, and chat needs no TURN.
+	serveFlags []string
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -45,22 +51,31 @@ func TestMain(m *testing.M) {
 func runTests(m *testing.M) int {
 	// CONFAB_TEST_BIN names a confab binary built already (it must embed
 	// this web/static); otherwise the tests build one.
-	if bin := os.Getenv("CONFAB_TEST_BIN"); bin != "" {
-		confabBin = bin
-		return m.Run()
+	confabBin = os.Getenv("CONFAB_TEST_BIN")
+	if confabBin == "" {
+		dir, err := os.MkdirTemp("", "confab-web-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		confabBin = filepath.Join(dir, "confab")
+		build := exec.Command("go", "build", "-o", confabBin, "./cmd/confab")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build ./cmd/confab: %v\n%s", err, out)
+			return 1
+		}
 	}
-	dir, err := os.MkdirTemp("", "confab-web-test-")
+	help, err := exec.Command(confabBin, "serve", "--help").CombinedOutput()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintf(os.Stderr, "confab serve --help: %v\n%s", err, help)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	confabBin = filepath.Join(dir, "confab")
-	build := exec.Command("go", "build", "-o", confabBin, "./cmd/confab")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/confab: %v\n%s", err, out)
-		return 1
+	for _, flag := range []string{"--turn-udp", "--turn-tcp"} {
+		if bytes.Contains(help, []byte(flag+" ")) {
+			serveFlags = append(serveFlags, flag, "")
+		}
 	}
 	return m.Run()
 }
@@ -91,7 +106,8 @@ type server struct {
 // "listening" log line names it) with its data in a temporary directory.
 func startServer(t *testing.T) *server {
 	t.Helper()
-	cmd := exec.Command(confabBin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-format", "json")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-format", "json"}, serveFlags...)
+	cmd := exec.Command(confabBin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +157,8 @@ func startServer(t *testing.T) *server {
 	var addr string
 	select {
 	case addr = <-addrc:
+	case <-done:
+		t.Fatalf("the server exited before it listened; log:\n%s", logs.String())
 	case <-time.After(waitTimeout):
 		t.Fatalf("the server did not log its address; log:\n%s", logs.String())
 	}
@@ -498,7 +516,8 @@ func (b *browser) fatalf(format string, args ...any) {
 		msg += "\n--- " + b.name + "'s page shows:\n" + text
 	}
 	if msgs, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`({messages: [...document.querySelectorAll("#timeline .msg .msg-text")].map(e => e.textContent),
-		composer: document.querySelector("#composer-input")?.value, focus: document.activeElement?.outerHTML.slice(0, 200)})`)); err == nil {
+		composer: document.querySelector("#composer-input")?.value, title: document.title,
+		badges: [...document.querySelectorAll(".room-link")].map(e => e.textContent)})`)); err == nil {
 		msg += "\n--- messages: " + string(msgs)
 	}
 	b.t.Fatalf("%s: %s", b.name, msg)

@@ -767,7 +767,8 @@ export class Client extends Emitter {
 
   scheduleRead(room) {
     clearTimeout(room.readTimer);
-    room.readTimer = setTimeout(() => this.markRead(room), 300);
+    // Still reading when it fires? The tab may have been hidden meanwhile.
+    room.readTimer = setTimeout(() => { if (this.isReading(room)) this.markRead(room); }, 300);
   }
 
   markRead(room) {

@@ -34,10 +34,14 @@ export class Timeline {
 
     this.scroller.addEventListener("scroll", () => this.#onScroll(), { passive: true });
     this.list.addEventListener("click", (e) => this.#onClick(e));
+    // While stuck to the bottom, stay there when the timeline or its
+    // content changes size (a window resize, an editor growing, fonts).
+    this.lastTop = 0;
     this.resizeObserver = new ResizeObserver(() => {
-      if (this.stuck) this.scroller.scrollTop = this.scroller.scrollHeight;
+      if (this.stuck) this.#pin();
     });
     this.resizeObserver.observe(this.scroller);
+    this.resizeObserver.observe(this.list);
   }
 
   setRoom(room) {
@@ -62,13 +66,23 @@ export class Timeline {
     this.stuck = true;
     this.jump.hidden = true;
     if (smooth) this.scroller.scrollTo({ top: this.scroller.scrollHeight, behavior: "smooth" });
-    else this.scroller.scrollTop = this.scroller.scrollHeight;
+    else this.#pin();
     this.#maybeRead();
+  }
+
+  #pin() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.lastTop = this.scroller.scrollTop;
   }
 
   #onScroll() {
     const wasStuck = this.stuck;
-    this.stuck = atBottom(this.scroller);
+    const top = this.scroller.scrollTop;
+    // Only scrolling up unsticks: content that grows below the fold moves
+    // the bottom away without the user doing anything.
+    if (atBottom(this.scroller)) this.stuck = true;
+    else if (top < this.lastTop - 1) this.stuck = false;
+    this.lastTop = top;
     this.jump.hidden = this.stuck;
     if (this.scroller.scrollTop < 400) this.#loadOlder();
     if (this.stuck && !wasStuck) this.#maybeRead();
@@ -105,8 +119,11 @@ export class Timeline {
       }
     }
     this.#reconcile(this.#buildRows());
-    if (this.stuck) sc.scrollTop = sc.scrollHeight;
-    else if (anchor && anchor.isConnected) sc.scrollTop = anchor.offsetTop - anchorOffset;
+    if (this.stuck) this.#pin();
+    else if (anchor && anchor.isConnected) {
+      sc.scrollTop = anchor.offsetTop - anchorOffset;
+      this.lastTop = sc.scrollTop;
+    }
     // Not enough to scroll yet: fetch more history.
     if (sc.scrollHeight <= sc.clientHeight + 400) this.#loadOlder();
     this.#maybeRead();
