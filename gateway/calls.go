@@ -338,7 +338,8 @@ func (g *Gateway) onCallEvent(room domain.RoomID, seq uint64, ev domain.Event) {
 	if joined, ok := g.calls.seq(p); !ok || joined >= seq {
 		return // the event is older than the participant's join
 	}
-	g.sfu.Remove(string(room), string(user), keepConn, reason)
+	// Closing peer connections takes a while; the bus must not wait.
+	go p.Remove(reason)
 }
 
 // CallFailed records the leave of a participant whose media connection

@@ -219,6 +219,10 @@ func (p *Participant) RestartICE() error {
 // Leave takes the participant out of the call.
 func (p *Participant) Leave() { p.leave(ReasonLeft) }
 
+// Remove takes the participant out of the call and tells their client
+// why (a Removed message).
+func (p *Participant) Remove(reason string) { p.leave(reason) }
+
 // Done is closed once the participant has left.
 func (p *Participant) Done() <-chan struct{} { return p.done }
 
