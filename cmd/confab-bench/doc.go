@@ -60,6 +60,20 @@
 //     client's TCP connection at once (no close frame); report the time
 //     until all are subscribed again, and check that nothing was lost while
 //     messages kept flowing.
+//   - --call: measures the SFU instead of chat. --publishers participants
+//     send audio (50 packets/s) and video (30 frames/s of --video-packets
+//     packets) and receive each other; --subscribers more only receive.
+//     They are the members of one room of the population (so --state
+//     reuses them), each joins the room's call with internal/rtctest's Pion
+//     client over its own WebSocket, on loopback host candidates (start the
+//     server with --rtc-loopback). Once every receiver gets every
+//     publisher's tracks, and --warmup later, it counts over --duration the
+//     packets sent, the packets received of the publishers' tracks
+//     (forwarded), the expected count (what each publisher sent times its
+//     receivers), loss, the kernel's UDP buffer drops on the machine, and
+//     the server's CPU: forwarded packets/s per server core. Then a late
+//     subscriber joins and the time to its first packet and keyframe of
+//     every publisher's video is reported (--late-joiner).
 //
 // Server figures come from /proc/<pid>/stat and /proc/<pid>/status when
 // the server runs on the same machine (--server-pid, found by itself for a
