@@ -135,8 +135,12 @@ export class Client extends Emitter {
       if (gen !== this.gen) return;
       this.#setConn("online");
       this.#flushPending();
-      const active = this.activeRoom;
-      if (active && !wasConnecting) this.loadMembers(active);
+      if (!wasConnecting) {
+        // Presence changed while we were away: member lists are stale.
+        for (const room of this.rooms.values()) room.membersLoaded = false;
+        const active = this.activeRoom;
+        if (active) this.loadMembers(active).catch(() => {});
+      }
     } catch (err) {
       if (gen !== this.gen) return;
       if (err instanceof ApiError && err.status === 401) return; // signed out: handled by the API hook
@@ -315,7 +319,7 @@ export class Client extends Emitter {
       this.rooms.set(r.id, room);
     }
     this.#updateRoomFields(room, r);
-    if (this.conn === "online" && room.sub === "none") this.#subscribe(room, this.gen).catch((err) => console.warn("confab: subscribe failed", err.message));
+    if ((this.conn === "online" || this.conn === "syncing") && this.socket.ready && room.sub === "none") this.#subscribe(room, this.gen).catch((err) => console.warn("confab: subscribe failed", err.message));
     this.emit("rooms");
     this.emit("room", room.id);
     return room;

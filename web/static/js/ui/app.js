@@ -98,6 +98,7 @@ export class App {
     this.roomView = h("div.room-view", this.timeline.el, this.typingLine, this.composer.form);
     this.main = h("main.main", { id: "main" }, this.header, this.banner, this.welcome, this.roomView);
     this.scrim = h("div.scrim", { onclick: () => this.closeDrawers() });
+    for (const btn of [this.sidebar.closeBtn, this.members.closeBtn]) btn.addEventListener("click", () => this.closeDrawers());
     this.shell = h("div.app", { id: "app" }, this.sidebar.el, this.main, this.members.el, this.scrim);
     if (localStorage.getItem(MEMBERS_PREF)) this.shell.classList.add("members-hidden");
     clear(this.root).appendChild(this.shell);
@@ -533,6 +534,7 @@ export class App {
       title: `Invite people to #${room.name}`,
       description: "Share this code. Anyone with it can join the room.",
       id: "invite-dialog",
+      className: "dialog-wide",
       body: [h("div.invite-box", codeEl), status],
       footer: [rotate, h("span.spacer"), copyLink, copyCode],
     });

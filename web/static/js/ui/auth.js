@@ -59,6 +59,7 @@ export function mountAuth(root, api, onSignedIn, { notice = "" } = {}) {
 
   function fieldError(input, el, text) {
     el.textContent = text;
+    if (el === passErr) passHint.hidden = !!text || mode !== "signup";
     if (text) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
   }

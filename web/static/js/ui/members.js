@@ -1,5 +1,5 @@
 // The right sidebar: the room's members, online first, with "last seen".
-import { h, avatar, icon } from "../util/dom.js";
+import { h, avatar, icon, keepFocus } from "../util/dom.js";
 import { formatLastSeen } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { confirmDialog } from "./dialogs.js";
@@ -13,8 +13,9 @@ export class Members {
     this.openDM = openDM;
     this.room = null;
     this.list = h("div.member-groups", { id: "member-list" });
+    this.closeBtn = h("button.icon-btn.drawer-close", { type: "button", "aria-label": "Close members", title: "Close (Esc)" }, icon("close"));
     this.el = h("aside.members", { id: "members", "aria-label": "Members" },
-      h("div.members-head", h("h2", "Members"), h("span.members-count")),
+      h("div.members-head", h("h2", "Members"), h("span.members-count"), h("span.spacer"), this.closeBtn),
       this.list);
     this.menu = null;
     // "last seen 5 minutes ago" ages.
@@ -43,11 +44,11 @@ export class Members {
     const group = (title, list, id) => list.length ? h("section.member-group", { id },
       h("h3", `${title} — ${list.length}`),
       h("ul", list.map((m) => this.#row(m, now)))) : null;
-    this.list.replaceChildren(...[
+    keepFocus(this.list, "userId", () => this.list.replaceChildren(...[
       group("Online", online, "members-online"),
       group("Offline", offline, "members-offline"),
       !members.length ? h("p.muted.members-loading", room.membersLoaded ? "No members." : "Loading members…") : null,
-    ].filter(Boolean));
+    ].filter(Boolean)));
   }
 
   #row(m, now) {

@@ -1,6 +1,7 @@
 // The left sidebar: rooms and DMs with unread badges, actions to create,
 // join and start DMs, and the signed-in user's panel.
-import { h, icon, iconButton, avatar } from "../util/dom.js";
+import { h, icon, iconButton, avatar, keepFocus } from "../util/dom.js";
+
 
 export class Sidebar {
   constructor(client, { onCreate, onJoin, onDM, onSignOut, notifier, navigate }) {
@@ -22,6 +23,7 @@ export class Sidebar {
 
     this.el = h("nav.sidebar", { id: "sidebar", "aria-label": "Rooms and direct messages" },
       h("div.sb-head",
+        this.closeBtn = h("button.icon-btn.drawer-close", { type: "button", "aria-label": "Close room list", title: "Close (Esc)" }, icon("close")),
         h("a.brand", { href: "/", "aria-label": "confab home", onclick: (e) => { e.preventDefault(); navigate(null); } }, h("span.logo-mark", { "aria-hidden": "true" }), h("span.logo-text", "confab"))),
       h("div.sb-actions",
         h("button.sb-action", { type: "button", id: "create-room", onclick: onCreate }, icon("plus"), h("span", "Create room")),
@@ -47,8 +49,10 @@ export class Sidebar {
     const rooms = c.sortedRooms();
     const groups = rooms.filter((r) => r.kind === "group");
     const dms = rooms.filter((r) => r.kind === "dm");
-    this.roomList.replaceChildren(...groups.map((r) => this.#row(r)));
-    this.dmList.replaceChildren(...dms.map((r) => this.#row(r)));
+    keepFocus(this.el, "roomId", () => {
+      this.roomList.replaceChildren(...groups.map((r) => this.#row(r)));
+      this.dmList.replaceChildren(...dms.map((r) => this.#row(r)));
+    });
     this.emptyRooms.hidden = groups.length > 0;
     this.emptyDMs.hidden = dms.length > 0;
     const me = c.users.get(c.me.id) || c.me;

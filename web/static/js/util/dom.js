@@ -69,7 +69,7 @@ const ICONS = {
   door: "M14 4h5v16h-5M4 12h10M10 8l4 4-4 4",
   phone: "M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a2 2 0 0 1-2 2A16 16 0 0 1 3 6a2 2 0 0 1 2-2",
   chat: "M4 5h16v11H8l-4 4V5Z",
-  key: "M14 10a4 4 0 1 0-3.5 4L12 15.5l1.5-1.5L15 15.5 17 13.5 14.5 11",
+  key: "M21 2l-2 2m-7.6 7.6a5.5 5.5 0 1 1-7.8 7.8 5.5 5.5 0 0 1 7.8-7.8Zm0 0L15.5 7.5m0 0 3 3L22 7l-3-3m-3.5 3.5L19 4",
   down: "M12 5v14M6 13l6 6 6-6",
   crown: "M3 8l4 4 5-7 5 7 4-4-2 11H5L3 8Z",
   shield: "M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3Z",
@@ -205,6 +205,28 @@ export function avatar(user, size = "md") {
   const el = h("span.avatar.avatar-" + size, { "aria-hidden": "true" }, name.slice(0, 1).toUpperCase());
   el.style.setProperty("--avatar-hue", String(hue(user?.id || name)));
   return el;
+}
+
+/**
+ * Runs render(), which may replace container's children, and keeps the
+ * keyboard focus on the equivalent element: the one whose data attribute
+ * (e.g. "roomId") has the same value as the focused one had.
+ */
+export function keepFocus(container, key, render) {
+  const active = document.activeElement;
+  const value = active && container.contains(active) ? active.closest(`[data-${kebab(key)}]`)?.dataset[key] : undefined;
+  const tag = active?.tagName;
+  const cls = active?.className;
+  render();
+  if (value === undefined || container.contains(active)) return;
+  const holder = [...container.querySelectorAll(`[data-${kebab(key)}]`)].find((e) => e.dataset[key] === value);
+  if (!holder) return;
+  const target = holder.tagName === tag && holder.className === cls ? holder : holder.querySelector(`${tag.toLowerCase()}`) || holder;
+  if (typeof target.focus === "function") target.focus();
+}
+
+function kebab(s) {
+  return s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
 
 /** True when el's scroll position is within slack px of the bottom. */
