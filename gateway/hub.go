@@ -215,12 +215,12 @@ func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) err
 			continue
 		}
 		h.mu.RLock()
-		subs := h.rooms[room]
-		for s := range subs {
+		subs := len(h.rooms[room])
+		for s := range h.rooms[room] {
 			s.offer(re.Revision, pm)
 		}
 		h.mu.RUnlock()
-		if len(subs) > 0 && h.onFanout != nil {
+		if subs > 0 && h.onFanout != nil {
 			h.onFanout(time.Since(re.RecordedAt))
 		}
 		// A member who leaves or is removed stops receiving the room,
