@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -1069,4 +1070,70 @@ func last(s []string) string {
 		return ""
 	}
 	return s[len(s)-1]
+}
+
+// TestResumeTooManyMissed: a browser that missed more events than the
+// server replays on resume (1000) reloads the room instead, and after
+// scrolling up it shows every message once, in order.
+func TestResumeTooManyMissed(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	px := startProxy(t, srv.Addr)
+	alice := newBrowser(t, "alice")
+	alice.open(px.URL())
+	alice.signUp("alice", "correct horse")
+	code := alice.createRoom("Firehose")
+	token := srv.api(t, "", "POST", "/auth/signup", map[string]string{"username": "bot", "password": "correct horse"})["token"].(string)
+	room := srv.api(t, token, "POST", "/rooms/join", map[string]string{"invite_code": code})["room"].(map[string]any)
+	path := "/rooms/" + room["id"].(string) + "/messages"
+	srv.api(t, token, "POST", path, map[string]any{"client_msg_id": "first", "text": "before the cut"})
+	alice.waitMessage("before the cut")
+
+	px.Cut()
+	alice.waitJS("the reconnecting banner shows", `!document.querySelector("#conn-banner").hidden`)
+	const n = 1005
+	var (
+		mu    sync.Mutex
+		bySeq = map[int]string{}
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				text := fmt.Sprintf("burst %d", i)
+				m := srv.api(t, token, "POST", path, map[string]any{"client_msg_id": fmt.Sprintf("b-%d", i), "text": text})["message"].(map[string]any)
+				mu.Lock()
+				bySeq[int(m["seq"].(float64))] = text
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	px.Restore()
+	alice.waitJS("the banner goes away", `document.querySelector("#conn-banner").hidden`)
+
+	seqs := make([]int, 0, len(bySeq))
+	for seq := range bySeq {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	want := []string{"before the cut"}
+	for _, seq := range seqs {
+		want = append(want, bySeq[seq])
+	}
+	alice.waitMessage(want[len(want)-1])
+	deadline := time.Now().Add(2 * waitTimeout)
+	for !eval[bool](alice, `!!document.querySelector("#timeline .tl-start")`) {
+		if time.Now().After(deadline) {
+			alice.fatalf("scrolling up never reached the start of the room")
+		}
+		alice.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#timeline").scrollTop = 0`))
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := alice.messages(); !equalStrings(got, want) {
+		t.Errorf("after the resume alice sees %d messages, want %d in order; first %q, last %q", len(got), len(want), first(got), last(got))
+	}
 }

@@ -118,6 +118,10 @@ export class Client extends Emitter {
     const gen = ++this.gen;
     const wasConnecting = this.conn === "connecting";
     this.#setConn("syncing");
+    // Subscribe everything afresh (also after a failed attempt on this
+    // connection: subscribing again replaces a subscription, and events
+    // we already have are skipped by seq).
+    for (const room of this.rooms.values()) room.sub = "none";
     try {
       const { rooms } = await this.api.rooms();
       if (gen !== this.gen) return;
@@ -179,8 +183,8 @@ export class Client extends Emitter {
     if (ack.too_many_missed) {
       // Too much happened while we were away: reload the room instead.
       this.#resetRoom(room, ack.seq);
-      this.loadMembers(room);
-      if (room.role !== "member") this.refreshRoom(room);
+      this.loadMembers(room).catch(() => {});
+      this.refreshRoom(room).catch(() => {});
     } else if (ack.seq > room.highSeq) {
       console.warn("confab: catch-up ended short of its ack", room.id, room.highSeq, ack.seq);
       room.sub = "none";

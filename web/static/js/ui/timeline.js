@@ -110,7 +110,10 @@ export class Timeline {
     let anchor = null;
     let anchorOffset = 0;
     if (!this.stuck) {
+      // Anchor on the first row on screen, not on the "loading" row that
+      // older history replaces.
       for (const el of this.list.children) {
+        if (el.classList.contains("tl-loading") || el.classList.contains("tl-start")) continue;
         if (el.offsetTop + el.offsetHeight > sc.scrollTop) {
           anchor = el;
           anchorOffset = el.offsetTop - sc.scrollTop;
@@ -124,8 +127,8 @@ export class Timeline {
       sc.scrollTop = anchor.offsetTop - anchorOffset;
       this.lastTop = sc.scrollTop;
     }
-    // Not enough to scroll yet: fetch more history.
-    if (sc.scrollHeight <= sc.clientHeight + 400) this.#loadOlder();
+    // Not enough to scroll yet, or still near the top: fetch more history.
+    if (sc.scrollHeight <= sc.clientHeight + 400 || (!this.stuck && sc.scrollTop < 400)) this.#loadOlder();
     this.#maybeRead();
   }
 
