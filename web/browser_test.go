@@ -486,7 +486,10 @@ func exceptionText(d *runtime.ExceptionDetails) string {
 func argsText(args []*runtime.RemoteObject) string {
 	var parts []string
 	for _, a := range args {
+		var str string
 		switch {
+		case len(a.Value) > 0 && json.Unmarshal(a.Value, &str) == nil:
+			parts = append(parts, str)
 		case len(a.Value) > 0:
 			parts = append(parts, string(a.Value))
 		case a.Description != "":
@@ -1136,4 +1139,32 @@ func TestResumeTooManyMissed(t *testing.T) {
 	if got := alice.messages(); !equalStrings(got, want) {
 		t.Errorf("after the resume alice sees %d messages, want %d in order; first %q, last %q", len(got), len(want), first(got), last(got))
 	}
+}
+
+// TestConsoleErrorsAreCaught checks the check the other tests rely on: an
+// uncaught exception, a console.error and a dialog in the page are seen.
+func TestConsoleErrorsAreCaught(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	b := newBrowser(t, "probe")
+	b.open(srv.URL)
+	b.waitJS("the sign-in form shows", `document.querySelector("#auth-form")`)
+	b.do(chromedp.Evaluate[chromedp.Void](`console.error("probe error"); setTimeout(() => { throw new Error("probe exception"); }, 0); setTimeout(() => alert("probe dialog"), 10)`))
+	waitUntil(t, "the probe's problems are recorded", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.problems) >= 2 && len(b.dialogs) >= 1
+	})
+	b.mu.Lock()
+	got := strings.Join(append(b.problems, b.dialogs...), "\n")
+	b.problems, b.dialogs = nil, nil // expected here: do not fail the test
+	b.mu.Unlock()
+	for _, want := range []string{"console.error: probe error", "probe exception", "alert: probe dialog"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("recorded problems %q lack %q", got, want)
+		}
+	}
+	// The page goes on working after the dialog was dismissed.
+	b.waitJS("the page answers after the dialog", `document.querySelector("#auth-form")`)
 }

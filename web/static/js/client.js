@@ -248,6 +248,9 @@ export class Client extends Emitter {
       readSeq: r.read_seq || 0,
       unread: r.unread || 0,
       unreadBase: r.last_seq || 0,
+      // Messages after this seq may notify: not what was there when we
+      // loaded the room, but what came later, live or after a reconnect.
+      notifyAfter: r.last_seq || 0,
       dmPeerId: r.dm_peer?.id || null,
       activity: 0,
       members: new Map(),
@@ -314,11 +317,16 @@ export class Client extends Emitter {
     for (const id of seen) this.emit("room", id);
   }
 
-  /** Adds or updates a room from a single-room REST answer; subscribes if we can. */
-  addRoom(r) {
+  /**
+   * Adds or updates a room from a single-room REST answer; subscribes if we
+   * can. fresh: someone else added us (a DM opened with us), so all of its
+   * messages are news.
+   */
+  addRoom(r, { fresh = false } = {}) {
     let room = this.rooms.get(r.id);
     if (!room) {
       room = this.#newRoom(r);
+      if (fresh) room.notifyAfter = 0;
       room.activity = ++this.activityClock;
       this.rooms.set(r.id, room);
     }
@@ -499,7 +507,8 @@ export class Client extends Emitter {
       }
     }
     this.emit("rooms");
-    if (live && !mine && (room.kind === "dm" || msg.mentions.includes(this.me.id))) this.emit("notify", room, msg);
+    if (!mine && f.seq > room.notifyAfter && (room.kind === "dm" || msg.mentions.includes(this.me.id))) this.emit("notify", room, msg);
+    room.notifyAfter = Math.max(room.notifyAfter, f.seq);
   }
 
   #applyMod(msg, ev) {
@@ -621,7 +630,7 @@ export class Client extends Emitter {
     }
     try {
       const { room } = await this.api.room(f.room_id);
-      this.addRoom(room);
+      this.addRoom(room, { fresh: true });
     } catch (err) {
       console.warn("confab: cannot load a new room", err.message);
     }

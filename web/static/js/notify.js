@@ -56,7 +56,8 @@ export class Notifier {
     const sender = c.nameOf(msg.sender_id) || "Someone";
     const title = room.kind === "dm" ? sender : `${sender} in #${room.name}`;
     try {
-      const n = new Notification(title, { body: truncate(msg.text, 180), tag: room.id + ":" + msg.seq, icon: "/favicon.svg" });
+      // One notification per room: a burst (after a reconnect) replaces it.
+      const n = new Notification(title, { body: truncate(msg.text, 180), tag: room.id, renotify: true, icon: "/favicon.svg" });
       n.onclick = () => {
         window.focus();
         this.openRoom(room.id);

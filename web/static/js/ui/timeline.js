@@ -12,6 +12,7 @@ import { formatTime, formatFull, formatDay, dayKey, truncate } from "../util/for
 import { parseTime } from "../client.js";
 import { toast, toastError } from "./toast.js";
 import { confirmDialog } from "./dialogs.js";
+import { renderCallEvent } from "../call/events.js";
 
 const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "👀", "🙏", "✅"];
 const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
@@ -262,7 +263,11 @@ export class Timeline {
       case "member.role_changed": ico = "shield"; parts = [who(d.by), d.role === "admin" ? " made " : " made ", who(d.user_id), d.role === "admin" ? " an admin" : " a member"]; break;
       case "room.renamed": ico = "edit"; parts = [who(d.by), " renamed the room to ", h("strong", d.name || "")]; break;
       case "invite.rotated": ico = "key"; parts = [who(d.by), " changed the invite code"]; break;
-      default: parts = [it.event];
+      default: {
+        const call = renderCallEvent(it, who);
+        if (call) ({ icon: ico, parts } = call);
+        else parts = [it.event];
+      }
     }
     return h("div.sys", { dataset: { seq: it.seq, event: it.event } },
       h("span.sys-icon", icon(ico)),
