@@ -804,9 +804,11 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 	alice.open(px.URL())
 	alice.signUp("alice", "correct horse")
 	code := alice.createRoom("Ops")
+	// Bob joins with the invite link.
 	bob.open(srv.URL)
 	bob.signUp("bob", "battery staple")
-	bob.joinRoom(code, "Ops")
+	bob.open(srv.URL + "/join/" + code)
+	bob.waitJS("the invite link opens the room", `document.querySelector("#room-title")?.textContent === "Ops" && location.pathname.startsWith("/r/")`)
 	bob.send("before the cut")
 	alice.waitMessage("before the cut")
 	alice.waitJS("alice is online", `document.querySelector("#conn-banner").hidden`)

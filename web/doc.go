@@ -1,3 +1,60 @@
 // Package web embeds confab's browser client into the binary with
-// go:embed, so that running it needs no Node toolchain.
+// go:embed, so that running it needs no Node toolchain. Handler serves the
+// files of static/ and index.html for every other path, so that the
+// client's routes (/r/<room id>, /join/<invite code>) survive a reload.
+//
+// # The client
+//
+// Plain modern JavaScript (ES modules, no build step, no dependencies),
+// HTML and CSS. It speaks the API of docs/protocol.md: REST with the
+// HttpOnly session cookie, and one WebSocket authenticated by the same
+// cookie. The modules under static/js:
+//
+//	main.js           entry point: the sign-in screen or the app
+//	api.js            REST client; errors carry the server's code and Retry-After
+//	socket.js         the WebSocket: reconnects with exponential backoff and
+//	                  jitter, matches requests to ack/error by id, JSON pings;
+//	                  emits "ready", "down", "state" and "frame:<type>"
+//	client.js         the state and its sync: rooms, members, users and
+//	                  presence, timelines, pending sends, unread counts
+//	notify.js         unread count in the tab title, desktop notifications
+//	call/             voice and video calls, mounted by ui/app.js in the
+//	                  room header's call slot (mountCallSlot in call/call.js)
+//	ui/app.js         layout, routing, room header, connection banner, dialogs
+//	ui/auth.js        sign in / sign up
+//	ui/sidebar.js     rooms and DMs with unread badges, the user's panel
+//	ui/timeline.js    messages and system lines, keyed rendering, paging
+//	ui/composer.js    the composer, mention suggestions, the typing line
+//	ui/members.js     members with presence and "last seen", member actions
+//	ui/dialogs.js     modal dialogs on <dialog>; ui/toast.js: short notices
+//	util/dom.js       element helpers, icons, safe text rendering (links,
+//	                  mentions); util/format.js: dates; util/emitter.js
+//
+// User data reaches the page only through textContent and attributes,
+// never innerHTML; links are http(s) only, with rel="noopener noreferrer"
+// and target=_blank. index.html sets a Content-Security-Policy that allows
+// only the page's own scripts and styles.
+//
+// # Sync
+//
+// client.js loads GET /rooms, subscribes to each room (a few at a time, so
+// catch-ups fit the server's outbound queue) with after_seq set 200 events
+// back on first load, so that recent joins, renames and the like show as
+// system lines, and pages older messages with GET .../messages when the
+// user scrolls up. Events are applied exactly once in seq order: one at or
+// below the room's highest seq is skipped, a gap subscribes again. After a
+// dropped connection it subscribes with after_seq = the highest seq seen,
+// reloads a room whose ack says too_many_missed, and resends unacknowledged
+// messages with their client_msg_id. Edits, deletions and reactions are
+// replayed onto messages loaded later over REST, so a snapshot never
+// undoes a newer event.
+//
+// # Tests
+//
+// browser_test.go (chat) builds cmd/confab (or uses CONFAB_TEST_BIN), runs
+// `confab serve` per test on a free port with its data in a temporary
+// directory, and drives headless Chromium (one fresh profile per browser)
+// with chromedp. It fails on any uncaught exception, console.error or
+// JavaScript dialog. Chromium missing: the tests skip, or fail with CI=true.
+// A passing run writes docs/screenshots/signin.png and chat.png.
 package web

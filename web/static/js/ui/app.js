@@ -79,7 +79,7 @@ export class App {
     this.titleText = h("h1.room-title-text", { id: "room-title" });
     this.titleSub = h("span.room-title-sub", { id: "room-sub" });
     this.callSlot = h("div.call-slot", { id: "call-slot" });
-    this.inviteBtn = h("button.btn.btn-small.btn-accent", { type: "button", id: "invite-btn", onclick: () => this.inviteDialog() }, icon("link"), h("span.btn-label", "Invite"));
+    this.inviteBtn = h("button.btn.btn-small.btn-accent", { type: "button", id: "invite-btn", "aria-label": "Invite people", title: "Invite people", onclick: () => this.inviteDialog() }, icon("link"), h("span.btn-label", "Invite"));
     this.roomMenuBtn = iconButton("more", "Room settings", (e) => this.roomMenu(e.currentTarget), "room-menu-btn");
     this.roomMenuBtn.id = "room-menu-btn";
     this.roomMenuBtn.setAttribute("aria-haspopup", "menu");
