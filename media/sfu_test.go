@@ -12,6 +12,7 @@ import (
 
 	"github.com/confabhq/confab/internal/rtctest"
 	"github.com/confabhq/confab/media"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -235,8 +236,10 @@ func sendingFrom(pc *webrtc.PeerConnection, user string) int {
 	if desc == nil {
 		return 0
 	}
-	parsed, err := desc.Unmarshal()
-	if err != nil {
+	// Parse a copy: Unmarshal caches the result in the description, which
+	// Pion's goroutines share.
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(desc.SDP); err != nil {
 		return -1
 	}
 	for _, m := range parsed.MediaDescriptions {
@@ -509,8 +512,10 @@ func sendingTrack(pc *webrtc.PeerConnection, id string) int {
 	if desc == nil {
 		return 0
 	}
-	parsed, err := desc.Unmarshal()
-	if err != nil {
+	// Parse a copy: Unmarshal caches the result in the description, which
+	// Pion's goroutines share.
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(desc.SDP); err != nil {
 		return -1
 	}
 	n := 0

@@ -1302,10 +1302,16 @@ func TestSlowClientDoesNotStallOthers(t *testing.T) {
 			}
 			// A close frame cannot pass a socket its reader never drains:
 			// Lou sees 4008 only if the queue overflowed and he started
-			// reading before the server's write timeout; else 1006.
+			// reading before the server's write timeout; else 1006. On a
+			// machine so busy that the others' chat did not fill his queue
+			// within the heartbeat timeout (45 s), the server closed him as
+			// silent first: 1000.
 			t.Logf("lou read %d events, then close code %d", len(lous.events), lous.code)
-			if lous.code != invCloseSlowConsumer && lous.code != websocket.CloseAbnormalClosure {
-				t.Errorf("lou's close code %d, want %d (slow consumer) or %d (dropped without a close frame)", lous.code, invCloseSlowConsumer, websocket.CloseAbnormalClosure)
+			switch lous.code {
+			case invCloseSlowConsumer, websocket.CloseAbnormalClosure, websocket.CloseNormalClosure:
+			default:
+				t.Errorf("lou's close code %d, want %d (slow consumer), %d (dropped without a close frame) or %d (silent too long)",
+					lous.code, invCloseSlowConsumer, websocket.CloseAbnormalClosure, websocket.CloseNormalClosure)
 			}
 
 			// Liz reads, but slower than what she asks for: she subscribes
