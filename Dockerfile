@@ -22,7 +22,7 @@ RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/confab /usr/local/bin/confab
-COPY --from=build --chown=nonroot:nonroot /out/data /data
+COPY --from=build --chown=65532:65532 /out/data /data
 ENV CONFAB_DATA=/data \
     CONFAB_ADDR=:8080 \
     CONFAB_LOG_FORMAT=json
