@@ -1032,17 +1032,39 @@ func TestHistoryPaging(t *testing.T) {
 		srv.api(t, token, "POST", "/rooms/"+room["id"].(string)+"/messages", map[string]any{"client_msg_id": fmt.Sprintf("seed-%d", i), "text": text})
 		want = append(want, text)
 	}
+	// Then dave writes 100 messages carol has not read.
+	dave := srv.api(t, "", "POST", "/auth/signup", map[string]string{"username": "dave", "password": "correct horse"})["token"].(string)
+	srv.api(t, dave, "POST", "/rooms/join", map[string]string{"invite_code": room["invite_code"].(string)})
+	const unread = 100
+	for i := 1; i <= unread; i++ {
+		text := fmt.Sprintf("unread %d", i)
+		srv.api(t, dave, "POST", "/rooms/"+room["id"].(string)+"/messages", map[string]any{"client_msg_id": fmt.Sprintf("dave-%d", i), "text": text})
+		want = append(want, text)
+	}
 
 	carol := newBrowser(t, "carol")
 	carol.open(srv.URL)
 	carol.waitJS("the sign-in form shows", `document.querySelector("#auth-form")`)
 	carol.fillAuth("carol", "correct horse")
 	carol.waitJS("the room list shows the room", `document.querySelector("#room-list .room-link")`)
+	carol.waitJS("the room shows 100 unread, as 99+", `document.querySelector("#room-list .badge")?.textContent === "99+" && document.title.startsWith("(99+) ")`)
 	carol.do(chromedp.Click(chromedp.CSS("#room-list .room-link")))
-	carol.waitMessage(fmt.Sprintf("message %d", n))
-	if got := eval[bool](carol, `(() => { const t = document.querySelector("#timeline"); return t.scrollHeight - t.scrollTop - t.clientHeight < 60; })()`); !got {
-		t.Error("the room did not open at its newest message")
+	carol.waitMessage("unread 1")
+	// The room opens at the first unread message, below the "New" marker;
+	// it stays unread until carol scrolls to the bottom.
+	carol.waitJS("the new-messages marker is on screen", `(() => {
+		const m = document.querySelector("#new-marker"), t = document.querySelector("#timeline");
+		if (!m || !m.nextElementSibling.textContent.includes("unread 1")) return false;
+		const mr = m.getBoundingClientRect(), tr = t.getBoundingClientRect();
+		return mr.top >= tr.top && mr.bottom <= tr.bottom;
+	})()`)
+	carol.waitJS("the jump-to-present button shows", `!document.querySelector(".jump-present").hidden`)
+	if !eval[bool](carol, `document.title.startsWith("(99+) ")`) {
+		t.Errorf("the room counts as read before carol saw the new messages; title %q", eval[string](carol, `document.title`))
 	}
+	carol.do(chromedp.Click(chromedp.CSS(".jump-present")))
+	carol.waitJS("at the bottom the room is read", `!document.title.startsWith("(") && !document.querySelector("#room-list .badge")`)
+	carol.waitMessage(fmt.Sprintf("unread %d", unread))
 	if eval[bool](carol, `!!document.querySelector("#timeline .tl-start")`) {
 		t.Fatal("the whole history loaded at once; the test needs more messages than the catch-up covers")
 	}

@@ -307,6 +307,10 @@ export class App {
     c.activeRoomId = id;
     const room = id ? c.rooms.get(id) || null : null;
     this.closeDrawers();
+    // Lay the room out before the timeline measures it.
+    this.welcome.hidden = !!room;
+    this.roomView.hidden = !room;
+    this.shell.classList.toggle("no-room", !room);
     if (room !== this.shownRoom) {
       this.shownRoom = room;
       if (room) {
@@ -322,11 +326,7 @@ export class App {
       this.#renderTyping();
       if (room && !NARROW.matches) this.composer.focus();
     }
-    const waiting = id && !room;
-    this.welcome.hidden = !!room;
-    this.roomView.hidden = !room;
-    this.shell.classList.toggle("no-room", !room);
-    if (!room) this.#renderWelcome(waiting);
+    if (!room) this.#renderWelcome(!!id);
     this.#renderHeader();
     this.sidebar.render();
     this.notifier.updateTitle();

@@ -56,6 +56,15 @@ export class Timeline {
     if (!room) return;
     this.update();
     this.scrollToBottom();
+    // Many unread messages: open at the first of them, like Element; the
+    // room counts as read once the user reaches the bottom.
+    const marker = this.list.querySelector(".new-marker");
+    if (marker && marker.offsetTop < this.scroller.scrollTop) {
+      this.stuck = false;
+      this.scroller.scrollTop = Math.max(0, marker.offsetTop - 48);
+      this.lastTop = this.scroller.scrollTop;
+      this.jump.hidden = false;
+    }
   }
 
   /** True while the bottom of the timeline is on screen. */
