@@ -28,7 +28,7 @@ import { msidsByMid } from "./sdp.js";
 import { openMic, openCam, openScreen, micProblem, camProblem, screenProblem } from "./devices.js";
 
 const DISCONNECTED_GRACE = 2500; // ms a connection may stay "disconnected" before we restart ICE
-const RESTART_RETRY = 6000; // ms between ICE restarts while it stays down
+const RESTART_RETRY = 4000; // ms between ICE restarts while it stays down
 const REJOIN_WITHIN = 60000; // ms: a second failure this soon after a rejoin ends the call
 
 export class CallSession extends Emitter {
