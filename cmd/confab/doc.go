@@ -6,6 +6,7 @@
 //	confab events tail [--follow]     print events as they are appended
 //	confab events replay --room ID    a room's timeline as it was at a moment
 //	confab events export / import     move a history between stores (JSON lines)
+//	confab healthcheck                exit 0 if the local server is ready (container health checks)
 //
 // Every flag can also be set with a CONFAB_* environment variable; see
 // confab <command> --help. main only wires signals to a context and runs
