@@ -57,6 +57,14 @@ func inNetns(t *testing.T) bool {
 		t.Skipf("%s %s", t.Name(), why)
 	}
 
+	// A container may refuse new namespaces even to root.
+	if out, err := exec.Command("unshare", "--net", "true").CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s cannot make a network namespace: %v %s", t.Name(), err, out)
+		}
+		t.Skipf("%s cannot make a network namespace: %v %s", t.Name(), err, out)
+	}
+
 	ctx := context.Background()
 	args := []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.count=1", "-test.v=true"}
 	if deadline, ok := t.Deadline(); ok {

@@ -89,7 +89,7 @@ class CallUI {
     this.joinFaces = h("span.call-faces", { "aria-hidden": "true" });
     this.joinBtn = h("button.btn.btn-call", { type: "button", id: "join-call", onclick: () => this.join() },
       callIcon("phone"), this.joinLabel, this.joinFaces, this.joinCount);
-    this.pill = h("span.call-pill", { id: "call-pill", hidden: true, role: "status" }, h("span.call-pill-dot"), h("span.call-pill-text"));
+    this.pill = h("span.call-pill", { id: "call-pill", hidden: true }, h("span.call-pill-dot"), h("span.call-pill-text"));
     this.slot.replaceChildren(this.pill, this.joinBtn);
     this.slot.hidden = true;
 
@@ -98,7 +98,8 @@ class CallUI {
     this.spotlight = h("div.call-spotlight", { id: "call-spotlight", hidden: true });
     this.noticeList = h("div.call-notices", { id: "call-notices" });
     this.overlay = h("div.call-overlay", { hidden: true }, h("span.spinner"), h("span.call-overlay-text"));
-    this.status = h("div.call-status", { id: "call-status", role: "status" }, h("span.call-status-dot"), h("span.call-status-text"), h("span.call-status-clock"));
+    // Only the state is announced, not the clock's every second.
+    this.status = h("div.call-status", { id: "call-status" }, h("span.call-status-dot"), h("span.call-status-text", { role: "status" }), h("span.call-status-clock"));
     this.micBtn = this.#control("call-mic", () => this.toggleMute());
     this.camBtn = this.#control("call-camera", () => this.toggleCamera());
     this.screenBtn = this.#control("call-screen", () => this.toggleScreen());
