@@ -782,6 +782,27 @@ func TestTwoBrowsersChat(t *testing.T) {
 		t.Errorf("after the reload the timeline has %d img elements", n)
 	}
 
+	// Alice makes a new invite code; bob sees that it changed.
+	alice.do(chromedp.Click(chromedp.ID("invite-btn")))
+	alice.waitJS("the invite dialog shows the code", `document.querySelector("#invite-code")?.textContent === `+jsString(code))
+	alice.do(chromedp.Click(chromedp.ID("rotate-invite")))
+	alice.waitJS("a confirmation opens", `document.querySelector("dialog.confirm[open] .btn-primary")?.textContent === "New code"`)
+	alice.do(chromedp.Click(chromedp.CSS("dialog.confirm[open] .btn-primary")))
+	alice.waitJS("the dialog shows a new code", `/^[a-km-z2-9]{16}$/.test(document.querySelector("#invite-code")?.textContent) && document.querySelector("#invite-code").textContent !== `+jsString(code))
+	alice.do(chromedp.KeyEvent(kb.Escape))
+	alice.waitJS("Escape closes the invite dialog", `!document.querySelector("dialog[open]")`)
+	bob.waitJS("bob sees that the invite code changed", `[...document.querySelectorAll("#timeline .sys")].some(e => e.textContent.includes("alice changed the invite code"))`)
+
+	// Alice renames the room; bob's header follows.
+	alice.do(chromedp.Click(chromedp.ID("room-menu-btn")))
+	alice.waitJS("the room menu opens", `document.querySelector("#room-menu")`)
+	alice.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#room-menu .menu-item")].find(b => b.textContent === "Rename room").click()`))
+	alice.waitJS("the rename dialog opens", `document.querySelector("#rename-room")`)
+	alice.clear("#rename-room")
+	alice.do(chromedp.SendKeys(chromedp.ID("rename-room"), "Town square"+kb.Enter))
+	bob.waitJS("bob sees the new name", `document.querySelector("#room-title")?.textContent === "Town square" && document.querySelector("#room-list .room-link")?.textContent.includes("Town square")`)
+	bob.waitJS("bob sees the rename in the timeline", `[...document.querySelectorAll("#timeline .sys")].some(e => e.textContent.includes("alice renamed the room to Town square"))`)
+
 	// Bob closes his browser: alice sees him go offline, with "last seen".
 	alice.waitJS("alice sees bob online after her reload", `document.querySelector('#member-list .member[data-username="bob"][data-status="online"]')`)
 	bob.Close()
@@ -954,8 +975,8 @@ func TestChatFeatures(t *testing.T) {
 	alice.waitMessage("oops, wrong room")
 	bob.waitMessage("oops, wrong room")
 	bob.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#timeline .msg.mine[data-seq]")].find(m => m.textContent.includes("oops, wrong room")).querySelector('[data-action="delete"]').click()`))
-	bob.waitJS("a confirmation opens", `document.querySelector("dialog[open] .btn-danger")`)
-	bob.do(chromedp.Click(chromedp.CSS("dialog[open] .btn-danger")))
+	bob.waitJS("a confirmation opens", `document.querySelector("dialog.confirm[open] .btn-danger")`)
+	bob.do(chromedp.Click(chromedp.CSS("dialog.confirm[open] .btn-danger")))
 	alice.waitJS("alice sees the message deleted", `[...document.querySelectorAll("#timeline .msg.deleted")].some(e => e.textContent.includes("This message was deleted."))`)
 	if eval[bool](alice, `document.querySelector("#timeline").textContent.includes("oops, wrong room")`) {
 		t.Error("the deleted text is still shown")

@@ -97,7 +97,7 @@ export function confirmDialog({ title, text, confirmLabel = "OK", danger = false
     let ok = false;
     const yes = h("button.btn" + (danger ? ".btn-danger" : ".btn-primary"), { type: "button", autofocus: true, onclick: () => { ok = true; dlg.close(); } }, confirmLabel);
     const no = h("button.btn.btn-ghost", { type: "button", onclick: () => dlg.close() }, "Cancel");
-    const dlg = openDialog({ title, body: h("p", text), footer: [no, yes], onClose: () => resolve(ok) });
+    const dlg = openDialog({ title, body: h("p", text), footer: [no, yes], className: "confirm", onClose: () => resolve(ok) });
     yes.focus();
   });
 }
