@@ -228,10 +228,10 @@ func TestThreeParticipantsForwardEverything(t *testing.T) {
 	checkGoroutines(t, base)
 }
 
-// sendingFrom counts the transceivers of a subscribe connection whose
-// remote side still sends a track of user.
-func sendingFrom(pc *webrtc.PeerConnection, user string) int {
-	n := 0
+// sending counts the m-sections of a subscribe connection's remote
+// description that still send a track whose msid ("<stream> <track>")
+// matches.
+func sending(pc *webrtc.PeerConnection, match func(msid string) bool) int {
 	desc := pc.RemoteDescription()
 	if desc == nil {
 		return 0
@@ -242,18 +242,20 @@ func sendingFrom(pc *webrtc.PeerConnection, user string) int {
 	if err := parsed.UnmarshalString(desc.SDP); err != nil {
 		return -1
 	}
+	n := 0
 	for _, m := range parsed.MediaDescriptions {
-		if _, inactive := m.Attribute("inactive"); inactive {
-			continue
-		}
-		if _, recvonly := m.Attribute("recvonly"); recvonly {
-			continue
-		}
-		if msid, ok := m.Attribute("msid"); ok && strings.HasPrefix(msid, user+" ") {
+		_, inactive := m.Attribute("inactive")
+		_, recvonly := m.Attribute("recvonly")
+		if msid, ok := m.Attribute("msid"); ok && !inactive && !recvonly && match(msid) {
 			n++
 		}
 	}
 	return n
+}
+
+// sendingFrom counts the tracks of user a subscribe connection receives.
+func sendingFrom(pc *webrtc.PeerConnection, user string) int {
+	return sending(pc, func(msid string) bool { return strings.HasPrefix(msid, user+" ") })
 }
 
 // checkGoroutines fails if goroutines started by the test are still
@@ -497,35 +499,10 @@ func TestScreenShareStartAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "the screen track to leave bob's subscribe connection", func() bool {
-		return sendingTrack(b.c.Sub, screen) == 0
+		return sending(b.c.Sub, func(msid string) bool { return strings.HasSuffix(msid, " "+screen) }) == 0
 	}, describe(a, b))
 	before := b.c.Received("alice", media.KindVideo)
 	waitFor(t, 10*time.Second, "alice's camera to keep flowing", func() bool {
 		return b.c.Received("alice", media.KindVideo) > before+20
 	}, describe(a, b))
-}
-
-// sendingTrack counts the m-sections of a subscribe connection's remote
-// description that still send the track with ID id.
-func sendingTrack(pc *webrtc.PeerConnection, id string) int {
-	desc := pc.RemoteDescription()
-	if desc == nil {
-		return 0
-	}
-	// Parse a copy: Unmarshal caches the result in the description, which
-	// Pion's goroutines share.
-	var parsed sdp.SessionDescription
-	if err := parsed.UnmarshalString(desc.SDP); err != nil {
-		return -1
-	}
-	n := 0
-	for _, m := range parsed.MediaDescriptions {
-		if _, inactive := m.Attribute("inactive"); inactive {
-			continue
-		}
-		if msid, ok := m.Attribute("msid"); ok && strings.HasSuffix(msid, " "+id) {
-			n++
-		}
-	}
-	return n
 }
