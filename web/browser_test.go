@@ -27,6 +27,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -673,6 +674,21 @@ window.Notification = class {
 window.__setHidden = (h) => { window.__hidden = h; document.dispatchEvent(new Event("visibilitychange")); };
 `
 
+// blockWebSocket makes the tab's WebSocket connections to /api/v1/ws fail
+// (or work again); other requests are not affected.
+func (b *browser) blockWebSocket(block bool) {
+	b.t.Helper()
+	var patterns []*network.BlockPattern
+	if block {
+		patterns = []*network.BlockPattern{{URLPattern: "*://*:*/api/v1/ws", Block: true}}
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{URLPatterns: patterns}); err != nil {
+		b.fatalf("block the WebSocket: %v", err)
+	}
+}
+
 // addInitScript runs js in every document the tab loads, before its scripts.
 func (b *browser) addInitScript(js string) {
 	b.t.Helper()
@@ -872,6 +888,23 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 	waitUntil(t, "alice sees every message once, in order, after the second cut", func() bool { return equalStrings(alice.messages(), want) })
 	waitUntil(t, "bob sees every message once, in order, after the second cut", func() bool { return equalStrings(bob.messages(), want) })
 	alice.waitJS("no message is pending after the second cut", `!document.querySelector("#timeline .msg.pending")`)
+
+	// A message written while the WebSocket is down survives a reload of
+	// the page and is sent once the socket is back. (DevTools blocks the
+	// WebSocket's URL; the page itself still loads.)
+	alice.blockWebSocket(true)
+	px.Cut()
+	px.Restore()
+	alice.waitJS("the reconnecting banner shows a third time", `!document.querySelector("#conn-banner").hidden`)
+	alice.send("survives a reload")
+	alice.waitJS("the message waits as pending", `document.querySelector("#timeline .msg.pending")`)
+	alice.do(chromedp.Reload())
+	alice.waitJS("after the reload it still waits", `[...document.querySelectorAll("#timeline .msg.pending .msg-text")].some(e => e.textContent === "survives a reload")`)
+	alice.blockWebSocket(false)
+	want = append(want, "survives a reload")
+	waitUntil(t, "alice sees every message once after the reload", func() bool { return equalStrings(alice.messages(), want) })
+	waitUntil(t, "bob sees every message once after alice's reload", func() bool { return equalStrings(bob.messages(), want) })
+	alice.waitJS("nothing is pending after the reload", `!document.querySelector("#timeline .msg.pending")`)
 
 	// The sequence numbers the page shows are strictly increasing.
 	seqs := eval[[]int](alice, `[...document.querySelectorAll("#timeline .msg[data-seq]")].map(e => Number(e.dataset.seq))`)

@@ -82,6 +82,7 @@ export class Client extends Emitter {
   /** Starts syncing as user (from GET /me or sign-in). */
   start(user) {
     this.me = user;
+    this.#loadPending();
     this.#putUser(user);
     this.socket.start();
     // Rooms can be listed before the socket is up, so the UI has something to show.
@@ -210,8 +211,69 @@ export class Client extends Emitter {
   }
 
   signedOut(reason) {
+    this.forgetPending();
     this.stop();
     this.emit("signedout", reason);
+  }
+
+  // ---- unsent messages survive a reload -------------------------------------
+  //
+  // Messages not yet acknowledged are kept in this tab's sessionStorage, so
+  // a reload resends them (with the same client_msg_id: posted once).
+
+  #pendingKey() {
+    return "confab.pending." + this.me.id;
+  }
+
+  #loadPending() {
+    this.restoredPending = new Map();
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(this.#pendingKey()) || "{}");
+      for (const [roomId, list] of Object.entries(saved)) {
+        if (Array.isArray(list) && list.length) this.restoredPending.set(roomId, list);
+      }
+    } catch {
+      // Unreadable: start without.
+    }
+  }
+
+  #savePending() {
+    const out = {};
+    for (const room of this.rooms.values()) {
+      const list = room.pending.filter((p) => p.state !== "failed")
+        .map(({ client_msg_id, text, reply_to, created_at }) => ({ client_msg_id, text, reply_to, created_at }));
+      if (list.length) out[room.id] = list;
+    }
+    // Rooms not loaded yet keep what was saved for them.
+    for (const [roomId, list] of this.restoredPending || []) if (!this.rooms.has(roomId)) out[roomId] = list;
+    try {
+      if (Object.keys(out).length) sessionStorage.setItem(this.#pendingKey(), JSON.stringify(out));
+      else sessionStorage.removeItem(this.#pendingKey());
+    } catch {
+      // Storage full or unavailable: the messages still go out from memory.
+    }
+  }
+
+  /** Drops saved unsent messages (sign-out). */
+  forgetPending() {
+    if (!this.me) return;
+    this.restoredPending = new Map();
+    try {
+      sessionStorage.removeItem(this.#pendingKey());
+    } catch {
+      // ignore
+    }
+  }
+
+  #restorePendingFor(room) {
+    const list = this.restoredPending?.get(room.id);
+    if (!list) return;
+    this.restoredPending.delete(room.id);
+    for (const s of list) {
+      if (typeof s?.client_msg_id !== "string" || typeof s.text !== "string") continue;
+      if (room.pending.some((p) => p.client_msg_id === s.client_msg_id)) continue;
+      room.pending.push({ client_msg_id: s.client_msg_id, text: s.text, reply_to: s.reply_to || 0, created_at: s.created_at || new Date().toISOString(), state: "queued", error: null });
+    }
   }
 
   // ---- rooms --------------------------------------------------------------
@@ -304,6 +366,7 @@ export class Client extends Emitter {
       if (!room) {
         room = this.#newRoom(r);
         this.rooms.set(r.id, room);
+        this.#restorePendingFor(room);
       }
       this.#updateRoomFields(room, r);
       room.activity = list.length - i;
@@ -329,6 +392,7 @@ export class Client extends Emitter {
       if (fresh) room.notifyAfter = 0;
       room.activity = ++this.activityClock;
       this.rooms.set(r.id, room);
+      this.#restorePendingFor(room);
     }
     this.#updateRoomFields(room, r);
     if ((this.conn === "online" || this.conn === "syncing") && this.socket.ready && room.sub === "none") this.#subscribe(room, this.gen).catch((err) => console.warn("confab: subscribe failed", err.message));
@@ -494,7 +558,10 @@ export class Client extends Emitter {
     const mine = d.sender_id === this.me.id;
     if (mine) {
       const i = room.pending.findIndex((p) => p.client_msg_id === d.client_msg_id);
-      if (i >= 0) room.pending.splice(i, 1);
+      if (i >= 0) {
+        room.pending.splice(i, 1);
+        this.#savePending();
+      }
       if (live) room.markerSeq = null;
     }
     room.activity = live ? ++this.activityClock : room.activity;
@@ -712,6 +779,7 @@ export class Client extends Emitter {
       error: null,
     };
     room.pending.push(p);
+    this.#savePending();
     room.markerSeq = null;
     room.activity = ++this.activityClock;
     this.emit("rooms");
@@ -739,6 +807,7 @@ export class Client extends Emitter {
         } else {
           p.state = "failed";
           p.error = err.message;
+          this.#savePending();
         }
         this.emit("room", room.id);
       });
@@ -749,12 +818,14 @@ export class Client extends Emitter {
     if (p.state !== "failed") return;
     p.state = "queued";
     p.error = null;
+    this.#savePending();
     this.#trySend(room, p);
     this.emit("room", room.id);
   }
 
   discard(room, p) {
     room.pending = room.pending.filter((x) => x !== p);
+    this.#savePending();
     this.emit("room", room.id);
   }
 
@@ -795,9 +866,11 @@ export class Client extends Emitter {
     }
     const seq = room.highSeq;
     if (seq <= room.readSeq || seq < 1 || !this.socket.ready) return;
+    const before = room.readSeq;
     room.readSeq = seq;
     this.socket.request({ type: "read", room_id: room.id, seq }).catch(() => {
-      // Not fatal: the marker moves with the next read.
+      // Not stored: let the next read send it again.
+      if (room.readSeq === seq) room.readSeq = before;
     });
   }
 

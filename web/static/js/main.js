@@ -51,6 +51,7 @@ function startApp(user) {
   app = new App(root, {
     api, socket, client,
     onSignOut: async () => {
+      client.forgetPending();
       client.stop();
       try {
         await api.signOut();
