@@ -1045,6 +1045,9 @@ func TestChatFeatures(t *testing.T) {
 	alice.waitJS("the badge goes once read", `!document.querySelector("#dm-list .badge") && !document.title.startsWith("(")`)
 	alice.do(chromedp.Click(chromedp.CSS(`#room-list .room-link`)))
 	alice.waitJS("back in the room", `document.querySelector("#room-title")?.textContent === "Design"`)
+	if got := eval[[]string](alice, `[...document.querySelectorAll("#sidebar .room-link")].map(a => a.textContent)`); !equalStrings(got, []string{"Design", "Bbob"}) {
+		t.Errorf("the sidebar's rooms read %q, want [Design Bbob] (a room and a DM with bob's avatar)", got)
+	}
 	alice.waitJS("the room's messages show", `[...document.querySelectorAll("#timeline .msg[data-seq] .msg-text")].some(e => e.textContent.startsWith("on it, give me an hour"))`)
 	chat := alice.screenshot()
 

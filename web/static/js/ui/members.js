@@ -1,5 +1,5 @@
 // The right sidebar: the room's members, online first, with "last seen".
-import { h, avatar, icon, keepFocus } from "../util/dom.js";
+import { h, avatar, icon, reconcileList } from "../util/dom.js";
 import { formatLastSeen } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { confirmDialog } from "./dialogs.js";
@@ -33,6 +33,7 @@ export class Members {
     const room = this.room;
     if (!room) {
       this.list.replaceChildren();
+      this.groups = null;
       return;
     }
     const members = [...room.members.values()].map((m) => ({ ...m, user: c.users.get(m.userId) || { id: m.userId, username: "…" } }));
@@ -41,30 +42,59 @@ export class Members {
     const offline = members.filter((m) => m.user.status !== "online");
     this.el.querySelector(".members-count").textContent = room.membersLoaded || members.length ? String(members.length) : "";
     const now = new Date();
-    const group = (title, list, id) => list.length ? h("section.member-group", { id },
-      h("h3", `${title} — ${list.length}`),
-      h("ul", list.map((m) => this.#row(m, now)))) : null;
-    keepFocus(this.list, "userId", () => this.list.replaceChildren(...[
-      group("Online", online, "members-online"),
-      group("Offline", offline, "members-offline"),
-      !members.length ? h("p.muted.members-loading", room.membersLoaded ? "No members." : "Loading members…") : null,
-    ].filter(Boolean)));
+    if (!this.groups || this.groupsRoom !== room) {
+      // One section per status, built once per room; rows move between them.
+      this.groupsRoom = room;
+      this.groups = {};
+      for (const [key, id] of [["online", "members-online"], ["offline", "members-offline"]]) {
+        const ul = h("ul");
+        this.groups[key] = { el: h("section.member-group", { id }, h("h3"), ul), ul, rows: new Map() };
+      }
+      this.empty = h("p.muted.members-loading");
+      this.list.replaceChildren(this.groups.online.el, this.groups.offline.el, this.empty);
+    }
+    for (const [key, list, title] of [["online", online, "Online"], ["offline", offline, "Offline"]]) {
+      const g = this.groups[key];
+      g.el.hidden = !list.length;
+      g.el.firstChild.textContent = `${title} — ${list.length}`;
+      // A member who changes status moves: a row is kept only within a section.
+      g.rows = reconcileList(g.ul, list.map((m) => this.#row(m, now)), g.rows);
+    }
+    this.empty.hidden = members.length > 0;
+    this.empty.textContent = room.membersLoaded ? "No members." : "Loading members…";
   }
 
   #row(m, now) {
     const u = m.user;
     const status = u.status === "online" ? "online" : "offline";
-    const seen = status === "offline" && u.last_seen ? "last seen " + formatLastSeen(parseTime(u.last_seen), now) : status === "online" ? "online" : "offline";
-    const roleIcon = m.role === "owner" ? h("span.role-icon.owner", { title: "Room owner" }, icon("crown", "owner"))
-      : m.role === "admin" ? h("span.role-icon.admin", { title: "Admin" }, icon("shield", "admin")) : null;
+    const seen = status === "offline" && u.last_seen ? "last seen " + formatLastSeen(parseTime(u.last_seen), now) : status;
     const isMe = u.id === this.client.me.id;
-    return h("li.member", { dataset: { userId: u.id, status, username: u.username } },
-      h("button.member-btn", { type: "button", "aria-haspopup": "menu", onclick: (e) => this.openMenu(e.currentTarget, m) },
-        h("span.member-avatar", avatar(u, "sm"), h("span.presence-dot", { dataset: { status } })),
-        h("span.member-text",
-          h("span.member-name", u.username, isMe ? h("span.muted", " (you)") : null, roleIcon),
-          h("span.last-seen", { title: u.last_seen || "" }, seen))));
+    return {
+      key: u.id,
+      sig: [status, seen, u.username, m.role, isMe].join("|"),
+      make: () => {
+        const li = h("li.member", { dataset: { userId: u.id } });
+        const btn = h("button.member-btn", { type: "button", "aria-haspopup": "menu", onclick: () => {
+          const cur = this.room?.members.get(li.dataset.userId);
+          if (cur) this.openMenu(btn, { ...cur, user: this.client.users.get(cur.userId) || { id: cur.userId, username: li.dataset.username } });
+        } });
+        li.appendChild(btn);
+        return li;
+      },
+      fill: (li) => {
+        li.dataset.status = status;
+        li.dataset.username = u.username;
+        const roleIcon = m.role === "owner" ? h("span.role-icon.owner", { title: "Room owner" }, icon("crown", "owner"))
+          : m.role === "admin" ? h("span.role-icon.admin", { title: "Admin" }, icon("shield", "admin")) : null;
+        li.firstChild.replaceChildren(
+          h("span.member-avatar", avatar(u, "sm"), h("span.presence-dot", { dataset: { status } })),
+          h("span.member-text",
+            h("span.member-name", u.username, isMe ? h("span.muted", " (you)") : null, roleIcon),
+            h("span.last-seen", { title: u.last_seen || "" }, seen)));
+      },
+    };
   }
+
 
   openMenu(anchor, m) {
     this.closeMenu();

@@ -1,6 +1,6 @@
 // The left sidebar: rooms and DMs with unread badges, actions to create,
 // join and start DMs, and the signed-in user's panel.
-import { h, icon, iconButton, avatar, keepFocus } from "../util/dom.js";
+import { h, icon, iconButton, avatar, reconcileList } from "../util/dom.js";
 
 
 export class Sidebar {
@@ -49,10 +49,8 @@ export class Sidebar {
     const rooms = c.sortedRooms();
     const groups = rooms.filter((r) => r.kind === "group");
     const dms = rooms.filter((r) => r.kind === "dm");
-    keepFocus(this.el, "roomId", () => {
-      this.roomList.replaceChildren(...groups.map((r) => this.#row(r)));
-      this.dmList.replaceChildren(...dms.map((r) => this.#row(r)));
-    });
+    this.roomRows = reconcileList(this.roomList, groups.map((r) => this.#row(r)), this.roomRows || new Map());
+    this.dmRows = reconcileList(this.dmList, dms.map((r) => this.#row(r)), this.dmRows || new Map());
     this.emptyRooms.hidden = groups.length > 0;
     this.emptyDMs.hidden = dms.length > 0;
     const me = c.users.get(c.me.id) || c.me;
@@ -72,25 +70,35 @@ export class Sidebar {
     const c = this.client;
     const active = room.id === c.activeRoomId;
     const name = c.displayName(room);
-    let lead;
-    if (room.kind === "dm") {
-      const peer = c.users.get(room.dmPeerId) || { id: room.dmPeerId, username: name };
-      lead = h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: peer.status || "offline" } }));
-    } else {
-      lead = h("span.room-icon", icon("hash"));
-    }
+    const peer = room.kind === "dm" ? c.users.get(room.dmPeerId) || { id: room.dmPeerId, username: name } : null;
     const unread = room.unread > 0 && !active;
-    const a = h("a.room-link" + (active ? ".active" : "") + (unread ? ".unread" : ""), {
-      href: "/r/" + room.id,
-      dataset: { roomId: room.id, kind: room.kind },
-      "aria-current": active ? "page" : null,
-      onclick: (e) => {
-        if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
-        e.preventDefault();
-        this.navigate(room.id);
+    return {
+      key: room.id,
+      sig: [active, unread ? room.unread : 0, name, room.kind, peer?.status || ""].join("|"),
+      make: () => {
+        const a = h("a.room-link", {
+          href: "/r/" + room.id,
+          dataset: { roomId: room.id, kind: room.kind },
+          onclick: (e) => {
+            if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+            e.preventDefault();
+            this.navigate(a.dataset.roomId);
+          },
+        });
+        return h("li", a);
       },
-    }, lead, h("span.room-name", name));
-    if (unread) a.appendChild(h("span.badge", { "aria-label": `${room.unread} unread` }, room.unread > 99 ? "99+" : String(room.unread)));
-    return h("li", a);
+      fill: (li) => {
+        const a = li.firstChild;
+        a.className = "room-link" + (active ? " active" : "") + (unread ? " unread" : "");
+        if (active) a.setAttribute("aria-current", "page");
+        else a.removeAttribute("aria-current");
+        const lead = peer
+          ? h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: peer.status || "offline" } }))
+          : h("span.room-icon", icon("hash"));
+        a.replaceChildren(lead, h("span.room-name", name));
+        if (unread) a.appendChild(h("span.badge", { "aria-label": `${room.unread} unread` }, room.unread > 99 ? "99+" : String(room.unread)));
+      },
+    };
   }
+
 }

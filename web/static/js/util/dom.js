@@ -208,25 +208,39 @@ export function avatar(user, size = "md") {
 }
 
 /**
- * Runs render(), which may replace container's children, and keeps the
- * keyboard focus on the equivalent element: the one whose data attribute
- * (e.g. "roomId") has the same value as the focused one had.
+ * Keyed list rendering. rows: [{key, sig, make() -> element, fill(element)}].
+ * A row's element is kept as long as its key is there, and filled again
+ * (in place) when its sig changes, so focus, hover and a click in progress
+ * survive updates. cache is the Map the previous call returned.
  */
-export function keepFocus(container, key, render) {
-  const active = document.activeElement;
-  const value = active && container.contains(active) ? active.closest(`[data-${kebab(key)}]`)?.dataset[key] : undefined;
-  const tag = active?.tagName;
-  const cls = active?.className;
-  render();
-  if (value === undefined || container.contains(active)) return;
-  const holder = [...container.querySelectorAll(`[data-${kebab(key)}]`)].find((e) => e.dataset[key] === value);
-  if (!holder) return;
-  const target = holder.tagName === tag && holder.className === cls ? holder : holder.querySelector(`${tag.toLowerCase()}`) || holder;
-  if (typeof target.focus === "function") target.focus();
-}
-
-function kebab(s) {
-  return s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+export function reconcileList(container, rows, cache) {
+  const next = new Map();
+  for (const row of rows) {
+    let entry = cache.get(row.key);
+    if (!entry) {
+      entry = { el: row.make(), sig: null };
+    }
+    if (entry.sig !== row.sig) {
+      row.fill(entry.el);
+      entry.sig = row.sig;
+    }
+    next.set(row.key, entry);
+  }
+  for (const [key, entry] of cache) if (next.get(key) !== entry) entry.el.remove();
+  let cursor = container.firstChild;
+  for (const { el } of next.values()) {
+    if (el === cursor) {
+      cursor = cursor.nextSibling;
+      continue;
+    }
+    container.insertBefore(el, cursor);
+  }
+  while (cursor) {
+    const n = cursor.nextSibling;
+    cursor.remove();
+    cursor = n;
+  }
+  return next;
 }
 
 /** True when el's scroll position is within slack px of the bottom. */
