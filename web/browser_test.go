@@ -115,6 +115,7 @@ func startServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	cmd.Stdout = io.Discard
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
