@@ -1,16 +1,9 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"io"
-	"net"
-	"net/http"
 	"os/exec"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -328,73 +321,5 @@ func signUpAPI(t *testing.T, srv *server, name string) string {
 // getUserMedia works.
 func startCallServer(t *testing.T) *server {
 	t.Helper()
-	cmd := exec.Command(confabBin, "serve", "--addr", "0.0.0.0:0", "--data", t.TempDir(), "--log-format", "json", "--calls")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var logs lockedBuffer
-	addrc := make(chan string, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			line := sc.Bytes()
-			logs.Write(append(line, '\n'))
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				select {
-				case addrc <- rec.Addr:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		<-done
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	var addr string
-	select {
-	case addr = <-addrc:
-	case <-done:
-		t.Fatalf("the server exited before it listened; log:\n%s", logs.String())
-	case <-time.After(waitTimeout):
-		t.Fatalf("the server did not log its address; log:\n%s", logs.String())
-	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil || !regexp.MustCompile(`^\d+$`).MatchString(port) {
-		t.Fatalf("the server listens on %q", addr)
-	}
-	s := &server{URL: "http://localhost:" + port, Addr: "localhost:" + port}
-	waitUntil(t, "the server is healthy", func() bool {
-		res, err := http.Get(s.URL + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
-	return s
+	return startServerWith(t, "0.0.0.0:0", "--calls")
 }

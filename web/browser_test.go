@@ -108,7 +108,15 @@ type server struct {
 // "listening" log line names it) with its data in a temporary directory.
 func startServer(t *testing.T) *server {
 	t.Helper()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--log-format", "json"}, serveFlags...)
+	return startServerWith(t, "127.0.0.1:0", serveFlags...)
+}
+
+// startServerWith runs `confab serve --addr addr` with more flags. The
+// server's URL names the host the server reports, or localhost if it
+// listens on every address.
+func startServerWith(t *testing.T, addr string, flags ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--addr", addr, "--data", t.TempDir(), "--log-format", "json"}, flags...)
 	cmd := exec.Command(confabBin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -157,15 +165,22 @@ func startServer(t *testing.T) *server {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	var addr string
+	var listening string
 	select {
-	case addr = <-addrc:
+	case listening = <-addrc:
 	case <-done:
 		t.Fatalf("the server exited before it listened; log:\n%s", logs.String())
 	case <-time.After(waitTimeout):
 		t.Fatalf("the server did not log its address; log:\n%s", logs.String())
 	}
-	s := &server{URL: "http://" + addr, Addr: addr}
+	host, port, err := net.SplitHostPort(listening)
+	if err != nil {
+		t.Fatalf("the server listens on %q", listening)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	s := &server{URL: "http://" + net.JoinHostPort(host, port), Addr: net.JoinHostPort(host, port)}
 	waitUntil(t, "the server is healthy", func() bool {
 		res, err := http.Get(s.URL + "/healthz")
 		if err != nil {
