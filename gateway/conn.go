@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bufio"
 	"io"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/confabhq/confab/domain"
@@ -32,11 +35,17 @@ func drain(ws *websocket.Conn) {
 	io.Copy(io.Discard, nc)
 }
 
-// conn is one authenticated WebSocket connection. Its reader runs in the
-// goroutine that accepted it; its writer is the only goroutine writing to
-// the socket, from the bounded queue out.
+// conn is one authenticated WebSocket connection. Its reader runs in a
+// goroutine of its own while the client sends, and waits for more in a
+// small one (Gateway.park); its writer is the only goroutine writing
+// frames to the socket, from the bounded queue. The writer runs only while
+// there is something to write: an idle connection has no writer goroutine
+// and no queue, just a timer for its next ping.
 type conn struct {
 	ws        *websocket.Conn
+	bc        *batchConn      // the socket under ws
+	br        *bufio.Reader   // what ws reads from bc through
+	rc        syscall.RawConn // bc's socket, to wait for it to be readable; nil if it cannot park (TLS)
 	id        string
 	user      domain.UserID
 	username  string
@@ -45,86 +54,230 @@ type conn struct {
 	limited   int // consecutive rate-limited frames; reader only
 	metrics   Metrics
 
-	out        chan *websocket.PreparedMessage
-	done       chan struct{} // closed to stop the writer
+	maxQueue  int           // frames queued (and in the writer's hands) before the connection counts as slow
+	writeWait time.Duration // one write, and the close frame
+	pingEvery time.Duration
+
+	done       chan struct{} // closed when the connection starts closing
 	readerDone chan struct{} // closed when the reader stopped reading
-	closeOnce  sync.Once
-	closeCode  int
-	closeText  string
+	slow       atomic.Bool   // closing as a slow consumer: drop what is queued
+
+	qmu       sync.Mutex
+	queue     []*websocket.PreparedMessage // frames for the writer to take
+	spare     []*websocket.PreparedMessage // an emptied queue, kept for reuse while small
+	inflight  atomic.Int32                 // frames the writer took and has not written yet
+	writing   bool                         // a writer runs, or one is about to start
+	pingDue   bool
+	pingTimer *time.Timer
+	closing   bool
+	closeCode int
+	closeText string
 
 	callMu sync.Mutex
 	call   *callSeat // the call the connection is in, if any
 
 	mu      sync.Mutex
-	subs    map[domain.RoomID]*subscription
-	typedAt map[domain.RoomID]time.Time // last typing frame sent per room
+	subs    map[domain.RoomID]*subscription // nil until the first subscription
+	typedAt map[domain.RoomID]time.Time     // last typing frame sent per room
 }
+
+// keepSpare is the largest emptied queue (in frames) a connection keeps
+// for its next burst; larger ones go to the garbage collector, so that an
+// idle connection holds no big buffers.
+const keepSpare = 16
 
 // send queues a frame without blocking. A connection whose queue is full
 // is too slow for the rest of the room: it is closed, and its client
 // resumes from its last sequence numbers once it reconnects.
 func (c *conn) send(pm *websocket.PreparedMessage) {
-	select {
-	case <-c.done:
-	case c.out <- pm:
-	default:
-		c.closeWith(closeSlowConsumer, CodeSlowConsumer)
+	if c.enqueue(pm) {
+		go c.writeLoop()
 	}
 }
 
-// closeWith asks the writer to send a close frame with code and stop.
-func (c *conn) closeWith(code int, text string) {
-	c.closeOnce.Do(func() {
-		c.closeCode, c.closeText = code, text
-		close(c.done)
-	})
+// enqueue queues a frame and reports whether the caller must start the
+// writer (go c.writeLoop()): the hub queues a batch of events on many
+// connections first and starts their writers after, so that each writes
+// the batch with one syscall.
+func (c *conn) enqueue(pm *websocket.PreparedMessage) (start bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closing {
+		return false
+	}
+	if len(c.queue)+int(c.inflight.Load()) >= c.maxQueue {
+		c.closeLocked(closeSlowConsumer, CodeSlowConsumer)
+		return c.claimWriterLocked()
+	}
+	if c.queue == nil {
+		c.queue, c.spare = c.spare, nil
+	}
+	c.queue = append(c.queue, pm)
+	return c.claimWriterLocked()
 }
 
-// writeLoop writes queued frames and pings until the connection is done.
-func (c *conn) writeLoop(ping, writeWait time.Duration) {
-	ticker := time.NewTicker(ping)
-	defer ticker.Stop()
-	defer c.ws.Close()
+// claimWriterLocked reports whether a writer must be started, and if so
+// records that one is; c.qmu is held.
+func (c *conn) claimWriterLocked() bool {
+	if c.writing {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// closeWith asks the writer to send what is queued, then a close frame
+// with code, and end the connection.
+func (c *conn) closeWith(code int, text string) {
+	c.qmu.Lock()
+	c.closeLocked(code, text)
+	start := c.claimWriterLocked()
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// closeLocked records the close, once; c.qmu is held.
+func (c *conn) closeLocked(code int, text string) {
+	if c.closing {
+		return
+	}
+	c.closing, c.closeCode, c.closeText = true, code, text
+	c.stopPingsLocked()
+	if code == closeSlowConsumer {
+		c.slow.Store(true)
+	}
+	close(c.done)
+}
+
+// startPings pings the client every pingEvery while the connection lives;
+// the pings go out through the writer.
+func (c *conn) startPings() {
+	c.qmu.Lock()
+	c.pingTimer = time.AfterFunc(c.pingEvery, c.ping)
+	c.qmu.Unlock()
+}
+
+// stopPingsLocked stops the pings; c.qmu is held.
+func (c *conn) stopPingsLocked() {
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+}
+
+func (c *conn) ping() {
+	c.qmu.Lock()
+	if c.closing {
+		c.qmu.Unlock()
+		return
+	}
+	c.pingDue = true
+	c.pingTimer.Reset(c.pingEvery)
+	start := c.claimWriterLocked()
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// writeLoop writes what is queued, with as few syscalls as it can: the
+// frames it finds queued go into one buffer (see batchConn), sent when the
+// queue is empty or the buffer is full. It returns once the queue is empty
+// and sent, and ends the connection if it is closing.
+func (c *conn) writeLoop() {
+	c.bc.begin()
 	for {
-		select {
-		case pm := <-c.out:
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+		c.qmu.Lock()
+		batch, ping, closing := c.queue, c.pingDue, c.closing
+		c.queue, c.pingDue = nil, false
+		c.inflight.Store(int32(len(batch)))
+		c.qmu.Unlock()
+		if len(batch) == 0 && !ping && !closing {
+			// Nothing more: send the buffer, then look again before
+			// giving the socket up, so that no frame waits for a writer.
+			if c.bc.end() != nil {
+				c.fail()
+				return
+			}
+			c.qmu.Lock()
+			if len(c.queue) == 0 && !c.pingDue && !c.closing {
+				c.writing = false
+				c.qmu.Unlock()
+				return
+			}
+			c.qmu.Unlock()
+			c.bc.begin()
+			continue
+		}
+		if ping {
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.writeWait)); err != nil {
+				c.fail()
+				return
+			}
+		}
+		for i, pm := range batch {
+			batch[i] = nil
+			if c.slow.Load() {
+				break // overflowed: what is queued is dropped
+			}
+			c.ws.SetWriteDeadline(time.Now().Add(c.writeWait))
 			if err := c.ws.WritePreparedMessage(pm); err != nil {
-				c.closeWith(websocket.CloseAbnormalClosure, "")
+				c.fail()
 				return
 			}
+			c.inflight.Add(-1)
 			c.metrics.FrameOut()
-		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.closeWith(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		case <-c.done:
-			// Flush what is queued (acks, errors) before the close frame,
-			// unless the queue overflowed.
-			if c.closeCode != closeSlowConsumer {
-				for len(c.out) > 0 {
-					c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-					if c.ws.WritePreparedMessage(<-c.out) != nil {
-						break
-					}
-				}
-			}
-			if c.closeCode != websocket.CloseAbnormalClosure {
-				msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-				c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
-			}
-			// Let the reader take in what the client still sends until it
-			// answers the close or a moment passes: closing a socket with
-			// unread data makes the kernel reset the connection, and the
-			// client would never see the close frame.
-			c.ws.SetReadDeadline(time.Now().Add(closeGrace))
-			select {
-			case <-c.readerDone:
-				drain(c.ws)
-			case <-time.After(2 * closeGrace):
-			}
+		}
+		c.qmu.Lock()
+		c.inflight.Store(0)
+		if batch != nil && cap(batch) <= keepSpare && c.spare == nil {
+			c.spare = batch[:0]
+		}
+		closing = c.closing && len(c.queue) == 0
+		c.qmu.Unlock()
+		if closing || c.slow.Load() {
+			c.finish()
 			return
 		}
 	}
+}
+
+// fail ends a connection whose socket failed: no close frame. The writer
+// stays claimed, so none starts again.
+func (c *conn) fail() {
+	c.qmu.Lock()
+	c.closeLocked(websocket.CloseAbnormalClosure, "")
+	c.writing = true
+	c.qmu.Unlock()
+	c.bc.abort()
+	c.ws.Close()
+}
+
+// finish sends the close frame after what is queued (unless the queue
+// overflowed), waits for the client's answer a moment, and closes the
+// socket. The writer stays claimed, so none starts again.
+func (c *conn) finish() {
+	c.qmu.Lock()
+	code, text := c.closeCode, c.closeText
+	c.queue, c.spare = nil, nil
+	c.qmu.Unlock()
+	if code != websocket.CloseAbnormalClosure {
+		msg := websocket.FormatCloseMessage(code, text)
+		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.writeWait))
+	}
+	c.bc.end()
+	// Let the reader take in what the client still sends until it answers
+	// the close or a moment passes: closing a socket with unread data makes
+	// the kernel reset the connection, and the client would never see the
+	// close frame.
+	c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+	t := time.NewTimer(2 * closeGrace)
+	select {
+	case <-c.readerDone:
+		drain(c.ws)
+	case <-t.C:
+	}
+	t.Stop()
+	c.ws.Close()
 }

@@ -162,7 +162,8 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.baseCtx, g.cancelBase = context.WithCancel(context.Background())
 	g.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
+		// 0: read through the reader batchHijacker gives it.
+		ReadBufferSize:  0,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     sameOrigin,

@@ -33,6 +33,10 @@ type hub struct {
 	// onFanout, if set, gets the time from a room event's commit to its
 	// frame being queued, for events this node has subscribers of.
 	onFanout func(time.Duration)
+
+	// starts collects, during a dispatch, the connections whose writers
+	// it must start; dispatch runs on one goroutine.
+	starts []*conn
 }
 
 type presenceChange struct {
@@ -68,8 +72,10 @@ type bufferedEvent struct {
 	frame *websocket.PreparedMessage
 }
 
-// offer queues a live event unless the client already has it.
-func (s *subscription) offer(seq uint64, frame *websocket.PreparedMessage) {
+// offer queues a live event unless the client already has it. It reports
+// whether the caller must start the connection's writer (see
+// conn.enqueue).
+func (s *subscription) offer(seq uint64, frame *websocket.PreparedMessage) (start bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.catchingUp {
@@ -80,13 +86,13 @@ func (s *subscription) offer(seq uint64, frame *websocket.PreparedMessage) {
 				s.buffer = append(s.buffer, bufferedEvent{seq, frame})
 			}
 		}
-		return
+		return false
 	}
 	if seq <= s.last {
-		return
+		return false
 	}
 	s.last = seq
-	s.c.send(frame)
+	return s.c.enqueue(frame)
 }
 
 // addConn registers an authenticated connection.
@@ -113,7 +119,7 @@ func (h *hub) removeConn(c *conn) {
 	}
 	c.mu.Lock()
 	subs := c.subs
-	c.subs = map[domain.RoomID]*subscription{}
+	c.subs = nil
 	c.mu.Unlock()
 	for _, s := range subs {
 		h.removeSubLocked(s)
@@ -128,6 +134,9 @@ func (h *hub) subscribe(c *conn, room domain.RoomID, after uint64) *subscription
 	defer h.mu.Unlock()
 	c.mu.Lock()
 	old := c.subs[room]
+	if c.subs == nil {
+		c.subs = map[domain.RoomID]*subscription{}
+	}
 	c.subs[room] = s
 	c.mu.Unlock()
 	if old != nil {
@@ -193,8 +202,18 @@ func (s *subscription) finishCatchUp(last uint64, ackFor func(seq uint64) *webso
 }
 
 // dispatch routes a batch of committed events; it is the bus consumer's
-// handler and must not block.
+// handler and must not block. It queues the whole batch before it starts
+// the writers of the connections that were idle, so that each writes all
+// of its share of the batch with one syscall.
 func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) error {
+	starts := h.starts[:0]
+	defer func() {
+		for i, c := range starts {
+			go c.writeLoop()
+			starts[i] = nil
+		}
+		h.starts = starts[:0]
+	}()
 	for i := range events {
 		re := &events[i]
 		if user, ok := domain.UserIDOfStream(re.Stream); ok {
@@ -217,7 +236,9 @@ func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) err
 		h.mu.RLock()
 		subs := len(h.rooms[room])
 		for s := range h.rooms[room] {
-			s.offer(re.Revision, pm)
+			if s.offer(re.Revision, pm) {
+				starts = append(starts, s.c)
+			}
 		}
 		h.mu.RUnlock()
 		if subs > 0 && h.onFanout != nil {

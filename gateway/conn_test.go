@@ -1,0 +1,253 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// countingConn counts the writes that reach the socket.
+type countingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *countingConn) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes
+}
+
+// testConn is a server-side conn and the client's end of its WebSocket.
+type testConn struct {
+	c          *conn
+	sock       *countingConn
+	client     *websocket.Conn
+	readerOnce sync.Once
+}
+
+// newTestConn upgrades a WebSocket the way serveWS does and returns the
+// server's conn, not yet writing, with no reader: the test plays the
+// reader's part.
+func newTestConn(t *testing.T, maxQueue int, ping time.Duration) *testConn {
+	t.Helper()
+	made := make(chan *testConn, 1)
+	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj := &batchHijacker{ResponseWriter: w}
+		ws, err := up.Upgrade(hj, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sock := &countingConn{Conn: hj.bc.Conn}
+		hj.bc.Conn = sock
+		c := &conn{
+			ws: ws, bc: hj.bc, id: "c", metrics: noMetrics{},
+			maxQueue: maxQueue, writeWait: 10 * time.Second, pingEvery: ping,
+			done: make(chan struct{}), readerDone: make(chan struct{}),
+		}
+		c.startPings()
+		made <- &testConn{c: c, sock: sock}
+	}))
+	t.Cleanup(srv.Close)
+	client, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	tc := <-made
+	tc.client = client
+	t.Cleanup(func() {
+		tc.c.closeWith(websocket.CloseNormalClosure, "")
+		tc.closeReader()
+	})
+	return tc
+}
+
+// closeReader tells the conn that its (absent) reader stopped.
+func (tc *testConn) closeReader() {
+	tc.readerOnce.Do(func() { close(tc.c.readerDone) })
+}
+
+func testFrame(t *testing.T, i int) *websocket.PreparedMessage {
+	t.Helper()
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, fmt.Appendf(nil, `{"n":%d}`, i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pm
+}
+
+// readFrames reads n text frames and checks they are 0..n-1 in order.
+func (tc *testConn) readFrames(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		_, data, err := tc.client.ReadMessage()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"n":%d}`, i); string(data) != want {
+			t.Fatalf("frame %d is %s, want %s", i, data, want)
+		}
+	}
+}
+
+// waitIdle waits until the conn's writer has returned.
+func (tc *testConn) waitIdle(t *testing.T) {
+	t.Helper()
+	for range 1000 {
+		tc.c.qmu.Lock()
+		writing := tc.c.writing
+		tc.c.qmu.Unlock()
+		if !writing {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the writer is still running")
+}
+
+// TestWriterBatches: frames queued before the writer runs reach the socket
+// with one write, in order; the writer then stops until the next frame.
+func TestWriterBatches(t *testing.T) {
+	tc := newTestConn(t, 1024, time.Hour)
+	const n = 200
+	starts := 0
+	for i := range n {
+		if tc.c.enqueue(testFrame(t, i)) {
+			starts++
+		}
+	}
+	if starts != 1 {
+		t.Fatalf("enqueue asked to start %d writers, want 1", starts)
+	}
+	go tc.c.writeLoop()
+	tc.readFrames(t, n)
+	tc.waitIdle(t)
+	if got := tc.sock.count(); got != 1 {
+		t.Errorf("%d frames took %d writes, want 1", n, got)
+	}
+	// The next frame starts a writer again.
+	tc.c.send(testFrame(t, 0))
+	tc.readFrames(t, 1)
+	tc.waitIdle(t)
+	if got := tc.sock.count(); got != 2 {
+		t.Errorf("%d writes after one more frame, want 2", got)
+	}
+}
+
+// TestWriterLargeBatch: a batch larger than the buffer is sent in
+// buffer-sized writes, in order.
+func TestWriterLargeBatch(t *testing.T) {
+	tc := newTestConn(t, 1024, time.Hour)
+	big := strings.Repeat("x", 10<<10)
+	var frames []*websocket.PreparedMessage
+	for i := range 20 {
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, pm)
+	}
+	for _, pm := range frames {
+		tc.c.send(pm)
+	}
+	for i := range frames {
+		_, data, err := tc.client.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(data), fmt.Sprintf(`{"n":%d,`, i)) {
+			t.Fatalf("frame %d is %.20s...", i, data)
+		}
+	}
+	tc.waitIdle(t)
+	if got := tc.sock.count(); got > 20 {
+		t.Errorf("20 frames took %d writes", got)
+	}
+}
+
+// TestCloseAfterQueued: closing sends what is queued, then the close frame.
+func TestCloseAfterQueued(t *testing.T) {
+	tc := newTestConn(t, 1024, time.Hour)
+	for i := range 10 {
+		tc.c.enqueue(testFrame(t, i))
+	}
+	tc.c.closeWith(closeSignedOut, "signed out")
+	tc.c.send(testFrame(t, 99)) // after the close: dropped
+	go tc.c.writeLoop()
+	tc.readFrames(t, 10)
+	_, _, err := tc.client.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != closeSignedOut {
+		t.Fatalf("after the frames: %v, want close %d", err, closeSignedOut)
+	}
+	tc.closeReader()
+}
+
+// TestSlowConsumer: a connection whose queue overflows is closed with
+// 4008, and what was queued is dropped.
+func TestSlowConsumer(t *testing.T) {
+	tc := newTestConn(t, 4, time.Hour)
+	starts := 0
+	for i := range 5 {
+		if tc.c.enqueue(testFrame(t, i)) {
+			starts++
+		}
+	}
+	select {
+	case <-tc.c.done:
+	default:
+		t.Fatal("the fifth frame did not close the connection")
+	}
+	if starts != 1 {
+		t.Fatalf("%d writers to start, want 1", starts)
+	}
+	go tc.c.writeLoop()
+	_, data, err := tc.client.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != closeSlowConsumer {
+		t.Fatalf("read %q, %v; want close %d", data, err, closeSlowConsumer)
+	}
+	tc.closeReader()
+}
+
+// TestPings: an idle connection is pinged through a writer started for it.
+func TestPings(t *testing.T) {
+	tc := newTestConn(t, 1024, 20*time.Millisecond)
+	pinged := make(chan struct{}, 10)
+	tc.client.SetPingHandler(func(string) error {
+		select {
+		case pinged <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	go func() {
+		for {
+			if _, _, err := tc.client.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for range 3 {
+		<-pinged
+	}
+}
