@@ -42,10 +42,18 @@ const maxCached = 20000
 const readBatch = 1000
 
 // repo loads aggregates of type S and appends what they decide. It keeps
-// each aggregate's state in memory after first use, so a command reads
-// only the events appended since (by other nodes), never the whole stream
-// again, and it serializes the commands of one aggregate on this node so
-// that they do not fight over expected revisions.
+// each aggregate's state in memory after first use, and it serializes the
+// commands of one aggregate on this node so that they do not fight over
+// expected revisions.
+//
+// A command that changes an aggregate decides on the cached state without
+// reading the store: its append expects the cached revision, so if another
+// node (or process) appended meanwhile the store refuses it, and the
+// command reads the events appended since, then decides again. A decision
+// on the cached state that changes nothing or fails is checked the same
+// way, on the store's events, since the events it did not see could change
+// it. Reads (read) always look for new events first: they have no append
+// to catch a stale state.
 type repo[S any] struct {
 	store  EventStore
 	stream func(id string) string
@@ -60,6 +68,11 @@ type entry[S any] struct {
 	refs  int        // guarded by repo.mu
 	state S
 	rev   uint64
+	// current tells that state holds every event this node appended or
+	// read: unset until the first read, and after an append whose outcome
+	// is unknown (it failed, or it was a retry the store answered with an
+	// earlier result).
+	current bool
 }
 
 func newRepo[S any](store EventStore, stream func(string) string, apply func(*S, uint64, domain.Event)) *repo[S] {
@@ -120,6 +133,7 @@ func (r *repo[S]) catchUp(ctx context.Context, id string, e *entry[S]) error {
 			e.rev = re.Revision
 		}
 		if len(events) < readBatch {
+			e.current = true
 			return nil
 		}
 	}
@@ -141,9 +155,9 @@ type idFunc func(i int, e domain.Event) uuid.UUID
 
 func randomIDs(int, domain.Event) uuid.UUID { return uuid.New() }
 
-// update decides with the aggregate's current state and appends the
+// update decides with the aggregate's cached state and appends the
 // events, expecting the revision the decision was made on; if another
-// writer got there first, it catches up and decides again.
+// writer got there first, it catches up and decides again (see repo).
 func (r *repo[S]) update(ctx context.Context, id string, expectNew bool, ids idFunc, decide func(s *S, rev uint64) ([]domain.Event, error)) (Result, error) {
 	e := r.acquire(id)
 	defer r.release(e)
@@ -151,11 +165,23 @@ func (r *repo[S]) update(ctx context.Context, id string, expectNew bool, ids idF
 	if ids == nil {
 		ids = randomIDs
 	}
+	// read tells that this command has read the store: the state is the
+	// stream's as of that read.
+	read := false
 	for range maxConflicts {
-		if err := r.catchUp(ctx, id, e); err != nil {
-			return Result{}, err
+		if !e.current {
+			if err := r.catchUp(ctx, id, e); err != nil {
+				e.current = false
+				return Result{}, err
+			}
+			read = true
 		}
 		events, err := decide(&e.state, e.rev)
+		if (err != nil || len(events) == 0) && !read {
+			// Decided on the cached state: check on the store's.
+			e.current = false
+			continue
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -180,9 +206,13 @@ func (r *repo[S]) update(ctx context.Context, id string, expectNew bool, ids idF
 			if expectNew {
 				return Result{}, err
 			}
-			continue // someone else appended: catch up and decide again
+			// Someone else appended: catch up and decide again.
+			e.current = false
+			continue
 		}
 		if err != nil {
+			// The events may have been stored all the same.
+			e.current = false
 			return Result{}, fmt.Errorf("append to %s: %w", stream, err)
 		}
 		if res.Revision == e.rev+uint64(len(events)) {
@@ -194,6 +224,7 @@ func (r *repo[S]) update(ctx context.Context, id string, expectNew bool, ids idF
 		}
 		// A retry of an append stored earlier: the store returned the
 		// original result; the state catches up on the next command.
+		e.current = false
 		return Result{Revision: res.Revision, Position: res.Position}, nil
 	}
 	return Result{}, domain.Errorf(domain.KindConflict, "update "+stream, "too many concurrent changes; try again")
