@@ -249,9 +249,10 @@ func (p *Participant) leave(reason string) {
 		for _, t := range p.failed {
 			t.Stop()
 		}
-		sources := p.sources
 		p.mu.Unlock()
-		for _, src := range sources {
+		// A copy: the sources' readers delete themselves from the map as
+		// their tracks end.
+		for _, src := range p.publishedSources() {
 			src.close()
 		}
 		p.closeConns()
