@@ -260,18 +260,25 @@ func (b *Bus) MaxPayload() int { return int(b.pubConn.MaxPayload()) - headerRoom
 // its ID, or the stream's last sequence number (0 if it never had a
 // message) and "" if it has no messages.
 func (b *Bus) lastMessage() (seq uint64, id string, err error) {
-	m, err := b.js.GetLastMsg(b.stream, bus.Topic)
-	if errors.Is(err, natsgo.ErrMsgNotFound) {
-		info, err := b.js.StreamInfo(b.stream)
-		if err != nil {
-			return 0, "", fmt.Errorf("nats: stream %s: %w", b.stream, err)
+	for try := 0; ; try++ {
+		m, err := b.js.GetLastMsg(b.stream, bus.Topic)
+		if errors.Is(err, natsgo.ErrMsgNotFound) {
+			info, err := b.js.StreamInfo(b.stream)
+			if err != nil {
+				return 0, "", fmt.Errorf("nats: stream %s: %w", b.stream, err)
+			}
+			if info.State.Msgs > 0 && try < 10 {
+				// Another relay published between the two reads: its
+				// message, not this sequence number, is the last one.
+				continue
+			}
+			return info.State.LastSeq, "", nil
 		}
-		return info.State.LastSeq, "", nil
+		if err != nil {
+			return 0, "", fmt.Errorf("nats: last message of %s: %w", b.stream, err)
+		}
+		return m.Sequence, m.Header.Get(natsgo.MsgIdHdr), nil
 	}
-	if err != nil {
-		return 0, "", fmt.Errorf("nats: last message of %s: %w", b.stream, err)
-	}
-	return m.Sequence, m.Header.Get(natsgo.MsgIdHdr), nil
 }
 
 // Subscribe returns the messages published on topic from now on, until ctx
