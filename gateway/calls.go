@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -415,7 +414,7 @@ func (g *Gateway) getCall(w http.ResponseWriter, r *http.Request, rc roomCtx) {
 // GET /rooms/{id}/calls?before=SEQ&limit=N: the room's calls, newest
 // first, for its timeline.
 func (g *Gateway) listCalls(w http.ResponseWriter, r *http.Request, rc roomCtx) {
-	before, limit, err := pageParams(r)
+	before, limit, err := pageParams(r, "list calls")
 	if err != nil {
 		g.writeError(w, err)
 		return
@@ -430,21 +429,4 @@ func (g *Gateway) listCalls(w http.ResponseWriter, r *http.Request, rc roomCtx) 
 		out = append(out, toCallJSON(c))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"calls": out})
-}
-
-// pageParams reads ?before=SEQ&limit=N (limit 1..100, default 50).
-func pageParams(r *http.Request) (before uint64, limit int, err error) {
-	q := r.URL.Query()
-	limit = 50
-	if s := q.Get("before"); s != "" {
-		if before, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return 0, 0, errorf(http.StatusBadRequest, domain.KindInvalid.String(), "before must be a sequence number")
-		}
-	}
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 100 {
-			return 0, 0, errorf(http.StatusBadRequest, domain.KindInvalid.String(), "limit must be 1 to 100")
-		}
-	}
-	return before, limit, nil
 }

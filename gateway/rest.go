@@ -413,23 +413,10 @@ func toMessageJSON(room domain.RoomID, m projections.Message) messageJSON {
 // listMessages pages a room's history, newest first: messages with seq <
 // before (all if before is 0), at most limit (default 50, at most 100).
 func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCtx) {
-	q := r.URL.Query()
-	before, limit := uint64(0), 50
-	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			g.writeError(w, domain.Errorf(domain.KindInvalid, "list messages", "before must be a sequence number"))
-			return
-		}
-		before = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			g.writeError(w, domain.Errorf(domain.KindInvalid, "list messages", "limit must be 1-100"))
-			return
-		}
-		limit = n
+	before, limit, err := pageParams(r, "list messages")
+	if err != nil {
+		g.writeError(w, err)
+		return
 	}
 	// History must include everything stored when it is asked for: a
 	// client that resumes after too_many_missed pages it up to the seq its
@@ -569,4 +556,22 @@ func (g *Gateway) markRead(w http.ResponseWriter, r *http.Request, rc roomCtx) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// pageParams reads a page's ?before=SEQ&limit=N (limit 1-100, default
+// 50) for op.
+func pageParams(r *http.Request, op string) (before uint64, limit int, err error) {
+	q := r.URL.Query()
+	limit = 50
+	if s := q.Get("before"); s != "" {
+		if before, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return 0, 0, domain.Errorf(domain.KindInvalid, op, "before must be a sequence number")
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 100 {
+			return 0, 0, domain.Errorf(domain.KindInvalid, op, "limit must be 1-100")
+		}
+	}
+	return before, limit, nil
 }
