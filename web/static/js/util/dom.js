@@ -76,6 +76,11 @@ const ICONS = {
 };
 
 export function icon(name, label) {
+  return pathIcon(ICONS[name] || "", label);
+}
+
+/** An icon drawn from an SVG path on a 24×24 grid, in the style of icon. */
+export function pathIcon(d, label) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
@@ -92,7 +97,7 @@ export function icon(name, label) {
     svg.setAttribute("aria-hidden", "true");
   }
   const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", ICONS[name] || "");
+  path.setAttribute("d", d);
   svg.appendChild(path);
   return svg;
 }
