@@ -363,23 +363,34 @@ func (p *Projections) reset(ctx context.Context) error {
 }
 
 func (p *Projections) finishRebuild(ctx context.Context) error {
+	cp, err := p.clearRebuilding(ctx, "rebuild")
+	if err != nil {
+		return err
+	}
+	p.setLast(cp)
+	return nil
+}
+
+// clearRebuilding clears the checkpoint's rebuilding mark, which lets
+// appliers go on, and returns the checkpoint. op names the caller in
+// errors.
+func (p *Projections) clearRebuilding(ctx context.Context, op string) (eventstore.Position, error) {
 	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("projections: rebuild: begin: %w", err)
+		return eventstore.Position{}, fmt.Errorf("projections: %s: begin: %w", op, err)
 	}
 	defer tx.Rollback()
 	cp, _, err := lockCheckpoint(ctx, tx, p.d)
 	if err != nil {
-		return err
+		return eventstore.Position{}, err
 	}
 	if err := writeCheckpoint(ctx, tx, p.d, cp, false); err != nil {
-		return err
+		return eventstore.Position{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("projections: rebuild: commit: %w", err)
+		return eventstore.Position{}, fmt.Errorf("projections: %s: commit: %w", op, err)
 	}
-	p.setLast(cp)
-	return nil
+	return cp, nil
 }
 
 // readTx runs f in a read-only transaction, so that its queries see one

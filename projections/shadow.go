@@ -469,22 +469,8 @@ func (r *shadowRun) verify(ctx context.Context) (diffs []TableDiff, err error) {
 func (p *Projections) unpause(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	tx, err := p.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("projections: unpause: begin: %w", err)
-	}
-	defer tx.Rollback()
-	cp, _, err := lockCheckpoint(ctx, tx, p.d)
-	if err != nil {
-		return err
-	}
-	if err := writeCheckpoint(ctx, tx, p.d, cp, false); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("projections: unpause: commit: %w", err)
-	}
-	return nil
+	_, err := p.clearRebuilding(ctx, "unpause")
+	return err
 }
 
 // swap applies the tail to the shadow tables and swaps them in, in one
