@@ -19,6 +19,7 @@ const (
 	KindForbidden                   // authenticated but not allowed
 	KindUnauthenticated             // no valid session
 	KindRateLimited                 // too many requests; retry later
+	KindUnavailable                 // the server cannot do it right now (store down, disk full, overloaded); retry later
 )
 
 var kindNames = [...]string{
@@ -29,6 +30,7 @@ var kindNames = [...]string{
 	KindForbidden:       "forbidden",
 	KindUnauthenticated: "unauthenticated",
 	KindRateLimited:     "rate_limited",
+	KindUnavailable:     "unavailable",
 }
 
 func (k Kind) String() string {
@@ -45,7 +47,8 @@ type Error struct {
 	Op      string // e.g. "send message"
 	Message string
 	Err     error // the cause, if any
-	// RetryAfter, for KindRateLimited, is how long to wait.
+	// RetryAfter, for KindRateLimited and KindUnavailable, is how long to
+	// wait.
 	RetryAfter time.Duration
 }
 

@@ -15,6 +15,11 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrClosed is returned by a store after Close.
 	ErrClosed = errors.New("event store closed")
+	// ErrUnavailable marks a write or read the store cannot do right now
+	// but may do later: the database is unreachable or restarting, the
+	// disk is full, the store was opened read-only. Nothing was written.
+	// Adapters wrap their cause with it (fmt.Errorf("%w: %w", ...)).
+	ErrUnavailable = errors.New("event store unavailable")
 )
 
 // WrongRevisionError is returned by Append when the stream is not at the

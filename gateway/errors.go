@@ -47,6 +47,7 @@ var kinds = map[domain.Kind]int{
 	domain.KindForbidden:       http.StatusForbidden,
 	domain.KindUnauthenticated: http.StatusUnauthorized,
 	domain.KindRateLimited:     http.StatusTooManyRequests,
+	domain.KindUnavailable:     http.StatusServiceUnavailable,
 }
 
 // toAPIError translates err once; internal errors are logged here and
@@ -69,6 +70,10 @@ func toAPIError(err error, logger *slog.Logger) apiError {
 		return apiError{Status: http.StatusBadRequest, Code: domain.KindInvalid.String(), Message: err.Error()}
 	case errors.Is(err, eventstore.ErrConflict):
 		return apiError{Status: http.StatusConflict, Code: domain.KindConflict.String(), Message: "the resource changed; try again"}
+	case errors.Is(err, eventstore.ErrUnavailable):
+		logger.Debug("event store unavailable", "err", err)
+		return apiError{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: time.Second,
+			Message: "messages cannot be stored right now; try again shortly"}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, eventstore.ErrClosed):
 		logger.Warn("request could not finish", "err", err)
 		return apiError{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the server is busy or shutting down; try again"}
