@@ -33,6 +33,10 @@ check: ## gofmt, go vet and go mod tidy checks.
 deps: ## Install the system packages the tests need, if missing.
 	./scripts/test-deps
 
+.PHONY: screenshots
+screenshots: ## Refresh docs/screenshots from the browser tests (the suite itself never writes tracked files).
+	$(GO) test -count=1 ./web -run 'TestTwoBrowsersChat|TestChatFeatures|TestCallInBrowsers' -update-screenshots
+
 .PHONY: bench
 bench: ## Run the Go benchmarks (see docs/benchmarks.md for the recorded figures).
 	$(GO) test -run '^$$' -bench . -benchmem ./...

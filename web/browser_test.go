@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -726,13 +727,24 @@ func (b *browser) screenshot() []byte {
 	return png
 }
 
-// saveScreenshot writes docs/screenshots/<name> at the end of a test that passed.
+// updateScreenshots makes the browser tests refresh the README's pictures
+// in docs/screenshots (go test ./web -update-screenshots). Without it they
+// go to the test's artifact directory (kept with go test -artifacts), so
+// that the suite never writes over tracked files.
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the browser tests' screenshots over docs/screenshots")
+
+// saveScreenshot keeps a screenshot named name at the end of a test that
+// passed: in docs/screenshots with -update-screenshots, else in the test's
+// artifact directory.
 func saveScreenshot(t *testing.T, name string, png []byte) {
+	dir := t.ArtifactDir()
+	if *updateScreenshots {
+		dir = filepath.Join("..", "docs", "screenshots")
+	}
 	t.Cleanup(func() {
 		if t.Failed() || len(png) == 0 {
 			return
 		}
-		dir := filepath.Join("..", "docs", "screenshots")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Error(err)
 			return
