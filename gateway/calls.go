@@ -362,8 +362,24 @@ func (g *Gateway) reapCalls(ctx context.Context, nodes []string) {
 	}
 }
 
-// GET /rtc/ice-servers: STUN and TURN servers with fresh credentials.
-func (g *Gateway) getICEServers(w http.ResponseWriter, _ *http.Request, s *session) {
+// errNoRoomNoTURN refuses ICE servers to a user who is in no room: TURN
+// credentials let their holder relay traffic through the server, and a
+// user who can be in no call has no use for them.
+var errNoRoomNoTURN = domain.Errorf(domain.KindForbidden, "ice servers",
+	"TURN credentials are only for members of a room: create or join a room first")
+
+// GET /rtc/ice-servers: STUN and TURN servers with fresh credentials, for
+// users who are in at least one room.
+func (g *Gateway) getICEServers(w http.ResponseWriter, r *http.Request, s *session) {
+	in, err := g.read.InAnyRoom(r.Context(), s.UserID)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	if !in {
+		g.writeError(w, errNoRoomNoTURN)
+		return
+	}
 	servers := g.iceServers(s.UserID)
 	if servers == nil {
 		servers = []ICEServer{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,27 @@ func TestCallThroughTURNRelayOnly(t *testing.T) {
 	}
 	if len(turnURLs) != 2 {
 		t.Fatalf("TURN URLs %v: want UDP and TCP", turnURLs)
+	}
+	// They cannot be revoked: they expire after an hour (by default).
+	for _, s := range ice.ICEServers {
+		if s.Username == "" {
+			continue
+		}
+		stamp, _, _ := strings.Cut(s.Username, ":")
+		exp, err := strconv.ParseInt(stamp, 10, 64)
+		if ttl := time.Until(time.Unix(exp, 0)); err != nil || ttl > time.Hour || ttl < 50*time.Minute {
+			t.Errorf("TURN username %q expires in %v, want about an hour", s.Username, ttl)
+		}
+	}
+
+	// A user in no room gets no credentials to relay with.
+	eve, err := apitest.SignUp(ctx, w.base, "eve", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eve.Do(ctx, "GET", "/api/v1/rtc/ice-servers", nil, &ice); !isAPIError(err, http.StatusForbidden, "forbidden") ||
+		!strings.Contains(err.Error(), "only for members of a room") {
+		t.Fatalf("GET /rtc/ice-servers of a user in no room: %v, want 403 forbidden", err)
 	}
 
 	opts := rtctest.Options{Publish: []string{"audio", "video"}, RelayOnly: true}

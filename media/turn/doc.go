@@ -26,7 +26,7 @@
 // # Relay policy
 //
 // A TURN server is an open proxy for whoever holds credentials, and every
-// signed-in user can get credentials. Left open, it would let a user reach
+// member of a room can get credentials. Left open, it would let a user reach
 // services that are only reachable from the server's own host or network
 // (an admin port on localhost, a database on the private LAN, the cloud
 // metadata service at 169.254.169.254). So the server refuses
