@@ -130,8 +130,8 @@ var errNoCalls = &apiError{Status: http.StatusServiceUnavailable, Code: CodeCall
 // room's call.
 var errNotInCall = &apiError{Status: http.StatusConflict, Code: CodeNotInCall, Message: "not in this room's call; send call.join first"}
 
-// callFrameHandler runs a call frame. ack is sent unless it returns an
-// error.
+// callFrameHandler runs a call frame. The reply it returns is sent unless
+// it returns an error; errAcked means it sent its ack itself.
 func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, error) {
 	if g.sfu == nil {
 		return nil, errNoCalls
@@ -157,11 +157,15 @@ func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, 
 		g.leaveCall(ctx, c, seat, domain.CallLeaveLeft)
 		return ack, nil
 	case FrameCallOffer:
-		answer, err := p.Publish(f.SDP, f.Tracks)
+		// The ack with the answer must be queued before the SFU sends the
+		// connection's first candidate: Publish waits for deliver.
+		err := p.Publish(f.SDP, f.Tracks, func(answer string) {
+			g.sendJSON(c, callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, SDP: answer})
+		})
 		if err != nil {
 			return nil, mediaError(err)
 		}
-		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, SDP: answer}, nil
+		return nil, errAcked
 	case FrameCallAnswer:
 		if err := p.Answer(f.SDP); err != nil {
 			return nil, mediaError(err)

@@ -142,6 +142,11 @@ func TestCallThreeParticipants(t *testing.T) {
 		return hearsAndSees(a, w.id("bob"), w.id("carol")) && hearsAndSees(b, w.id("alice"), w.id("carol")) &&
 			hearsAndSees(c, w.id("alice"), w.id("bob")) && slices.Equal(a.Participants(), ids)
 	}, describe)
+	for name, c := range calls {
+		if n := c.RefusedCandidates.Load(); n != 0 {
+			t.Errorf("%s: %d of the server's candidates came before their description", name, n)
+		}
+	}
 
 	// The room's members see the call going on, over REST too.
 	var active struct {
@@ -303,6 +308,11 @@ func TestCallThroughTURNRelayOnly(t *testing.T) {
 		return hearsAndSees(a, w.id("bob")) && hearsAndSees(b, w.id("alice"))
 	}, describeCalls(calls))
 	for name, c := range calls {
+		// The client adds the server's candidates as they come: none may
+		// come before the description it belongs to.
+		if n := c.RefusedCandidates.Load(); n != 0 {
+			t.Errorf("%s: %d of the server's candidates came before their description", name, n)
+		}
 		types := c.SelectedCandidateTypes()
 		if len(types) == 0 {
 			t.Errorf("%s: no selected candidate pair", name)
