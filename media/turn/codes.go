@@ -217,9 +217,9 @@ func addrKey(a net.Addr) string {
 // bytes pion reads.
 type frameScanner struct {
 	observe func(msg []byte)
-	head []byte // the frame being read, while it may be a request to keep
-	skip int    // bytes of the current frame still to pass over
-	lost bool   // the stream is not TURN: pion closes the connection
+	head    []byte // the frame being read, while it may be a request to keep
+	skip    int    // bytes of the current frame still to pass over
+	lost    bool   // the stream is not TURN: pion closes the connection
 }
 
 // scan looks at the next bytes of the stream.

@@ -22,7 +22,7 @@ func TestFrameScannerFindsRequests(t *testing.T) {
 	}
 	bind := request(stun.MethodChannelBind)
 	perm := request(stun.MethodCreatePermission)
-	binding := stun.MustBuild(stun.TransactionID, stun.BindingRequest) // not kept: not authenticated
+	binding := stun.MustBuild(stun.TransactionID, stun.BindingRequest)    // not kept: not authenticated
 	channelData := []byte{0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0} // 5 bytes, padded to 8
 	var stream []byte
 	for _, b := range [][]byte{channelData, bind.Raw, channelData, channelData, perm.Raw, binding.Raw} {
