@@ -23,7 +23,8 @@ import (
 //   - a peer the PermissionHandler refuses gets, on ChannelBind, 401
 //     Unauthorized, which makes clients authenticate again and again, and
 //     on CreatePermission an error response without any ERROR-CODE. RFC
-//     8656 (sections 9.1 and 11.2, "403 (Forbidden)") says 403.
+//     8656 (receiving a CreatePermission or ChannelBind request) says
+//     "403 (Forbidden)".
 //
 // So the server corrects these answers on their way out. Each socket pion
 // is handed remembers the last authenticated request it read (a
@@ -210,7 +211,7 @@ func addrKey(a net.Addr) string {
 }
 
 // frameScanner finds the STUN messages in a TURN-over-TCP byte stream
-// (RFC 8656 section 11.5: STUN messages and ChannelData, the latter padded
+// (RFC 8656: STUN messages and ChannelData messages, the latter padded
 // to a multiple of four), as pion's STUNConn frames it, and hands each
 // STUN message of fewer than maxRequest bytes to observe (a requestSlot's,
 // which keeps the requests). It reads nothing itself: it looks at the

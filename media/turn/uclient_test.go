@@ -97,7 +97,8 @@ func TestCoturnClient(t *testing.T) {
 // TestCoturnClientErrorCodes checks the error codes coturn's client gets:
 // 401 Unauthorized for credentials signed with another secret or expired
 // (RFC 8489 section 9.2.4, as coturn answers), and 403 Forbidden for a
-// peer the relay policy refuses (RFC 8656 sections 9 and 11).
+// peer the relay policy refuses (RFC 8656, on receiving CreatePermission
+// and ChannelBind).
 //
 // A 401 carries REALM and NONCE, as the RFC wants, so uclient takes it for
 // a challenge and tries again, with the same credentials, until it gives
