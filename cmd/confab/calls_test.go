@@ -189,6 +189,14 @@ func TestCallThreeParticipants(t *testing.T) {
 	// call ends, and the timeline says who came and how long it lasted.
 	w.ws["bob"].Close()
 	waitCall(t, 10*time.Second, "alice to see bob gone", func() bool { return slices.Equal(a.Participants(), []string{w.id("alice")}) }, describe)
+	// The SFU drops him at once; his leave is recorded a moment later:
+	// wait for it, so that the story below has one order.
+	waitCall(t, 10*time.Second, "bob's leave to be recorded", func() bool {
+		if err := w.users["mallory"].Do(ctx, "GET", "/api/v1/rooms/"+w.room.ID+"/call", nil, &active); err != nil {
+			t.Fatal(err)
+		}
+		return active.Call != nil && slices.Equal(active.Call.InCall, []string{w.id("alice")})
+	}, describe)
 	if err := a.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
