@@ -130,8 +130,8 @@ var errNoCalls = &apiError{Status: http.StatusServiceUnavailable, Code: CodeCall
 // room's call.
 var errNotInCall = &apiError{Status: http.StatusConflict, Code: CodeNotInCall, Message: "not in this room's call; send call.join first"}
 
-// callFrameHandler runs a call frame. ack is sent unless it returns an
-// error.
+// callFrameHandler runs a call frame. The reply it returns is sent unless
+// it returns an error; errAcked means it sent its ack itself.
 func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, error) {
 	if g.sfu == nil {
 		return nil, errNoCalls
@@ -157,11 +157,15 @@ func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, 
 		g.leaveCall(ctx, c, seat, domain.CallLeaveLeft)
 		return ack, nil
 	case FrameCallOffer:
-		answer, err := p.Publish(f.SDP, f.Tracks)
+		// The ack with the answer must be queued before the SFU sends the
+		// connection's first candidate: Publish waits for deliver.
+		err := p.Publish(f.SDP, f.Tracks, func(answer string) {
+			g.sendJSON(c, callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, SDP: answer})
+		})
 		if err != nil {
 			return nil, mediaError(err)
 		}
-		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, SDP: answer}, nil
+		return nil, errAcked
 	case FrameCallAnswer:
 		if err := p.Answer(f.SDP); err != nil {
 			return nil, mediaError(err)
@@ -362,8 +366,24 @@ func (g *Gateway) reapCalls(ctx context.Context, nodes []string) {
 	}
 }
 
-// GET /rtc/ice-servers: STUN and TURN servers with fresh credentials.
-func (g *Gateway) getICEServers(w http.ResponseWriter, _ *http.Request, s *session) {
+// errNoRoomNoTURN refuses ICE servers to a user who is in no room: TURN
+// credentials let their holder relay traffic through the server, and a
+// user who can be in no call has no use for them.
+var errNoRoomNoTURN = domain.Errorf(domain.KindForbidden, "ice servers",
+	"TURN credentials are only for members of a room: create or join a room first")
+
+// GET /rtc/ice-servers: STUN and TURN servers with fresh credentials, for
+// users who are in at least one room.
+func (g *Gateway) getICEServers(w http.ResponseWriter, r *http.Request, s *session) {
+	in, err := g.read.InAnyRoom(r.Context(), s.UserID)
+	if err != nil {
+		g.writeError(w, err)
+		return
+	}
+	if !in {
+		g.writeError(w, errNoRoomNoTURN)
+		return
+	}
 	servers := g.iceServers(s.UserID)
 	if servers == nil {
 		servers = []ICEServer{}

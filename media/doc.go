@@ -11,6 +11,15 @@
 // the next once the answer came, covering everything that changed
 // meanwhile.
 //
+// Trickle ICE, in order: the SFU's candidates of a connection reach the
+// client (as Candidate messages) only after the description they belong
+// to, so a client can add each as it comes. Setting a local description
+// starts gathering on pion's goroutines; each connection's trickle holds
+// the candidates from then until the description is out: Publish hands
+// the pub answer to its deliver callback first (the gateway queues the
+// ack there), and an Offer on sub is sent before its candidates. The
+// trickle's lock is held while it sends, so candidates keep their order.
+//
 // Forwarding: each published track has one reading goroutine. It hands
 // every packet to each subscriber's bounded queue without blocking; each
 // subscriber has one writing goroutine. A slow or stalled subscriber

@@ -20,6 +20,8 @@ type Participant struct {
 	out  func(Message)
 	pub  *webrtc.PeerConnection
 	sub  *webrtc.PeerConnection
+	// Their local ICE candidates, held while a description is on its way.
+	pubICE, subICE *trickle
 
 	mu      sync.Mutex
 	kinds   map[string]string                    // of the pub connection's transceivers, by mid, from the client
@@ -48,6 +50,8 @@ func newParticipant(s *SFU, user, conn string, send func(Message)) (*Participant
 		pending: map[string][]webrtc.ICECandidateInit{}, failed: map[string]*time.Timer{},
 		queue: make(chan forward, s.cfg.QueueSize), done: make(chan struct{}),
 	}
+	p.pubICE = &trickle{pc: PCPublish, send: p.send}
+	p.subICE = &trickle{pc: PCSubscribe, send: p.send}
 	var err error
 	if p.pub, err = s.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("media: new peer connection: %w", err)
@@ -57,9 +61,13 @@ func newParticipant(s *SFU, user, conn string, send func(Message)) (*Participant
 		return nil, fmt.Errorf("media: new peer connection: %w", err)
 	}
 	for name, pc := range map[string]*webrtc.PeerConnection{PCPublish: p.pub, PCSubscribe: p.sub} {
+		ice := p.pubICE
+		if name == PCSubscribe {
+			ice = p.subICE
+		}
 		pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 			if c != nil {
-				p.send(Candidate{PC: name, Candidate: c.ToJSON()})
+				ice.candidate(c.ToJSON())
 			}
 		})
 		pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { p.connectionState(name, st) })
@@ -78,22 +86,27 @@ func (p *Participant) send(m Message) {
 	}
 }
 
-// Publish takes the client's offer on the publish connection, and returns
-// the answer. kinds names the kind of each of the offer's sending
-// transceivers, by mid ("audio", "video" or "screen"); an audio or video
-// transceiver it does not name is taken as the microphone or the camera.
-// A new offer on the same connection renegotiates, or restarts ICE.
-func (p *Participant) Publish(offer string, kinds map[string]string) (string, error) {
+// Publish takes the client's offer on the publish connection, and hands
+// the answer to deliver, which must send it to the client before it
+// returns: the connection's ICE candidates are sent (as Candidate
+// messages) only after deliver has returned, so that the client has the
+// answer before any of them. deliver is not called when Publish fails.
+//
+// kinds names the kind of each of the offer's sending transceivers, by
+// mid ("audio", "video" or "screen"); an audio or video transceiver it
+// does not name is taken as the microphone or the camera. A new offer on
+// the same connection renegotiates, or restarts ICE.
+func (p *Participant) Publish(offer string, kinds map[string]string, deliver func(answer string)) error {
 	for _, k := range kinds {
 		if k != KindAudio && k != KindVideo && k != KindScreen {
-			return "", ErrBadKind
+			return ErrBadKind
 		}
 	}
 	if err := p.closedErr(); err != nil {
-		return "", err
+		return err
 	}
 	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	p.mu.Lock()
 	for mid, k := range kinds {
@@ -102,13 +115,18 @@ func (p *Participant) Publish(offer string, kinds map[string]string) (string, er
 	p.mu.Unlock()
 	answer, err := p.pub.CreateAnswer(nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
+	// Gathering starts with the local description: hold its candidates
+	// until the answer is delivered.
+	p.pubICE.hold()
+	defer p.pubICE.release()
 	if err := p.pub.SetLocalDescription(answer); err != nil {
-		return "", fmt.Errorf("media: set local description: %w", err)
+		return fmt.Errorf("media: set local description: %w", err)
 	}
 	p.flushCandidates(PCPublish, p.pub)
-	return p.pub.LocalDescription().SDP, nil
+	deliver(p.pub.LocalDescription().SDP)
+	return nil
 }
 
 // Answer takes the client's answer to the SFU's last offer on the
@@ -286,6 +304,10 @@ func (p *Participant) offerLocked() {
 		return // nothing to receive yet; an offer would have no media
 	}
 	offer, err := p.sub.CreateOffer(&webrtc.OfferOptions{ICERestart: p.iceRestart})
+	// Gathering (again, on an ICE restart) starts with the local
+	// description: hold its candidates until the offer is sent.
+	p.subICE.hold()
+	defer p.subICE.release()
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
 	}

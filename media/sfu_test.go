@@ -28,10 +28,25 @@ type peer struct {
 	states   []media.State
 	speakers []string
 	removed  []string
+	// signals lists, in the order the SFU sent them, its answers on pub
+	// ("pub answer"), offers on sub ("sub offer") and candidates ("pub
+	// candidate", "sub candidate").
+	signals []string
 }
 
-func (pe *peer) Publish(offer string, kinds map[string]string) (string, error) {
-	return pe.p.Publish(offer, kinds)
+// signaled records a signal in the order the SFU sends them.
+func (pe *peer) signaled(s string) {
+	pe.mu.Lock()
+	pe.signals = append(pe.signals, s)
+	pe.mu.Unlock()
+}
+
+func (pe *peer) Publish(offer string, kinds map[string]string, apply func(answer string) error) error {
+	var applyErr error
+	if err := pe.p.Publish(offer, kinds, func(answer string) { pe.signaled("pub answer"); applyErr = apply(answer) }); err != nil {
+		return err
+	}
+	return applyErr
 }
 func (pe *peer) Answer(sdp string) error { return pe.p.Answer(sdp) }
 func (pe *peer) Candidate(pc string, c webrtc.ICECandidateInit) error {
@@ -103,6 +118,12 @@ func join(t *testing.T, s *media.SFU, room, user string, opts rtctest.Options) *
 	// never block on sending.
 	msgs := make(chan media.Message, 4096)
 	p, err := s.Join(room, user, "conn-"+user, func(m media.Message) {
+		switch m := m.(type) {
+		case media.Offer:
+			pe.signaled("sub offer")
+		case media.Candidate:
+			pe.signaled(m.PC + " candidate")
+		}
 		select {
 		case msgs <- m:
 		default:
@@ -273,6 +294,58 @@ func checkGoroutines(t *testing.T, base int) {
 	}
 }
 
+// TestCandidatesFollowTheirDescription checks that the SFU sends a
+// connection's candidates only after the description they belong to (the
+// answer on pub, the offer on sub), also after an ICE restart, and that a
+// client adding them as they come (rtctest's) loses none.
+func TestCandidatesFollowTheirDescription(t *testing.T) {
+	s := newSFU(t, media.Config{})
+	opts := rtctest.Options{Publish: []string{"audio", "video"}}
+	a := join(t, s, "r1", "alice", opts)
+	b := join(t, s, "r1", "bob", opts)
+	waitFor(t, 20*time.Second, "both to receive each other", func() bool { return receivesAll(a, b) && receivesAll(b, a) }, describe(a, b))
+	if err := a.c.RestartICE(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.p.RestartICE(); err != nil {
+		t.Fatal(err)
+	}
+	// Each restart gathers again: wait for candidates after the new
+	// descriptions.
+	waitFor(t, 20*time.Second, "candidates after the restarts", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return slices.Contains(a.signals[lastIndex(a.signals, "pub answer")+1:], "pub candidate") &&
+			slices.Contains(a.signals[lastIndex(a.signals, "sub offer")+1:], "sub candidate")
+	}, describe(a, b))
+	for _, pe := range []*peer{a, b} {
+		pe.mu.Lock()
+		signals := slices.Clone(pe.signals)
+		pe.mu.Unlock()
+		for pc, desc := range map[string]string{"pub": "pub answer", "sub": "sub offer"} {
+			first := slices.Index(signals, desc)
+			cand := slices.Index(signals, pc+" candidate")
+			if first < 0 || cand < 0 || cand < first {
+				t.Errorf("%s: the SFU sent %s candidate %d and its first %s %d: want the description first\n%v",
+					pe.user, pc, cand, desc, first, signals)
+			}
+		}
+		if n := pe.c.RefusedCandidates.Load(); n != 0 {
+			t.Errorf("%s: the client could not add %d of the SFU's candidates", pe.user, n)
+		}
+	}
+}
+
+// lastIndex returns the index of the last s in list, or -1.
+func lastIndex(list []string, s string) int {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i] == s {
+			return i
+		}
+	}
+	return -1
+}
+
 func TestNewcomerGetsKeyframeWithinASecond(t *testing.T) {
 	s := newSFU(t, media.Config{})
 	// Alice sends one keyframe at the start, then only when asked.
@@ -396,10 +469,11 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Publish("not sdp", nil); !errors.Is(err, media.ErrBadSDP) {
+	delivered := func(string) { t.Error("Publish delivered an answer to bad input") }
+	if err := p.Publish("not sdp", nil, delivered); !errors.Is(err, media.ErrBadSDP) {
 		t.Errorf("Publish(garbage) = %v, want ErrBadSDP", err)
 	}
-	if _, err := p.Publish("v=0\r\n", map[string]string{"0": "hologram"}); !errors.Is(err, media.ErrBadKind) {
+	if err := p.Publish("v=0\r\n", map[string]string{"0": "hologram"}, delivered); !errors.Is(err, media.ErrBadKind) {
 		t.Errorf("Publish with a bad kind = %v, want ErrBadKind", err)
 	}
 	if err := p.Answer("v=0\r\n"); !errors.Is(err, media.ErrNotAnswer) {
@@ -409,7 +483,7 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("AddCandidate on a bad pc = %v, want ErrBadPC", err)
 	}
 	p.Leave()
-	if _, err := p.Publish("v=0\r\n", nil); !errors.Is(err, media.ErrClosed) {
+	if err := p.Publish("v=0\r\n", nil, delivered); !errors.Is(err, media.ErrClosed) {
 		t.Errorf("Publish after leaving = %v, want ErrClosed", err)
 	}
 	if s.Participant("r1", "alice") != nil {

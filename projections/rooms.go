@@ -101,6 +101,20 @@ func (p *Projections) Member(ctx context.Context, room domain.RoomID, user domai
 	return role, true, nil
 }
 
+// InAnyRoom reports whether user is a member of at least one room (a
+// group or a DM).
+func (p *Projections) InAnyRoom(ctx context.Context, user domain.UserID) (bool, error) {
+	var one int
+	err := p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT 1 FROM proj_members WHERE user_id = ? LIMIT 1`), string(user)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("projections: rooms of %s: %w", user, err)
+	}
+	return true, nil
+}
+
 // Banned reports whether user is banned from room.
 func (p *Projections) Banned(ctx context.Context, room domain.RoomID, user domain.UserID) (bool, error) {
 	var n int64

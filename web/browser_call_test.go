@@ -30,7 +30,9 @@ func TestCallInBrowsers(t *testing.T) {
 	}
 	began := time.Now()
 	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
-	srv := startCallServer(t)
+	// TURN credentials that expire soon: the pages renew them during the
+	// call (see below).
+	srv := startCallServer(t, "--turn-credential-ttl", "30s")
 	// Alice's page goes through a proxy that can cut her WebSocket.
 	// 127.0.0.1, like localhost, is a secure context: getUserMedia works.
 	px := startProxy(t, srv.Addr)
@@ -66,6 +68,10 @@ func TestCallInBrowsers(t *testing.T) {
 	alice.waitDecoding(bobID, "video", "audio")
 	bob.waitDecoding(aliceID, "video", "audio")
 	step("media flows both ways")
+	joinUsername := eval[string](alice, turnUsernameJS)
+	if !strings.Contains(joinUsername, ":"+aliceID) {
+		t.Fatalf("alice's page has TURN username %q from the join, want one of hers", joinUsername)
+	}
 
 	// Bob mutes: alice sees it on his tile. Alice's fake microphone beeps:
 	// she is the active speaker.
@@ -96,6 +102,16 @@ func TestCallInBrowsers(t *testing.T) {
 	alice.do(chromedp.Click(chromedp.ID("call-screen")))
 	bob.waitJS("alice's second screen tile goes away", `!document.querySelector('#call-stage .call-tile[data-kind="screen"]')`)
 	step("the screen share stopped, started and stopped again")
+
+	// The credentials of the join expire 30 s after it: the page fetched
+	// fresh ones before (GET /rtc/ice-servers) and gave them to its
+	// connections.
+	alice.waitJS("alice's page renews its TURN credentials", turnUsernameJS+` !== `+jsString(joinUsername)+` && `+turnUsernameJS+`.endsWith(":`+aliceID+`")`)
+	alice.waitJS("alice's connections have them", `(() => {
+		const { pub, sub } = window.confabCall.pcs(), want = `+turnUsernameJS+`;
+		return [pub, sub].every((pc) => pc.getConfiguration().iceServers.some((s) => s.username === want));
+	})()`)
+	step("the TURN credentials were renewed")
 
 	// The network goes away under the media (both veth addresses removed):
 	// alice's page sees its connections go down and restarts ICE (new
@@ -242,6 +258,9 @@ func (b *browser) waitDecoding(user string, kinds ...string) {
 	})
 }
 
+// turnUsernameJS is the TURN username the page's call uses.
+const turnUsernameJS = `(window.confabCall.session()?.iceServers || []).map((s) => s.username || "").find(Boolean)`
+
 // ufragJS is "<pub's local ICE ufrag>/<sub's remote ICE ufrag>": both
 // change when the page restarts ICE.
 const ufragJS = `(() => {
@@ -318,8 +337,8 @@ func signUpAPI(t *testing.T, srv *server, name string) string {
 // startCallServer runs `confab serve` with calls, listening on every
 // address of the namespace, TURN included (its ports are free in here).
 // The pages use http://localhost:<port>: a secure context, so that
-// getUserMedia works.
-func startCallServer(t *testing.T) *server {
+// getUserMedia works. args are more flags.
+func startCallServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	return startServerWith(t, "0.0.0.0:0", "--calls")
+	return startServerWith(t, "0.0.0.0:0", append([]string{"--calls"}, args...)...)
 }

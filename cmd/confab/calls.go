@@ -33,7 +33,7 @@ func callFlags() []cli.Flag {
 		&cli.Uint16Flag{Name: "turn-port-min", Value: 49160, Usage: "lowest relay port", Sources: cli.EnvVars("CONFAB_TURN_PORT_MIN")},
 		&cli.Uint16Flag{Name: "turn-port-max", Value: 49200, Usage: "highest relay port", Sources: cli.EnvVars("CONFAB_TURN_PORT_MAX")},
 		&cli.StringSliceFlag{Name: "turn-allow-peers", Usage: "CIDRs TURN may relay to although they are loopback/private (e.g. the SFU's LAN)", Sources: cli.EnvVars("CONFAB_TURN_ALLOW_PEERS")},
-		&cli.DurationFlag{Name: "turn-credential-ttl", Value: 6 * time.Hour, Usage: "lifetime of TURN credentials", Sources: cli.EnvVars("CONFAB_TURN_CREDENTIAL_TTL")},
+		&cli.DurationFlag{Name: "turn-credential-ttl", Value: time.Hour, Usage: "lifetime of TURN credentials (they cannot be revoked: this bounds their use after sign-out)", Sources: cli.EnvVars("CONFAB_TURN_CREDENTIAL_TTL")},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,11 @@ func TestCallThreeParticipants(t *testing.T) {
 		return hearsAndSees(a, w.id("bob"), w.id("carol")) && hearsAndSees(b, w.id("alice"), w.id("carol")) &&
 			hearsAndSees(c, w.id("alice"), w.id("bob")) && slices.Equal(a.Participants(), ids)
 	}, describe)
+	for name, c := range calls {
+		if n := c.RefusedCandidates.Load(); n != 0 {
+			t.Errorf("%s: %d of the server's candidates came before their description", name, n)
+		}
+	}
 
 	// The room's members see the call going on, over REST too.
 	var active struct {
@@ -183,6 +189,14 @@ func TestCallThreeParticipants(t *testing.T) {
 	// call ends, and the timeline says who came and how long it lasted.
 	w.ws["bob"].Close()
 	waitCall(t, 10*time.Second, "alice to see bob gone", func() bool { return slices.Equal(a.Participants(), []string{w.id("alice")}) }, describe)
+	// The SFU drops him at once; his leave is recorded a moment later:
+	// wait for it, so that the story below has one order.
+	waitCall(t, 10*time.Second, "bob's leave to be recorded", func() bool {
+		if err := w.users["mallory"].Do(ctx, "GET", "/api/v1/rooms/"+w.room.ID+"/call", nil, &active); err != nil {
+			t.Fatal(err)
+		}
+		return active.Call != nil && slices.Equal(active.Call.InCall, []string{w.id("alice")})
+	}, describe)
 	if err := a.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +286,27 @@ func TestCallThroughTURNRelayOnly(t *testing.T) {
 	if len(turnURLs) != 2 {
 		t.Fatalf("TURN URLs %v: want UDP and TCP", turnURLs)
 	}
+	// They cannot be revoked: they expire after an hour (by default).
+	for _, s := range ice.ICEServers {
+		if s.Username == "" {
+			continue
+		}
+		stamp, _, _ := strings.Cut(s.Username, ":")
+		exp, err := strconv.ParseInt(stamp, 10, 64)
+		if ttl := time.Until(time.Unix(exp, 0)); err != nil || ttl > time.Hour || ttl < 50*time.Minute {
+			t.Errorf("TURN username %q expires in %v, want about an hour", s.Username, ttl)
+		}
+	}
+
+	// A user in no room gets no credentials to relay with.
+	eve, err := apitest.SignUp(ctx, w.base, "eve", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eve.Do(ctx, "GET", "/api/v1/rtc/ice-servers", nil, &ice); !isAPIError(err, http.StatusForbidden, "forbidden") ||
+		!strings.Contains(err.Error(), "only for members of a room") {
+		t.Fatalf("GET /rtc/ice-servers of a user in no room: %v, want 403 forbidden", err)
+	}
 
 	opts := rtctest.Options{Publish: []string{"audio", "video"}, RelayOnly: true}
 	a := w.join(t, ctx, "alice", opts)
@@ -281,6 +316,11 @@ func TestCallThroughTURNRelayOnly(t *testing.T) {
 		return hearsAndSees(a, w.id("bob")) && hearsAndSees(b, w.id("alice"))
 	}, describeCalls(calls))
 	for name, c := range calls {
+		// The client adds the server's candidates as they come: none may
+		// come before the description it belongs to.
+		if n := c.RefusedCandidates.Load(); n != 0 {
+			t.Errorf("%s: %d of the server's candidates came before their description", name, n)
+		}
 		types := c.SelectedCandidateTypes()
 		if len(types) == 0 {
 			t.Errorf("%s: no selected candidate pair", name)

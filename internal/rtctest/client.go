@@ -18,8 +18,10 @@ import (
 // Signaling is how a client talks to the SFU.
 type Signaling interface {
 	// Publish sends the publish connection's offer and the kind of each
-	// sending transceiver by mid, and returns the answer.
-	Publish(offer string, kinds map[string]string) (answer string, err error)
+	// sending transceiver by mid, and calls apply with the answer before
+	// it hands the client any later message of the SFU (candidates
+	// included), then returns apply's error.
+	Publish(offer string, kinds map[string]string, apply func(answer string) error) error
 	// Answer answers the SFU's offer on the subscribe connection.
 	Answer(answer string) error
 	// Candidate sends an ICE candidate of connection pc ("pub" or "sub").
@@ -61,19 +63,22 @@ type Client struct {
 	sig      Signaling
 	opts     Options
 
-	mu      sync.Mutex
-	tracks  map[string]*TrackStats               // by track ID
-	pending map[string][]webrtc.ICECandidateInit // by pc, until its remote description is set
-	out     map[string]*outTrack                 // what the client sends, by kind
-	events  chan func()
-	done    chan struct{}
-	wg      sync.WaitGroup
-	closed  sync.Once
+	mu     sync.Mutex
+	tracks map[string]*TrackStats // by track ID
+	out    map[string]*outTrack   // what the client sends, by kind
+	events chan func()
+	done   chan struct{}
+	wg     sync.WaitGroup
+	closed sync.Once
 
 	// PLIs counts the keyframe requests the client got for its video.
 	PLIs atomic.Int64
 	// Sent counts the RTP packets the client sent.
 	Sent atomic.Int64
+	// RefusedCandidates counts the SFU's candidates the client could not
+	// add: it adds each as it arrives, so one that comes before the
+	// description it belongs to is refused (and lost).
+	RefusedCandidates atomic.Int64
 }
 
 // New returns a client; Start connects it.
@@ -110,8 +115,7 @@ func New(sig Signaling, opts Options) (*Client, error) {
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	c := &Client{
-		sig: sig, opts: opts, tracks: map[string]*TrackStats{}, pending: map[string][]webrtc.ICECandidateInit{},
-		out:    map[string]*outTrack{},
+		sig: sig, opts: opts, tracks: map[string]*TrackStats{}, out: map[string]*outTrack{},
 		events: make(chan func(), 256), done: make(chan struct{}),
 	}
 	var err error
@@ -265,26 +269,13 @@ func (c *Client) publish(iceRestart bool) error {
 			kinds[tr.Mid()] = tr.Sender().Track().ID()
 		}
 	}
-	answer, err := c.sig.Publish(c.Pub.LocalDescription().SDP, kinds)
+	err = c.sig.Publish(c.Pub.LocalDescription().SDP, kinds, func(answer string) error {
+		return c.Pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+	})
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.Pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		return err
-	}
-	c.flushLocked("pub", c.Pub)
 	return nil
-}
-
-// flushLocked adds the candidates of pc that came before its remote
-// description.
-func (c *Client) flushLocked(name string, pc *webrtc.PeerConnection) {
-	for _, cand := range c.pending[name] {
-		_ = pc.AddICECandidate(cand)
-	}
-	delete(c.pending, name)
 }
 
 // RestartICE restarts ICE on the publish connection.
@@ -293,13 +284,7 @@ func (c *Client) RestartICE() error { return c.publish(true) }
 // HandleOffer answers the SFU's offer on the subscribe connection.
 func (c *Client) HandleOffer(sdp string) {
 	c.do(func() {
-		c.mu.Lock()
-		err := c.Sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp})
-		if err == nil {
-			c.flushLocked("sub", c.Sub)
-		}
-		c.mu.Unlock()
-		if err != nil {
+		if err := c.Sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 			return
 		}
 		answer, err := c.Sub.CreateAnswer(nil)
@@ -313,20 +298,22 @@ func (c *Client) HandleOffer(sdp string) {
 	})
 }
 
-// HandleCandidate adds one of the SFU's candidates.
+// HandleCandidate adds one of the SFU's candidates, at once: no
+// buffering. The SFU sends a connection's candidates only after the
+// description they belong to, and the client handles the SFU's messages
+// in order (offers and candidates on its event goroutine, the publish
+// answer before any later message), so the remote description is there.
+// A candidate that is refused all the same is counted in
+// RefusedCandidates.
 func (c *Client) HandleCandidate(pc string, cand webrtc.ICECandidateInit) {
 	c.do(func() {
 		conn := c.Sub
 		if pc == "pub" {
 			conn = c.Pub
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if conn.RemoteDescription() == nil {
-			c.pending[pc] = append(c.pending[pc], cand)
-			return
+		if err := conn.AddICECandidate(cand); err != nil {
+			c.RefusedCandidates.Add(1)
 		}
-		_ = conn.AddICECandidate(cand)
 	})
 }
 
@@ -520,7 +507,7 @@ func (c *Client) SelectedCandidateTypes() []string {
 // failures.
 func (c *Client) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pub=%s sub=%s tracks:", c.Pub.ConnectionState(), c.Sub.ConnectionState())
+	fmt.Fprintf(&b, "pub=%s sub=%s refused_candidates=%d tracks:", c.Pub.ConnectionState(), c.Sub.ConnectionState(), c.RefusedCandidates.Load())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, st := range c.tracks {

@@ -3,7 +3,9 @@ package rtctest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/confabhq/confab/internal/apitest"
@@ -12,7 +14,8 @@ import (
 
 // WSCall is a participant that signals over confab's WebSocket API: it
 // sends call.join, then answers the server's call.offer and
-// call.candidate frames.
+// call.candidate frames. It handles the server's frames in the order they
+// come, the ack of its own call.offer included, as a browser does.
 type WSCall struct {
 	*Client
 	WS     *apitest.WS
@@ -28,6 +31,17 @@ type WSCall struct {
 	others   []apitest.Frame
 	stop     chan struct{}
 	pumped   chan struct{}
+
+	pubMu  sync.Mutex
+	pubSeq int
+	pub    *pubRequest // the call.offer waiting for its ack
+}
+
+// pubRequest is a call.offer sent and not yet answered.
+type pubRequest struct {
+	id    string
+	apply func(answer string) error
+	done  chan error
 }
 
 // JoinWS joins room's call on ws and starts publishing. If opts has no
@@ -47,7 +61,7 @@ func JoinWS(ctx context.Context, ws *apitest.WS, room string, opts Options) (*WS
 	if opts.ICEServers == nil {
 		opts.ICEServers = wc.ICEServers
 	}
-	c, err := New(&wsSignaling{ws: ws, room: room}, opts)
+	c, err := New(&wsSignaling{ws: ws, room: room, wc: wc}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +91,9 @@ func (wc *WSCall) pump() {
 		if err != nil {
 			return
 		}
+		if wc.answered(f) {
+			continue
+		}
 		switch f.Type() {
 		case "call.offer":
 			wc.HandleOffer(f.Str("sdp"))
@@ -104,6 +121,29 @@ func (wc *WSCall) pump() {
 			wc.mu.Unlock()
 		}
 	}
+}
+
+// answered handles f if it answers the call.offer in flight: the answer is
+// applied before the next frame is looked at, so that the candidates
+// behind it find it.
+func (wc *WSCall) answered(f apitest.Frame) bool {
+	if t := f.Type(); t != "ack" && t != "error" {
+		return false
+	}
+	wc.pubMu.Lock()
+	req := wc.pub
+	if req == nil || req.id != f.Str("id") {
+		wc.pubMu.Unlock()
+		return false
+	}
+	wc.pub = nil
+	wc.pubMu.Unlock()
+	if f.Type() == "error" {
+		req.done <- &apitest.Error{Code: f.Str("code"), Message: f.Str("message")}
+	} else {
+		req.done <- req.apply(f.Str("sdp"))
+	}
+	return true
 }
 
 // Participants returns the user IDs of the last call.state.
@@ -186,14 +226,31 @@ func (wc *WSCall) Close() {
 type wsSignaling struct {
 	ws   *apitest.WS
 	room string
+	wc   *WSCall
 }
 
-func (s *wsSignaling) Publish(offer string, kinds map[string]string) (string, error) {
-	ack, err := s.ws.Request(context.Background(), map[string]any{"type": "call.offer", "room_id": s.room, "sdp": offer, "tracks": kinds})
-	if err != nil {
-		return "", err
+// Publish sends call.offer with an id of its own, so that its ack comes
+// through the frame pump, in order with the candidates behind it.
+func (s *wsSignaling) Publish(offer string, kinds map[string]string, apply func(answer string) error) error {
+	s.wc.pubMu.Lock()
+	if s.wc.pub != nil {
+		s.wc.pubMu.Unlock()
+		return errors.New("a call.offer is waiting for its answer already")
 	}
-	return ack.Str("sdp"), nil
+	s.wc.pubSeq++
+	req := &pubRequest{id: "call.offer-" + strconv.Itoa(s.wc.pubSeq), apply: apply, done: make(chan error, 1)}
+	s.wc.pub = req
+	s.wc.pubMu.Unlock()
+	frame := map[string]any{"type": "call.offer", "id": req.id, "room_id": s.room, "sdp": offer, "tracks": kinds}
+	if err := s.ws.Send(frame); err != nil {
+		return err
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-s.wc.pumped:
+		return fmt.Errorf("the connection closed while %s waited for its ack: %w", req.id, s.ws.CloseErr)
+	}
 }
 
 func (s *wsSignaling) Answer(answer string) error {

@@ -13,7 +13,7 @@ import (
 const (
 	DefaultRealm         = "confab"
 	DefaultRelayBind     = "0.0.0.0"
-	DefaultCredentialTTL = 6 * time.Hour
+	DefaultCredentialTTL = time.Hour
 )
 
 // Config configures a Server. Secret, and at least one of ListenUDP and
@@ -58,7 +58,9 @@ type Config struct {
 	PublicHost string
 
 	// CredentialTTL is how long credentials minted by ICEServers stay
-	// valid. Default 6h.
+	// valid. Default 1h: HMAC credentials cannot be revoked, so their
+	// lifetime bounds how long a user who signed out, or left every room,
+	// can keep relaying.
 	CredentialTTL time.Duration
 
 	// AllowPeers are peer ranges that may be relayed to even though the

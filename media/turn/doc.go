@@ -26,7 +26,7 @@
 // # Relay policy
 //
 // A TURN server is an open proxy for whoever holds credentials, and every
-// signed-in user can get credentials. Left open, it would let a user reach
+// member of a room can get credentials. Left open, it would let a user reach
 // services that are only reachable from the server's own host or network
 // (an admin port on localhost, a database on the private LAN, the cloud
 // metadata service at 169.254.169.254). So the server refuses
@@ -55,7 +55,19 @@
 // Relay sockets are always UDP over IPv4 ("udp4"): RelayIP and RelayBind
 // must be IPv4 addresses and IPv6 peers cannot be reached (clients may still
 // reach the server itself over IPv6). TCP relays (RFC 6062) are not
-// supported; TCP is only a client-to-server transport. A refused
-// CreatePermission is answered with an error response that carries no
-// ERROR-CODE attribute; a refused ChannelBind with 401.
+// supported; TCP is only a client-to-server transport.
+//
+// # Error codes
+//
+// Refused credentials (malformed, expired, other secret or realm) get
+// 401 Unauthorized with REALM and NONCE (RFC 8489 section 9.2.4, as
+// coturn answers); a CreatePermission or ChannelBind towards a peer the
+// relay policy refuses gets 403 Forbidden (RFC 8656), with
+// MESSAGE-INTEGRITY. pion/turn v4.1.4 answers 400, 401 (ChannelBind) and
+// an error without ERROR-CODE (CreatePermission) instead, and offers no
+// hook to choose: the sockets the server hands pion correct these answers
+// on their way out (codes.go explains how). Each remembers the last
+// authenticated request it read (atomically: pion's relay goroutines
+// write on the same sockets), and on TCP a frameScanner finds the
+// messages in the stream pion reads.
 package turn

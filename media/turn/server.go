@@ -111,7 +111,7 @@ func (s *Server) start() error {
 	}
 	if s.udp != nil {
 		pcfg.PacketConnConfigs = []pionturn.PacketConnConfig{{
-			PacketConn:            &loopPacketConn{PacketConn: s.udp, s: s},
+			PacketConn:            &loopPacketConn{PacketConn: s.udp, s: s, slot: requestSlot{s: s}},
 			RelayAddressGenerator: relays,
 			PermissionHandler:     s.permit,
 		}}

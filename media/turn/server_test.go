@@ -43,9 +43,11 @@ func TestRelay(t *testing.T) {
 			if !peer.sawSource(relayAddr.String()) {
 				t.Errorf("the peer never heard from the relay address %s: sources %v", relayAddr, peer.sourceList())
 			}
-			if !srv.logHas("Binding channel") {
-				t.Errorf("no channel was bound: only Send indications were exercised")
-			}
+			// The client binds a channel on its own goroutine while it goes on
+			// with Send indications: the bind may finish after the last echo.
+			waitFor(t, "a channel bound (else only Send indications were exercised)", func() bool {
+				return srv.logHas("Binding channel")
+			})
 
 			if err := relay.Close(); err != nil {
 				t.Fatalf("closing the relay: %v", err)
@@ -89,9 +91,20 @@ func TestRefusedCredentials(t *testing.T) {
 					relay.Close()
 					t.Fatalf("Allocate as %q succeeded, want it refused", user)
 				}
+				// 401, with a realm and nonce to try other credentials
+				// with (RFC 8489 section 9.2.4), not pion's 400.
 				var terr *stun.TurnError
-				if !errors.As(err, &terr) || terr.ErrorCodeAttr.Code != stun.CodeBadRequest {
-					t.Errorf("Allocate error = %v, want a 400 error response", err)
+				if !errors.As(err, &terr) || terr.ErrorCodeAttr.Code != stun.CodeUnauthorized {
+					t.Errorf("Allocate error = %v, want a 401 error response", err)
+				}
+				res := authenticatedRequest(t, client, user, pass, stun.MethodAllocate,
+					stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}})
+				var code stun.ErrorCodeAttribute
+				var nonce stun.Nonce
+				var realm stun.Realm
+				if code.GetFrom(res) != nil || code.Code != stun.CodeUnauthorized || nonce.GetFrom(res) != nil ||
+					realm.GetFrom(res) != nil || realm.String() != DefaultRealm || res.Contains(stun.AttrMessageIntegrity) {
+					t.Errorf("answer %s %v: want 401 with REALM %q and a NONCE, without MESSAGE-INTEGRITY", res.Type, res, DefaultRealm)
 				}
 				if got := srv.Allocations(); got != 0 {
 					t.Errorf("Allocations() = %d after a refused Allocate", got)
@@ -128,11 +141,14 @@ func TestRelayPolicy(t *testing.T) {
 				if err := client.CreatePermission(addr); err == nil {
 					t.Errorf("CreatePermission(%s) succeeded, want it refused", addr)
 				}
+				if code := authenticatedCode(t, client, user, pass, stun.MethodCreatePermission, peerAddress{addr}); code != stun.CodeForbidden {
+					t.Errorf("CreatePermission(%s) answered %v, want 403", addr, code)
+				}
 				if _, err := relay.WriteTo([]byte("hello"), addr); err == nil {
 					t.Errorf("WriteTo(%s) through the relay succeeded, want it refused", addr)
 				}
-				if code := channelBind(t, client, user, pass, addr, 0x4000); code != stun.CodeUnauthorized {
-					t.Errorf("ChannelBind(%s) answered %v, want 401", addr, code)
+				if code := channelBind(t, client, user, pass, addr, 0x4000); code != stun.CodeForbidden {
+					t.Errorf("ChannelBind(%s) answered %v, want 403", addr, code)
 				}
 				if !srv.logHas("level=DEBUG", "refused relay to peer", "peer="+addr.IP.String()) {
 					t.Errorf("no debug log of the refused relay to %s", addr.IP)
@@ -184,16 +200,29 @@ func TestRelayPolicy(t *testing.T) {
 // and returns the error code of the answer, 0 for success.
 func channelBind(t *testing.T, c *turnClient, user, pass string, peer *net.UDPAddr, channel uint16) stun.ErrorCode {
 	t.Helper()
-	res := authenticatedRequest(t, c, user, pass, stun.MethodChannelBind,
+	return authenticatedCode(t, c, user, pass, stun.MethodChannelBind,
 		peerAddress{peer},
 		stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{byte(channel >> 8), byte(channel), 0, 0}},
 	)
+}
+
+// authenticatedCode sends an authenticated request and returns the error
+// code of the answer, 0 for success. An error answer must carry an
+// ERROR-CODE, and MESSAGE-INTEGRITY that checks with the credentials.
+func authenticatedCode(t *testing.T, c *turnClient, user, pass string, method stun.Method, attrs ...stun.Setter) stun.ErrorCode {
+	t.Helper()
+	res := authenticatedRequest(t, c, user, pass, method, attrs...)
 	if res.Type.Class == stun.ClassSuccessResponse {
 		return 0
 	}
 	var code stun.ErrorCodeAttribute
 	if err := code.GetFrom(res); err != nil {
-		t.Fatalf("ChannelBind answer %s has no ERROR-CODE: %v", res.Type, err)
+		t.Fatalf("%s answer %s has no ERROR-CODE: %v", method, res.Type, err)
+	}
+	if code.Code == stun.CodeForbidden {
+		if err := stun.NewLongTermIntegrity(user, DefaultRealm, pass).Check(res); err != nil {
+			t.Errorf("%s answer %d: MESSAGE-INTEGRITY: %v", method, code.Code, err)
+		}
 	}
 	return code.Code
 }

@@ -25,19 +25,34 @@ import (
 //     error, then deletes the allocation.
 
 // loopPacketConn is the UDP listener as handed to pion; its first read error
-// marks the end of pion's read loop.
+// marks the end of pion's read loop. It corrects pion's error codes
+// (codes.go): pion's one read loop answers each datagram before reading
+// the next.
 type loopPacketConn struct {
 	net.PacketConn
 	s    *Server
 	once sync.Once
+	slot requestSlot
 }
 
 func (c *loopPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	n, addr, err := c.PacketConn.ReadFrom(p)
 	if err != nil {
 		c.once.Do(func() { c.s.loops.Add(-1) })
+		return n, addr, err
 	}
-	return n, addr, err
+	c.slot.observe(addr, p[:n])
+	return n, addr, nil
+}
+
+func (c *loopPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if fixed := c.slot.fix(addr, p); fixed != nil {
+		if _, err := c.PacketConn.WriteTo(fixed, addr); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.PacketConn.WriteTo(p, addr)
 }
 
 // loopListener is the TCP listener as handed to pion. Its first Accept error
@@ -63,11 +78,31 @@ func (l *loopListener) Accept() (net.Conn, error) {
 
 // trackedConn is an accepted TCP connection. pion calls Close once, when
 // the connection's goroutine is done; Server.Close ends that goroutine by
-// closing the underlying connection, which makes its read fail.
+// closing the underlying connection, which makes its read fail. It
+// corrects pion's error codes (codes.go): pion answers each message of the
+// connection before it reads the next.
 type trackedConn struct {
 	net.Conn
 	s    *Server
 	once sync.Once
+	slot requestSlot
+	scan frameScanner // pion reads the stream, not messages
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.scan.scan(p[:n])
+	return n, err
+}
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if fixed := c.slot.fix(nil, p); fixed != nil {
+		if _, err := c.Conn.Write(fixed); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *trackedConn) Close() error {
@@ -91,6 +126,8 @@ func (s *Server) trackConn(conn net.Conn) (*trackedConn, error) {
 		return nil, net.ErrClosed
 	}
 	c := &trackedConn{Conn: conn, s: s}
+	c.slot.s = s
+	c.scan.observe = func(msg []byte) { c.slot.observe(nil, msg) }
 	s.conns[c] = struct{}{}
 	s.loops.Add(1)
 	return c, nil

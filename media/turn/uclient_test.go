@@ -94,10 +94,63 @@ func TestCoturnClient(t *testing.T) {
 	}
 }
 
+// TestCoturnClientErrorCodes checks the error codes coturn's client gets:
+// 401 Unauthorized for credentials signed with another secret or expired
+// (RFC 8489 section 9.2.4, as coturn answers), and 403 Forbidden for a
+// peer the relay policy refuses (RFC 8656, on receiving CreatePermission
+// and ChannelBind).
+//
+// A 401 carries REALM and NONCE, as the RFC wants, so uclient takes it for
+// a challenge and tries again, with the same credentials, until it gives
+// up ("Cannot complete Allocation"); it prints the code of other errors
+// and stops at once ("error 400 ()" before the server corrected pion's
+// answers). So for credentials the test wants uclient to give up on its
+// own without printing any error code, and the server to have answered
+// 401.
+func TestCoturnClientErrorCodes(t *testing.T) {
+	const gaveUp = "Cannot complete Allocation"
+	for _, tc := range []struct {
+		name, transport, secret string
+		expiry                  time.Duration // of uclient's credentials; 0: uclient mints them
+		want, wantLog           string        // in uclient's output, in the server's log
+	}{
+		{"other secret/udp", "udp", "other-secret", 0, gaveUp, "code=401"},
+		{"other secret/tcp", "tcp", "other-secret", 0, gaveUp, "code=401"},
+		{"expired/udp", "udp", testSecret, -time.Hour, gaveUp, "code=401"},
+		{"refused peer/udp", "udp", testSecret, 0, "channel bind: error 403 (Forbidden)", "code=403"},
+		{"refused peer/tcp", "tcp", testSecret, 0, "channel bind: error 403 (Forbidden)", "code=403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, Config{}) // loopback peers refused
+			out, report, err := runUclientAs(t, srv.Server, tc.transport, tc.secret, tc.expiry, 5, 1)
+			if err == nil {
+				t.Errorf("turnutils_uclient succeeded, want it refused:\n%s", report)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("turnutils_uclient's output has no %q:\n%s", tc.want, report)
+			}
+			if tc.want == gaveUp && strings.Contains(string(out), "error 4") {
+				t.Errorf("turnutils_uclient got an error code other than 401:\n%s", report)
+			}
+			if !srv.logHas("answered an error", tc.wantLog) {
+				t.Errorf("the server did not answer %s:\n%s", tc.wantLog, report)
+			}
+		})
+	}
+}
+
 // runUclient runs turnutils_uclient against srv over transport, relaying to
 // a turnutils_peer on loopback. It returns uclient's output and exit error,
 // and a report of both programs' output for failure messages.
 func runUclient(t *testing.T, srv *Server, transport string, messages, clients int) (out []byte, report string, err error) {
+	return runUclientAs(t, srv, transport, testSecret, 0, messages, clients)
+}
+
+// runUclientAs is runUclient with credentials signed with secret. With
+// expiry 0 uclient mints them itself (-W, the TURN REST API); otherwise it
+// is given a pair that expires after expiry from now (negative: expired).
+func runUclientAs(t *testing.T, srv *Server, transport, secret string, expiry time.Duration, messages, clients int) (out []byte, report string, err error) {
 	t.Helper()
 	uclient := coturnTool(t, "turnutils_uclient")
 	peerBin := coturnTool(t, "turnutils_peer")
@@ -116,13 +169,18 @@ func runUclient(t *testing.T, srv *Server, transport string, messages, clients i
 	waitForUDPPeer(t, peerPort, &peerOut)
 
 	var server net.Addr = srv.UDPAddr()
-	args := []string{
-		"-W", testSecret, "-u", "uclient", // TURN REST API credentials
+	args := []string{"-W", secret, "-u", "uclient"} // TURN REST API credentials
+	if expiry != 0 {
+		user, pass := Credentials(secret, "uclient", time.Now().Add(expiry))
+		args = []string{"-u", user, "-w", pass}
+	}
+	args = append(args,
 		"-e", "127.0.0.1", "-r", strconv.Itoa(peerPort), // the peer
 		"-n", strconv.Itoa(messages), "-m", strconv.Itoa(clients),
 		"-z", "5", // ms between messages, to keep the run short
 		"-X", // ask for an IPv4 relay, the only kind pion has
-	}
+		"-v",
+	)
 	if transport == "tcp" {
 		args = append(args, "-t")
 		server = srv.TCPAddr()

@@ -251,7 +251,10 @@ class CallUI {
       this.render();
       return;
     }
-    const s = new CallSession(this.socket, room.id, { me: this.client.me.id, mic: devices.mic, cam: devices.cam });
+    const s = new CallSession(this.socket, room.id, {
+      me: this.client.me.id, mic: devices.mic, cam: devices.cam,
+      fetchIceServers: () => this.api.request("GET", "/rtc/ice-servers"),
+    });
     this.session = s;
     for (const n of devices.notices) this.#notice(n.kind, n.text);
     s.on("state", () => this.render());

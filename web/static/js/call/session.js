@@ -11,6 +11,11 @@
 // replaceTrack) and tell everyone with call.media; sharing the screen adds
 // (or re-activates) the screen transceiver and renegotiates pub.
 //
+// Candidates: the server's are added as they come, none held back: it
+// sends them after the description they belong to, and we set that
+// description in the same task as its frame comes (docs/protocol.md).
+// TURN credentials are renewed (GET /rtc/ice-servers) before they expire.
+//
 // Recovery: a connection that goes "failed" (or stays "disconnected")
 // restarts ICE (pub: a new offer with iceRestart; sub: call.restart_ice);
 // a dropped WebSocket takes us out of the call on the server, so we join
@@ -30,13 +35,17 @@ import { openMic, openCam, openScreen, micProblem, camProblem, screenProblem } f
 const DISCONNECTED_GRACE = 2500; // ms a connection may stay "disconnected" before we restart ICE
 const RESTART_RETRY = 4000; // ms between ICE restarts while it stays down
 const REJOIN_WITHIN = 60000; // ms: a second failure this soon after a rejoin ends the call
+const ICE_REFRESH_EARLY = 5 * 60000; // ms before TURN credentials expire that we fetch fresh ones
+const ICE_REFRESH_RETRY = 30000; // ms between attempts when fetching them failed
 
 export class CallSession extends Emitter {
   /**
    * socket: socket.js's Socket; roomId: the room; me: our user ID;
-   * mic, cam: MediaStreamTracks to send (null: none).
+   * mic, cam: MediaStreamTracks to send (null: none); fetchIceServers:
+   * () => Promise<{ice_servers}> (GET /rtc/ice-servers), to renew TURN
+   * credentials before they expire (null: never).
    */
-  constructor(socket, roomId, { me, mic = null, cam = null }) {
+  constructor(socket, roomId, { me, mic = null, cam = null, fetchIceServers = null }) {
     super();
     this.socket = socket;
     this.roomId = roomId;
@@ -48,6 +57,7 @@ export class CallSession extends Emitter {
     this.state = "joining";
     this.callId = null;
     this.iceServers = [];
+    this.fetchIceServers = fetchIceServers;
     this.participants = []; // [{user_id, audio, video, screen}] from call.state
     this.speaker = "";
     this.remote = new Map(); // "<user>:<kind>" -> MediaStreamTrack
@@ -58,9 +68,7 @@ export class CallSession extends Emitter {
     this.localStream = new MediaStream();
     this.screenStream = new MediaStream();
     this.gen = 0; // bumped by every (re)join and by the end: stale async work checks it
-    this.early = null; // offer/candidate frames that come before the join's ack
-    this.pending = { pub: [], sub: [] }; // remote candidates held back
-    this.holding = { pub: true, sub: true }; // hold candidates: no remote description yet, or one is being set
+    this.early = null; // offer/candidate frames that come before the join's ack (and our connections)
     this.pubQueue = Promise.resolve();
     this.subQueue = Promise.resolve();
     this.timers = {};
@@ -141,6 +149,7 @@ export class CallSession extends Emitter {
     this.callId = ack.call_id || null;
     this.iceServers = Array.isArray(ack.ice_servers) ? ack.ice_servers : [];
     this.#createPCs();
+    this.#scheduleIceRefresh(gen);
     const early = this.early || [];
     this.early = null;
     for (const f of early) this.#signal(f);
@@ -162,8 +171,6 @@ export class CallSession extends Emitter {
     const sub = new RTCPeerConnection(cfg);
     this.pub = pub;
     this.sub = sub;
-    this.pending = { pub: [], sub: [] };
-    this.holding = { pub: true, sub: true };
     this.pubQueue = Promise.resolve();
     this.subQueue = Promise.resolve();
     this.remote = new Map();
@@ -184,7 +191,7 @@ export class CallSession extends Emitter {
   }
 
   #closePCs() {
-    for (const k of ["pubfail", "subfail", "pubretry", "subretry", "rejoin"]) clearTimeout(this.timers[k]);
+    for (const k of ["pubfail", "subfail", "pubretry", "subretry", "rejoin", "ice"]) clearTimeout(this.timers[k]);
     for (const pc of [this.pub, this.sub]) {
       if (!pc) continue;
       pc.onicecandidate = pc.onconnectionstatechange = pc.ontrack = null;
@@ -229,7 +236,6 @@ export class CallSession extends Emitter {
     const pub = this.pub;
     const run = async () => {
       if (gen !== this.gen || !pub || pub.signalingState === "closed") return;
-      this.holding.pub = true;
       const offer = await pub.createOffer({ iceRestart });
       await pub.setLocalDescription(offer);
       const tracks = {};
@@ -238,8 +244,10 @@ export class CallSession extends Emitter {
       if (this.screenTx?.mid) tracks[this.screenTx.mid] = "screen";
       const ack = await this.socket.request({ type: "call.offer", room_id: this.roomId, sdp: pub.localDescription.sdp, tracks });
       if (gen !== this.gen || pub.signalingState === "closed") return;
+      // No await between the ack and this call: it runs in the ack's
+      // message task, before the next frame's, so the candidates that
+      // follow the ack (the server sends them after it) queue behind it.
       await pub.setRemoteDescription({ type: "answer", sdp: ack.sdp });
-      this.#flush("pub", pub);
     };
     const p = this.pubQueue.then(run);
     this.pubQueue = p.catch(() => {});
@@ -249,12 +257,16 @@ export class CallSession extends Emitter {
   #onOffer(f) {
     const gen = this.gen;
     const sub = this.sub;
-    this.holding.sub = true;
+    if (sub.signalingState === "closed") return;
+    // Applied at once, not in subQueue: the candidates that follow the
+    // offer must find it (addIceCandidate queues behind it on the
+    // connection's operations chain). The server sends an offer only once
+    // it has our answer to the previous one, so sub is stable here.
+    const applied = sub.setRemoteDescription({ type: "offer", sdp: f.sdp });
+    applied.catch(() => {}); // reported by run
     const run = async () => {
+      await applied;
       if (gen !== this.gen || sub.signalingState === "closed") return;
-      this.holding.sub = true;
-      await sub.setRemoteDescription({ type: "offer", sdp: f.sdp });
-      this.#flush("sub", sub);
       const answer = await sub.createAnswer();
       await sub.setLocalDescription(answer);
       this.#updateRemote();
@@ -266,23 +278,67 @@ export class CallSession extends Emitter {
     });
   }
 
+  /**
+   * Adds one of the server's candidates as it comes, held back nowhere:
+   * the server sends a connection's candidates only after the answer
+   * (pub) or offer (sub) they belong to (docs/protocol.md), and we set
+   * that description as soon as its frame comes (see #negotiatePub and
+   * #onOffer), so addIceCandidate finds it, once the setRemoteDescription
+   * before it on the connection's operations chain is done.
+   */
   #onCandidate(f) {
     const name = f.pc === "pub" ? "pub" : "sub";
     const pc = this[name];
     if (!pc || !f.candidate) return;
-    if (this.holding[name] || !pc.remoteDescription) {
-      this.pending[name].push(f.candidate);
-      return;
-    }
     pc.addIceCandidate(f.candidate).catch((err) => console.warn("confab: call: ICE candidate refused", name, err.message));
   }
 
-  #flush(name, pc) {
-    if (this[name] !== pc) return;
-    this.holding[name] = false;
-    const list = this.pending[name];
-    this.pending[name] = [];
-    for (const c of list) pc.addIceCandidate(c).catch((err) => console.warn("confab: call: ICE candidate refused", name, err.message));
+  // ---- TURN credentials ----------------------------------------------------
+
+  /**
+   * Fetches fresh ICE servers before the TURN credentials expire (their
+   * username is "<unix expiry>:<user id>"). They cannot be revoked, so
+   * the server keeps their lifetime short (1 h by default).
+   */
+  #scheduleIceRefresh(gen) {
+    clearTimeout(this.timers.ice);
+    const expiry = turnExpiry(this.iceServers);
+    if (!expiry || !this.fetchIceServers) return;
+    const left = expiry - Date.now();
+    const wait = left > 2 * ICE_REFRESH_EARLY ? left - ICE_REFRESH_EARLY : Math.max(left / 2, 1000);
+    this.timers.ice = setTimeout(() => { if (gen === this.gen) this.#refreshIce(gen); }, wait);
+  }
+
+  /**
+   * Gives both connections the fresh servers, for what they gather from
+   * now on, and restarts ICE on a connection that relays through TURN:
+   * its allocation must be refreshed with valid credentials.
+   */
+  async #refreshIce(gen) {
+    let servers;
+    try {
+      const res = await this.fetchIceServers();
+      servers = Array.isArray(res?.ice_servers) ? res.ice_servers : [];
+    } catch (err) {
+      if (gen !== this.gen) return;
+      console.warn("confab: call: fetching fresh ICE servers failed", err.message);
+      this.timers.ice = setTimeout(() => { if (gen === this.gen) this.#refreshIce(gen); }, ICE_REFRESH_RETRY);
+      return;
+    }
+    if (gen !== this.gen) return;
+    this.iceServers = servers;
+    this.#scheduleIceRefresh(gen);
+    for (const name of ["pub", "sub"]) {
+      const pc = this[name];
+      if (!pc || pc.signalingState === "closed") continue;
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceServers: servers });
+      } catch (err) {
+        console.warn("confab: call: new ICE servers refused", name, err.message);
+        continue;
+      }
+      if (await relayed(pc) && gen === this.gen && this[name] === pc) this.#restartIce(name);
+    }
   }
 
   /** Rebuilds the map of remote tracks from the sub connection's transceivers. */
@@ -541,4 +597,29 @@ export class CallSession extends Emitter {
     this.emit("state", "ended");
     this.emit("ended", reason, err);
   }
+}
+
+/** The expiry (ms since the epoch) of the TURN credentials in servers, or 0. */
+function turnExpiry(servers) {
+  let min = 0;
+  for (const s of servers || []) {
+    const stamp = Number(String(s.username || "").split(":")[0]);
+    if (s.username && Number.isFinite(stamp) && stamp > 0 && (!min || stamp * 1000 < min)) min = stamp * 1000;
+  }
+  return min;
+}
+
+/** Whether pc's selected candidate pair goes through a TURN relay. */
+async function relayed(pc) {
+  let stats;
+  try {
+    stats = await pc.getStats();
+  } catch {
+    return false;
+  }
+  let pairId = null;
+  stats.forEach((r) => { if (r.type === "transport" && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId; });
+  const pair = pairId && stats.get(pairId);
+  const local = pair && stats.get(pair.localCandidateId);
+  return local?.candidateType === "relay";
 }
