@@ -1,14 +1,18 @@
 package commands
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/confabhq/confab/internal/password"
+	"github.com/confabhq/confab/internal/throttle"
 )
 
 // Handlers are all of the use cases, wired to one store.
 type Handlers struct {
-	Aggregates    *Aggregates
+	Aggregates *Aggregates
+	// Hashing is the limiter every password hash and check runs in.
+	Hashing       *password.Limiter
 	SignUp        *SignUpHandler
 	SignIn        *SignInHandler
 	SignOut       *SignOutHandler
@@ -34,6 +38,57 @@ type Config struct {
 	Now func() time.Time
 	// Password is the argon2id cost; password.Default if zero.
 	Password password.Params
+	// HashConcurrency is how many password hashes may run at once
+	// (GOMAXPROCS if 0), and HashQueue how many more may wait for one,
+	// each at most HashWait (4 × HashConcurrency and 1 s if 0): the rest
+	// are answered unavailable.
+	HashConcurrency, HashQueue int
+	HashWait                   time.Duration
+	// SignUpsPerHour is how many sign-ups one IP address may make an
+	// hour, sustained, and SignUpBurst how many at once
+	// (DefaultSignUpsPerHour and DefaultSignUpBurst if 0; a negative
+	// SignUpsPerHour turns the throttle off).
+	SignUpsPerHour float64
+	SignUpBurst    int
+}
+
+// Sign-up throttle defaults.
+const (
+	DefaultSignUpsPerHour = 30
+	DefaultSignUpBurst    = 30
+)
+
+// newHashing returns the limiter cfg asks for.
+func newHashing(cfg Config) *password.Limiter {
+	n := cfg.HashConcurrency
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	q := cfg.HashQueue
+	if q <= 0 {
+		q = 4 * n
+	}
+	wait := cfg.HashWait
+	if wait <= 0 {
+		wait = time.Second
+	}
+	return password.NewLimiter(n, q, wait)
+}
+
+// newSignUpBuckets returns the per-IP sign-up throttle cfg asks for, or
+// nil for none.
+func newSignUpBuckets(cfg Config, now func() time.Time) *throttle.Buckets {
+	perHour, burst := cfg.SignUpsPerHour, cfg.SignUpBurst
+	if perHour < 0 {
+		return nil
+	}
+	if perHour == 0 {
+		perHour = DefaultSignUpsPerHour
+	}
+	if burst <= 0 {
+		burst = DefaultSignUpBurst
+	}
+	return throttle.NewBuckets(perHour/3600, burst, now, 0)
 }
 
 // New wires every handler.
@@ -45,10 +100,10 @@ func New(cfg Config) (*Handlers, error) {
 	if cfg.Password == (password.Params{}) {
 		cfg.Password = password.Default
 	}
-	h := &Handlers{Aggregates: agg}
+	h := &Handlers{Aggregates: agg, Hashing: newHashing(cfg)}
 	var errs [15]error
-	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password)
-	h.SignIn, errs[1] = NewSignInHandler(agg)
+	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password, h.Hashing, newSignUpBuckets(cfg, agg.now))
+	h.SignIn, errs[1] = NewSignInHandler(agg, h.Hashing, cfg.Password)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
 	h.CreateRoom, errs[3] = NewCreateRoomHandler(agg)
 	h.JoinRoom, errs[4] = NewJoinRoomHandler(agg, cfg.Invites)

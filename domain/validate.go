@@ -38,7 +38,9 @@ func isUsernameRune(r rune) bool {
 	return r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
 }
 
-// ValidatePassword checks the password rules: 8-256 characters.
+// ValidatePassword checks the password rules: 8-256 characters, not all
+// of them blank (spaces, zero-width or other invisible characters). The
+// commands also refuse common passwords.
 func ValidatePassword(password string) error {
 	if n := utf8.RuneCountInString(password); n < MinPasswordLen || !utf8.ValidString(password) {
 		return invalid("sign up", "password must be at least %d characters", MinPasswordLen)
@@ -46,11 +48,16 @@ func ValidatePassword(password string) error {
 	if len(password) > MaxPasswordLen {
 		return invalid("sign up", "password must be at most %d bytes", MaxPasswordLen)
 	}
+	if !HasVisible(password) {
+		return invalid("sign up", "password must not be only spaces or invisible characters")
+	}
 	return nil
 }
 
-// CleanRoomName trims a room name and checks it: 1-100 characters, no
-// control characters.
+// CleanRoomName trims a room name and checks it: 1-100 characters, at
+// least one of them visible, no control characters and no bidirectional
+// formatting characters (which could make a name read as another one,
+// or reorder the text shown after it).
 func CleanRoomName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > MaxRoomNameLen || !utf8.ValidString(name) {
@@ -60,18 +67,53 @@ func CleanRoomName(name string) (string, error) {
 		if unicode.IsControl(r) {
 			return "", invalid("name room", "room name must not contain control characters")
 		}
+		if IsBidiControl(r) {
+			return "", invalid("name room", "room name must not contain bidirectional control characters (U+%04X)", r)
+		}
+	}
+	if !HasVisible(name) {
+		return "", invalid("name room", "room name must contain a visible character")
 	}
 	return name, nil
 }
 
-// ValidateText checks a message's text: not blank, at most 4000
-// characters of valid UTF-8 without NUL.
+// IsBidiControl reports whether r is a bidirectional formatting character:
+// the embeddings and overrides U+202A-U+202E, the isolates U+2066-U+2069,
+// and the marks U+200E, U+200F and U+061C.
+func IsBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// IsInvisible reports whether r shows nothing by itself: white space,
+// control and format characters (zero-width spaces and joiners, bidi
+// controls, tags), variation selectors and the other default-ignorable
+// code points (such as the Hangul fillers).
+func IsInvisible(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
+		unicode.Is(unicode.Variation_Selector, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
+}
+
+// HasVisible reports whether s has a character that is not invisible.
+func HasVisible(s string) bool {
+	for _, r := range s {
+		if !IsInvisible(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateText checks a message's text: at most 4000 characters of valid
+// UTF-8 without NUL, at least one of them visible (not only spaces,
+// zero-width or other invisible characters: see IsInvisible).
 func ValidateText(text string) error {
 	switch {
 	case !utf8.ValidString(text):
 		return invalid("post message", "text is not valid UTF-8")
 	case strings.TrimSpace(text) == "":
 		return invalid("post message", "text is empty")
+	case !HasVisible(text):
+		return invalid("post message", "text has no visible character")
 	case utf8.RuneCountInString(text) > MaxMessageLen:
 		return invalid("post message", "text is longer than %d characters", MaxMessageLen)
 	case strings.ContainsRune(text, 0):

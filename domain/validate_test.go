@@ -57,9 +57,12 @@ func TestValidatePassword(t *testing.T) {
 		valid    bool
 	}{
 		{"", false},
-		{"1234567", false}, // Too short.
-		{"12345678", true},
-		{"        ", true},                  // Spaces are characters.
+		{"1234567", false},             // Too short.
+		{"12345678", true},             // Common, but that is the commands' check.
+		{"        ", false},            // Not only spaces,
+		{"\t\u3000\u00a0     ", false}, // of any kind,
+		{"\u200b\u200b\u200b\u200b\u200b\u200b\u200b\u200b", false}, // nor zero-width characters.
+		{"       x", true},
 		{strings.Repeat("é", 7), false},     // 7 characters, 14 bytes.
 		{strings.Repeat("é", 8), true},      // 8 characters, 16 bytes.
 		{strings.Repeat("a", 256), true},    // At most 256 bytes,
@@ -99,6 +102,20 @@ func TestCleanRoomName(t *testing.T) {
 		{"gen\x7feral", "", false},
 		{"gen\u0085eral", "", false}, // C1 control.
 		{"gen\xffral", "", false},
+		// Bidirectional formatting characters could make a name read as
+		// another one ("exe.txt" shown for "txt.exe").
+		{"gen\u202eeral", "", false}, // RIGHT-TO-LEFT OVERRIDE
+		{"\u202agen", "", false}, {"\u202bgen", "", false}, {"\u202cgen", "", false}, {"\u202dgen", "", false},
+		{"gen\u2066", "", false}, {"gen\u2067", "", false}, {"gen\u2068", "", false}, {"gen\u2069", "", false},
+		{"gen\u200e", "", false}, {"gen\u200f", "", false}, {"gen\u061c", "", false},
+		{"שלום", "שלום", true}, // Right-to-left letters are fine.
+		{"مرحبا general", "مرحبا general", true},
+		// At least one visible character.
+		{"\u200b\u200d", "", false},
+		{"\u3164", "", false}, // HANGUL FILLER
+		{"\ufe0f", "", false}, // a variation selector alone
+		{"❤️", "❤️", true},
+		{"👩‍💻 devs", "👩‍💻 devs", true}, // a ZWJ sequence
 	}
 	for _, tt := range tests {
 		got, err := CleanRoomName(tt.name)
@@ -127,6 +144,22 @@ func TestValidateText(t *testing.T) {
 		{"a\x00b", false},
 		{"\xff", false},
 		{"ok \xe2\x82", false}, // Truncated UTF-8.
+		// Nothing visible: zero-width and other invisible characters.
+		{"\u200b", false},                         // ZERO WIDTH SPACE
+		{"\u200b\u200c\u200d\u2060\ufeff", false}, // ZWSP, ZWNJ, ZWJ, WORD JOINER, BOM
+		{" \u200b \n\u00a0\u3000", false},         // mixed with spaces
+		{"\u3164\u115f\u1160\uffa0", false},       // Hangul fillers (default-ignorable)
+		{"\ufe0f\ufe0e\U000E0100", false},         // variation selectors
+		{"\U000E0041\U000E007F", false},           // tag characters
+		{"\u202e\u2066\u200f", false},             // bidi controls alone
+		{"\u00ad\u034f\u180e", false},             // soft hyphen, CGJ, Mongolian vowel separator
+		// Some visible character: fine, invisible ones around it too.
+		{"\u200bx\u200b", true},
+		{"👍", true},
+		{"👍🏽", true},
+		{"❤️", true},
+		{"👨‍👩‍👧", true},
+		{"مرحبا \u200f", true},
 	}
 	for _, tt := range tests {
 		in := tt.text

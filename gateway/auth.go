@@ -130,7 +130,7 @@ func (g *Gateway) signUp(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err)
 		return
 	}
-	s, err := g.cmds.SignUp.Handle(r.Context(), commands.SignUp{Username: in.Username, Password: in.Password})
+	s, err := g.cmds.SignUp.Handle(r.Context(), commands.SignUp{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
 	if err != nil {
 		g.writeError(w, err)
 		return

@@ -965,6 +965,8 @@ func TestChatFeatures(t *testing.T) {
 	bob.do(chromedp.Click(chromedp.ID("tab-signup")))
 	bob.fillAuth("Alice", "whatever123")
 	bob.waitJS("a taken username is explained", `/taken/.test(document.querySelector("#auth-username-error")?.textContent)`)
+	bob.fillAuth("bob", "Password123")
+	bob.waitJS("a common password is explained under the password field", `/password is too common/i.test(document.querySelector("#auth-password-error")?.textContent)`)
 	bob.do(chromedp.Click(chromedp.ID("tab-signin")))
 	bob.fillAuth("alice", "wrong password")
 	bob.waitJS("a wrong password is explained", `document.querySelector("#auth-error")?.textContent === "Wrong username or password."`)

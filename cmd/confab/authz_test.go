@@ -135,6 +135,7 @@ type apiResult struct {
 	Message string
 	Body    []byte
 	JSON    bool // the answer was application/json
+	Header  http.Header
 }
 
 func (r apiResult) String() string {
@@ -177,7 +178,7 @@ func rawRequest(ctx context.Context, base, method, path string, h http.Header, b
 	if err != nil {
 		return apiResult{}, err
 	}
-	res := apiResult{Status: resp.StatusCode, Body: data, JSON: strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json")}
+	res := apiResult{Status: resp.StatusCode, Body: data, JSON: strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"), Header: resp.Header}
 	var e struct {
 		Error struct{ Code, Message string }
 	}

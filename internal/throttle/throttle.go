@@ -18,54 +18,80 @@ type Policy struct {
 	Forget time.Duration
 }
 
-// Throttle tracks failures per key. It is safe for concurrent use.
+// Throttle tracks attempts and failures per key, and refuses attempts
+// past the policy's free failures. An attempt is reserved before it is
+// checked and counted as a failure until it ends, so parallel attempts
+// cannot overtake the count: at most Free attempts of a key are ever in
+// flight, and once it has failed Free times, at most one, after each
+// lockout. It is safe for concurrent use, and remembers at most a
+// bounded number of keys (see table).
 type Throttle struct {
 	policy Policy
 	now    func() time.Time
 
 	mu   sync.Mutex
-	keys map[string]*record
+	recs table[record]
 }
 
 type record struct {
 	failures    int
+	inFlight    int
 	last        time.Time
 	lockedUntil time.Time
 }
 
-// New returns a throttle with policy p; now is the clock (time.Now if nil).
-func New(p Policy, now func() time.Time) *Throttle {
+// New returns a throttle with policy p; now is the clock (time.Now if nil);
+// it remembers at most maxKeys keys (DefaultMaxKeys if 0).
+func New(p Policy, now func() time.Time, maxKeys int) *Throttle {
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{policy: p, now: now, keys: map[string]*record{}}
+	stale := func(r *record, now time.Time) bool {
+		return r.inFlight == 0 && now.Sub(r.last) > p.Forget && !r.lockedUntil.After(now)
+	}
+	busy := func(r *record) bool { return r.inFlight > 0 }
+	return &Throttle{policy: p, now: now, recs: newTable(maxKeys, stale, busy)}
 }
 
-// Check returns how long key must wait before its next attempt (0: go on).
-func (t *Throttle) Check(key string) time.Duration {
+// Reserve takes an attempt for key. It returns 0 if the attempt may go
+// on, and is then in flight until Fail, Release or Succeed; else how long
+// to wait before trying again. first tells whether the reserved attempt
+// is key's only one: no failures remembered, no other attempt in flight.
+func (t *Throttle) Reserve(key string) (wait time.Duration, first bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := t.get(key)
-	if r == nil {
-		return 0
+	now := t.now()
+	r := t.recs.add(key, now, func() *record { return &record{last: now} })
+	if wait := r.lockedUntil.Sub(now); wait > 0 {
+		return wait, false
 	}
-	if wait := r.lockedUntil.Sub(t.now()); wait > 0 {
-		return wait
+	if r.failures >= t.policy.Free && r.inFlight > 0 || r.failures+r.inFlight >= t.policy.Free && r.failures < t.policy.Free {
+		// Attempts in flight may use up the free failures: wait for the
+		// lockout they would start.
+		return t.policy.Base, false
 	}
-	return 0
+	first = r.failures == 0 && r.inFlight == 0
+	r.inFlight++
+	return 0, first
 }
 
-// Fail records a failed attempt of key.
+// Hold takes an attempt for key whatever its failures, so that its
+// outcome is counted (Fail, Release or Succeed end it).
+func (t *Throttle) Hold(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	t.recs.add(key, now, func() *record { return &record{last: now} }).inFlight++
+}
+
+// Fail ends an attempt of key as failed: past the free failures it locks
+// key for Base, doubling with each further failure up to Max.
 func (t *Throttle) Fail(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	r := t.get(key)
-	if r == nil {
-		r = &record{}
-		t.keys[key] = r
-		t.sweep(now)
-	}
+	r := t.recs.add(key, now, func() *record { return &record{} })
+	r.inFlight = max(r.inFlight-1, 0)
 	r.failures++
 	r.last = now
 	if over := r.failures - t.policy.Free + 1; over > 0 {
@@ -77,32 +103,30 @@ func (t *Throttle) Fail(key string) {
 	}
 }
 
-// Succeed forgets key's failures.
+// Release ends an attempt of key without an outcome: it counts neither as
+// a failure nor as a success.
+func (t *Throttle) Release(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.recs.get(key, t.now()); r != nil {
+		r.inFlight = max(r.inFlight-1, 0)
+	}
+}
+
+// Succeed ends an attempt of key as a success: its failures are
+// forgotten.
 func (t *Throttle) Succeed(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.keys, key)
+	if r := t.recs.get(key, t.now()); r != nil {
+		r.inFlight = max(r.inFlight-1, 0)
+		r.failures, r.lockedUntil = 0, time.Time{}
+	}
 }
 
-// get returns key's record, dropping it if it is forgotten.
-func (t *Throttle) get(key string) *record {
-	r := t.keys[key]
-	if r != nil && t.now().Sub(r.last) > t.policy.Forget && !r.lockedUntil.After(t.now()) {
-		delete(t.keys, key)
-		return nil
-	}
-	return r
-}
-
-// sweep drops forgotten records once the map grows, so a flood of keys
-// cannot grow it without bound.
-func (t *Throttle) sweep(now time.Time) {
-	if len(t.keys) < 10000 {
-		return
-	}
-	for k, r := range t.keys {
-		if now.Sub(r.last) > t.policy.Forget && !r.lockedUntil.After(now) {
-			delete(t.keys, k)
-		}
-	}
+// Len returns how many keys the throttle remembers.
+func (t *Throttle) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.recs.len()
 }

@@ -4,6 +4,13 @@ import { ApiError } from "../api.js";
 
 const USERNAME_RE = /^[A-Za-z0-9_.\-]{3,32}$/;
 
+/** serverMessage(err) is an API error's message for people: without the
+ * operation prefix ("sign up: "), capitalised, ending with a full stop. */
+function serverMessage(err) {
+  const m = err.message.replace(/^[a-z ]+: /, "").replace(/^./, (c) => c.toUpperCase());
+  return /[.!?]$/.test(m) ? m : m + ".";
+}
+
 /**
  * mountAuth(root, api, onSignedIn, {notice}) shows the form; onSignedIn(user)
  * runs after a successful sign-in or sign-up.
@@ -102,6 +109,9 @@ export function mountAuth(root, api, onSignedIn, { notice = "" } = {}) {
     } else if (mode === "signup" && [...p].length < 8) {
       fieldError(password, passErr, "Use at least 8 characters.");
       bad = true;
+    } else if (mode === "signup" && !p.trim()) {
+      fieldError(password, passErr, "Use at least one character that is not a space.");
+      bad = true;
     }
     if (bad) {
       (username.getAttribute("aria-invalid") ? username : password).focus();
@@ -117,7 +127,13 @@ export function mountAuth(root, api, onSignedIn, { notice = "" } = {}) {
         if (err.code === "conflict") {
           fieldError(username, userErr, `The username “${u}” is taken. Try another one.`);
           username.focus();
-        } else if (err.code === "rate_limited") {
+        } else if (mode === "signup" && err.code === "invalid" && /password/i.test(err.message)) {
+          // The server's password rules (e.g. "password is too common")
+          // go under the password field, in its words.
+          fieldError(password, passErr, serverMessage(err));
+          password.select();
+          password.focus();
+        } else if (err.code === "rate_limited" && mode === "signin") {
           const secs = err.retryAfter || Number((/(\d+) s/.exec(err.message) || [])[1]) || 1;
           lockedUntil = Date.now() + secs * 1000;
         } else if (err.code === "unauthenticated") {
@@ -125,7 +141,7 @@ export function mountAuth(root, api, onSignedIn, { notice = "" } = {}) {
           password.select();
           password.focus();
         } else {
-          formErr.textContent = err.message.replace(/^[a-z ]+: /, "").replace(/^./, (c) => c.toUpperCase());
+          formErr.textContent = serverMessage(err);
         }
       } else {
         formErr.textContent = "Cannot reach the server. Check your connection and try again.";
@@ -142,5 +158,6 @@ export function mountAuth(root, api, onSignedIn, { notice = "" } = {}) {
   });
 
   setMode(location.pathname === "/signup" ? "signup" : "signin");
+  passErr.setAttribute("aria-live", "polite");
   return { destroy() { clearTimeout(lockTimer); } };
 }
