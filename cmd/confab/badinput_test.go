@@ -438,9 +438,9 @@ func TestBadRequests(t *testing.T) {
 	})
 	sut.nothingAppended(t, ctx, head, nil)
 
-	// Wrong passwords: five failures are free, then the account is
-	// locked out for a time that doubles with each further failure, even
-	// for the right password.
+	// Wrong passwords: five failures from one address are free, then that
+	// (account, address) pair is locked out for a time that doubles with
+	// each further failure, even for the right password.
 	t.Run("sign_in_throttle", func(t *testing.T) {
 		if _, err := apitest.SignUp(ctx, base, "victim", "the right one"); err != nil {
 			t.Fatal(err)
