@@ -64,6 +64,9 @@ func (g *Gateway) lookupSession(ctx context.Context, token string) (*session, er
 func (g *Gateway) authed(h func(w http.ResponseWriter, r *http.Request, s *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := g.lookupSession(r.Context(), requestToken(r))
+		if err == nil {
+			err = checkCookieOrigin(r)
+		}
 		if err != nil {
 			g.writeError(w, err)
 			return

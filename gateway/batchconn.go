@@ -156,6 +156,9 @@ func (h *batchHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The HTTP server's read deadline (ReadTimeout) is for the request;
+	// the WebSocket sets deadlines of its own. gorilla clears them too.
+	nc.SetDeadline(time.Time{})
 	h.bc = &batchConn{Conn: nc}
 	if brw.Reader.Buffered() > 0 {
 		// The upgrader refuses a client that sent data before the

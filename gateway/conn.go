@@ -19,6 +19,8 @@ const (
 	closeAuthTimeout  = 4002 // no hello in time
 	closeSlowConsumer = 4008 // the outbound queue overflowed; resume later
 	closeFlood        = 4029 // too many rate-limited frames
+
+	closeTooManyConnections = 4009 // the user holds the most WebSockets they may
 )
 
 // closeGrace is how long a closing connection waits for the client's
@@ -33,6 +35,15 @@ func drain(ws *websocket.Conn) {
 	nc := ws.UnderlyingConn()
 	nc.SetReadDeadline(time.Now().Add(closeGrace))
 	io.Copy(io.Discard, nc)
+}
+
+// closeNow sends a close frame with code and reason on a connection that
+// has no writer yet, waits a moment for the client's answer, and closes
+// the socket.
+func closeNow(ws *websocket.Conn, code int, reason string, wait time.Duration) {
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(wait))
+	drain(ws)
+	ws.Close()
 }
 
 // conn is one authenticated WebSocket connection. Its reader runs in a
@@ -50,6 +61,7 @@ type conn struct {
 	user      domain.UserID
 	username  string
 	sessionID string
+	slot      *connSlot // its place in the per-user and per-address counts
 	limiter   *rate.Limiter
 	limited   int // consecutive rate-limited frames; reader only
 	metrics   Metrics

@@ -28,6 +28,11 @@ const (
 	CodeCallsUnavailable = "calls_unavailable"
 	CodeNotInCall        = "not_in_call"
 	CodeInvalidSDP       = "invalid_sdp"
+
+	CodeCSRF                 = "csrf"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeTooManyConnections   = "too_many_connections"
+	CodeTooManySubscriptions = "too_many_subscriptions"
 )
 
 // apiError is an error as the API shows it.

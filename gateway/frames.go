@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/gorilla/websocket"
 )
 
 // Frame is a client's WebSocket frame. Which fields matter depends on Type;
@@ -51,9 +53,11 @@ const (
 // maxFrameID bounds a frame's id.
 const maxFrameID = 64
 
-// frameError is a bad frame: its code and message go back to the client.
+// frameError is a bad frame: its code and message go back to the client,
+// or, if close is set, the connection is closed with that code.
 type frameError struct {
 	code, msg string
+	close     int
 }
 
 func (e *frameError) Error() string { return e.code + ": " + e.msg }
@@ -61,6 +65,15 @@ func (e *frameError) Error() string { return e.code + ": " + e.msg }
 // DecodeFrame parses and checks a client frame. Its errors are
 // *frameError with an API error code.
 func DecodeFrame(data []byte) (Frame, error) {
+	if err := checkText(data); err != nil {
+		fe := &frameError{code: "invalid", msg: "frame is not valid text: " + err.Error()}
+		if err.(*textError).invalidUTF8 {
+			// RFC 6455 section 8.1: a text frame that is not UTF-8 fails
+			// the connection with 1007.
+			fe.close = websocket.CloseInvalidFramePayloadData
+		}
+		return Frame{}, fe
+	}
 	var f Frame
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -69,22 +82,22 @@ func DecodeFrame(data []byte) (Frame, error) {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-			return Frame{}, &frameError{CodeInvalidJSON, "frame is not valid JSON"}
+			return Frame{}, &frameError{code: CodeInvalidJSON, msg: "frame is not valid JSON"}
 		case errors.As(err, &typ):
-			return Frame{}, &frameError{CodeInvalidJSON, fmt.Sprintf("field %q has the wrong type", typ.Field)}
+			return Frame{}, &frameError{code: CodeInvalidJSON, msg: fmt.Sprintf("field %q has the wrong type", typ.Field)}
 		default:
-			return Frame{}, &frameError{CodeInvalidJSON, "frame is not a valid JSON object: " + err.Error()}
+			return Frame{}, &frameError{code: CodeInvalidJSON, msg: "frame is not a valid JSON object: " + err.Error()}
 		}
 	}
 	if !onlySpace(data[dec.InputOffset():]) {
-		return Frame{}, &frameError{CodeInvalidJSON, "one JSON object per frame"}
+		return Frame{}, &frameError{code: CodeInvalidJSON, msg: "one JSON object per frame"}
 	}
 	if len(f.ID) > maxFrameID {
-		return Frame{}, &frameError{"invalid", fmt.Sprintf("id must be at most %d characters", maxFrameID)}
+		return Frame{}, &frameError{code: "invalid", msg: fmt.Sprintf("id must be at most %d characters", maxFrameID)}
 	}
 	need := func(cond bool, what string) error {
 		if !cond {
-			return &frameError{"invalid", fmt.Sprintf("%s frame needs %s", f.Type, what)}
+			return &frameError{code: "invalid", msg: fmt.Sprintf("%s frame needs %s", f.Type, what)}
 		}
 		return nil
 	}
@@ -117,7 +130,7 @@ func DecodeFrame(data []byte) (Frame, error) {
 			return f, err
 		}
 		if len(f.SDP) > maxSDPBytes {
-			return f, &frameError{"invalid", fmt.Sprintf("sdp must be at most %d bytes", maxSDPBytes)}
+			return f, &frameError{code: "invalid", msg: fmt.Sprintf("sdp must be at most %d bytes", maxSDPBytes)}
 		}
 		return f, need(len(f.Tracks) <= maxTracks, fmt.Sprintf("at most %d tracks", maxTracks))
 	case FrameCallCandidate:
@@ -129,9 +142,9 @@ func DecodeFrame(data []byte) (Frame, error) {
 		}
 		return f, need(len(f.Candidate.Candidate) <= maxCandidateBytes, fmt.Sprintf("a candidate of at most %d bytes", maxCandidateBytes))
 	case "":
-		return f, &frameError{CodeUnknownType, "frame has no type"}
+		return f, &frameError{code: CodeUnknownType, msg: "frame has no type"}
 	}
-	return f, &frameError{CodeUnknownType, fmt.Sprintf("unknown frame type %q", truncate(f.Type, 32))}
+	return f, &frameError{code: CodeUnknownType, msg: fmt.Sprintf("unknown frame type %q", truncate(f.Type, 32))}
 }
 
 // onlySpace reports whether b holds nothing but JSON whitespace.

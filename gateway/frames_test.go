@@ -1,11 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
 )
 
 // frameTestCodes are the error codes DecodeFrame may return.
@@ -40,6 +44,9 @@ func TestDecodeFrame(t *testing.T) {
 		// JSON escapes decode; null leaves a field empty.
 		{`{"type":"send","room_id":"r","client_msg_id":"c","text":"a\u00e9\n"}`, Frame{Type: FrameSend, RoomID: "r", ClientMsgID: "c", Text: "aé\n"}},
 		{`{"type":"ping","id":null}`, Frame{Type: FramePing}},
+		// A surrogate pair is one character; an escaped backslash is no
+		// escape.
+		{`{"type":"send","room_id":"r","client_msg_id":"c","text":"\ud83d\ude00 \\ud800"}`, Frame{Type: FrameSend, RoomID: "r", ClientMsgID: "c", Text: "😀 \\ud800"}},
 		{`{"type":"call.join","room_id":"r"}`, Frame{Type: FrameCallJoin, RoomID: "r"}},
 		{`{"type":"call.offer","room_id":"r","sdp":"v=0","tracks":{"0":"audio","1":"screen"}}`,
 			Frame{Type: FrameCallOffer, RoomID: "r", SDP: "v=0", Tracks: map[string]string{"0": "audio", "1": "screen"}}},
@@ -64,7 +71,10 @@ func TestDecodeFrame(t *testing.T) {
 		{`{"type":"ping"`, CodeInvalidJSON, "not valid JSON", ""},
 		{`{type:"ping"}`, CodeInvalidJSON, "not valid JSON", ""},
 		{`{"type":"ping",}`, CodeInvalidJSON, "not valid JSON", ""},
-		{"\xff\xfe", CodeInvalidJSON, "not valid JSON", ""},
+		{"\xff\xfe", "invalid", "invalid UTF-8 at byte 0", ""},
+		{`{"type":"send","room_id":"r","client_msg_id":"c","text":"a` + "\xff" + `"}`, "invalid", "invalid UTF-8", ""},
+		{`{"type":"send","room_id":"r","client_msg_id":"c","text":"a\ud800"}`, "invalid", "lone UTF-16 surrogate escape", ""},
+		{`{"type":"send","room_id":"r","client_msg_id":"c","text":"\udc00b"}`, "invalid", "lone UTF-16 surrogate escape", ""},
 		{`[]`, CodeInvalidJSON, "wrong type", ""},
 		{`"ping"`, CodeInvalidJSON, "wrong type", ""},
 		{`42`, CodeInvalidJSON, "wrong type", ""},
@@ -168,7 +178,13 @@ func FuzzDecodeFrame(f *testing.F) {
 			if !frameTestCodes[fe.code] || fe.msg == "" {
 				t.Fatalf("DecodeFrame(%q) = code %q message %q: want a documented code and a message", data, fe.code, fe.msg)
 			}
+			if (fe.close == websocket.CloseInvalidFramePayloadData) != !utf8.Valid(data) {
+				t.Fatalf("DecodeFrame(%q): close %d; want 1007 exactly for invalid UTF-8", data, fe.close)
+			}
 			return
+		}
+		if !utf8.Valid(data) {
+			t.Fatalf("DecodeFrame(%q) accepted invalid UTF-8", data)
 		}
 		if got.Type == "" || len(got.ID) > maxFrameID {
 			t.Fatalf("DecodeFrame(%q) accepted %+v", data, got)
@@ -183,6 +199,10 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		if !reflect.DeepEqual(again, got) {
 			t.Fatalf("DecodeFrame(%q) = %+v, but its re-encoding %s decodes to %+v", data, got, b, again)
+		}
+		// Nothing was replaced: U+FFFD comes out only if it went in.
+		if bytes.Contains(b, []byte("\ufffd")) && !mayHoldFFFD(data) {
+			t.Fatalf("DecodeFrame(%q) = %+v: text was replaced by U+FFFD", data, got)
 		}
 	})
 }

@@ -39,6 +39,11 @@ type Limits struct {
 	CommandTimeout  time.Duration // one request (default 10s)
 	TypingInterval  time.Duration // typing frames forwarded per room and connection (default 2s)
 	LeaseTTL        time.Duration // node lease; connections of a node silent this long are ended (default 15s)
+	// Caps; zero takes the default, a negative value lifts the cap.
+	ConnsPerUser     int // WebSockets one user may hold on this node (default 32)
+	ConnsPerIP       int // WebSockets one client address may hold on this node (default 256)
+	MaxSubscriptions int // rooms one connection may subscribe to (default 500)
+	RoomsPerHour     int // group rooms one user may create per hour on this node (default 30)
 }
 
 func (l *Limits) setDefaults() {
@@ -70,6 +75,15 @@ func (l *Limits) setDefaults() {
 	dur(&l.CommandTimeout, 10*time.Second)
 	dur(&l.TypingInterval, 2*time.Second)
 	dur(&l.LeaseTTL, 15*time.Second)
+	capDef := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	capDef(&l.ConnsPerUser, 32)
+	capDef(&l.ConnsPerIP, 256)
+	capDef(&l.MaxSubscriptions, 500)
+	capDef(&l.RoomsPerHour, 30)
 }
 
 // Config wires a gateway.
@@ -126,6 +140,8 @@ type Gateway struct {
 	mux      *http.ServeMux
 	hub      *hub
 	upgrader websocket.Upgrader
+	caps     *connCaps
+	newRooms *keyedRate // rooms created per user
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -159,6 +175,8 @@ func New(cfg Config) (*Gateway, error) {
 		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies, ui: cfg.UI,
 		sfu: cfg.SFU, ice: cfg.ICEServers, metrics: cfg.Metrics, maxLag: cfg.ReadyMaxLag, proxies: cfg.TrustedProxies,
 		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
+		caps:     newConnCaps(cfg.Limits.ConnsPerUser, cfg.Limits.ConnsPerIP),
+		newRooms: newKeyedRate(cfg.Limits.RoomsPerHour, time.Hour),
 	}
 	g.baseCtx, g.cancelBase = context.WithCancel(context.Background())
 	g.upgrader = websocket.Upgrader{
@@ -166,16 +184,13 @@ func New(cfg Config) (*Gateway, error) {
 		ReadBufferSize:  0,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     sameOrigin,
+		CheckOrigin:     g.checkWSOrigin,
 	}
 	g.hub.onRoomEvent = g.onCallEvent
 	g.hub.onFanout = cfg.Metrics.Fanout
 	g.routes()
 	return g, nil
 }
-
-// ServeHTTP implements http.Handler.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
 // Run follows committed events and ephemeral frames, and keeps this
 // node's lease and presence, until ctx ends.
@@ -240,16 +255,6 @@ func (g *Gateway) untrack(c *conn) {
 	delete(g.conns, c)
 	g.connsMu.Unlock()
 	g.connsWG.Done()
-}
-
-// sameOrigin accepts WebSocket upgrades from pages of this server, and
-// from clients that send no Origin (bots, tests).
-func sameOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	return origin == "http://"+r.Host || origin == "https://"+r.Host
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

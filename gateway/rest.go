@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -58,7 +59,8 @@ func (g *Gateway) routes() {
 }
 
 // decode reads a JSON request body of at most MaxBodyBytes into v,
-// refusing unknown fields and trailing data.
+// refusing invalid UTF-8, lone surrogate escapes, unknown fields and
+// trailing data.
 func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.limits.MaxBodyBytes))
 	if err != nil {
@@ -67,6 +69,10 @@ func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than "+strconv.FormatInt(g.limits.MaxBodyBytes, 10)+" bytes")
 		}
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "cannot read the request body")
+	}
+	if err := checkText(body); err != nil {
+		// Refused rather than decoded: the decoder would replace it.
+		return errorf(http.StatusBadRequest, domain.KindInvalid.String(), "request body is not valid text: "+err.Error())
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -236,8 +242,15 @@ func (g *Gateway) createRoom(w http.ResponseWriter, r *http.Request, s *session)
 		g.writeError(w, err)
 		return
 	}
+	giveBack, wait := g.newRooms.reserve(s.UserID, time.Now())
+	if wait > 0 {
+		g.writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: wait,
+			Message: fmt.Sprintf("you may create at most %d rooms per hour; try again later", g.limits.RoomsPerHour)})
+		return
+	}
 	id, res, err := g.cmds.CreateRoom.Handle(r.Context(), commands.CreateRoom{Owner: s.UserID, Name: in.Name})
 	if err != nil {
+		giveBack() // nothing was created
 		g.writeError(w, err)
 		return
 	}

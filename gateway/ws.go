@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -37,6 +38,17 @@ type errorFrame struct {
 // serveWS upgrades to a WebSocket, authenticates the connection (by the
 // request's token, or a hello frame), and serves its frames.
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	slot, ok := g.caps.takeIP(g.clientIP(r))
+	if !ok {
+		g.writeError(w, errorf(http.StatusTooManyRequests, CodeTooManyConnections, "too many WebSockets from your address"))
+		return
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			slot.release()
+		}
+	}()
 	var sess *session
 	if token := requestToken(r); token != "" {
 		s, err := g.lookupSession(r.Context(), token)
@@ -50,6 +62,10 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if sess != nil && !slot.takeUser(sess.UserID) {
+		g.writeError(w, errTooManyUserConns)
+		return
+	}
 	hj := &batchHijacker{ResponseWriter: w}
 	ws, err := g.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
@@ -58,16 +74,27 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	// The connection goes on in a goroutine of its own: returning lets
 	// the HTTP server drop what it held for the request (its buffers, the
 	// request, a goroutine stack grown while upgrading).
-	go g.serveConn(ws, hj, sess)
+	handedOff = true
+	go g.serveConn(ws, hj, sess, slot)
 }
 
+var errTooManyUserConns = errorf(http.StatusTooManyRequests, CodeTooManyConnections, "you have too many WebSockets open; close some")
+
 // serveConn authenticates a WebSocket that did not bring a token (sess
-// nil), then reads and handles its frames until it ends.
-func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session) {
+// nil), then reads and handles its frames until it ends. The connection
+// holds slot until it ends.
+func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session, slot *connSlot) {
 	ws.SetReadLimit(int64(g.limits.MaxFrameBytes))
 	if sess == nil {
 		if sess = g.hello(ws); sess == nil {
 			ws.Close()
+			slot.release()
+			return
+		}
+		if !slot.takeUser(sess.UserID) {
+			g.failHandshake(ws, closeTooManyConnections, errTooManyUserConns.Code, errTooManyUserConns.Message)
+			ws.Close()
+			slot.release()
 			return
 		}
 	}
@@ -77,12 +104,14 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 		maxQueue:   g.limits.OutboundQueue,
 		writeWait:  g.limits.WriteTimeout,
 		pingEvery:  g.limits.PingInterval,
+		slot:       slot,
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
 	if !g.track(c) {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		ws.Close()
+		slot.release()
 		return
 	}
 	c.startPings()
@@ -108,6 +137,7 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 // socket (after a close frame), forgets the connection and records its end.
 func (g *Gateway) endConn(c *conn) {
 	defer g.untrack(c)
+	defer c.slot.release()
 	close(c.readerDone)
 	c.closeWith(websocket.CloseNormalClosure, "")
 	g.hub.removeConn(c)
@@ -124,14 +154,7 @@ func (g *Gateway) endConn(c *conn) {
 // token, and returns its session, or nil after telling the client why not.
 func (g *Gateway) hello(ws *websocket.Conn) *session {
 	fail := func(code int, apiCode, msg string) *session {
-		b, _ := json.Marshal(errorFrame{Type: "error", Code: apiCode, Message: msg})
-		deadline := time.Now().Add(g.limits.WriteTimeout)
-		ws.SetWriteDeadline(deadline)
-		ws.WriteMessage(websocket.TextMessage, b)
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, apiCode), deadline)
-		// Drain until the client answers, so that closing does not reset
-		// the connection before it reads the close frame.
-		drain(ws)
+		g.failHandshake(ws, code, apiCode, msg)
 		return nil
 	}
 	ws.SetReadDeadline(time.Now().Add(g.limits.HelloTimeout))
@@ -145,11 +168,15 @@ func (g *Gateway) hello(ws *websocket.Conn) *session {
 	}
 	f, err := DecodeFrame(data)
 	if err == nil && f.Type != FrameHello {
-		err = &frameError{CodeUnauthenticated, "the first frame must be hello with a token"}
+		err = &frameError{code: CodeUnauthenticated, msg: "the first frame must be hello with a token"}
 	}
 	if err != nil {
 		var fe *frameError
 		errors.As(err, &fe)
+		if fe.close != 0 {
+			closeNow(ws, fe.close, fe.msg, g.limits.WriteTimeout)
+			return nil
+		}
 		return fail(websocket.ClosePolicyViolation, fe.code, fe.msg)
 	}
 	s, err := g.lookupSession(context.Background(), f.Token)
@@ -158,6 +185,19 @@ func (g *Gateway) hello(ws *websocket.Conn) *session {
 		return fail(closeSignedOut, ae.Code, ae.Message)
 	}
 	return s
+}
+
+// failHandshake tells a client that is not connected yet why not: an
+// error frame, then a close frame with code and the error code as reason.
+func (g *Gateway) failHandshake(ws *websocket.Conn, code int, apiCode, msg string) {
+	b, _ := json.Marshal(errorFrame{Type: "error", Code: apiCode, Message: msg})
+	deadline := time.Now().Add(g.limits.WriteTimeout)
+	ws.SetWriteDeadline(deadline)
+	ws.WriteMessage(websocket.TextMessage, b)
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, apiCode), deadline)
+	// Drain until the client answers, so that closing does not reset
+	// the connection before it reads the close frame.
+	drain(ws)
 }
 
 // startReading sets the connection's read deadline and the handlers of
@@ -284,6 +324,11 @@ func (g *Gateway) handleMessage(c *conn, typ int, data []byte) bool {
 	if err != nil {
 		var fe *frameError
 		errors.As(err, &fe)
+		if fe.close != 0 {
+			g.metrics.FrameIn(frameInvalid)
+			c.closeWith(fe.close, fe.msg)
+			return false
+		}
 		id := f.ID
 		if id == "" {
 			id = frameID(data)
@@ -422,6 +467,9 @@ func (g *Gateway) subscribe(ctx context.Context, c *conn, f Frame) (ackFrame, er
 	if err != nil {
 		return ack, err
 	}
+	if err := g.checkSubscriptionCap(c, room); err != nil {
+		return ack, err
+	}
 	member, head, err := g.cmds.Aggregates.IsMember(ctx, room, c.user)
 	if err != nil {
 		return ack, err
@@ -481,6 +529,25 @@ func (g *Gateway) subscribe(ctx context.Context, c *conn, f Frame) (ackFrame, er
 		return ack, &apiError{Code: CodeSlowConsumer, Message: "too many events arrived while catching up; subscribe again"}
 	}
 	return ack, errAcked
+}
+
+// checkSubscriptionCap refuses a subscription to one more room when c
+// holds MaxSubscriptions already; subscribing again to a room is allowed.
+// Only the connection's reader subscribes, so the count cannot change
+// between the check and the subscription.
+func (g *Gateway) checkSubscriptionCap(c *conn, room domain.RoomID) error {
+	limit := g.limits.MaxSubscriptions
+	if limit <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	_, again := c.subs[room]
+	n := len(c.subs)
+	c.mu.Unlock()
+	if !again && n >= limit {
+		return &apiError{Code: CodeTooManySubscriptions, Message: fmt.Sprintf("a connection may subscribe to at most %d rooms; unsubscribe from one first", limit)}
+	}
+	return nil
 }
 
 // errAcked tells handleFrame that the answer has been queued already.

@@ -117,7 +117,9 @@ func startServer(t *testing.T) *server {
 // listens on every address.
 func startServerWith(t *testing.T, addr string, flags ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--addr", addr, "--data", t.TempDir(), "--log-format", "json"}, flags...)
+	// /metrics listens on a fixed port by default, which parallel tests
+	// would fight over.
+	args := append([]string{"serve", "--addr", addr, "--data", t.TempDir(), "--log-format", "json", "--metrics-addr", "off"}, flags...)
 	cmd := exec.Command(confabBin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -32,8 +32,9 @@
 //
 // User data reaches the page only through textContent and attributes,
 // never innerHTML; links are http(s) only, with rel="noopener noreferrer"
-// and target=_blank. index.html sets a Content-Security-Policy that allows
-// only the page's own scripts and styles.
+// and target=_blank. Handler sends a Content-Security-Policy header
+// (ContentSecurityPolicy; a <meta> policy cannot forbid framing) that
+// allows only the page's own scripts and styles, and no framing.
 //
 // # Sync
 //

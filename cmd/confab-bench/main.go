@@ -135,7 +135,7 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.State, "state", "", "JSON file to load a prepared population (users, tokens, rooms) from and save it to, so that repeated runs against the same server data skip sign-up and joins")
 	fs.StringVar(&cfg.JSON, "json", "", "also write the full report as JSON to this file")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "PID of the server, for its CPU time and RSS from /proc (0: find the process listening on a loopback --server; -1: none)")
-	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "Prometheus endpoint with process_cpu_seconds_total and process_resident_memory_bytes, used when /proc is not available (default: <server>/metrics; \"none\" to skip)")
+	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "Prometheus endpoint with process_cpu_seconds_total and process_resident_memory_bytes, used when /proc is not available (default: <server>/metrics, which needs the server's --metrics-token; its --metrics-addr, 127.0.0.1:9090 by default, serves it without; \"none\" to skip)")
 	fs.IntVar(&cfg.SignupConcurrency, "signup-concurrency", 8, "sign-ups in flight (each is an argon2id hash on the server)")
 	fs.IntVar(&cfg.SetupConcurrency, "setup-concurrency", 32, "room creations and joins in flight")
 	fs.IntVar(&cfg.ConnectConcurrency, "connect-concurrency", 200, "WebSocket connects (dial, ready, subscribes) in flight, also when reconnecting")

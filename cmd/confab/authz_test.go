@@ -143,7 +143,8 @@ func (r apiResult) String() string {
 }
 
 // rawRequest sends a request to the API with the given headers and body
-// (nil: none; []byte or string: sent as is; anything else: as JSON).
+// (nil: none; []byte or string: sent as is; anything else: as JSON). A
+// body goes with Content-Type: application/json unless h has one.
 func rawRequest(ctx context.Context, base, method, path string, h http.Header, body any) (apiResult, error) {
 	var rd io.Reader
 	switch b := body.(type) {
@@ -166,7 +167,7 @@ func rawRequest(ctx context.Context, base, method, path string, h http.Header, b
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	if body != nil {
+	if _, typed := h["Content-Type"]; body != nil && !typed {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)

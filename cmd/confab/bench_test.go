@@ -88,7 +88,7 @@ func (s *childServer) cpu(tb testing.TB) time.Duration {
 func BenchmarkSendReceive(b *testing.B) {
 	// The benchmark sends faster than a person: lift the per-connection
 	// frame rate limit.
-	srv := startChild(b, "--data", b.TempDir(), "--ws-rate", "100000", "--ws-burst", "100000")
+	srv := startChild(b, "--data", b.TempDir(), "--ws-rate", "100000", "--ws-burst", "100000", "--ws-per-ip", "0")
 	ctx := context.Background()
 	alice, err := apitest.SignUp(ctx, srv.Base, "alice", "correct horse")
 	if err != nil {
@@ -155,7 +155,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("CONFAB_BENCH_CONNS")); err == nil && v > 0 {
 		n = v
 	}
-	srv := startChild(b, "--data", b.TempDir())
+	srv := startChild(b, "--data", b.TempDir(), "--ws-per-ip", "0", "--ws-per-user", "0")
 	ctx := context.Background()
 	users := make([]*apitest.Client, 10)
 	for i := range users {

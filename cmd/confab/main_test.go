@@ -29,8 +29,10 @@ func TestMain(m *testing.M) {
 	}
 	// Servers of tests run side by side: their TURN servers take free
 	// ports on loopback, and their SFUs offer loopback candidates to the
-	// tests' Pion clients (children inherit the environment).
-	for k, v := range map[string]string{"CONFAB_TURN_UDP": "127.0.0.1:0", "CONFAB_TURN_TCP": "127.0.0.1:0", "CONFAB_RTC_LOOPBACK": "true"} {
+	// tests' Pion clients (children inherit the environment). /metrics
+	// listens on a fixed port by default: tests that scrape it ask for a
+	// free one.
+	for k, v := range map[string]string{"CONFAB_TURN_UDP": "127.0.0.1:0", "CONFAB_TURN_TCP": "127.0.0.1:0", "CONFAB_RTC_LOOPBACK": "true", "CONFAB_METRICS_ADDR": "off"} {
 		if _, set := os.LookupEnv(k); !set {
 			os.Setenv(k, v)
 		}

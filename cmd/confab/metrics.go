@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ import (
 // metrics, readiness, and the proxies in front of it.
 func opsFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "metrics-addr", Usage: `listen address of /metrics (and /healthz, /readyz) apart from the API; "" serves /metrics on --addr, "off" nowhere`, Sources: cli.EnvVars("CONFAB_METRICS_ADDR")},
+		&cli.StringFlag{Name: "metrics-addr", Value: defaultMetricsAddr, Usage: `listen address of /metrics (and /healthz, /readyz) apart from the API, loopback only by default; "off": none`, Sources: cli.EnvVars("CONFAB_METRICS_ADDR")},
+		&cli.StringFlag{Name: "metrics-token", Usage: "if set, /metrics is served on --addr too, to requests with Authorization: Bearer <this token>", Sources: cli.EnvVars("CONFAB_METRICS_TOKEN")},
 		&cli.Int64Flag{Name: "ready-max-lag", Value: 1000, Usage: "events the read models may be behind the store while /readyz still answers ready", Sources: cli.EnvVars("CONFAB_READY_MAX_LAG")},
 		&cli.StringSliceFlag{Name: "trusted-proxies", Usage: "CIDRs of reverse proxies whose X-Forwarded-For names the client (sign-in throttling counts by client address)", Sources: cli.EnvVars("CONFAB_TRUSTED_PROXIES")},
 	}
@@ -33,6 +35,10 @@ func opsFlags() []cli.Flag {
 
 // metricsOff is the --metrics-addr that disables /metrics.
 const metricsOff = "off"
+
+// defaultMetricsAddr keeps /metrics off the public listener: on loopback,
+// for a Prometheus (or a tunnel) on the same host.
+const defaultMetricsAddr = "127.0.0.1:9090"
 
 // projectionLagInterval is how often the read models' lag is sampled.
 var projectionLagInterval = 5 * time.Second
@@ -121,12 +127,27 @@ func opsHandler(m *metrics.Metrics, gw *gateway.Gateway) http.Handler {
 	return mux
 }
 
-// withMetrics serves /metrics next to the gateway on the main listener.
-func withMetrics(m *metrics.Metrics, gw http.Handler) http.Handler {
+// withMetrics serves /metrics next to the gateway on the main listener,
+// to requests that bear token.
+func withMetrics(m *metrics.Metrics, gw http.Handler, token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /metrics", requireBearer(token, m.Handler()))
 	mux.Handle("/", gw)
 	return mux
+}
+
+// requireBearer passes requests with Authorization: Bearer token to h,
+// and answers others 401.
+func requireBearer(token string, h http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "/metrics needs Authorization: Bearer <--metrics-token>", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // healthcheckCommand probes a running server's /readyz, for container
@@ -140,7 +161,7 @@ func (m *Main) healthcheckCommand() *cli.Command {
 			&cli.StringFlag{Name: "url", Usage: "URL to probe (default: /readyz on --metrics-addr if set, else on --addr, over HTTPS when serve would use TLS)", Sources: cli.EnvVars("CONFAB_HEALTHCHECK_URL")},
 			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "how long to wait for the answer", Sources: cli.EnvVars("CONFAB_HEALTHCHECK_TIMEOUT")},
 			&cli.StringFlag{Name: "addr", Value: ":8080", Usage: "serve's --addr", Sources: cli.EnvVars("CONFAB_ADDR")},
-			&cli.StringFlag{Name: "metrics-addr", Usage: "serve's --metrics-addr", Sources: cli.EnvVars("CONFAB_METRICS_ADDR")},
+			&cli.StringFlag{Name: "metrics-addr", Value: defaultMetricsAddr, Usage: `serve's --metrics-addr ("" or "off": probe --addr)`, Sources: cli.EnvVars("CONFAB_METRICS_ADDR")},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve's --tls-cert (HTTPS if set)", Sources: cli.EnvVars("CONFAB_TLS_CERT")},
 			&cli.StringSliceFlag{Name: "acme-domain", Usage: "serve's --acme-domain (HTTPS if set)", Sources: cli.EnvVars("CONFAB_ACME_DOMAIN")},
 		},

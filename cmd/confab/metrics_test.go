@@ -18,11 +18,20 @@ import (
 	"github.com/confabhq/confab/internal/rtctest"
 )
 
+// testMetricsToken is the --metrics-token of servers whose /metrics the
+// tests scrape on --addr; scrape sends it.
+const testMetricsToken = "metrics-secret"
+
 // scrape reads a /metrics page into series ("name" or "name{labels}" as
 // printed) and their values.
 func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -78,7 +87,7 @@ func waitMetric(t *testing.T, url, series string, what string, cond func(float64
 // chat traffic and checks that the series moved as the traffic says.
 func TestMetrics(t *testing.T) {
 	ctx := testCtx(t)
-	addr, stop := startServe(t, "--data", t.TempDir())
+	addr, stop := startServe(t, "--data", t.TempDir(), "--metrics-token", testMetricsToken)
 	defer stop()
 	base := "http://" + addr
 	url := base + "/metrics"
@@ -194,7 +203,7 @@ func TestMetrics(t *testing.T) {
 // participants, forwarded packets, allocations.
 func TestMetricsCalls(t *testing.T) {
 	ctx := testCtx(t)
-	w := newCallWorld(t, ctx, []string{"--turn-allow-peers", "127.0.0.0/8"}, "alice", "bob")
+	w := newCallWorld(t, ctx, []string{"--turn-allow-peers", "127.0.0.0/8", "--metrics-token", testMetricsToken}, "alice", "bob")
 	url := w.base + "/metrics"
 	opts := rtctest.Options{Publish: []string{"audio", "video"}, RelayOnly: true}
 	a := w.join(t, ctx, "alice", opts)
@@ -299,7 +308,7 @@ func TestReadyzLag(t *testing.T) {
 	newAdmLog(t, store).signUp(time.Now(), "u1", "u2", "u3", "u4", "u5")
 	store.Close()
 
-	srv = startServeLogged(t, "--data", dir, "--ready-max-lag", "2")
+	srv = startServeLogged(t, "--data", dir, "--ready-max-lag", "2", "--metrics-token", testMetricsToken)
 	defer srv.stop()
 	base := "http://" + srv.addr
 	readyz := func() (int, string) {

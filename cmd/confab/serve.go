@@ -43,7 +43,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, Usage: "how long a graceful shutdown may take", Sources: cli.EnvVars("CONFAB_SHUTDOWN_TIMEOUT")},
-		}, slices.Concat(tlsFlags(), opsFlags(), callFlags(), logFlags(), authFlags())...),
+		}, slices.Concat(edgeFlags(), tlsFlags(), opsFlags(), callFlags(), logFlags(), authFlags())...),
 		Action: func(ctx context.Context, c *cli.Command) error {
 			logger, err := m.logger(c)
 			if err != nil {
@@ -78,6 +78,13 @@ func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*bac
 	switch c.String("store") {
 	case "sqlite":
 		path := filepath.Join(c.String("data"), "events.db")
+		changed, err := sqlite.TightenModes(path)
+		for _, t := range changed {
+			logger.Warn("tightened the permissions of the data files: only confab's user may read them", "path", t.Path, "old", t.Old.String(), "new", t.New.String())
+		}
+		if err != nil {
+			return nil, err
+		}
 		store, err := sqlite.Open(ctx, path)
 		if err != nil {
 			return nil, err
@@ -186,7 +193,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
 		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
 		SFU: calls.sfu, ICEServers: calls.iceServers(),
-		Limits:  gateway.Limits{FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst"))},
+		Limits:  edgeLimits(c),
 		Metrics: mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies,
 	})
 	if err != nil {
@@ -197,13 +204,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	if err := mets.Watch(src); err != nil {
 		return err
 	}
-	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		}
-	}
+	newServer := func(h http.Handler) *http.Server { return newHTTPServer(c, h, logger) }
 	// Side servers: ACME's HTTP-01 challenges, and /metrics on its own
 	// address. They stop after the main one.
 	var side []*http.Server
@@ -223,13 +224,16 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		return nil
 	}
 	handler := http.Handler(gw)
+	if token := c.String("metrics-token"); token != "" {
+		handler = withMetrics(mets, gw, token)
+	}
 	switch a := c.String("metrics-addr"); a {
 	case "":
-		handler = withMetrics(mets, gw)
+		return errors.New(`--metrics-addr "": give a listen address, or "off"; to serve /metrics on --addr, set --metrics-token`)
 	case metricsOff:
 	default:
 		if err := listenSide("metrics", a, opsHandler(mets, gw)); err != nil {
-			return err
+			return fmt.Errorf("%w (set --metrics-addr to a free address, or off)", err)
 		}
 	}
 	if tlsSetup != nil && tlsSetup.acmeHTTP != nil {

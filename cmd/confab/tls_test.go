@@ -105,6 +105,9 @@ func TestServeTLS(t *testing.T) {
 	if resp.ProtoMajor != 2 {
 		t.Errorf("REST over %s, want HTTP/2", resp.Proto)
 	}
+	if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+		t.Errorf("Strict-Transport-Security %q over HTTPS, want max-age=...", h)
+	}
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
 		if c.Name == "confab_session" {

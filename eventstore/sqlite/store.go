@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 
 	"github.com/confabhq/confab/eventstore"
@@ -43,12 +41,11 @@ type Store struct {
 var _ eventstore.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the event store in the SQLite file at
-// path and migrates its schema.
+// path and migrates its schema. A new store's directory is created 0700
+// and its files 0600.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("sqlite: create directory: %w", err)
-		}
+	if err := createFile(path); err != nil {
+		return nil, err
 	}
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
