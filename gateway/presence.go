@@ -2,99 +2,126 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/internal/supervise"
 )
 
 // presenceLoop pushes a user's presence to everyone who shares a room
 // with them whenever it flips: online when their first connection opens,
-// offline with last_seen when their last one closes (on any node).
-func (g *Gateway) presenceLoop(ctx context.Context) {
+// offline with last_seen when their last one closes (on any node). A
+// change that cannot be read (the read models are down or behind) is
+// retried with loop's backoff until it can, so presence converges once
+// the database is back. It returns ctx.Err(), or a fatal error.
+func (g *Gateway) presenceLoop(ctx context.Context, loop *supervise.Loop) error {
 	last := map[domain.UserID]bool{}
 	for {
 		var pc presenceChange
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case pc = <-g.hub.presence:
 		}
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := g.read.WaitFor(wctx, pc.pos)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				g.logger.Warn("presence: read models lag", "err", err)
-			}
-			continue
+		if err := loop.Do(ctx, func(ctx context.Context) error { return g.pushPresence(ctx, pc, last) }); err != nil {
+			return err
 		}
-		u, err := g.read.User(ctx, pc.user)
-		if err != nil {
-			g.logger.Warn("presence: cannot read user", "user", pc.user, "err", err)
-			continue
-		}
-		if online, seen := last[pc.user]; seen && online == u.Online {
-			continue
-		}
-		last[pc.user] = u.Online
-		frame := presenceFrame{Type: "presence", UserID: u.ID, Status: "offline"}
-		if u.Online {
-			frame.Status = "online"
-		} else if !u.LastSeen.IsZero() {
-			ls := u.LastSeen
-			frame.LastSeen = &ls
-		}
-		peers, err := g.read.SharedRoomMembers(ctx, pc.user)
-		if err != nil {
-			g.logger.Warn("presence: cannot read room members", "user", pc.user, "err", err)
-			continue
-		}
-		pm, err := prepare(frame)
-		if err != nil {
-			continue
-		}
-		g.hub.mu.RLock()
-		for _, p := range peers {
-			for c := range g.hub.users[p] {
-				c.send(pm)
-			}
-		}
-		g.hub.mu.RUnlock()
 	}
+}
+
+// pushPresence sends the presence of pc's user to the peers if it flipped
+// since last.
+func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[domain.UserID]bool) error {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := g.read.WaitFor(wctx, pc.pos)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("presence: wait for the read models: %w", err)
+	}
+	u, err := g.read.User(ctx, pc.user)
+	if err != nil {
+		return fmt.Errorf("presence: read user %s: %w", pc.user, err)
+	}
+	if online, seen := last[pc.user]; seen && online == u.Online {
+		return nil
+	}
+	frame := presenceFrame{Type: "presence", UserID: u.ID, Status: "offline"}
+	if u.Online {
+		frame.Status = "online"
+	} else if !u.LastSeen.IsZero() {
+		ls := u.LastSeen
+		frame.LastSeen = &ls
+	}
+	peers, err := g.read.SharedRoomMembers(ctx, pc.user)
+	if err != nil {
+		return fmt.Errorf("presence: read the room members of %s: %w", pc.user, err)
+	}
+	last[pc.user] = u.Online
+	pm, err := prepare(frame)
+	if err != nil {
+		return nil
+	}
+	g.hub.mu.RLock()
+	for _, p := range peers {
+		for c := range g.hub.users[p] {
+			c.send(pm)
+		}
+	}
+	g.hub.mu.RUnlock()
+	return nil
 }
 
 // leaseLoop renews this node's lease and ends the connections of nodes
 // whose lease ran out (they died without recording their clients leaving,
-// or this node restarted): their users go offline.
-func (g *Gateway) leaseLoop(ctx context.Context) {
+// or this node restarted): their users go offline. A renewal that fails
+// is retried with lease's backoff until it works; a reaping round that
+// fails marks reaper failed until a round works (the next tick). It
+// returns ctx.Err(), or a fatal error.
+func (g *Gateway) leaseLoop(ctx context.Context, lease, reaper *supervise.Loop) error {
 	tick := time.NewTicker(g.limits.LeaseTTL / 3)
 	defer tick.Stop()
 	for {
-		now := time.Now()
-		if err := g.read.RenewLease(ctx, g.nodeID, now.Add(g.limits.LeaseTTL)); err != nil && ctx.Err() == nil {
-			g.logger.Warn("cannot renew node lease", "err", err)
+		err := lease.Do(ctx, func(ctx context.Context) error {
+			if err := g.read.RenewLease(ctx, g.nodeID, time.Now().Add(g.limits.LeaseTTL)); err != nil {
+				return fmt.Errorf("renew node lease: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		g.reap(ctx, now)
+		if err := g.reap(ctx, time.Now()); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if eventstore.Classify(err) == eventstore.Fatal {
+				return fmt.Errorf("reaper: %w", err)
+			}
+			reaper.Failed(err)
+		} else {
+			reaper.Healthy()
+		}
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}
 }
 
-// reap records the end of every open connection of an expired node.
-func (g *Gateway) reap(ctx context.Context, now time.Time) {
+// reap records the end of every open connection of an expired node. It
+// returns the first error (after trying every connection): the next round
+// tries what is left.
+func (g *Gateway) reap(ctx context.Context, now time.Time) error {
 	nodes, err := g.read.ExpiredNodes(ctx, now)
 	if err != nil {
-		if ctx.Err() == nil {
-			g.logger.Warn("reaper: cannot list expired nodes", "err", err)
-		}
-		return
+		return fmt.Errorf("list expired nodes: %w", err)
 	}
 	if len(nodes) == 0 {
-		return
+		return nil
 	}
 	expired := map[string]bool{}
 	for _, n := range nodes {
@@ -104,16 +131,18 @@ func (g *Gateway) reap(ctx context.Context, now time.Time) {
 	}
 	conns, err := g.read.OpenConnections(ctx)
 	if err != nil {
-		g.logger.Warn("reaper: cannot list connections", "err", err)
-		return
+		return fmt.Errorf("list connections: %w", err)
 	}
 	reaped := 0
+	var first error
 	for _, c := range conns {
 		if !expired[c.NodeID] {
 			continue
 		}
 		if _, err := g.cmds.Connect.Handle(ctx, commands.Connect{User: c.UserID, ConnID: c.ConnID, Close: true, Reason: "node_lost"}); err != nil {
-			g.logger.Warn("reaper: cannot end a connection", "conn", c.ConnID, "err", err)
+			if first == nil {
+				first = fmt.Errorf("end connection %s: %w", c.ConnID, err)
+			}
 			continue
 		}
 		reaped++
@@ -125,5 +154,8 @@ func (g *Gateway) reap(ctx context.Context, now time.Time) {
 	for n := range expired {
 		lost = append(lost, n)
 	}
-	g.reapCalls(ctx, lost)
+	if err := g.reapCalls(ctx, lost); first == nil {
+		first = err
+	}
+	return first
 }
