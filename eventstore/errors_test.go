@@ -13,7 +13,9 @@ import (
 )
 
 func TestClassify(t *testing.T) {
-	pg := func(code string) error { return fmt.Errorf("apply: %w", &pgconn.PgError{Severity: "FATAL", Code: code}) }
+	pg := func(code string) error {
+		return fmt.Errorf("apply: %w", &pgconn.PgError{Severity: "FATAL", Code: code})
+	}
 	tests := []struct {
 		name string
 		err  error
