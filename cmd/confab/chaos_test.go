@@ -5,8 +5,9 @@ package main
 // on both nodes (two WebSocket senders and a REST poster, about 50
 // messages/s), and causes one fault at a time: PostgreSQL restarted fast
 // and immediate, held down for a few seconds, its connections terminated
-// with pg_terminate_backend; NATS killed and restarted. In each, no node
-// exits, the health endpoints tell the truth (/healthz stays 200, /readyz
+// with pg_terminate_backend; NATS killed and restarted; then one node
+// stopped with SIGTERM and with SIGKILL and started again. In each, no
+// node exits (but the one signalled), the health endpoints tell the truth (/healthz stays 200, /readyz
 // says 503 while a dependency is away and 200 again after), clients that
 // were told `unavailable` retry and succeed after recovery, nobody is told
 // `internal`, and in the end every connection saw every acknowledged
@@ -21,15 +22,19 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/confabhq/confab/internal/apitest"
 	"github.com/confabhq/confab/internal/natstest"
 	"github.com/confabhq/confab/internal/pgtest"
+	"github.com/gorilla/websocket"
 )
 
 // chaosProbe returns the status and body of GET base+path.
@@ -194,8 +199,7 @@ func TestChaos(t *testing.T) {
 	aliceWS := mnDial(t, ctx, "alice@0", alice)
 	bobWS := mnDial(t, ctx, "bob@1", bob)
 	carolWS := mnDial(t, ctx, "carol@1", invOn(carol, n1))
-	conns := []*mnConn{aliceWS, bobWS, carolWS}
-	for _, mc := range conns {
+	for _, mc := range []*mnConn{aliceWS, bobWS, carolWS} {
 		if _, err := mc.ws.Subscribe(ctx, room, 0); err != nil {
 			t.Fatalf("%s subscribes: %v", mc.name, err)
 		}
@@ -328,13 +332,113 @@ func TestChaos(t *testing.T) {
 		}
 	}
 
-	// Every connection saw every acknowledged message, once, in one order.
+	// Node 1 is stopped under load, gracefully then with SIGKILL: node 0
+	// goes on serving, node 1's clients get close 1001 (SIGTERM) or lose
+	// their connection, and resume on node 1 once it is back, after their
+	// last seq; a send in flight when it went is retried there, once.
+	var earlier = map[string][]invEvent{} // events of connections that ended, by user
+	parent := t // the restarted node and the new connections outlive the subtest
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if t.Failed() {
+			break
+		}
+		t.Run("node_"+sig.String(), func(t *testing.T) {
+			chat := startChaosChat(ctx, room, "sig"+strconv.Itoa(int(sig)), []*invSender{aliceWS.invSender}, poster, acked)
+			inflight := make(chan string, 1)
+			go func() {
+				for i := 0; ; i++ {
+					id := fmt.Sprintf("bob-%d-%d", sig, i)
+					seq, err := bobWS.send(ctx, room, id, "message "+id)
+					if err != nil {
+						inflight <- id
+						return
+					}
+					acked.add(invAcked{Seq: seq, Sender: bob.User.ID, ID: id, Text: "message " + id})
+				}
+			}()
+			before := acked.maxSeq() + 30
+			invWaitFor(t, ctx, time.Minute, "30 messages before the signal", func() (bool, string) {
+				return acked.maxSeq() >= before, fmt.Sprint("last acked ", acked.maxSeq())
+			})
+			health := watchHealth(map[string]*invChild{"node0": nodes["node0"]})
+			if err := nodes["node1"].cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			signaled := time.Now()
+			select {
+			case <-nodes["node1"].exited:
+			case <-time.After(time.Minute):
+				t.Fatalf("node 1 did not exit after %v", sig)
+			}
+			exited := time.Now()
+			id := <-inflight
+			<-bobWS.done
+			<-carolWS.done
+			if code := bobWS.ws.CloseCode(); sig == syscall.SIGTERM && code != websocket.CloseGoingAway {
+				t.Errorf("bob's WebSocket closed with %d (%v), want 1001 going away", code, bobWS.ws.CloseErr)
+			}
+			after := acked.maxSeq() + 30
+			invWaitFor(t, ctx, time.Minute, "node 0 to serve 30 messages while node 1 is down", func() (bool, string) {
+				return acked.maxSeq() >= after, fmt.Sprint("last acked ", acked.maxSeq())
+			})
+
+			nodes["node1"] = startInvChild(parent, args)
+			n1 = nodes["node1"].base
+			ready("after node 1 restarted")
+			restarted := time.Now()
+			resume := func(old *mnConn, c *apitest.Client, name string) *mnConn {
+				evs := old.events(room)
+				if g := invGap(evs, 1+uint64(len(earlier[c.User.ID]))); g != "" {
+					t.Fatalf("%s before %v: %s", old.name, sig, g)
+				}
+				earlier[c.User.ID] = append(earlier[c.User.ID], evs...)
+				all := earlier[c.User.ID]
+				mc := mnDial(parent, ctx, name, invOn(c, n1))
+				ack, err := mc.ws.Subscribe(ctx, room, all[len(all)-1].Seq)
+				if err != nil || ack["too_many_missed"] == true {
+					t.Fatalf("%s resubscribes after %d: %v %v", name, all[len(all)-1].Seq, ack, err)
+				}
+				return mc
+			}
+			bobWS = resume(bobWS, bob, "bob@1 after "+sig.String())
+			carolWS = resume(carolWS, carol, "carol@1 after "+sig.String())
+			seq, err := bobWS.send(ctx, room, id, "message "+id)
+			if err != nil {
+				t.Fatalf("bob retries %s on node 1: %v", id, err)
+			}
+			acked.add(invAcked{Seq: seq, Sender: bob.User.ID, ID: id, Text: "message " + id})
+			refused := chat.stop(t)
+			health.end()
+			if len(health.notAlive) > 0 || health.unready["node0"] != "" {
+				t.Errorf("node 0 was not healthy and ready while node 1 was down: %v %q", health.notAlive, health.unready["node0"])
+			}
+			senders = []*invSender{aliceWS.invSender, bobWS.invSender}
+			t.Logf("node 1 %v: exited %v after the signal; back and ready %v after it exited; node 0 stayed ready; refusals retried %v",
+				sig, exited.Sub(signaled).Round(time.Millisecond), restarted.Sub(exited).Round(time.Millisecond), refused)
+		})
+	}
+
+	// Every connection saw every acknowledged message, once, in one order;
+	// Bob and Carol across their connections.
 	last := invSentinel(t, ctx, alice, room, "the-end", acked)
 	acked.check(t)
-	evs := mnSameEvents(t, ctx, room, last, acked, conns...)
+	evs := mnSameEvents(t, ctx, room, last, acked, aliceWS)
+	for _, u := range []struct {
+		c  *apitest.Client
+		mc *mnConn
+	}{{bob, bobWS}, {carol, carolWS}} {
+		u.mc.waitSeq(t, ctx, room, last)
+		all := append(slices.Clone(earlier[u.c.User.ID]), invUpTo(u.mc.events(room), last)...)
+		if g := invGap(all, 1); g != "" {
+			t.Fatalf("%s across the restarts: %s", u.c.User.Username, g)
+		}
+		if !slices.Equal(all, evs) {
+			t.Errorf("%s's %d events across the restarts differ from alice's %d", u.c.User.Username, len(all), len(evs))
+		}
+	}
 	alive("at the end")
-	t.Logf("%d events, %d acknowledged messages, seen alike by %d connections on 2 nodes, after %v",
-		len(evs), acked.count(), len(conns), time.Since(started).Round(time.Millisecond))
+	t.Logf("%d events, %d acknowledged messages, seen alike by 3 users on 2 nodes, after %v",
+		len(evs), acked.count(), time.Since(started).Round(time.Millisecond))
 }
 
 // ciRequired reports whether missing dependencies must fail the tests
