@@ -337,7 +337,7 @@ func TestChaos(t *testing.T) {
 	// their connection, and resume on node 1 once it is back, after their
 	// last seq; a send in flight when it went is retried there, once.
 	var earlier = map[string][]invEvent{} // events of connections that ended, by user
-	parent := t // the restarted node and the new connections outlive the subtest
+	parent := t                           // the restarted node and the new connections outlive the subtest
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		if t.Failed() {
 			break
