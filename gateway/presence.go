@@ -14,9 +14,10 @@ import (
 // presenceLoop pushes a user's presence to everyone who shares a room
 // with them whenever it flips: online when their first connection opens,
 // offline with last_seen when their last one closes (on any node). A
-// change that cannot be read (the read models are down or behind) is
-// retried with loop's backoff until it can, so presence converges once
-// the database is back. It returns ctx.Err(), or a fatal error.
+// change that cannot be read because the database is away or the read
+// models are behind is retried with loop's backoff until it can, so
+// presence converges once the database is back; other errors are logged
+// and the change skipped. It returns ctx.Err(), or a fatal error.
 func (g *Gateway) presenceLoop(ctx context.Context, loop *supervise.Loop) error {
 	last := map[domain.UserID]bool{}
 	for {
@@ -26,7 +27,16 @@ func (g *Gateway) presenceLoop(ctx context.Context, loop *supervise.Loop) error 
 			return ctx.Err()
 		case pc = <-g.hub.presence:
 		}
-		if err := loop.Do(ctx, func(ctx context.Context) error { return g.pushPresence(ctx, pc, last) }); err != nil {
+		err := loop.Do(ctx, func(ctx context.Context) error {
+			err := g.pushPresence(ctx, pc, last)
+			if err != nil && !eventstore.IsTransient(err) {
+				// Not a fault of the database: retrying would not help.
+				g.logger.Warn("presence: cannot push a change", "user", pc.user, "err", err)
+				return nil
+			}
+			return err
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -78,8 +88,9 @@ func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[
 // whose lease ran out (they died without recording their clients leaving,
 // or this node restarted): their users go offline. A renewal that fails
 // is retried with lease's backoff until it works; a reaping round that
-// fails marks reaper failed until a round works (the next tick). It
-// returns ctx.Err(), or a fatal error.
+// fails because the database is away marks reaper failed until a round
+// works (the next tick); other failures are logged. It returns ctx.Err(),
+// or a fatal error.
 func (g *Gateway) leaseLoop(ctx context.Context, lease, reaper *supervise.Loop) error {
 	tick := time.NewTicker(g.limits.LeaseTTL / 3)
 	defer tick.Stop()
@@ -93,15 +104,17 @@ func (g *Gateway) leaseLoop(ctx context.Context, lease, reaper *supervise.Loop) 
 		if err != nil {
 			return err
 		}
-		if err := g.reap(ctx, time.Now()); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if eventstore.Classify(err) == eventstore.Fatal {
-				return fmt.Errorf("reaper: %w", err)
-			}
-			reaper.Failed(err)
-		} else {
+		switch err := g.reap(ctx, time.Now()); {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil:
+			reaper.Healthy()
+		case eventstore.IsTransient(err):
+			reaper.Failed(err) // the database is away: not ready until a round works
+		default:
+			// A connection that cannot be ended for another reason (a
+			// command refused it) must not hold the node unready.
+			g.logger.Warn("reaper: cannot end the connections of a lost node", "err", err)
 			reaper.Healthy()
 		}
 		select {
