@@ -54,6 +54,18 @@
 // from the store. The cost is that every node tails the store, and that
 // for each batch the relays that lose the race make one refused publish.
 //
+// # Faults
+//
+// The relay and the consumers survive the store's and the bus's faults:
+// Relay.Run and FollowSupervised run as supervise.Loops, which retry an
+// error that is not fatal (eventstore.Classify; the NATS bus marks its
+// errors transient) after a capped backoff with jitter, from the last
+// event published or handled. A follower moves its position only after
+// its handler succeeded, so a retry hands the failed batch again. A loop
+// reports itself healthy once it has caught up with the store (and, for
+// the relay, published what it read), so a loop does not flap between
+// running and retrying while its dependency is away.
+//
 // Ephemeral messages (typing) go over core NATS, not JetStream: they are
 // not stored and a node that is down misses them.
 package bus

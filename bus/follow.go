@@ -2,10 +2,12 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/internal/supervise"
 )
 
 // catchUpBatch is how many events Follow reads from the store at once.
@@ -26,11 +28,29 @@ const followQueue = 256
 // once into a bounded queue, and when the queue is full they are dropped
 // and the consumer reads what it missed from the store.
 func Follow(ctx context.Context, store eventstore.Store, sub message.Subscriber, after eventstore.Position, filter eventstore.Filter, handle eventstore.Handler) error {
+	f := follower{store: store, last: after, filter: filter, handle: handle, progress: func() {}}
+	return f.run(ctx, sub)
+}
+
+// FollowSupervised follows like Follow, but survives the faults of the
+// store and the bus: when a read, the subscription or handle fails with an
+// error that is not fatal (eventstore.Classify), it follows again after
+// loop's backoff, from the last event handled, so that nothing is skipped
+// or handled twice. It tells loop it is healthy once it has caught up with
+// the store, and after each batch handled. It returns ctx.Err() when ctx
+// ends, or the first fatal error.
+func FollowSupervised(ctx context.Context, loop *supervise.Loop, store eventstore.Store, sub message.Subscriber, after eventstore.Position, filter eventstore.Filter, handle eventstore.Handler) error {
+	f := follower{store: store, last: after, filter: filter, handle: handle, progress: loop.Healthy}
+	return loop.Run(ctx, func(ctx context.Context) error { return f.run(ctx, sub) })
+}
+
+// run follows the bus from f.last until ctx ends or something fails.
+func (f *follower) run(ctx context.Context, sub message.Subscriber) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the bus subscription and the reader
 	msgs, err := sub.Subscribe(ctx, Topic)
 	if err != nil {
-		return fmt.Errorf("bus: subscribe: %w", err)
+		return eventstore.AsTransient(fmt.Errorf("bus: subscribe: %w", err))
 	}
 	type item struct {
 		prev   eventstore.Position
@@ -58,10 +78,10 @@ func Follow(ctx context.Context, store eventstore.Store, sub message.Subscriber,
 		}
 	}()
 
-	f := follower{store: store, last: after, filter: filter, handle: handle}
 	if err := f.catchUp(ctx, nil); err != nil {
 		return err
 	}
+	f.progress()
 	for {
 		select {
 		case <-ctx.Done():
@@ -70,7 +90,7 @@ func Follow(ctx context.Context, store eventstore.Store, sub message.Subscriber,
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("bus: subscription closed")
+			return eventstore.AsTransient(errors.New("bus: subscription closed"))
 		case <-missed:
 			if err := f.catchUp(ctx, nil); err != nil {
 				return err
@@ -94,6 +114,8 @@ type follower struct {
 	filter  eventstore.Filter
 	handle  eventstore.Handler
 	matched []eventstore.RecordedEvent
+	// progress is called after each batch handled.
+	progress func()
 }
 
 // catchUp reads the store after f.last until it has nothing more or, if
@@ -114,21 +136,28 @@ func (f *follower) catchUp(ctx context.Context, until *eventstore.Position) erro
 	return nil
 }
 
-// deliver hands the events after f.last that match the filter to handle.
+// deliver hands the events after f.last that match the filter to handle,
+// and moves f.last past them once handle succeeded (so that a retry hands
+// them again).
 func (f *follower) deliver(ctx context.Context, events []eventstore.RecordedEvent) error {
 	f.matched = f.matched[:0]
+	last := f.last
 	for i := range events {
 		e := &events[i]
-		if !e.Position.After(f.last) {
+		if !e.Position.After(last) {
 			continue
 		}
-		f.last = e.Position
+		last = e.Position
 		if f.filter.Match(e) {
 			f.matched = append(f.matched, *e)
 		}
 	}
-	if len(f.matched) == 0 {
-		return nil
+	if len(f.matched) > 0 {
+		if err := f.handle(ctx, f.matched); err != nil {
+			return err
+		}
+		f.progress()
 	}
-	return f.handle(ctx, f.matched)
+	f.last = last
+	return nil
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/internal/supervise"
 )
 
 // Chain is a bus on which a message can be published on condition that
@@ -50,6 +50,7 @@ type Relay struct {
 	store  eventstore.Store
 	pub    message.Publisher
 	logger *slog.Logger
+	loop   *supervise.Loop
 }
 
 // NewRelay returns a relay from store to pub. If pub is a Chain, the relay
@@ -61,43 +62,58 @@ func NewRelay(store eventstore.Store, pub message.Publisher, logger *slog.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{store: store, pub: pub, logger: logger}, nil
+	return &Relay{store: store, pub: pub, logger: logger, loop: supervise.NewLoop("relay", logger, supervise.DefaultBackoff)}, nil
+}
+
+// Supervise makes loop the relay's loop (for its state in /readyz and
+// metrics) instead of one of its own. Call it before Run.
+func (r *Relay) Supervise(loop *supervise.Loop) {
+	if loop != nil {
+		r.loop = loop
+	}
 }
 
 // Run publishes every event after position after, as it is committed,
-// until ctx is done. If the store or the bus fails, it logs the error and
-// resumes from the last published event after a backoff; consumers that
-// missed messages meanwhile fill the gap from the store.
+// until ctx is done. If the store or the bus fails, it resumes from the
+// last published event after a backoff (see package supervise: the
+// relay's loop logs once when it starts failing and once when it
+// recovers); consumers that missed messages meanwhile fill the gap from
+// the store. Only a fatal error (eventstore.Classify) ends it early.
 func (r *Relay) Run(ctx context.Context, after eventstore.Position) error {
-	backoff := 100 * time.Millisecond
 	chain, _ := r.pub.(Chain)
 	last := "" // the chain's last message, as far as this relay knows
-	for {
-		err := r.store.Subscribe(ctx, after, eventstore.Filter{}, func(ctx context.Context, events []eventstore.RecordedEvent) error {
-			var err error
-			if chain != nil {
-				err = r.publishChained(chain, &last, after, events)
-			} else {
-				err = r.publish(after, events)
-			}
+	publish := func(ctx context.Context, events []eventstore.RecordedEvent) error {
+		var err error
+		if chain != nil {
+			err = r.publishChained(chain, &last, after, events)
+		} else {
+			err = r.publish(after, events)
+		}
+		if err != nil {
+			return eventstore.AsTransient(err)
+		}
+		after = events[len(events)-1].Position
+		r.loop.Healthy()
+		return nil
+	}
+	return r.loop.Run(ctx, func(ctx context.Context) error {
+		// Catch up first: the relay is healthy once it has published
+		// what the store holds, so both work.
+		for {
+			events, err := r.store.ReadAll(ctx, after, catchUpBatch)
 			if err != nil {
+				return fmt.Errorf("bus: relay: read after %v: %w", after, err)
+			}
+			if len(events) == 0 {
+				break
+			}
+			if err := publish(ctx, events); err != nil {
 				return err
 			}
-			after = events[len(events)-1].Position
-			backoff = 100 * time.Millisecond
-			return nil
-		})
-		if ctx.Err() != nil {
-			return ctx.Err()
 		}
-		r.logger.Error("relay failed; resuming", "after", after.String(), "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
+		r.loop.Healthy()
+		return r.store.Subscribe(ctx, after, eventstore.Filter{}, publish)
+	})
 }
 
 // PayloadLimiter is implemented by buses that cap the size of a message's

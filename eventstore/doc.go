@@ -16,6 +16,14 @@
 // event ID: appending events whose IDs are already stored, in the same
 // stream and order, stores nothing and returns the original result.
 //
+// Classify sorts errors into transient (retry later: a lost connection,
+// a restarting server, a full disk, a timeout), fatal (corrupted data, a
+// bug) and unknown, by the errors of this package and the standard
+// library and the interfaces drivers' errors implement (SQLState,
+// SafeToRetry, Timeout, SQLite's Code), so that it imports no driver.
+// Adapters wrap their transient errors with ErrUnavailable (Unavailable);
+// long-running loops (package internal/supervise) retry what is not fatal.
+//
 // Adapters live in sub-packages named after their technology (sqlite,
 // postgres, eventstoredb) and all pass the one conformance suite in
 // package storetest.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -351,19 +352,22 @@ func (g *Gateway) CallFailed(room, user, conn string) {
 	g.recordLeave(domain.RoomID(room), domain.UserID(user), conn, domain.CallLeaveFailed)
 }
 
-// reapCalls takes the participants of lost nodes out of their calls.
-func (g *Gateway) reapCalls(ctx context.Context, nodes []string) {
+// reapCalls takes the participants of lost nodes out of their calls. It
+// returns the first error, after trying every participant: the reaper's
+// next round tries what is left.
+func (g *Gateway) reapCalls(ctx context.Context, nodes []string) error {
 	parts, err := g.read.CallParticipantsOn(ctx, nodes)
 	if err != nil {
-		g.logger.Warn("reaper: cannot list call participants", "err", err)
-		return
+		return fmt.Errorf("list call participants: %w", err)
 	}
+	var first error
 	for _, p := range parts {
 		_, err := g.cmds.LeaveCall.Handle(ctx, commands.LeaveCall{Room: p.RoomID, User: p.UserID, ConnID: p.ConnID, Reason: domain.CallLeaveNodeLost})
-		if err != nil {
-			g.logger.Warn("reaper: cannot end a call participation", "room", p.RoomID, "user", p.UserID, "err", err)
+		if err != nil && first == nil {
+			first = fmt.Errorf("end the call participation of %s in %s: %w", p.UserID, p.RoomID, err)
 		}
 	}
+	return first
 }
 
 // errNoRoomNoTURN refuses ICE servers to a user who is in no room: TURN

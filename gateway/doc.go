@@ -24,4 +24,33 @@
 // until endConn releases it, once. keyedRate is a sliding window of room
 // creations per user. Both are in memory, per node. Their mutexes are
 // leaves: nothing else is locked while they are held.
+//
+// # Loops and faults
+//
+// Run starts the gateway's long-running loops, each a supervise.Loop in
+// Config.Loops: the hub follower (bus.FollowSupervised: committed events
+// to subscribed connections), the typing follower (ephemeral frames from
+// every node), presence (pushes presence flips; a change that cannot be
+// read is retried until it can), the node lease (renewed every LeaseTTL/3,
+// retried with backoff) and the reaper (ends the connections and call
+// seats of nodes whose lease expired; a failed round is tried again at
+// the next tick). Faults of the store or the bus are retried inside the
+// loops; only a fatal error ends Run.
+//
+// Errors of a store that is down (eventstore.ErrUnavailable, or any error
+// eventstore.Classify calls transient, as the read models' database
+// gives them) are answered 503 "unavailable" with Retry-After, and logged
+// at debug level only: the loops log the outage once.
+//
+// # Health
+//
+// /healthz is liveness only. /readyz answers 503 with a reason while the
+// node shuts down, the store does not answer, a dependency reports a
+// fault, a loop of Config.Loops is retrying or failed, or the read models
+// lag by more than ReadyMaxLag. A dependency reports faults by
+// implementing HealthChecker (Health(ctx) error): readyz asks the store,
+// Pub and Sub when they do. The NATS bus does (a disconnected
+// connection); a store may (say, a store that went read-only because
+// its disk is nearly full) and readyz then shows "event store: " and its
+// error.
 package gateway

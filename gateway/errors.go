@@ -82,6 +82,12 @@ func toAPIError(err error, logger *slog.Logger) apiError {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, eventstore.ErrClosed):
 		logger.Warn("request could not finish", "err", err)
 		return apiError{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the server is busy or shutting down; try again"}
+	case eventstore.IsTransient(err):
+		// The read models' database is down or restarting: the loops
+		// log that once; requests are refused, not logged.
+		logger.Debug("database unavailable", "err", err)
+		return apiError{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: time.Second,
+			Message: "the database cannot be reached right now; try again shortly"}
 	}
 	logger.Error("internal error", "err", err)
 	return apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/confabhq/confab/bus"
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/internal/supervise"
 	"github.com/confabhq/confab/media"
 	"github.com/confabhq/confab/projections"
 	"github.com/gorilla/websocket"
@@ -117,6 +119,11 @@ type Config struct {
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For header names the client (for sign-in throttling).
 	TrustedProxies []netip.Prefix
+	// Loops holds the node's supervised loops: the gateway adds its own
+	// (hub follower, typing follower, presence, node lease, reaper), and
+	// /readyz answers 503 while any loop of the set is retrying or
+	// failed. Default: a set of the gateway's loops only.
+	Loops *supervise.Set
 }
 
 // Gateway serves confab's HTTP API and WebSocket.
@@ -137,6 +144,7 @@ type Gateway struct {
 	metrics  Metrics
 	maxLag   int64
 	proxies  []netip.Prefix
+	loops    *supervise.Set
 	mux      *http.ServeMux
 	hub      *hub
 	upgrader websocket.Upgrader
@@ -170,11 +178,15 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.ReadyMaxLag <= 0 {
 		cfg.ReadyMaxLag = 1000
 	}
+	if cfg.Loops == nil {
+		cfg.Loops = supervise.NewSet(cfg.Logger, supervise.DefaultBackoff)
+	}
 	g := &Gateway{
 		store: cfg.Store, cmds: cfg.Commands, read: cfg.Projections, pub: cfg.Pub, sub: cfg.Sub,
 		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies, ui: cfg.UI,
 		sfu: cfg.SFU, ice: cfg.ICEServers, metrics: cfg.Metrics, maxLag: cfg.ReadyMaxLag, proxies: cfg.TrustedProxies,
-		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
+		loops: cfg.Loops,
+		mux:   http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
 		caps:     newConnCaps(cfg.Limits.ConnsPerUser, cfg.Limits.ConnsPerIP),
 		newRooms: newKeyedRate(cfg.Limits.RoomsPerHour, time.Hour),
 	}
@@ -192,16 +204,28 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
+// Names of the gateway's loops, in Config.Loops.
+const (
+	loopHub      = "hub follower"
+	loopTyping   = "typing follower"
+	loopPresence = "presence"
+	loopLease    = "node lease"
+	loopReaper   = "reaper"
+)
+
 // Run follows committed events and ephemeral frames, and keeps this
-// node's lease and presence, until ctx ends.
+// node's lease and presence, until ctx ends. Each of these loops survives
+// the faults of the store and the bus (package supervise): Run returns
+// early only on a fatal error.
 func (g *Gateway) Run(ctx context.Context, after eventstore.Position) error {
 	grp, ctx := errgroup.WithContext(ctx)
 	grp.Go(func() error {
-		return bus.Follow(ctx, g.store, g.sub, after, eventstore.Filter{StreamPrefixes: []string{"room-", "user-"}}, g.hub.dispatch)
+		filter := eventstore.Filter{StreamPrefixes: []string{"room-", "user-"}}
+		return bus.FollowSupervised(ctx, g.loops.Loop(loopHub), g.store, g.sub, after, filter, g.hub.dispatch)
 	})
-	grp.Go(func() error { return g.followEphemeral(ctx) })
-	grp.Go(func() error { g.presenceLoop(ctx); return nil })
-	grp.Go(func() error { g.leaseLoop(ctx); return nil })
+	grp.Go(func() error { return g.loops.Loop(loopTyping).Run(ctx, g.followEphemeral) })
+	grp.Go(func() error { return g.presenceLoop(ctx, g.loops.Loop(loopPresence)) })
+	grp.Go(func() error { return g.leaseLoop(ctx, g.loops.Loop(loopLease), g.loops.Loop(loopReaper)) })
 	err := grp.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
@@ -272,22 +296,29 @@ func (g *Gateway) writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, ae.Status, map[string]apiError{"error": ae})
 }
 
-// healthz answers 200 when the event store can be read within a second,
-// 503 otherwise.
+// HealthChecker is implemented by dependencies that can tell whether
+// they can serve right now: the event store (a read-only store, a disk
+// nearly full), the bus (NATS disconnected). /readyz consults the store,
+// Pub and Sub when they implement it.
+type HealthChecker interface {
+	// Health returns nil if the dependency works, else why not.
+	Health(ctx context.Context) error
+}
+
+// healthz answers 200 while the process runs and serves HTTP: liveness
+// only. A node whose database or bus is down is alive (it recovers by
+// itself, and restarting it would not help); /readyz tells whether it
+// can serve.
 func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-	defer cancel()
-	if _, err := g.store.Head(ctx); err != nil {
-		g.logger.Warn("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "event store unreachable"})
-		return
-	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readyz answers 200 when this node should receive traffic: it is not
-// shutting down, the event store answers, and the read models are at most
-// ReadyMaxLag events behind it. Otherwise 503, with the reason.
+// shutting down, the event store answers, every dependency implementing
+// HealthChecker (the store, the bus) says it works, no supervised loop
+// (Config.Loops: relay, projections, followers, presence, leases) is
+// retrying or failed, and the read models are at most ReadyMaxLag events
+// behind the store. Otherwise 503, with the reason.
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	unready := func(reason string) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": reason})
@@ -302,19 +333,24 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if _, err := g.store.Head(ctx); err != nil {
-		g.logger.Warn("readiness check failed", "err", err)
 		unready("event store unreachable")
+		return
+	}
+	if reason := g.dependencyHealth(ctx); reason != "" {
+		unready(reason)
+		return
+	}
+	if err := g.loops.Check(); err != nil {
+		unready(strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
 	cp, err := g.read.Checkpoint(ctx)
 	if err != nil {
-		g.logger.Warn("readiness check failed", "err", err)
 		unready("read models unreachable")
 		return
 	}
 	lag, _, err := projections.Behind(ctx, g.store, cp, g.maxLag+1)
 	if err != nil {
-		g.logger.Warn("readiness check failed", "err", err)
 		unready("event store unreachable")
 		return
 	}
@@ -323,4 +359,21 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "projection_lag": lag})
+}
+
+// dependencyHealth asks the store and the bus that implement
+// HealthChecker, and returns why the first unhealthy one is, or "".
+func (g *Gateway) dependencyHealth(ctx context.Context) string {
+	deps := []struct {
+		name string
+		dep  any
+	}{{"event store", g.store}, {"bus", g.pub}, {"bus", g.sub}}
+	for _, d := range deps {
+		if hc, ok := d.dep.(HealthChecker); ok {
+			if err := hc.Health(ctx); err != nil {
+				return d.name + ": " + err.Error()
+			}
+		}
+	}
+	return ""
 }

@@ -2,99 +2,139 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/domain"
+	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/internal/supervise"
 )
 
 // presenceLoop pushes a user's presence to everyone who shares a room
 // with them whenever it flips: online when their first connection opens,
-// offline with last_seen when their last one closes (on any node).
-func (g *Gateway) presenceLoop(ctx context.Context) {
+// offline with last_seen when their last one closes (on any node). A
+// change that cannot be read because the database is away or the read
+// models are behind is retried with loop's backoff until it can, so
+// presence converges once the database is back; other errors are logged
+// and the change skipped. It returns ctx.Err(), or a fatal error.
+func (g *Gateway) presenceLoop(ctx context.Context, loop *supervise.Loop) error {
 	last := map[domain.UserID]bool{}
 	for {
 		var pc presenceChange
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case pc = <-g.hub.presence:
 		}
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := g.read.WaitFor(wctx, pc.pos)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				g.logger.Warn("presence: read models lag", "err", err)
+		err := loop.Do(ctx, func(ctx context.Context) error {
+			err := g.pushPresence(ctx, pc, last)
+			if err != nil && !eventstore.IsTransient(err) {
+				// Not a fault of the database: retrying would not help.
+				g.logger.Warn("presence: cannot push a change", "user", pc.user, "err", err)
+				return nil
 			}
-			continue
-		}
-		u, err := g.read.User(ctx, pc.user)
+			return err
+		})
 		if err != nil {
-			g.logger.Warn("presence: cannot read user", "user", pc.user, "err", err)
-			continue
+			return err
 		}
-		if online, seen := last[pc.user]; seen && online == u.Online {
-			continue
-		}
-		last[pc.user] = u.Online
-		frame := presenceFrame{Type: "presence", UserID: u.ID, Status: "offline"}
-		if u.Online {
-			frame.Status = "online"
-		} else if !u.LastSeen.IsZero() {
-			ls := u.LastSeen
-			frame.LastSeen = &ls
-		}
-		peers, err := g.read.SharedRoomMembers(ctx, pc.user)
-		if err != nil {
-			g.logger.Warn("presence: cannot read room members", "user", pc.user, "err", err)
-			continue
-		}
-		pm, err := prepare(frame)
-		if err != nil {
-			continue
-		}
-		g.hub.mu.RLock()
-		for _, p := range peers {
-			for c := range g.hub.users[p] {
-				c.send(pm)
-			}
-		}
-		g.hub.mu.RUnlock()
 	}
+}
+
+// pushPresence sends the presence of pc's user to the peers if it flipped
+// since last.
+func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[domain.UserID]bool) error {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := g.read.WaitFor(wctx, pc.pos)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("presence: wait for the read models: %w", err)
+	}
+	u, err := g.read.User(ctx, pc.user)
+	if err != nil {
+		return fmt.Errorf("presence: read user %s: %w", pc.user, err)
+	}
+	if online, seen := last[pc.user]; seen && online == u.Online {
+		return nil
+	}
+	frame := presenceFrame{Type: "presence", UserID: u.ID, Status: "offline"}
+	if u.Online {
+		frame.Status = "online"
+	} else if !u.LastSeen.IsZero() {
+		ls := u.LastSeen
+		frame.LastSeen = &ls
+	}
+	peers, err := g.read.SharedRoomMembers(ctx, pc.user)
+	if err != nil {
+		return fmt.Errorf("presence: read the room members of %s: %w", pc.user, err)
+	}
+	last[pc.user] = u.Online
+	pm, err := prepare(frame)
+	if err != nil {
+		return nil
+	}
+	g.hub.mu.RLock()
+	for _, p := range peers {
+		for c := range g.hub.users[p] {
+			c.send(pm)
+		}
+	}
+	g.hub.mu.RUnlock()
+	return nil
 }
 
 // leaseLoop renews this node's lease and ends the connections of nodes
 // whose lease ran out (they died without recording their clients leaving,
-// or this node restarted): their users go offline.
-func (g *Gateway) leaseLoop(ctx context.Context) {
+// or this node restarted): their users go offline. A renewal that fails
+// is retried with lease's backoff until it works; a reaping round that
+// fails because the database is away marks reaper failed until a round
+// works (the next tick); other failures are logged. It returns ctx.Err(),
+// or a fatal error.
+func (g *Gateway) leaseLoop(ctx context.Context, lease, reaper *supervise.Loop) error {
 	tick := time.NewTicker(g.limits.LeaseTTL / 3)
 	defer tick.Stop()
 	for {
-		now := time.Now()
-		if err := g.read.RenewLease(ctx, g.nodeID, now.Add(g.limits.LeaseTTL)); err != nil && ctx.Err() == nil {
-			g.logger.Warn("cannot renew node lease", "err", err)
+		err := lease.Do(ctx, func(ctx context.Context) error {
+			if err := g.read.RenewLease(ctx, g.nodeID, time.Now().Add(g.limits.LeaseTTL)); err != nil {
+				return fmt.Errorf("renew node lease: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		g.reap(ctx, now)
+		switch err := g.reap(ctx, time.Now()); {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil:
+			reaper.Healthy()
+		case eventstore.IsTransient(err):
+			reaper.Failed(err) // the database is away: not ready until a round works
+		default:
+			// A connection that cannot be ended for another reason (a
+			// command refused it) must not hold the node unready.
+			g.logger.Warn("reaper: cannot end the connections of a lost node", "err", err)
+			reaper.Healthy()
+		}
 		select {
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}
 }
 
-// reap records the end of every open connection of an expired node.
-func (g *Gateway) reap(ctx context.Context, now time.Time) {
+// reap records the end of every open connection of an expired node. It
+// returns the first error (after trying every connection): the next round
+// tries what is left.
+func (g *Gateway) reap(ctx context.Context, now time.Time) error {
 	nodes, err := g.read.ExpiredNodes(ctx, now)
 	if err != nil {
-		if ctx.Err() == nil {
-			g.logger.Warn("reaper: cannot list expired nodes", "err", err)
-		}
-		return
+		return fmt.Errorf("list expired nodes: %w", err)
 	}
 	if len(nodes) == 0 {
-		return
+		return nil
 	}
 	expired := map[string]bool{}
 	for _, n := range nodes {
@@ -104,16 +144,18 @@ func (g *Gateway) reap(ctx context.Context, now time.Time) {
 	}
 	conns, err := g.read.OpenConnections(ctx)
 	if err != nil {
-		g.logger.Warn("reaper: cannot list connections", "err", err)
-		return
+		return fmt.Errorf("list connections: %w", err)
 	}
 	reaped := 0
+	var first error
 	for _, c := range conns {
 		if !expired[c.NodeID] {
 			continue
 		}
 		if _, err := g.cmds.Connect.Handle(ctx, commands.Connect{User: c.UserID, ConnID: c.ConnID, Close: true, Reason: "node_lost"}); err != nil {
-			g.logger.Warn("reaper: cannot end a connection", "conn", c.ConnID, "err", err)
+			if first == nil {
+				first = fmt.Errorf("end connection %s: %w", c.ConnID, err)
+			}
 			continue
 		}
 		reaped++
@@ -125,5 +167,8 @@ func (g *Gateway) reap(ctx context.Context, now time.Time) {
 	for n := range expired {
 		lost = append(lost, n)
 	}
-	g.reapCalls(ctx, lost)
+	if err := g.reapCalls(ctx, lost); first == nil {
+		first = err
+	}
+	return first
 }

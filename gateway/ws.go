@@ -595,18 +595,22 @@ func (g *Gateway) typing(ctx context.Context, c *conn, f Frame) error {
 }
 
 // followEphemeral delivers typing frames from every node to this node's
-// subscribers.
+// subscribers, until ctx ends or the subscription does.
 func (g *Gateway) followEphemeral(ctx context.Context) error {
 	msgs, err := g.sub.Subscribe(ctx, ephemeralTopic)
 	if err != nil {
-		return err
+		return eventstore.AsTransient(fmt.Errorf("typing: subscribe: %w", err))
 	}
+	g.loops.Loop(loopTyping).Healthy()
 	for msg := range msgs {
 		var t typingMessage
 		if json.Unmarshal(msg.Payload, &t) == nil {
 			g.hub.toRoom(t.RoomID, t.UserID, map[string]any{"type": "typing", "room_id": t.RoomID, "user_id": t.UserID, "username": t.Username})
 		}
 		msg.Ack()
+	}
+	if ctx.Err() == nil {
+		return eventstore.AsTransient(errors.New("typing: subscription closed"))
 	}
 	return ctx.Err()
 }

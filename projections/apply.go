@@ -186,14 +186,14 @@ func (a *applier) apply(ctx context.Context, e *eventstore.RecordedEvent) error 
 	if user, ok := domain.UserIDOfStream(e.Stream); ok {
 		ev, err := domain.Decode(e.Type, e.Data)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", eventstore.ErrCorrupt, err)
 		}
 		return a.applyUser(ctx, user, ev, micros(eventTime(ev, e.RecordedAt)))
 	}
 	if room, ok := domain.RoomIDOfStream(e.Stream); ok {
 		ev, err := domain.Decode(e.Type, e.Data)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", eventstore.ErrCorrupt, err)
 		}
 		return a.applyRoom(ctx, room, e.Revision, ev, micros(eventTime(ev, e.RecordedAt)))
 	}

@@ -18,7 +18,11 @@
 // apply each event exactly once.
 //
 // Run feeds Apply from the bus (bus.Follow from the checkpoint, user and
-// room streams only). WaitFor blocks until a position is applied: the
+// room streams only). Given a supervise.Loop it survives the database's
+// and the bus's faults: transient errors (a lost connection, a restart, a
+// full disk) are retried with backoff from the last applied event, and
+// only a fatal one (an event that does not decode, eventstore.ErrCorrupt;
+// a query the database rejects) ends it. WaitFor blocks until a position is applied: the
 // gateway's read-your-writes after a command.
 //
 // The read models are a pure function of the log: times come from the

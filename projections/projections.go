@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/confabhq/confab/bus"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/internal/supervise"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -259,15 +260,36 @@ func (p *Projections) setLast(pos eventstore.Position) {
 }
 
 // Run applies the events of the user and room streams, following the bus
-// from the checkpoint, until ctx is done (returning ctx.Err()) or applying
-// fails. WaitFor callers wake as events are applied.
-func (p *Projections) Run(ctx context.Context, store eventstore.Store, sub message.Subscriber) error {
-	cp, err := p.Checkpoint(ctx)
+// from the checkpoint, until ctx is done (returning ctx.Err()). WaitFor
+// callers wake as events are applied.
+//
+// With a loop, Run survives the faults of the database and the bus: a
+// read or an apply that fails with an error that is not fatal
+// (eventstore.Classify: a lost connection, a restarting server, a full
+// disk) is retried after loop's backoff from the last applied event
+// (applying is idempotent, so another process's progress meanwhile is
+// skipped), and loop shows the state; only a fatal error (corrupted data,
+// a bug) ends Run. Without a loop (nil), the first error ends it.
+func (p *Projections) Run(ctx context.Context, store eventstore.Store, sub message.Subscriber, loop *supervise.Loop) error {
+	if loop == nil {
+		cp, err := p.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		p.setLast(cp)
+		return bus.Follow(ctx, store, sub, cp, Filter(), p.Apply)
+	}
+	var cp eventstore.Position
+	err := loop.Run(ctx, func(ctx context.Context) error {
+		var err error
+		cp, err = p.Checkpoint(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	p.setLast(cp)
-	return bus.Follow(ctx, store, sub, cp, Filter(), p.Apply)
+	return bus.FollowSupervised(ctx, loop, store, sub, cp, Filter(), p.Apply)
 }
 
 // WaitFor blocks until the read models have applied every event up to and

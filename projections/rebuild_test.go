@@ -144,7 +144,7 @@ func TestRun(t *testing.T) {
 		errs := make(chan error, 2)
 		wg.Add(2)
 		go func() { defer wg.Done(); errs <- relay.Run(runCtx, eventstore.Start) }()
-		go func() { defer wg.Done(); errs <- p.Run(runCtx, store, pubsub) }()
+		go func() { defer wg.Done(); errs <- p.Run(runCtx, store, pubsub, nil) }()
 		defer func() {
 			cancel()
 			wg.Wait()

@@ -229,7 +229,7 @@ func TestShadowRebuildWhileRunning(t *testing.T) {
 		errs := make(chan error, 3)
 		wg.Add(2)
 		go func() { defer wg.Done(); errs <- relay.Run(runCtx, eventstore.Start) }()
-		go func() { defer wg.Done(); errs <- p.Run(runCtx, store, pubsub) }()
+		go func() { defer wg.Done(); errs <- p.Run(runCtx, store, pubsub, nil) }()
 		defer func() {
 			cancel()
 			wg.Wait()

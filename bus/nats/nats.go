@@ -14,6 +14,7 @@ import (
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/confabhq/confab/bus"
+	"github.com/confabhq/confab/eventstore"
 	natsgo "github.com/nats-io/nats.go"
 )
 
@@ -203,11 +204,14 @@ func ensureStream(ctx context.Context, js natsgo.JetStreamContext, cfg Config) e
 
 // Publish publishes messages on topic: through JetStream for bus.Topic,
 // core NATS otherwise.
+//
+// Errors are marked transient (eventstore.AsTransient): the connection
+// reconnects by itself.
 func (b *Bus) Publish(topic string, msgs ...*message.Message) error {
 	if topic == bus.Topic {
-		return b.events.Publish(topic, msgs...)
+		return eventstore.AsTransient(b.events.Publish(topic, msgs...))
 	}
-	return b.frames.Publish(topic, msgs...)
+	return eventstore.AsTransient(b.frames.Publish(topic, msgs...))
 }
 
 // PublishAfter publishes msg on bus.Topic if the stream's last message has
@@ -226,7 +230,7 @@ func (b *Bus) PublishAfter(topic, last string, msg *message.Message) error {
 	} else {
 		seq, id, err := b.lastMessage()
 		if err != nil {
-			return err
+			return eventstore.AsTransient(err)
 		}
 		if id != "" {
 			return &bus.NotLastError{Last: id}
@@ -244,7 +248,7 @@ func (b *Bus) PublishAfter(topic, last string, msg *message.Message) error {
 			return &bus.NotLastError{} // another message came: ask again
 		}
 	}
-	return err
+	return eventstore.AsTransient(err)
 }
 
 // headerRoom is what MaxPayload leaves of the server's limit for the
@@ -304,7 +308,7 @@ func (b *Bus) Subscribe(ctx context.Context, topic string) (<-chan *message.Mess
 		s.sub, err = b.subConn.Subscribe(topic, s.deliver)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("nats: subscribe to %s: %w", topic, err)
+		return nil, eventstore.AsTransient(fmt.Errorf("nats: subscribe to %s: %w", topic, err))
 	}
 	b.subs.Add(1)
 	go func() {
@@ -383,6 +387,21 @@ func (s *subscription) end() {
 	s.closed = true
 	close(s.out)
 	s.mu.Unlock()
+}
+
+// Health returns nil while both connections to NATS are up, else which is
+// not (gateway.HealthChecker: /readyz answers 503 with it). While NATS is
+// away the node delivers nothing live from other nodes.
+func (b *Bus) Health(context.Context) error {
+	for _, c := range []struct {
+		name string
+		conn *natsgo.Conn
+	}{{"publish", b.pubConn}, {"subscribe", b.subConn}} {
+		if st := c.conn.Status(); st != natsgo.CONNECTED {
+			return fmt.Errorf("nats %s connection is %s", c.name, strings.ToLower(st.String()))
+		}
+	}
+	return nil
 }
 
 // Close ends the subscriptions (their channels close) and the

@@ -18,6 +18,7 @@ import (
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/gateway"
 	"github.com/confabhq/confab/internal/metrics"
+	"github.com/confabhq/confab/internal/supervise"
 	"github.com/confabhq/confab/projections"
 	"github.com/urfave/cli/v3"
 )
@@ -96,9 +97,12 @@ func watchCalls(cs *calls) metrics.Sources {
 
 // sampleProjectionLag records how far the read models are behind the
 // store every interval, until ctx ends.
+// It logs once when sampling starts failing and once when it works again,
+// not once per sample.
 func sampleProjectionLag(ctx context.Context, store eventstore.Store, read *projections.Projections, m *metrics.Metrics, logger *slog.Logger) {
 	t := time.NewTicker(projectionLagInterval)
 	defer t.Stop()
+	loop := supervise.NewLoop("projection lag sampler", logger, supervise.DefaultBackoff)
 	for {
 		cp, err := read.Checkpoint(ctx)
 		if err == nil {
@@ -107,8 +111,12 @@ func sampleProjectionLag(ctx context.Context, store eventstore.Store, read *proj
 				m.SetProjectionLag(n)
 			}
 		}
-		if err != nil && ctx.Err() == nil {
-			logger.Warn("cannot sample the read models' lag", "err", err)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			loop.Failed(err)
+		default:
+			loop.Healthy()
 		}
 		select {
 		case <-ctx.Done():

@@ -21,6 +21,7 @@ import (
 	"github.com/confabhq/confab/eventstore/sqlite"
 	"github.com/confabhq/confab/gateway"
 	"github.com/confabhq/confab/internal/metrics"
+	"github.com/confabhq/confab/internal/supervise"
 	"github.com/confabhq/confab/projections"
 	"github.com/confabhq/confab/web"
 	"github.com/google/uuid"
@@ -175,6 +176,10 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	// The long-running loops survive the store's and the bus's faults;
+	// /readyz and /metrics show their state (package supervise).
+	loops := supervise.NewSet(logger, supervise.DefaultBackoff)
+	relay.Supervise(loops.Loop("relay"))
 	tlsSetup, err := configureTLS(c, logger)
 	if err != nil {
 		return err
@@ -194,13 +199,14 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
 		SFU: calls.sfu, ICEServers: calls.iceServers(),
 		Limits:  edgeLimits(c),
-		Metrics: mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies,
+		Metrics: mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies, Loops: loops,
 	})
 	if err != nil {
 		return err
 	}
 	src := watchCalls(calls)
 	src.Connections = gw.Connections
+	src.Loops = loops.Statuses
 	if err := mets.Watch(src); err != nil {
 		return err
 	}
@@ -252,7 +258,9 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	}
 
 	// Workers stop only after the gateway has closed its connections, so
-	// that their ends are still recorded and delivered.
+	// that their ends are still recorded and delivered. They return early
+	// only on a fatal error (corrupted data, a bug), which ends the
+	// process; the database's and the bus's faults are retried inside.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	g, gctx := errgroup.WithContext(workCtx)
@@ -263,7 +271,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		return err
 	}
 	g.Go(func() error { return notCanceled(relay.Run(gctx, head)) })
-	g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub)) })
+	g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub, loops.Loop("projections"))) })
 	g.Go(func() error { return notCanceled(gw.Run(gctx, head)) })
 	g.Go(func() error { sampleProjectionLag(gctx, b.store, read, mets, logger); return nil })
 	serve := func(s *http.Server, l net.Listener, useTLS bool) func() error {

@@ -44,6 +44,19 @@
 // subscribers also poll, so a lost notification delays but never loses
 // events.
 //
+// # Faults
+//
+// The store reconnects by itself. The pool checks idle connections every
+// 5 s (at most) and pings those idle for more than a second before use,
+// so the connections a restart or pg_terminate_backend killed are
+// replaced; a transaction that failed before anything was sent is
+// retried at once. Errors of a database that is down, restarting or out
+// of disk (eventstore.Classify: Transient) are wrapped with
+// eventstore.ErrUnavailable, so that commands fail with "unavailable"
+// and nothing is acknowledged. The listener is a supervised loop: it
+// listens again once it can, and then wakes every subscriber, whose read
+// catches up with what was appended meanwhile.
+//
 // The schema is created and migrated on Open with goose, under a session
 // advisory lock so that several nodes can start at once.
 package postgres

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/internal/supervise"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,6 +29,15 @@ var migrations embed.FS
 
 // channel is the LISTEN/NOTIFY channel appends notify.
 const channel = "confab_events"
+
+const (
+	// healthCheckPeriod is how often the pool checks its idle
+	// connections, at most (pgxpool's default is a minute).
+	healthCheckPeriod = 5 * time.Second
+	// connectTimeout bounds a connection attempt when the URL sets no
+	// connect_timeout.
+	connectTimeout = 5 * time.Second
+)
 
 // Options tune a Store. The zero value is fine.
 type Options struct {
@@ -92,6 +102,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if cfg.MaxConns < int32(opts.Writers)+8 {
 		cfg.MaxConns = int32(opts.Writers) + 8
 	}
+	// Find connections the server dropped (a restart, an administrator's
+	// pg_terminate_backend) soon, rather than on their next use, and do
+	// not wait long for a server that is away.
+	if cfg.HealthCheckPeriod > healthCheckPeriod {
+		cfg.HealthCheckPeriod = healthCheckPeriod
+	}
+	if cfg.ConnConfig.ConnectTimeout <= 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -142,15 +161,17 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 
 // commit stores a batch of appends in one transaction (see tryCommit). If
 // the transaction fails as a whole, each append is retried on its own.
+// Errors of a database that is down or restarting are wrapped with
+// eventstore.ErrUnavailable, and the batch is not retried one by one.
 func (s *Store) commit(ctx context.Context, batch []*eventstore.AppendRequest) error {
 	err := s.commitTx(ctx, batch)
-	if err == nil || len(batch) == 1 {
-		return err
+	if err == nil || len(batch) == 1 || eventstore.IsTransient(err) {
+		return eventstore.Unavailable(err)
 	}
 	for _, req := range batch {
 		req.Result, req.Err = eventstore.AppendResult{}, nil
 		if err := s.commitTx(ctx, []*eventstore.AppendRequest{req}); err != nil && req.Err == nil {
-			req.Err = err
+			req.Err = eventstore.Unavailable(err)
 		}
 	}
 	return nil
@@ -168,10 +189,15 @@ func (s *Store) commitTx(ctx context.Context, batch []*eventstore.AppendRequest)
 	}
 }
 
-// retryable reports whether a whole transaction may be retried as is.
+// retryable reports whether a whole transaction may be retried as is: a
+// deadlock, a serialization failure, or a failure before anything was
+// sent (a pooled connection the server had closed).
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40P01" || pgErr.Code == "40001"
+	}
+	return pgconn.SafeToRetry(err)
 }
 
 func nonNil(b []byte) []byte {
@@ -240,9 +266,10 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir 
 	}
 	rows, err := s.pool.Query(ctx, q, stream, int64(min(from, math.MaxInt64)), limit)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: read %s: %w", stream, err)
+		return nil, eventstore.Unavailable(fmt.Errorf("postgres: read %s: %w", stream, err))
 	}
-	return scan(rows, make([]eventstore.RecordedEvent, 0, min(limit, 256)))
+	events, err := scan(rows, make([]eventstore.RecordedEvent, 0, min(limit, 256)))
+	return events, eventstore.Unavailable(err)
 }
 
 // ReadAll implements eventstore.Store.
@@ -253,7 +280,8 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if s.closed.Load() {
 		return nil, eventstore.ErrClosed
 	}
-	return s.opts.readAll(ctx, s.pool, after, limit)
+	events, err := s.opts.readAll(ctx, s.pool, after, limit)
+	return events, eventstore.Unavailable(err)
 }
 
 // readAll reads by (xid, position) below the oldest running transaction.
@@ -292,7 +320,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 		return eventstore.Start, nil
 	}
 	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("postgres: head: %w", err)
+		return eventstore.Position{}, eventstore.Unavailable(fmt.Errorf("postgres: head: %w", err))
 	}
 	return position(xid, pos)
 }
@@ -311,33 +339,29 @@ func (s *Store) notifier(ctx context.Context) {
 		case <-s.notify:
 		}
 		_, err := s.pool.Exec(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`, channel)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !eventstore.IsTransient(err) {
+			// (A database that is down fails the appends too: no need to
+			// say it here once per burst.)
 			s.opts.Logger.Warn("cannot notify other nodes of appends; they will poll", "err", err)
 		}
 	}
 }
 
 // listen turns notifications from any node into local wake-ups, and
-// reconnects with a backoff when its connection fails.
+// reconnects with a backoff when its connection fails (a supervised loop:
+// it logs once when it starts failing and once when it is back, and
+// subscribers poll meanwhile). Once listening again it wakes every
+// subscriber, whose read catches up with what was appended meanwhile.
 func (s *Store) listen(ctx context.Context) {
 	defer s.listenDone.Done()
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		s.opts.Logger.Warn("event store listener failed; subscribers poll until it is back", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
+	loop := supervise.NewLoop("event store listener", s.opts.Logger, supervise.DefaultBackoff)
+	loop.Run(ctx, func(ctx context.Context) error {
+		// A listener error is never fatal: polling covers for it.
+		return eventstore.AsTransient(s.listenOnce(ctx, loop))
+	})
 }
 
-func (s *Store) listenOnce(ctx context.Context) error {
+func (s *Store) listenOnce(ctx context.Context, loop *supervise.Loop) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -350,6 +374,7 @@ func (s *Store) listenOnce(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return err
 	}
+	loop.Healthy()
 	s.changed.Broadcast() // anything appended while we were not listening
 	for {
 		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/confabhq/confab/internal/supervise"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -121,6 +122,8 @@ type Sources struct {
 	Calls func() (participants int64, forwarded, dropped uint64)
 	// TURNAllocations is the number of live TURN relay allocations.
 	TURNAllocations func() int
+	// Loops returns the state of the node's supervised loops.
+	Loops func() []supervise.Status
 }
 
 // Watch registers collectors that read src at each scrape.
@@ -154,9 +157,52 @@ func (m *Metrics) Watch(src Sources) error {
 			Help: "Live relay allocations on the embedded TURN server.",
 		}, func() float64 { return float64(f()) }))
 	}
+	if f := src.Loops; f != nil {
+		cs = append(cs, loopCollector(f))
+	}
 	var errs []error
 	for _, c := range cs {
 		errs = append(errs, m.reg.Register(c))
 	}
 	return errors.Join(errs...)
+}
+
+// loopCollector exports the supervised loops' state, retries and last
+// error time, read at each scrape.
+type loopCollector func() []supervise.Status
+
+var (
+	loopStateDesc = prometheus.NewDesc("confab_loop_state",
+		"State of each supervised loop (relay, projections, followers, presence, leases): 1 for the state it is in, 0 for the others.",
+		[]string{"loop", "state"}, nil)
+	loopRetriesDesc = prometheus.NewDesc("confab_loop_retries_total",
+		"Failures of each supervised loop that were retried (a database or bus fault).",
+		[]string{"loop"}, nil)
+	loopLastErrorDesc = prometheus.NewDesc("confab_loop_last_error_timestamp_seconds",
+		"Unix time of each supervised loop's last failure (0 if none); the error itself is in /readyz and the log.",
+		[]string{"loop"}, nil)
+)
+
+func (c loopCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- loopStateDesc
+	ch <- loopRetriesDesc
+	ch <- loopLastErrorDesc
+}
+
+func (c loopCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c() {
+		for _, s := range supervise.States {
+			v := 0.0
+			if s == st.State {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(loopStateDesc, prometheus.GaugeValue, v, st.Name, s.String())
+		}
+		ch <- prometheus.MustNewConstMetric(loopRetriesDesc, prometheus.CounterValue, float64(st.Retries), st.Name)
+		at := 0.0
+		if !st.LastErrorAt.IsZero() {
+			at = float64(st.LastErrorAt.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(loopLastErrorDesc, prometheus.GaugeValue, at, st.Name)
+	}
 }

@@ -79,3 +79,12 @@ func (s *Server) Restart(tb testing.TB) {
 		tb.Fatal(err)
 	}
 }
+
+// Resume starts a server stopped by Shutdown again, with the same port
+// and JetStream data, so that a test can keep NATS away for a while.
+func (s *Server) Resume(tb testing.TB) {
+	tb.Helper()
+	if err := s.start(); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -20,7 +20,10 @@
 // and returns a connection URL for it, so tests are isolated from one another
 // and may run in parallel. Databases are not dropped; they go away with the
 // cluster. Start, Stop, URL and NewDatabase are there for tests that need a
-// server of their own, for example to stop it under a client.
+// server of their own, for example to stop it under a client; Restart,
+// Halt, Resume and TerminateBackends cause the faults of chaos tests
+// (pg_ctl restart or stop in a given mode, a start on the same port and
+// data, pg_terminate_backend of a database's clients).
 //
 // The binaries are looked for on PATH (initdb, pg_ctl and postgres must sit in
 // the same directory once symbolic links are resolved), then in

@@ -34,6 +34,7 @@ export const TAIL = 200; // events a first subscribe catches up on (system lines
 export const PAGE = 50; // messages per history page
 const TYPING_FOR = 6000; // ms a typing notice lasts
 const TYPING_SEND_EVERY = 2100; // ms between our typing frames (the server forwards one per 2 s)
+const UNAVAILABLE_RETRY_MAX = 10000; // ms: the longest wait before sending again a message the server could not store
 
 /** Parses RFC 3339 times, with more than millisecond precision. */
 export function parseTime(s) {
@@ -796,13 +797,21 @@ export class Client extends Emitter {
       .then((ack) => {
         p.state = "sent";
         p.seq = ack.seq;
+        p.unavailable = false;
+        p.tries = 0;
         this.emit("room", room.id);
       }, (err) => {
         if (!room.pending.includes(p)) return;
         if (["disconnected", "timeout", "unavailable", "rate_limited", "closed"].includes(err.code)) {
           p.state = "queued";
+          // "unavailable": the server cannot store messages right now (its
+          // database is down or restarting). The message stays queued, and
+          // the row says so, and is retried with a growing wait.
+          p.unavailable = err.code === "unavailable";
+          p.tries = (p.tries || 0) + 1;
           if (err.code !== "disconnected" && err.code !== "closed") {
-            setTimeout(() => { if (gen === this.gen) this.#trySend(room, p); }, 1500);
+            const wait = p.unavailable ? Math.min(1000 * 2 ** Math.min(p.tries - 1, 4), UNAVAILABLE_RETRY_MAX) : 1500;
+            setTimeout(() => { if (gen === this.gen) this.#trySend(room, p); }, wait);
           }
         } else {
           p.state = "failed";

@@ -232,7 +232,7 @@ export class Timeline {
       const at = parseTime(p.created_at) || new Date();
       pushDay(at);
       const continued = !!(prev && prev.msg.sender_id === me && at - prev.at < GROUP_WITHIN && !p.reply_to);
-      const sig = [p.state, p.error || "", continued ? 1 : 0, c.conn === "online" ? 1 : 0].join("|");
+      const sig = [p.state, p.error || "", p.unavailable ? 1 : 0, continued ? 1 : 0, c.conn === "online" ? 1 : 0].join("|");
       rows.push({ key: "p" + p.client_msg_id, sig, make: () => this.#pendingRow(p, at, continued) });
       prev = { msg: { sender_id: me }, at };
     }
@@ -377,7 +377,10 @@ export class Timeline {
       ? h("div.msg-status.error", { role: "alert" }, "Not sent: ", p.error || "error", " ",
         h("button.link", { type: "button", onclick: () => c.retry(this.room, p) }, "Retry"), " · ",
         h("button.link", { type: "button", onclick: () => c.discard(this.room, p) }, "Discard"))
-      : p.state === "sent" ? null : h("div.msg-status", { "aria-label": "Sending" }, h("span.spinner.small"), c.conn === "online" ? "Sending…" : "Waiting for connection…");
+      : p.state === "sent" ? null
+      : p.unavailable && c.conn === "online"
+        ? h("div.msg-status.warn", { role: "status" }, h("span.spinner.small"), "Can't send right now: the server cannot store messages. It will be sent when it can.")
+        : h("div.msg-status", { "aria-label": "Sending" }, h("span.spinner.small"), c.conn === "online" ? "Sending…" : "Waiting for connection…");
     return h("div", { class: cls.join(" "), dataset: { pending: p.client_msg_id, state: p.state } },
       continued ? h("div.msg-gutter") : h("div.msg-gutter", avatar(me)),
       h("div.msg-body",
