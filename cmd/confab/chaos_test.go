@@ -187,7 +187,7 @@ func TestChaos(t *testing.T) {
 	}
 	dbname := strings.TrimPrefix(u.Path, "/")
 	nats := natstest.New(t)
-	args := []string{"--store", "postgres", "--postgres-url", pgURL, "--nats-url", nats.URL()}
+	args := []string{"--store", "postgres", "--postgres-url", pgURL, "--nats-url", nats.URL(), "--metrics-token", testMetricsToken}
 	nodes := map[string]*invChild{"node0": startInvChild(t, args), "node1": startInvChild(t, args)}
 	n0, n1 := nodes["node0"].base, nodes["node1"].base
 	t.Logf("2 nodes up after %v", time.Since(started).Round(time.Millisecond))

@@ -25,7 +25,7 @@ type secServer struct {
 func startSecServer(t *testing.T, args ...string) *secServer {
 	t.Helper()
 	sut := storesUnderTest(t, "sqlite")["sqlite"]
-	addr, stop := startServe(t, append(append([]string{"--trusted-proxies", "127.0.0.1/32"}, sut.args...), args...)...)
+	addr, stop := startServe(t, append(append([]string{"--trusted-proxies", "127.0.0.1/32", "--metrics-token", testMetricsToken}, sut.args...), args...)...)
 	t.Cleanup(func() { stop() })
 	return &secServer{base: "http://" + addr, sut: sut}
 }
