@@ -3,6 +3,7 @@ package commands
 import (
 	"time"
 
+	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/internal/password"
 )
 
@@ -24,6 +25,12 @@ type Handlers struct {
 	Connect       *ConnectHandler
 	JoinCall      *JoinCallHandler
 	LeaveCall     *LeaveCallHandler
+	// Sessions are the use cases of a user's sessions; SessionPolicy is
+	// the policy every session is held to.
+	TouchSession        *TouchSessionHandler
+	RevokeSession       *RevokeSessionHandler
+	RevokeOtherSessions *RevokeOtherSessionsHandler
+	SessionPolicy       domain.SessionPolicy
 }
 
 // Config configures the handlers.
@@ -34,6 +41,8 @@ type Config struct {
 	Now func() time.Time
 	// Password is the argon2id cost; password.Default if zero.
 	Password password.Params
+	// Sessions bounds sessions; zero fields take the defaults.
+	Sessions domain.SessionPolicy
 }
 
 // New wires every handler.
@@ -42,11 +51,15 @@ func New(cfg Config) (*Handlers, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Sessions.Validate(); err != nil {
+		return nil, err
+	}
+	agg.sessions = cfg.Sessions.WithDefaults()
 	if cfg.Password == (password.Params{}) {
 		cfg.Password = password.Default
 	}
-	h := &Handlers{Aggregates: agg}
-	var errs [15]error
+	h := &Handlers{Aggregates: agg, SessionPolicy: agg.sessions}
+	var errs [18]error
 	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password)
 	h.SignIn, errs[1] = NewSignInHandler(agg)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
@@ -62,6 +75,9 @@ func New(cfg Config) (*Handlers, error) {
 	h.Connect, errs[12] = NewConnectHandler(agg)
 	h.JoinCall, errs[13] = NewJoinCallHandler(agg)
 	h.LeaveCall, errs[14] = NewLeaveCallHandler(agg)
+	h.TouchSession, errs[15] = NewTouchSessionHandler(agg)
+	h.RevokeSession, errs[16] = NewRevokeSessionHandler(agg)
+	h.RevokeOtherSessions, errs[17] = NewRevokeOtherSessionsHandler(agg)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
