@@ -50,9 +50,12 @@ type conn struct {
 	user      domain.UserID
 	username  string
 	sessionID string
-	limiter   *rate.Limiter
-	limited   int // consecutive rate-limited frames; reader only
-	metrics   Metrics
+	// tokenHash and sessionStart are the session's, for its expiry.
+	tokenHash    string
+	sessionStart time.Time
+	limiter      *rate.Limiter
+	limited      int // consecutive rate-limited frames; reader only
+	metrics      Metrics
 
 	maxQueue  int           // frames queued (and in the writer's hands) before the connection counts as slow
 	writeWait time.Duration // one write, and the close frame

@@ -130,6 +130,9 @@ type Gateway struct {
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
 
+	// touching holds the session IDs whose use this node is recording.
+	touching sync.Map
+
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
 	closing bool
@@ -187,6 +190,7 @@ func (g *Gateway) Run(ctx context.Context, after eventstore.Position) error {
 	grp.Go(func() error { return g.followEphemeral(ctx) })
 	grp.Go(func() error { g.presenceLoop(ctx); return nil })
 	grp.Go(func() error { g.leaseLoop(ctx); return nil })
+	grp.Go(func() error { g.sessionLoop(ctx); return nil })
 	err := grp.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil
