@@ -11,6 +11,8 @@ import (
 
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/internal/apitest"
+	"github.com/confabhq/confab/internal/natstest"
+	"github.com/confabhq/confab/internal/pgtest"
 	"github.com/gorilla/websocket"
 )
 
@@ -253,4 +255,34 @@ func TestSessionExpiry(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSessionRevokedAcrossNodes revokes a session on one node while its
+// WebSocket is open on another: the other node closes it.
+func TestSessionRevokedAcrossNodes(t *testing.T) {
+	args := []string{"--store", "postgres", "--postgres-url", pgtest.NewTestDatabase(t), "--nats-url", natstest.Start(t)}
+	addr0, stop0 := startServe(t, args...)
+	defer stop0()
+	addr1, stop1 := startServe(t, args...)
+	defer stop1()
+	ctx := testCtx(t)
+	laptop, err := apitest.SignUp(ctx, "http://"+addr0, "alice", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, err := apitest.SignIn(ctx, "http://"+addr1, "alice", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := phone.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var out struct{ Revoked int }
+	if err := laptop.Do(ctx, "POST", "/api/v1/sessions/revoke-others", nil, &out); err != nil || out.Revoked != 1 {
+		t.Fatalf("revoke others on node 0: %+v, %v", out, err)
+	}
+	wantSessionClosed(t, ctx, ws, "session revoked")
+	wantUnauthenticated(t, ctx, "http://"+addr1, phone.Token, "")
 }
