@@ -53,9 +53,12 @@ type conn struct {
 	// tokenHash and sessionStart are the session's, for its expiry.
 	tokenHash    string
 	sessionStart time.Time
-	limiter      *rate.Limiter
-	limited      int // consecutive rate-limited frames; reader only
-	metrics      Metrics
+	// touchedAt is when the session loop last looked at the session's
+	// use (only that loop uses it after the connection starts).
+	touchedAt time.Time
+	limiter   *rate.Limiter
+	limited   int // consecutive rate-limited frames; reader only
+	metrics   Metrics
 
 	maxQueue  int           // frames queued (and in the writer's hands) before the connection counts as slow
 	writeWait time.Duration // one write, and the close frame

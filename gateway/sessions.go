@@ -77,8 +77,9 @@ func (g *Gateway) sessionLoop(ctx context.Context) {
 				c.closeWith(closeSignedOut, "session expired")
 				continue
 			}
-			if !seen[c.sessionID] {
+			if !seen[c.sessionID] && now.Sub(c.touchedAt) >= p.TouchInterval() {
 				seen[c.sessionID] = true
+				c.touchedAt = now
 				g.touchOpen(ctx, c)
 			}
 		}
