@@ -37,7 +37,9 @@ type Session struct {
 	Result Result
 }
 
-// startSession appends a new session to a user who exists.
+// startSession appends a new session to a user who exists, under the
+// session policy (ending expired sessions and those past the per-user
+// limit), recording the client that ctx carries (WithClient).
 func (a *Aggregates) startSession(ctx context.Context, id domain.UserID) (Session, error) {
 	token, err := newToken()
 	if err != nil {
@@ -46,7 +48,7 @@ func (a *Aggregates) startSession(ctx context.Context, id domain.UserID) (Sessio
 	s := Session{UserID: id, SessionID: uuid.NewString(), Token: token}
 	s.Result, err = a.updateUser(ctx, id, func(u *domain.User) ([]domain.Event, error) {
 		s.Username = u.Username
-		return u.StartSession(s.SessionID, HashToken(token), a.now())
+		return u.StartSession(s.SessionID, HashToken(token), clientOf(ctx), a.sessions, a.now())
 	})
 	return s, err
 }

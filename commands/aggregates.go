@@ -235,6 +235,8 @@ type Aggregates struct {
 	users *repo[domain.User]
 	rooms *repo[domain.Room]
 	now   func() time.Time
+	// sessions is the session policy, with its defaults set.
+	sessions domain.SessionPolicy
 }
 
 // NewAggregates returns the aggregates of store; now is the clock
@@ -251,7 +253,8 @@ func NewAggregates(store EventStore, now func() time.Time) (*Aggregates, error) 
 			func(u *domain.User, _ uint64, e domain.Event) { u.Apply(e) }),
 		rooms: newRepo(store, func(id string) string { return domain.RoomStream(domain.RoomID(id)) },
 			func(r *domain.Room, seq uint64, e domain.Event) { r.Apply(seq, e) }),
-		now: func() time.Time { return now().UTC() },
+		now:      func() time.Time { return now().UTC() },
+		sessions: domain.SessionPolicy{}.WithDefaults(),
 	}, nil
 }
 

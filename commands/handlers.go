@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/internal/password"
 	"github.com/confabhq/confab/internal/throttle"
 )
@@ -28,6 +29,12 @@ type Handlers struct {
 	Connect       *ConnectHandler
 	JoinCall      *JoinCallHandler
 	LeaveCall     *LeaveCallHandler
+	// Sessions are the use cases of a user's sessions; SessionPolicy is
+	// the policy every session is held to.
+	TouchSession        *TouchSessionHandler
+	RevokeSession       *RevokeSessionHandler
+	RevokeOtherSessions *RevokeOtherSessionsHandler
+	SessionPolicy       domain.SessionPolicy
 }
 
 // Config configures the handlers.
@@ -50,6 +57,8 @@ type Config struct {
 	// SignUpsPerHour turns the throttle off).
 	SignUpsPerHour float64
 	SignUpBurst    int
+	// Sessions bounds sessions; zero fields take the defaults.
+	Sessions domain.SessionPolicy
 }
 
 // Sign-up throttle defaults.
@@ -97,11 +106,15 @@ func New(cfg Config) (*Handlers, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Sessions.Validate(); err != nil {
+		return nil, err
+	}
+	agg.sessions = cfg.Sessions.WithDefaults()
 	if cfg.Password == (password.Params{}) {
 		cfg.Password = password.Default
 	}
-	h := &Handlers{Aggregates: agg, Hashing: newHashing(cfg)}
-	var errs [15]error
+	h := &Handlers{Aggregates: agg, Hashing: newHashing(cfg), SessionPolicy: agg.sessions}
+	var errs [18]error
 	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password, h.Hashing, newSignUpBuckets(cfg, agg.now))
 	h.SignIn, errs[1] = NewSignInHandler(agg, h.Hashing, cfg.Password)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
@@ -117,6 +130,9 @@ func New(cfg Config) (*Handlers, error) {
 	h.Connect, errs[12] = NewConnectHandler(agg)
 	h.JoinCall, errs[13] = NewJoinCallHandler(agg)
 	h.LeaveCall, errs[14] = NewLeaveCallHandler(agg)
+	h.TouchSession, errs[15] = NewTouchSessionHandler(agg)
+	h.RevokeSession, errs[16] = NewRevokeSessionHandler(agg)
+	h.RevokeOtherSessions, errs[17] = NewRevokeOtherSessionsHandler(agg)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

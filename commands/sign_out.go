@@ -27,6 +27,6 @@ func NewSignOutHandler(agg *Aggregates) (*SignOutHandler, error) {
 // Handle ends the session.
 func (h *SignOutHandler) Handle(ctx context.Context, cmd SignOut) (Result, error) {
 	return h.agg.updateUser(ctx, cmd.UserID, func(u *domain.User) ([]domain.Event, error) {
-		return u.EndSession(cmd.SessionID, h.agg.now())
+		return u.EndSession(cmd.SessionID, domain.EndSignedOut, h.agg.now())
 	})
 }

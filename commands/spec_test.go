@@ -261,6 +261,18 @@ var commandTable = map[string]commandFunc{
 		res, err := h.SignOut.Handle(ctx, c)
 		return outcome{result: res}, err
 	}),
+	"TouchSession": handle(func(ctx context.Context, h *commands.Handlers, c commands.TouchSession) (outcome, error) {
+		res, err := h.TouchSession.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"RevokeSession": handle(func(ctx context.Context, h *commands.Handlers, c commands.RevokeSession) (outcome, error) {
+		res, err := h.RevokeSession.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"RevokeOtherSessions": handle(func(ctx context.Context, h *commands.Handlers, c commands.RevokeOtherSessions) (outcome, error) {
+		res, err := h.RevokeOtherSessions.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
 	"CreateRoom": handle(func(ctx context.Context, h *commands.Handlers, c commands.CreateRoom) (outcome, error) {
 		id, res, err := h.CreateRoom.Handle(ctx, c)
 		return outcome{result: res, room: id}, err

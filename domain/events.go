@@ -21,15 +21,30 @@ type (
 		PasswordHash string    `json:"password_hash"` // argon2id, PHC string form
 		At           time.Time `json:"at"`
 	}
-	// SessionStarted records a sign-in. Only the token's hash is stored.
+	// SessionStarted records a sign-in. Only the token's hash is stored,
+	// with what the user needs to recognise the session in a list of
+	// their sessions: the client's user agent (at most MaxUserAgentLen
+	// bytes) and address, when the sign-in came with them.
 	SessionStarted struct {
 		SessionID string    `json:"session_id"`
 		TokenHash string    `json:"token_hash"` // hex SHA-256 of the token
+		UserAgent string    `json:"user_agent,omitempty"`
+		IP        string    `json:"ip,omitempty"`
 		At        time.Time `json:"at"`
 	}
-	// SessionEnded records a sign-out: the token stops working.
+	// SessionUsed records that a session authenticated a request: the
+	// start of its idle time. It is appended at most once per touch
+	// interval per session (see SessionPolicy), not per request.
+	SessionUsed struct {
+		SessionID string    `json:"session_id"`
+		At        time.Time `json:"at"`
+	}
+	// SessionEnded records the end of a session: the token stops
+	// working. Reason is one of the End* reasons; empty in events stored
+	// before reasons existed, which were all sign-outs.
 	SessionEnded struct {
 		SessionID string    `json:"session_id"`
+		Reason    string    `json:"reason,omitempty"`
 		At        time.Time `json:"at"`
 	}
 	// RoomRead moves the user's read marker in a room forward.
@@ -175,6 +190,7 @@ type (
 func (UserSignedUp) EventType() string      { return "UserSignedUp" }
 func (SessionStarted) EventType() string    { return "SessionStarted" }
 func (SessionEnded) EventType() string      { return "SessionEnded" }
+func (SessionUsed) EventType() string       { return "SessionUsed" }
 func (RoomRead) EventType() string          { return "RoomRead" }
 func (ConnectionOpened) EventType() string  { return "ConnectionOpened" }
 func (ConnectionClosed) EventType() string  { return "ConnectionClosed" }
@@ -210,6 +226,7 @@ func init() {
 	register[UserSignedUp]()
 	register[SessionStarted]()
 	register[SessionEnded]()
+	register[SessionUsed]()
 	register[RoomRead]()
 	register[ConnectionOpened]()
 	register[ConnectionClosed]()

@@ -10,8 +10,9 @@ import (
 // sampleEvents holds one event of each type, every field set.
 var sampleEvents = []Event{
 	UserSignedUp{UserID: UserIDFor("alice"), Username: "Alice", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", At: now},
-	SessionStarted{SessionID: "s1", TokenHash: strings.Repeat("ab", 32), At: now},
-	SessionEnded{SessionID: "s1", At: now},
+	SessionStarted{SessionID: "s1", TokenHash: strings.Repeat("ab", 32), UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", IP: "192.0.2.7", At: now},
+	SessionUsed{SessionID: "s1", At: now},
+	SessionEnded{SessionID: "s1", Reason: EndRevoked, At: now},
 	RoomRead{RoomID: "r1", Seq: 1<<64 - 1, At: now},
 	ConnectionOpened{ConnID: "c1", NodeID: "n1", At: now},
 	ConnectionClosed{ConnID: "c1", Reason: "node_lost", At: now},
@@ -42,6 +43,8 @@ func TestEncodeDecode(t *testing.T) {
 		MessagePosted{SenderID: member, ClientMsgID: "m1", Text: "hi", At: now},
 		MessageEdited{Seq: 4, Text: "hello", By: member, At: now},
 		UserSignedUp{},
+		SessionStarted{SessionID: "s1", TokenHash: "h", At: now},
+		SessionEnded{SessionID: "s1", At: now},
 	}
 	for _, e := range append(sampleEvents, sparse...) {
 		typ, data, err := Encode(e)
@@ -94,6 +97,11 @@ func TestEncodeJSON(t *testing.T) {
 		want string
 	}{
 		{SessionEnded{SessionID: "s1", At: now}, `{"session_id":"s1","at":"2025-03-04T05:06:07.000000008Z"}`},
+		{SessionEnded{SessionID: "s1", Reason: EndLimit, At: now}, `{"session_id":"s1","reason":"session_limit","at":"2025-03-04T05:06:07.000000008Z"}`},
+		{SessionStarted{SessionID: "s1", TokenHash: "h", At: now}, `{"session_id":"s1","token_hash":"h","at":"2025-03-04T05:06:07.000000008Z"}`},
+		{SessionStarted{SessionID: "s1", TokenHash: "h", UserAgent: "curl/8", IP: "::1", At: now},
+			`{"session_id":"s1","token_hash":"h","user_agent":"curl/8","ip":"::1","at":"2025-03-04T05:06:07.000000008Z"}`},
+		{SessionUsed{SessionID: "s1", At: now}, `{"session_id":"s1","at":"2025-03-04T05:06:07.000000008Z"}`},
 		{RoomCreated{RoomID: "d", Kind: KindDM, Members: []UserID{"a", "b"}, At: now},
 			`{"room_id":"d","kind":"dm","name":"","members":["a","b"],"at":"2025-03-04T05:06:07.000000008Z"}`},
 		{MessagePosted{SenderID: "a", ClientMsgID: "m1", Text: "hi", At: now},

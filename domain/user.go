@@ -8,8 +8,12 @@ type User struct {
 	Username     string
 	PasswordHash string
 	Exists       bool
-	// Sessions maps active session IDs to their token hashes.
-	Sessions map[string]string
+	// Sessions maps the IDs of sessions that have not ended to them;
+	// some may have expired (see SessionPolicy).
+	Sessions map[string]Session
+	// sessionsStarted counts the SessionStarted events applied: the
+	// order of sessions that started at the same time.
+	sessionsStarted uint64
 	// ReadMarkers maps rooms to the last sequence number read.
 	ReadMarkers map[RoomID]uint64
 	// Conns maps open connection IDs to their nodes.
@@ -21,13 +25,8 @@ func (u *User) Apply(e Event) {
 	switch e := e.(type) {
 	case UserSignedUp:
 		u.ID, u.Username, u.PasswordHash, u.Exists = e.UserID, e.Username, e.PasswordHash, true
-	case SessionStarted:
-		if u.Sessions == nil {
-			u.Sessions = map[string]string{}
-		}
-		u.Sessions[e.SessionID] = e.TokenHash
-	case SessionEnded:
-		delete(u.Sessions, e.SessionID)
+	case SessionStarted, SessionUsed, SessionEnded:
+		u.applySession(e)
 	case RoomRead:
 		if u.ReadMarkers == nil {
 			u.ReadMarkers = map[RoomID]uint64{}
@@ -60,31 +59,6 @@ func (u *User) mustExist(op string) error {
 		return Errorf(KindNotFound, op, "no such user")
 	}
 	return nil
-}
-
-// StartSession signs the user in with a new session.
-func (u *User) StartSession(sessionID, tokenHash string, now time.Time) ([]Event, error) {
-	if err := u.mustExist("sign in"); err != nil {
-		return nil, err
-	}
-	if sessionID == "" || tokenHash == "" {
-		return nil, Errorf(KindInvalid, "sign in", "session needs an ID and a token hash")
-	}
-	if _, ok := u.Sessions[sessionID]; ok {
-		return nil, nil // a retry
-	}
-	return []Event{SessionStarted{SessionID: sessionID, TokenHash: tokenHash, At: now}}, nil
-}
-
-// EndSession signs a session out. Ending an ended session changes nothing.
-func (u *User) EndSession(sessionID string, now time.Time) ([]Event, error) {
-	if err := u.mustExist("sign out"); err != nil {
-		return nil, err
-	}
-	if _, ok := u.Sessions[sessionID]; !ok {
-		return nil, nil
-	}
-	return []Event{SessionEnded{SessionID: sessionID, At: now}}, nil
 }
 
 // MarkRead moves the read marker of a room forward; moving it back

@@ -21,6 +21,8 @@ type session struct {
 	UserID    domain.UserID
 	Username  string
 	SessionID string
+	TokenHash string
+	CreatedAt time.Time
 }
 
 // requestToken returns the bearer token of a request: the Authorization
@@ -41,23 +43,40 @@ func requestToken(r *http.Request) string {
 var errUnauthenticated = domain.Errorf(domain.KindUnauthenticated, "", "missing or invalid session token")
 
 // lookupSession returns the session of a token; a session is the only
-// identity a request has.
+// identity a request has. An expired session gets "session expired"; a
+// session in use has its use recorded (see sessions.go).
 func (g *Gateway) lookupSession(ctx context.Context, token string) (*session, error) {
 	if token == "" || len(token) > 128 {
 		return nil, errUnauthenticated
 	}
-	s, err := g.read.SessionByTokenHash(ctx, commands.HashToken(token))
+	hash := commands.HashToken(token)
+	s, err := g.read.SessionByTokenHash(ctx, hash)
 	if domain.KindOf(err) == domain.KindNotFound {
 		return nil, errUnauthenticated
 	}
 	if err != nil {
 		return nil, err
 	}
+	if !time.Now().Before(g.sessionPolicy().ExpiresAt(s.CreatedAt, s.LastUsedAt)) {
+		return nil, errSessionExpired
+	}
 	u, err := g.read.User(ctx, s.UserID)
 	if err != nil {
 		return nil, err
 	}
-	return &session{UserID: s.UserID, Username: u.Username, SessionID: s.SessionID}, nil
+	g.touch(s.UserID, s.SessionID, s.LastUsedAt)
+	return &session{UserID: s.UserID, Username: u.Username, SessionID: s.SessionID, TokenHash: hash, CreatedAt: s.CreatedAt}, nil
+}
+
+// withClient returns the request's context carrying what a new session
+// records of the client: its user agent and address.
+func (g *Gateway) withClient(r *http.Request) context.Context {
+	return commands.WithClient(r.Context(), domain.SessionClient{UserAgent: r.UserAgent(), IP: g.clientIP(r)})
+}
+
+// clearCookie drops the browser's session cookie.
+func (g *Gateway) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: g.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }
 
 // authed wraps a handler that needs a session.
@@ -133,7 +152,7 @@ func (g *Gateway) signUp(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err)
 		return
 	}
-	s, err := g.cmds.SignUp.Handle(r.Context(), commands.SignUp{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
+	s, err := g.cmds.SignUp.Handle(g.withClient(r), commands.SignUp{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
 	if err != nil {
 		g.writeError(w, err)
 		return
@@ -147,7 +166,7 @@ func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, err)
 		return
 	}
-	s, err := g.cmds.SignIn.Handle(r.Context(), commands.SignIn{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
+	s, err := g.cmds.SignIn.Handle(g.withClient(r), commands.SignIn{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
 	if err != nil {
 		g.writeError(w, err)
 		return
@@ -164,7 +183,7 @@ func (g *Gateway) finishSignIn(w http.ResponseWriter, r *http.Request, s command
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: s.Token, Path: "/", HttpOnly: true, Secure: g.secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: int((90 * 24 * time.Hour).Seconds()),
+		SameSite: http.SameSiteLaxMode, MaxAge: int(g.sessionPolicy().MaxAge.Seconds()),
 	})
 	u, err := g.read.User(r.Context(), s.UserID)
 	if err != nil {
@@ -183,7 +202,7 @@ func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 		g.writeError(w, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: g.secure, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	g.clearCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 }
 

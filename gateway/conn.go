@@ -62,6 +62,12 @@ type conn struct {
 	username  string
 	sessionID string
 	slot      *connSlot // its place in the per-user and per-address counts
+	// tokenHash and sessionStart are the session's, for its expiry.
+	tokenHash    string
+	sessionStart time.Time
+	// touchedAt is when the session loop last looked at the session's
+	// use (only that loop uses it after the connection starts).
+	touchedAt time.Time
 	limiter   *rate.Limiter
 	limited   int // consecutive rate-limited frames; reader only
 	metrics   Metrics

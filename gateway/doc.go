@@ -53,4 +53,15 @@
 // connection); a store may (say, a store that went read-only because
 // its disk is nearly full) and readyz then shows "event store: " and its
 // error.
+//
+// # Sessions
+//
+// Every authentication (lookupSession) checks the session's expiry by the
+// commands' domain.SessionPolicy and, when its recorded last use is a
+// touch interval old, records a new one in a short-lived goroutine (at
+// most one per session per node: Gateway.touching). Run also runs the
+// session loop, which every sweep touches the sessions of this node's
+// open WebSockets and closes, with 4001 "session expired", those past
+// their maximum age; the hub closes the WebSockets of a session whose
+// SessionEnded it sees, on every node (sessions.go).
 package gateway

@@ -154,6 +154,9 @@ type Gateway struct {
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
 
+	// touching holds the session IDs whose use this node is recording.
+	touching sync.Map
+
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
 	closing bool
@@ -226,6 +229,7 @@ func (g *Gateway) Run(ctx context.Context, after eventstore.Position) error {
 	grp.Go(func() error { return g.loops.Loop(loopTyping).Run(ctx, g.followEphemeral) })
 	grp.Go(func() error { return g.presenceLoop(ctx, g.loops.Loop(loopPresence)) })
 	grp.Go(func() error { return g.leaseLoop(ctx, g.loops.Loop(loopLease), g.loops.Loop(loopReaper)) })
+	grp.Go(func() error { g.sessionLoop(ctx); return nil })
 	err := grp.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -314,7 +314,7 @@ func (h *hub) dispatchUserEvent(user domain.UserID, re *eventstore.RecordedEvent
 		h.mu.RLock()
 		for c := range h.users[user] {
 			if c.sessionID == se.SessionID {
-				c.closeWith(closeSignedOut, "signed out")
+				c.closeWith(closeSignedOut, endReasons[se.Reason])
 			}
 		}
 		h.mu.RUnlock()

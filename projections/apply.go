@@ -105,6 +105,8 @@ func eventTime(ev domain.Event, recorded time.Time) time.Time {
 		at = ev.At
 	case domain.SessionEnded:
 		at = ev.At
+	case domain.SessionUsed:
+		at = ev.At
 	case domain.RoomRead:
 		at = ev.At
 	case domain.ConnectionOpened:
@@ -207,7 +209,10 @@ func (a *applier) applyUser(ctx context.Context, user domain.UserID, ev domain.E
 	case domain.UserSignedUp:
 		err = a.insert(ctx, insertUser, string(user), string(user), ev.Username, at)
 	case domain.SessionStarted:
-		err = a.insert(ctx, insertSession, ev.TokenHash, ev.TokenHash, string(user), ev.SessionID, at)
+		err = a.insert(ctx, insertSession, ev.TokenHash, ev.TokenHash, string(user), ev.SessionID, at, ev.UserAgent, ev.IP, at)
+	case domain.SessionUsed:
+		_, err = a.exec(ctx, `UPDATE proj_sessions SET last_used_at = ? WHERE user_id = ? AND session_id = ? AND last_used_at < ?`,
+			at, string(user), ev.SessionID, at)
 	case domain.SessionEnded:
 		_, err = a.exec(ctx, `DELETE FROM proj_sessions WHERE user_id = ? AND session_id = ?`, string(user), ev.SessionID)
 	case domain.RoomRead:

@@ -81,7 +81,7 @@
 //
 //	proj_checkpoint    the last applied position, and the rebuilding mark
 //	proj_users         accounts; last_seen is the latest ConnectionClosed
-//	proj_sessions      active sessions by token hash
+//	proj_sessions      sessions not ended, by token hash: client, start, last recorded use
 //	proj_rooms         rooms: current name and invite code, last_seq, last activity
 //	proj_members       current members and roles
 //	proj_bans          current bans
@@ -91,6 +91,12 @@
 //	proj_connections   open connections: a user with one is online
 //	proj_node_leases   node leases for the presence reaper
 //	proj_shadow        progress of shadow rebuilds (made by the first one)
+//
+// A session's last use comes from SessionUsed events, which the gateway
+// appends at most once per touch interval per session
+// (domain.SessionPolicy.TouchInterval), so last_used_at is a function of
+// the log like every other column; whether a session has expired is left
+// to the reader, who has the clock.
 //
 // proj_node_leases is operational state, not a projection: RenewLease,
 // DropLease and ExpiredNodes maintain it, Rebuild keeps it and Dump leaves

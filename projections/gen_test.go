@@ -78,6 +78,11 @@ func (g *gen) tick() time.Time {
 
 // emit appends the events a decision returned, if it returned any, and
 // evolves the aggregate by them.
+// genSessions is the session policy of generated logs: short, so that
+// sign-ins end expired sessions and sessions past the limit, and touches
+// record uses.
+var genSessions = domain.SessionPolicy{IdleTimeout: 2 * time.Minute, MaxAge: 10 * time.Minute, MaxPerUser: 3}
+
 func (g *gen) emit(stream string, evs []domain.Event, err error, id uuid.UUID) {
 	if err != nil || len(evs) == 0 {
 		return
@@ -186,7 +191,15 @@ func (g *gen) step() {
 		sum := sha256.Sum256([]byte(sid))
 		hash := hex.EncodeToString(sum[:])
 		g.hashes[hash] = id
-		evs, err := u.StartSession(sid, hash, now)
+		evs, err := u.StartSession(sid, hash, domain.SessionClient{UserAgent: "agent " + sid, IP: "192.0.2.1"}, genSessions, now)
+		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+	case k < 10:
+		id, u, _ := g.user()
+		sid, ok := pick(g, slices.Sorted(maps.Keys(u.Sessions)))
+		if !ok {
+			return
+		}
+		evs, err := u.EndSession(sid, domain.EndSignedOut, now)
 		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
 	case k < 12:
 		id, u, _ := g.user()
@@ -194,7 +207,7 @@ func (g *gen) step() {
 		if !ok {
 			return
 		}
-		evs, err := u.EndSession(sid, now)
+		evs, err := u.TouchSession(sid, genSessions, now)
 		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
 	case k < 18:
 		id, u, _ := g.user()

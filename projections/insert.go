@@ -65,8 +65,9 @@ func (s *insertStmt) query(n int) string {
 var (
 	insertUser = newInsert("proj_users", "user_id, username, created_at, last_seen", "(?, ?, ?, 0)",
 		"ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, created_at = excluded.created_at")
-	insertSession = newInsert("proj_sessions", "token_hash, user_id, session_id, created_at", "(?, ?, ?, ?)",
-		"ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, session_id = excluded.session_id, created_at = excluded.created_at")
+	insertSession = newInsert("proj_sessions", "token_hash, user_id, session_id, created_at, user_agent, ip, last_used_at", "(?, ?, ?, ?, ?, ?, ?)",
+		"ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, session_id = excluded.session_id, created_at = excluded.created_at, "+
+			"user_agent = excluded.user_agent, ip = excluded.ip, last_used_at = excluded.last_used_at")
 	insertReadMarker = newInsert("proj_read_markers", "user_id, room_id, seq", "(?, ?, ?)",
 		"ON CONFLICT (user_id, room_id) DO UPDATE SET seq = excluded.seq WHERE proj_read_markers.seq < excluded.seq")
 	insertConnection = newInsert("proj_connections", "user_id, conn_id, node_id, opened_at", "(?, ?, ?, ?)",

@@ -123,14 +123,22 @@ var applyTests = []struct {
 			l.signUp("alice")
 			l.user(alice,
 				domain.SessionStarted{SessionID: "s1", TokenHash: "h1", At: at(1)},
-				domain.SessionStarted{SessionID: "s2", TokenHash: "h2", At: at(2)},
-				domain.SessionEnded{SessionID: "s1", At: at(3)},
+				domain.SessionStarted{SessionID: "s2", TokenHash: "h2", UserAgent: "curl/8", IP: "192.0.2.1", At: at(2)},
+				domain.SessionEnded{SessionID: "s1", Reason: domain.EndRevoked, At: at(3)},
 				domain.SessionEnded{SessionID: "nope", At: at(4)},
+				domain.SessionUsed{SessionID: "s2", At: at(6)},
+				domain.SessionUsed{SessionID: "s2", At: at(5)}, // out of order: changes nothing
+				domain.SessionUsed{SessionID: "s1", At: at(7)}, // ended: changes nothing
+				domain.SessionStarted{SessionID: "s3", TokenHash: "h3", At: at(8)},
 			)
 		},
 		check: func(t *testing.T, p *projections.Projections) {
 			s := must[projections.Session](t)(p.SessionByTokenHash(ctx, "h2"))
-			equal(t, "session h2", s, projections.Session{SessionID: "s2", UserID: alice, CreatedAt: at(2)})
+			s2 := projections.Session{SessionID: "s2", UserID: alice, CreatedAt: at(2), LastUsedAt: at(6), UserAgent: "curl/8", IP: "192.0.2.1"}
+			equal(t, "session h2", s, s2)
+			s3 := projections.Session{SessionID: "s3", UserID: alice, CreatedAt: at(8), LastUsedAt: at(8)}
+			equal(t, "sessions", must[[]projections.Session](t)(p.Sessions(ctx, alice)), []projections.Session{s2, s3})
+			equal(t, "sessions of bob", must[[]projections.Session](t)(p.Sessions(ctx, bob)), nil)
 			_, err := p.SessionByTokenHash(ctx, "h1")
 			wantKind(t, err, domain.KindNotFound)
 			_, err = p.SessionByTokenHash(ctx, "unknown")

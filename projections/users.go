@@ -11,11 +11,31 @@ import (
 	"github.com/confabhq/confab/domain"
 )
 
-// Session is an active session.
+// Session is a session that has not ended. It may have expired: that
+// depends on the clock and the session policy (domain.SessionPolicy), and
+// the read models hold no clock.
 type Session struct {
 	SessionID string
 	UserID    domain.UserID
 	CreatedAt time.Time
+	// LastUsedAt is the time of the session's latest SessionUsed, else
+	// CreatedAt: it lags the last use by up to a touch interval.
+	LastUsedAt time.Time
+	UserAgent  string // as the sign-in sent it, cut to domain.MaxUserAgentLen
+	IP         string // the client's address at sign-in
+}
+
+// sessionColumns selects a Session from proj_sessions.
+const sessionColumns = `session_id, user_id, created_at, last_used_at, user_agent, ip`
+
+func scanSession(scan func(dest ...any) error) (Session, error) {
+	var s Session
+	var created, used int64
+	if err := scan(&s.SessionID, &s.UserID, &created, &used, &s.UserAgent, &s.IP); err != nil {
+		return Session{}, err
+	}
+	s.CreatedAt, s.LastUsedAt = fromMicros(created), fromMicros(used)
+	return s, nil
 }
 
 // User is an account with its presence.
@@ -30,22 +50,40 @@ type User struct {
 	LastSeen time.Time
 }
 
-// SessionByTokenHash returns the active session whose token has the given
-// hash (hex SHA-256), or a KindNotFound error: a session that ended is
-// gone.
+// SessionByTokenHash returns the session whose token has the given hash
+// (hex SHA-256), or a KindNotFound error: a session that ended is gone.
 func (p *Projections) SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error) {
-	var s Session
-	var created int64
-	err := p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT session_id, user_id, created_at FROM proj_sessions WHERE token_hash = ?`), tokenHash).
-		Scan(&s.SessionID, &s.UserID, &created)
+	s, err := scanSession(p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT `+sessionColumns+` FROM proj_sessions WHERE token_hash = ?`), tokenHash).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, domain.Errorf(domain.KindNotFound, "find session", "no such session")
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("projections: find session: %w", err)
 	}
-	s.CreatedAt = fromMicros(created)
 	return s, nil
+}
+
+// Sessions returns the sessions of user that have not ended, oldest
+// first, expired ones included.
+func (p *Projections) Sessions(ctx context.Context, user domain.UserID) ([]Session, error) {
+	rows, err := p.db.QueryContext(ctx, p.d.Rebind(`SELECT `+sessionColumns+` FROM proj_sessions WHERE user_id = ?
+		ORDER BY created_at, session_id`), string(user))
+	if err != nil {
+		return nil, fmt.Errorf("projections: sessions of %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		s, err := scanSession(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("projections: sessions of %s: %w", user, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: sessions of %s: %w", user, err)
+	}
+	return out, nil
 }
 
 // userColumns selects a User from proj_users aliased as u; u may be

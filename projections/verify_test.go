@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/projections"
@@ -27,12 +28,26 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 		for conn, node := range u.Conns {
 			conns = append(conns, projections.Conn{UserID: id, ConnID: conn, NodeID: node})
 		}
-		for sid, hash := range u.Sessions {
-			s, err := p.SessionByTokenHash(ctx, hash)
-			if err != nil || s.UserID != id || s.SessionID != sid {
-				t.Errorf("session %s of %s: %+v, %v", sid, u.Username, s, err)
+		for sid, us := range u.Sessions {
+			s, err := p.SessionByTokenHash(ctx, us.TokenHash)
+			if err != nil || s.UserID != id || s.SessionID != sid || !s.CreatedAt.Equal(us.StartedAt.Truncate(time.Microsecond)) ||
+				!s.LastUsedAt.Equal(us.LastUsedAt.Truncate(time.Microsecond)) || s.UserAgent != us.UserAgent || s.IP != us.IP {
+				t.Errorf("session %s of %s: %+v, %v; want %+v", sid, u.Username, s, err, us)
 			}
 		}
+		sessions, err := p.Sessions(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []string
+		for i, s := range sessions {
+			gotIDs = append(gotIDs, s.SessionID)
+			if i > 0 && sessions[i-1].CreatedAt.After(s.CreatedAt) {
+				t.Errorf("sessions of %s out of order at %d", u.Username, i)
+			}
+		}
+		slices.Sort(gotIDs)
+		equal(t, "sessions of "+u.Username, gotIDs, slices.Sorted(maps.Keys(u.Sessions)))
 
 		// Rooms, read markers and unread counts.
 		rooms, err := p.RoomsOf(ctx, id)
@@ -97,7 +112,7 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 		equal(t, "shared with "+u.Username, got2, slices.Sorted(maps.Keys(shared)))
 	}
 	for hash, id := range g.hashes {
-		if slices.Contains(slices.Collect(maps.Values(g.users[id].Sessions)), hash) {
+		if slices.ContainsFunc(slices.Collect(maps.Values(g.users[id].Sessions)), func(s domain.Session) bool { return s.TokenHash == hash }) {
 			continue
 		}
 		if _, err := p.SessionByTokenHash(ctx, hash); domain.KindOf(err) != domain.KindNotFound {

@@ -120,6 +120,9 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--log-format", "xml"}, "--log-format"},
 		{[]string{"--addr", "256.0.0.1:99999"}, "listen"},
+		{[]string{"--session-idle-timeout", "0s"}, "must be positive"},
+		{[]string{"--session-max-age", "-1h"}, "must be positive"},
+		{[]string{"--max-sessions-per-user", "0"}, "must be positive"},
 	}
 	for _, tt := range tests {
 		m := &Main{Stdout: io.Discard, Stderr: io.Discard}

@@ -44,7 +44,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, Usage: "how long a graceful shutdown may take", Sources: cli.EnvVars("CONFAB_SHUTDOWN_TIMEOUT")},
-		}, slices.Concat(edgeFlags(), tlsFlags(), opsFlags(), callFlags(), logFlags(), authFlags())...),
+		}, slices.Concat(edgeFlags(), tlsFlags(), opsFlags(), callFlags(), sessionFlags(), logFlags(), authFlags())...),
 		Action: func(ctx context.Context, c *cli.Command) error {
 			logger, err := m.logger(c)
 			if err != nil {
@@ -145,6 +145,10 @@ func openBus(ctx context.Context, c *cli.Command, nodeID string, logger *slog.Lo
 // WebSockets get a close frame, HTTP requests finish, queued appends
 // commit.
 func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) error {
+	sessions, err := sessionPolicy(c)
+	if err != nil {
+		return err
+	}
 	b, err := openBackend(ctx, c, logger)
 	if err != nil {
 		return err
@@ -159,7 +163,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		return err
 	}
 	mets := metrics.New()
-	cmds, err := commands.New(authConfig(c, commands.Config{Store: timedStore{b.store, mets}, Invites: read}))
+	cmds, err := commands.New(authConfig(c, commands.Config{Store: timedStore{b.store, mets}, Invites: read, Sessions: sessions}))
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,9 @@ export class Api {
   signUp(username, password) { return this.request("POST", "/auth/signup", { username, password }, { auth: false }); }
   signIn(username, password) { return this.request("POST", "/auth/signin", { username, password }, { auth: false }); }
   signOut() { return this.request("POST", "/auth/signout"); }
+  sessions() { return this.request("GET", "/sessions"); }
+  revokeSession(id) { return this.request("DELETE", `/sessions/${enc(id)}`); }
+  revokeOtherSessions() { return this.request("POST", "/sessions/revoke-others"); }
   me() { return this.request("GET", "/me", undefined, { auth: false }); }
 
   // Users

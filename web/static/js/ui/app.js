@@ -11,6 +11,7 @@ import { Members } from "./members.js";
 import { openDialog, formDialog, confirmDialog, copyText } from "./dialogs.js";
 import { toast, toastError, humanError } from "./toast.js";
 import { Notifier } from "../notify.js";
+import { sessionsDialog } from "./sessions.js";
 import { mountCallSlot } from "../call/call.js";
 
 const NARROW = window.matchMedia("(max-width: 900px)");
@@ -46,6 +47,7 @@ export class App {
       onJoin: () => this.joinDialog(),
       onDM: () => this.dmDialog(),
       onSignOut: () => this.signOut(),
+      onSessions: () => sessionsDialog(this.client.api),
       notifier: this.notifier,
       navigate: (id) => this.navigate(id),
     });

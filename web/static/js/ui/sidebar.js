@@ -4,7 +4,7 @@ import { h, icon, iconButton, avatar, reconcileList } from "../util/dom.js";
 
 
 export class Sidebar {
-  constructor(client, { onCreate, onJoin, onDM, onSignOut, notifier, navigate }) {
+  constructor(client, { onCreate, onJoin, onDM, onSignOut, onSessions, notifier, navigate }) {
     this.client = client;
     this.navigate = navigate;
     this.notifier = notifier;
@@ -39,7 +39,9 @@ export class Sidebar {
         this.meAvatar,
         h("div.me-info", this.meName, this.meStatus),
         this.bell,
+        iconButton("shield", "Sessions", onSessions, "sessions-btn"),
         iconButton("logout", "Sign out", onSignOut, "signout-btn")));
+    this.el.querySelector(".sessions-btn").id = "open-sessions";
     this.el.querySelector(".start-dm").id = "start-dm";
     this.el.querySelector(".signout-btn").id = "sign-out";
   }
