@@ -281,7 +281,8 @@ func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers 200 when this node should receive traffic: it is not
-// shutting down, the event store answers, and the read models are at most
+// shutting down, the event store answers (and takes writes, if it can
+// tell: the embedded store's Health), and the read models are at most
 // ReadyMaxLag events behind it. Otherwise 503, with the reason.
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	unready := func(reason string) {
@@ -300,6 +301,12 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		g.logger.Warn("readiness check failed", "err", err)
 		unready("event store unreachable")
 		return
+	}
+	if h, ok := g.store.(interface{ Health(context.Context) error }); ok {
+		if err := h.Health(ctx); err != nil {
+			unready(err.Error())
+			return
+		}
 	}
 	cp, err := g.read.Checkpoint(ctx)
 	if err != nil {

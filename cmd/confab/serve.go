@@ -36,6 +36,7 @@ func (m *Main) serveCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: ":8080", Usage: "HTTP listen address", Sources: cli.EnvVars("CONFAB_ADDR")},
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
+			&cli.StringFlag{Name: "min-free-disk", Value: sqlite.DefaultMinFree.String(), Usage: "free space to keep on the disk of --data: below it, the embedded store refuses writes (unavailable) until space is freed; a size (256MB, 1GiB), a percentage of the disk (5%), or 0 for no check", Sources: cli.EnvVars("CONFAB_MIN_FREE_DISK")},
 			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
 			&cli.StringFlag{Name: "nats-url", Usage: "NATS server URL (JetStream): nodes sharing a --store postgres fan events and typing out through it; without it, they stay in this process", Sources: cli.EnvVars("CONFAB_NATS_URL")},
@@ -77,12 +78,19 @@ func (b *backend) Close() error {
 func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
 	switch c.String("store") {
 	case "sqlite":
+		minFree, err := sqlite.ParseMinFree(c.String("min-free-disk"))
+		if err != nil {
+			return nil, fmt.Errorf("--min-free-disk: %w", err)
+		}
 		path := filepath.Join(c.String("data"), "events.db")
-		store, err := sqlite.Open(ctx, path)
+		store, err := sqlite.OpenWith(ctx, path, sqlite.Options{MinFree: minFree})
 		if err != nil {
 			return nil, err
 		}
-		db, err := sqlite.OpenDB(path)
+		if err := store.Health(ctx); err != nil {
+			logger.Warn("the event store refuses writes; sends get unavailable until it takes them again", "path", path, "reason", err)
+		}
+		db, err := store.OpenDB()
 		if err != nil {
 			store.Close()
 			return nil, err
