@@ -91,8 +91,14 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 	g.hub.addConn(c)
 
 	if _, err := g.cmds.Connect.Handle(g.baseCtx, commands.Connect{User: c.user, ConnID: c.id, NodeID: g.nodeID}); err != nil {
-		g.logger.Error("cannot record connection", "err", err)
-		c.closeWith(websocket.CloseInternalServerErr, "internal error")
+		if errors.Is(err, eventstore.ErrUnavailable) {
+			// The store takes no writes now (a full disk): try later.
+			g.logger.Warn("cannot record connection", "err", err)
+			c.closeWith(websocket.CloseTryAgainLater, CodeUnavailable)
+		} else {
+			g.logger.Error("cannot record connection", "err", err)
+			c.closeWith(websocket.CloseInternalServerErr, "internal error")
+		}
 		g.endConn(c)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/confabhq/confab/internal/apitest"
 	"github.com/confabhq/confab/internal/tmpfstest"
+	"github.com/gorilla/websocket"
 )
 
 // diskChat has alice send from two WebSockets until stopped, without
@@ -111,6 +113,23 @@ func diskReadyz(t *testing.T, base string) (int, string) {
 	return resp.StatusCode, body.Error
 }
 
+// diskMetric returns the value of an unlabelled metric on /metrics.
+func diskMetric(t *testing.T, base, name string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v
+		}
+	}
+	return "(none)"
+}
+
 // diskWaitUnready waits for /readyz to answer 503 with a reason holding want.
 func diskWaitUnready(t *testing.T, ctx context.Context, base, want string) {
 	t.Helper()
@@ -194,6 +213,9 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 	diskPostRefused(t, ctx, alice, room, "rest-1")
 	diskWaitUnready(t, ctx, base, "disk almost full")
 	diskWaitHistory(t, ctx, alice, room, acked)
+	if v := diskMetric(t, base, "confab_store_writable"); v != "0" {
+		t.Errorf("confab_store_writable %s below the free space to keep, want 0", v)
+	}
 
 	// Full: still refused, still reading, still up.
 	tmpfstest.Fill(t, mnt, "big", 0)
@@ -227,6 +249,9 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 		code, reason := diskReadyz(t, base)
 		return code == http.StatusOK, fmt.Sprint(code, " ", reason)
 	})
+	if v := diskMetric(t, base, "confab_store_writable"); v != "1" {
+		t.Errorf("confab_store_writable %s after freeing space, want 1", v)
+	}
 	chat.stop(t)
 	acked.check(t)
 	invCheckDurable(t, ctx, alice, room, acked)
@@ -265,4 +290,18 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 		t.Errorf("rooms, read-only: %v, %v", rooms, err)
 	}
 	diskPostRefused(t, ctx, alice, room, "rest-3")
+	// A WebSocket cannot be recorded (its presence is an event): the
+	// server closes it with 1013, try again later.
+	ws, err := alice.Dial(ctx)
+	if err != nil {
+		t.Fatalf("dial, read-only: %v", err)
+	}
+	select {
+	case <-ws.Closed():
+	case <-ctx.Done():
+		t.Fatal("a WebSocket on a read-only server was not closed")
+	}
+	if code := ws.CloseCode(); code != websocket.CloseTryAgainLater {
+		t.Errorf("WebSocket on a read-only server closed with %d, want %d", code, websocket.CloseTryAgainLater)
+	}
 }

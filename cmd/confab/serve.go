@@ -60,6 +60,9 @@ type backend struct {
 	store   eventstore.Store
 	db      *sql.DB
 	dialect projections.Dialect
+	// readOnly: the embedded store opened read-only (a full disk): the
+	// read models cannot apply events either.
+	readOnly bool
 }
 
 func (b *backend) Close() error {
@@ -71,6 +74,38 @@ func (b *backend) Close() error {
 		errs = append(errs, b.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// gatewayStore is the event store as the gateway sees it. On a read-only
+// embedded store, its head is where the read models stopped: they cannot
+// apply what lies beyond it, and reads that wait for the head answer with
+// what the read models hold instead of timing out.
+func (b *backend) gatewayStore(read *projections.Projections) eventstore.Store {
+	s, ok := b.store.(*sqlite.Store)
+	if !ok || !b.readOnly {
+		return b.store
+	}
+	return readOnlyStore{s, read}
+}
+
+type readOnlyStore struct {
+	*sqlite.Store
+	read *projections.Projections
+}
+
+func (s readOnlyStore) Head(ctx context.Context) (eventstore.Position, error) {
+	head, err := s.Store.Head(ctx)
+	if err != nil {
+		return head, err
+	}
+	cp, err := s.read.Checkpoint(ctx)
+	if err != nil {
+		return head, err
+	}
+	if cp.Compare(head) < 0 {
+		return cp, nil
+	}
+	return head, nil
 }
 
 // openBackend opens the event store the flags name, and a database handle
@@ -95,7 +130,7 @@ func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*bac
 			store.Close()
 			return nil, err
 		}
-		return &backend{store: store, db: db, dialect: projections.SQLite}, nil
+		return &backend{store: store, db: db, dialect: projections.SQLite, readOnly: store.ReadOnly()}, nil
 	case "postgres":
 		url := c.String("postgres-url")
 		if url == "" {
@@ -188,7 +223,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	}
 	defer calls.Close()
 	gw, err = gateway.New(gateway.Config{
-		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
+		Store: b.gatewayStore(read), Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
 		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
 		SFU: calls.sfu, ICEServers: calls.iceServers(),
 		Limits:  gateway.Limits{FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst"))},
@@ -199,6 +234,9 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	}
 	src := watchCalls(calls)
 	src.Connections = gw.Connections
+	if h, ok := b.store.(interface{ Health(context.Context) error }); ok {
+		src.StoreWritable = func() bool { return h.Health(context.Background()) == nil }
+	}
 	if err := mets.Watch(src); err != nil {
 		return err
 	}
@@ -264,7 +302,13 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		return err
 	}
 	g.Go(func() error { return notCanceled(relay.Run(gctx, head)) })
-	g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub)) })
+	if b.readOnly {
+		// Nothing can be appended, and the read models cannot move: they
+		// serve what they hold until a restart with free space.
+		logger.Warn("read-only: the read models are not updated until a restart")
+	} else {
+		g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub)) })
+	}
 	g.Go(func() error { return notCanceled(gw.Run(gctx, head)) })
 	g.Go(func() error { sampleProjectionLag(gctx, b.store, read, mets, logger); return nil })
 	serve := func(s *http.Server, l net.Listener, useTLS bool) func() error {

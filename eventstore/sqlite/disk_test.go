@@ -121,10 +121,23 @@ func TestFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	db, err := s.OpenDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE filler (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
 	big = tmpfstest.Fill(t, dir, "big", 0)
 	_, err = s.Append(ctx, "room-1", eventstore.Any, diskEvent(256<<10))
 	if !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("append on a full disk: %v, want unavailable", err)
+	}
+	// The read models' handle says so too.
+	_, err = db.ExecContext(ctx, `INSERT INTO filler VALUES (?)`, make([]byte, 256<<10))
+	if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("write to OpenDB's handle on a full disk: %v, want unavailable", err)
 	}
 	if err := s.Health(ctx); !errors.Is(err, eventstore.ErrUnavailable) {
 		t.Fatalf("health after a failed commit: %v, want unavailable", err)
@@ -190,5 +203,8 @@ func TestOpenOnFullDisk(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 5 {
 		t.Fatalf("read-only handle: %d events, %v", n, err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM events`); !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("write to a read-only handle: %v, want unavailable", err)
 	}
 }

@@ -214,12 +214,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // OpenDB opens another handle on the SQLite file at path with the store's
 // settings (WAL, fsync on commit, busy timeout, immediate transactions), for
 // read models kept in the same file as the events.
+//
+// Errors for want of disk space or of a working disk satisfy
+// errors.Is(err, eventstore.ErrUnavailable).
 func OpenDB(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	return db, nil
+	return openDB(dsn(path, true)), nil
 }
 
 // OpenDB opens another handle on the store's file, as the package's
@@ -228,12 +227,11 @@ func (s *Store) OpenDB() (*sql.DB, error) {
 	if s.readOnly == nil {
 		return OpenDB(s.path)
 	}
-	db, err := sql.Open("sqlite", readOnlyDSN(s.path))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
-	}
-	return db, nil
+	return openDB(readOnlyDSN(s.path)), nil
 }
+
+// ReadOnly reports whether the store opened read-only (see OpenWith).
+func (s *Store) ReadOnly() bool { return s.readOnly != nil }
 
 // Health returns nil if the store can take appends, else why not, as an
 // error wrapping eventstore.ErrUnavailable: it opened read-only, the free

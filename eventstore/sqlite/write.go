@@ -361,14 +361,15 @@ func (w *writer) close() error {
 }
 
 // isUnavailable reports whether err is SQLite failing for want of disk
-// space or of a working disk: the append may work later.
+// space, of a working disk, or of write access (a read-only store): the
+// write may work later.
 func isUnavailable(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
 		return false
 	}
 	switch e.Code() & 0xff {
-	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY:
 		return true
 	}
 	return false

@@ -121,6 +121,9 @@ type Sources struct {
 	Calls func() (participants int64, forwarded, dropped uint64)
 	// TURNAllocations is the number of live TURN relay allocations.
 	TURNAllocations func() int
+	// StoreWritable tells whether the event store takes appends (the
+	// embedded store refuses them on a full disk).
+	StoreWritable func() bool
 }
 
 // Watch registers collectors that read src at each scrape.
@@ -153,6 +156,17 @@ func (m *Metrics) Watch(src Sources) error {
 			Name: "confab_turn_allocations",
 			Help: "Live relay allocations on the embedded TURN server.",
 		}, func() float64 { return float64(f()) }))
+	}
+	if f := src.StoreWritable; f != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "confab_store_writable",
+			Help: "1 if the event store takes appends, 0 if it refuses them (the embedded store: disk almost full, or opened read-only).",
+		}, func() float64 {
+			if f() {
+				return 1
+			}
+			return 0
+		}))
 	}
 	var errs []error
 	for _, c := range cs {
