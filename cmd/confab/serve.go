@@ -36,7 +36,7 @@ func (m *Main) serveCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: ":8080", Usage: "HTTP listen address", Sources: cli.EnvVars("CONFAB_ADDR")},
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
-			&cli.StringFlag{Name: "min-free-disk", Value: sqlite.DefaultMinFree.String(), Usage: "free space to keep on the disk of --data: below it, the embedded store refuses writes (unavailable) until space is freed; a size (256MB, 1GiB), a percentage of the disk (5%), or 0 for no check", Sources: cli.EnvVars("CONFAB_MIN_FREE_DISK")},
+			minFreeDiskFlag(),
 			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
 			&cli.StringFlag{Name: "nats-url", Usage: "NATS server URL (JetStream): nodes sharing a --store postgres fan events and typing out through it; without it, they stay in this process", Sources: cli.EnvVars("CONFAB_NATS_URL")},
@@ -53,6 +53,12 @@ func (m *Main) serveCommand() *cli.Command {
 			return m.serve(ctx, c, logger)
 		},
 	}
+}
+
+// minFreeDiskFlag is the embedded store's free-space threshold, for serve
+// and the admin commands.
+func minFreeDiskFlag() cli.Flag {
+	return &cli.StringFlag{Name: "min-free-disk", Value: sqlite.DefaultMinFree.String(), Usage: "free space to keep on the disk of --data: below it, the embedded store refuses writes (unavailable) until space is freed; a size (256MB, 1GiB), a percentage of the disk (5%), or 0 for no check", Sources: cli.EnvVars("CONFAB_MIN_FREE_DISK")}
 }
 
 // backend is the event store and the database of the read models.
