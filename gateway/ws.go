@@ -72,7 +72,7 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 		}
 	}
 	c := &conn{
-		ws: ws, bc: hj.bc, br: hj.br, rc: rawConn(hj.bc.Conn), id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID, metrics: g.metrics,
+		ws: ws, bc: hj.bc, br: hj.br, rc: rawConn(hj.bc.Conn), id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID, metrics: g.metrics, logger: g.logger,
 		limiter:    rate.NewLimiter(rate.Limit(g.limits.FramesPerSecond), g.limits.FrameBurst),
 		maxQueue:   g.limits.OutboundQueue,
 		writeWait:  g.limits.WriteTimeout,

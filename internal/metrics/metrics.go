@@ -26,6 +26,7 @@ type Metrics struct {
 	appends       *prometheus.CounterVec
 	appendSeconds prometheus.Histogram
 	projLag       prometheus.Gauge
+	slow          *prometheus.CounterVec
 }
 
 // New returns the collectors, registered with the Go runtime's and the
@@ -62,6 +63,12 @@ func New() *Metrics {
 		Name: "confab_projection_lag_events",
 		Help: "Events of user and room streams in the store that the read models have not applied yet (sampled every few seconds).",
 	})
+	m.slow = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "confab_ws_slow_consumers_total",
+		Help: "WebSocket connections closed as slow consumers (4008), by reason: queue_full (the outbound queue overflowed) or write_stalled (the socket took nothing for the write timeout).",
+	}, []string{"reason"})
+	m.slow.WithLabelValues("queue_full")
+	m.slow.WithLabelValues("write_stalled")
 	// Make the labelled series visible from the start.
 	for _, r := range []string{"ok", "conflict", "error"} {
 		m.appends.WithLabelValues(r)
@@ -69,7 +76,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag,
+		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag, m.slow,
 	)
 	return m
 }
@@ -89,6 +96,9 @@ func (m *Metrics) FrameIn(typ string) { m.framesIn.WithLabelValues(typ).Inc() }
 
 // FrameOut counts a frame written to a client.
 func (m *Metrics) FrameOut() { m.framesOut.Inc() }
+
+// SlowConsumer counts a connection closed as a slow consumer.
+func (m *Metrics) SlowConsumer(reason string) { m.slow.WithLabelValues(reason).Inc() }
 
 // Fanout observes the delay from an event's commit to its delivery.
 func (m *Metrics) Fanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }
