@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -71,6 +72,7 @@ type conn struct {
 	limiter   *rate.Limiter
 	limited   int // consecutive rate-limited frames; reader only
 	metrics   Metrics
+	logger    *slog.Logger
 
 	maxQueue  int           // frames queued (and in the writer's hands) before the connection counts as slow
 	writeWait time.Duration // one write, and the close frame
@@ -124,7 +126,10 @@ func (c *conn) enqueue(pm *websocket.PreparedMessage) (start bool) {
 		return false
 	}
 	if len(c.queue)+int(c.inflight.Load()) >= c.maxQueue {
-		c.closeLocked(closeSlowConsumer, CodeSlowConsumer)
+		c.closeSlowLocked(slowQueueFull)
+		// A writer stuck on the socket would wait for its write timeout:
+		// make it give up now, while the close frame still fits.
+		c.bc.interrupt()
 		return c.claimWriterLocked()
 	}
 	if c.queue == nil {
@@ -167,6 +172,27 @@ func (c *conn) closeLocked(code int, text string) {
 		c.slow.Store(true)
 	}
 	close(c.done)
+}
+
+// Why a connection was closed as a slow consumer (the label of the
+// metric).
+const (
+	slowQueueFull    = "queue_full"    // its outbound queue overflowed
+	slowWriteStalled = "write_stalled" // the socket took nothing for a write timeout
+)
+
+// closeSlowLocked closes the connection as a slow consumer, once, and
+// logs and counts it; c.qmu is held.
+func (c *conn) closeSlowLocked(reason string) {
+	if c.closing {
+		return
+	}
+	queued := len(c.queue) + int(c.inflight.Load())
+	c.closeLocked(closeSlowConsumer, CodeSlowConsumer)
+	c.metrics.SlowConsumer(reason)
+	if c.logger != nil {
+		c.logger.Info("closing a slow consumer", "user", c.user, "conn", c.id, "reason", reason, "queued_frames", queued, "max_queue", c.maxQueue)
+	}
 }
 
 // startPings pings the client every pingEvery while the connection lives;
@@ -215,7 +241,7 @@ func (c *conn) writeLoop() {
 			// Nothing more: send the buffer, then look again before
 			// giving the socket up, so that no frame waits for a writer.
 			if c.bc.end() != nil {
-				c.fail()
+				c.writeFailed()
 				return
 			}
 			c.qmu.Lock()
@@ -230,7 +256,7 @@ func (c *conn) writeLoop() {
 		}
 		if ping {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.writeWait)); err != nil {
-				c.fail()
+				c.writeFailed()
 				return
 			}
 		}
@@ -241,7 +267,7 @@ func (c *conn) writeLoop() {
 			}
 			c.ws.SetWriteDeadline(time.Now().Add(c.writeWait))
 			if err := c.ws.WritePreparedMessage(pm); err != nil {
-				c.fail()
+				c.writeFailed()
 				return
 			}
 			c.inflight.Add(-1)
@@ -259,6 +285,23 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// writeFailed ends a connection whose write failed. A write that timed
+// out (the client took nothing for writeWait, or the queue overflowed
+// and interrupted it) leaves the socket able to take the close frame:
+// the client is a slow consumer, closed with 4008. Otherwise the socket
+// is broken.
+func (c *conn) writeFailed() {
+	if !c.bc.resumable() {
+		c.fail()
+		return
+	}
+	c.qmu.Lock()
+	c.closeSlowLocked(slowWriteStalled)
+	c.slow.Store(c.closeCode == closeSlowConsumer)
+	c.qmu.Unlock()
+	c.finish()
 }
 
 // fail ends a connection whose socket failed: no close frame. The writer
@@ -281,10 +324,14 @@ func (c *conn) finish() {
 	c.queue, c.spare = nil, nil
 	c.qmu.Unlock()
 	if code != websocket.CloseAbnormalClosure {
+		// Past gorilla, which refuses to write after a failed write: the
+		// rest of a frame a timed-out write cut, then the close frame.
 		msg := websocket.FormatCloseMessage(code, text)
-		c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.writeWait))
+		frame := append([]byte{0x80 | websocket.CloseMessage, byte(len(msg))}, msg...)
+		c.bc.writeClose(frame, c.slow.Load(), time.Now().Add(min(c.writeWait, closeGrace)))
+	} else {
+		c.bc.end()
 	}
-	c.bc.end()
 	// Let the reader take in what the client still sends until it answers
 	// the close or a moment passes: closing a socket with unread data makes
 	// the kernel reset the connection, and the client would never see the

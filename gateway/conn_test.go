@@ -251,3 +251,107 @@ func TestPings(t *testing.T) {
 		<-pinged
 	}
 }
+
+// TestStalledClientGetsCloseFrame: a client that stops reading entirely
+// is closed with 4008 while its socket can still take the close frame,
+// whether its queue overflowed or a write waited writeWait: the frame is
+// in the socket behind what the client did not read, and the client reads
+// it once it reads again.
+func TestStalledClientGetsCloseFrame(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		maxQueue  int
+		writeWait time.Duration
+	}{
+		{slowQueueFull, 256, time.Hour},
+		{slowWriteStalled, 1 << 20, 300 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := newTestConn(t, tt.maxQueue, time.Hour)
+			if !tc.c.bc.capped {
+				t.Skip("no TCP_NOTSENT_LOWAT on this system: a client that reads nothing may not get its close frame")
+			}
+			counted := &slowCounter{}
+			tc.c.metrics, tc.c.writeWait = counted, tt.writeWait
+			big := make([]byte, 16<<10)
+			pm, err := websocket.NewPreparedMessage(websocket.TextMessage, big)
+			if err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(time.Minute)
+			for !tc.closed() {
+				if time.Now().After(deadline) {
+					t.Fatal("the connection of a client that reads nothing was not closed")
+				}
+				tc.c.send(pm)
+				time.Sleep(time.Millisecond)
+			}
+			// The close frame is written (or the socket failed) before the
+			// client reads anything.
+			for !tc.c.bc.closeWritten() {
+				if time.Now().After(deadline) {
+					t.Fatal("no close frame written")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			tc.closeReader()
+			frames := 0
+			for {
+				_, _, err := tc.client.ReadMessage()
+				if err == nil {
+					frames++
+					continue
+				}
+				var ce *websocket.CloseError
+				if !errors.As(err, &ce) || ce.Code != closeSlowConsumer {
+					t.Fatalf("after %d frames: %v, want close %d", frames, err, closeSlowConsumer)
+				}
+				break
+			}
+			if got := counted.get(tt.name); got != 1 {
+				t.Errorf("slow consumers counted as %s: %d, want 1", tt.name, got)
+			}
+			t.Logf("%d frames of 16 KiB, then close %d", frames, closeSlowConsumer)
+		})
+	}
+}
+
+// closed reports whether the connection started closing.
+func (tc *testConn) closed() bool {
+	select {
+	case <-tc.c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeWritten reports whether the close frame was sent, or the socket
+// failed.
+func (b *batchConn) closeWritten() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err != nil && !b.resumableLocked()
+}
+
+// slowCounter counts slow consumers by reason.
+type slowCounter struct {
+	noMetrics
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (s *slowCounter) SlowConsumer(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]int{}
+	}
+	s.n[reason]++
+}
+
+func (s *slowCounter) get(reason string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[reason]
+}

@@ -64,4 +64,16 @@
 // open WebSockets and closes, with 4001 "session expired", those past
 // their maximum age; the hub closes the WebSockets of a session whose
 // SessionEnded it sees, on every node (sessions.go).
+//
+// # Slow consumers
+//
+// Slow consumers: each connection has a bounded outbound queue (conn) and
+// one writer; on TCP the bytes waiting unsent in the kernel are capped
+// (TCP_NOTSENT_LOWAT, see batchConn) so that the socket always has room
+// for a close frame. A connection whose queue overflows, or whose socket
+// takes nothing for the write timeout, is closed with 4008: an overflow
+// interrupts the writer's blocked write, the rest of the frame it cut and
+// the close frame go out with the cap lifted, and the drop is logged at
+// info and counted (Metrics.SlowConsumer). The hub never waits for a
+// connection: it only queues.
 package gateway

@@ -13,6 +13,10 @@ type Metrics interface {
 	FrameIn(typ string)
 	// FrameOut counts a frame written to a client.
 	FrameOut()
+	// SlowConsumer counts a connection closed as a slow consumer (4008),
+	// by reason: "queue_full" (its outbound queue overflowed) or
+	// "write_stalled" (its socket took nothing for a write timeout).
+	SlowConsumer(reason string)
 	// Fanout observes the time from an event's commit (its RecordedAt) to
 	// its frame being queued on this node's subscriptions to its room.
 	Fanout(d time.Duration)
@@ -24,6 +28,7 @@ type noMetrics struct{}
 func (noMetrics) FrameIn(string)       {}
 func (noMetrics) FrameOut()            {}
 func (noMetrics) Fanout(time.Duration) {}
+func (noMetrics) SlowConsumer(string)  {}
 
 // Labels of frames that were not handled.
 const (

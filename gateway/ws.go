@@ -99,7 +99,7 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 		}
 	}
 	c := &conn{
-		ws: ws, bc: hj.bc, br: hj.br, rc: rawConn(hj.bc.Conn), id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID, tokenHash: sess.TokenHash, sessionStart: sess.CreatedAt, touchedAt: time.Now(), metrics: g.metrics,
+		ws: ws, bc: hj.bc, br: hj.br, rc: rawConn(hj.bc.Conn), id: uuid.NewString(), user: sess.UserID, username: sess.Username, sessionID: sess.SessionID, tokenHash: sess.TokenHash, sessionStart: sess.CreatedAt, touchedAt: time.Now(), metrics: g.metrics, logger: g.logger,
 		limiter:    rate.NewLimiter(rate.Limit(g.limits.FramesPerSecond), g.limits.FrameBurst),
 		maxQueue:   g.limits.OutboundQueue,
 		writeWait:  g.limits.WriteTimeout,
@@ -120,8 +120,14 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 	g.hub.addConn(c)
 
 	if _, err := g.cmds.Connect.Handle(g.baseCtx, commands.Connect{User: c.user, ConnID: c.id, NodeID: g.nodeID}); err != nil {
-		g.logger.Error("cannot record connection", "err", err)
-		c.closeWith(websocket.CloseInternalServerErr, "internal error")
+		if errors.Is(err, eventstore.ErrUnavailable) {
+			// The store takes no writes now (a full disk): try later.
+			g.logger.Warn("cannot record connection", "err", err)
+			c.closeWith(websocket.CloseTryAgainLater, CodeUnavailable)
+		} else {
+			g.logger.Error("cannot record connection", "err", err)
+			c.closeWith(websocket.CloseInternalServerErr, "internal error")
+		}
 		g.endConn(c)
 		return
 	}

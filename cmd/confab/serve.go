@@ -37,6 +37,7 @@ func (m *Main) serveCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: ":8080", Usage: "HTTP listen address", Sources: cli.EnvVars("CONFAB_ADDR")},
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
+			minFreeDiskFlag(),
 			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
 			&cli.StringFlag{Name: "nats-url", Usage: "NATS server URL (JetStream): nodes sharing a --store postgres fan events and typing out through it; without it, they stay in this process", Sources: cli.EnvVars("CONFAB_NATS_URL")},
@@ -55,11 +56,20 @@ func (m *Main) serveCommand() *cli.Command {
 	}
 }
 
+// minFreeDiskFlag is the embedded store's free-space threshold, for serve
+// and the admin commands.
+func minFreeDiskFlag() cli.Flag {
+	return &cli.StringFlag{Name: "min-free-disk", Value: sqlite.DefaultMinFree.String(), Usage: "free space to keep on the disk of --data: below it, the embedded store refuses writes (unavailable) until space is freed; a size (256MB, 1GiB), a percentage of the disk (5%), or 0 for no check", Sources: cli.EnvVars("CONFAB_MIN_FREE_DISK")}
+}
+
 // backend is the event store and the database of the read models.
 type backend struct {
 	store   eventstore.Store
 	db      *sql.DB
 	dialect projections.Dialect
+	// readOnly: the embedded store opened read-only (a full disk): the
+	// read models cannot apply events either.
+	readOnly bool
 }
 
 func (b *backend) Close() error {
@@ -73,11 +83,47 @@ func (b *backend) Close() error {
 	return errors.Join(errs...)
 }
 
+// gatewayStore is the event store as the gateway sees it. On a read-only
+// embedded store, its head is where the read models stopped: they cannot
+// apply what lies beyond it, and reads that wait for the head answer with
+// what the read models hold instead of timing out.
+func (b *backend) gatewayStore(read *projections.Projections) eventstore.Store {
+	s, ok := b.store.(*sqlite.Store)
+	if !ok || !b.readOnly {
+		return b.store
+	}
+	return readOnlyStore{s, read}
+}
+
+type readOnlyStore struct {
+	*sqlite.Store
+	read *projections.Projections
+}
+
+func (s readOnlyStore) Head(ctx context.Context) (eventstore.Position, error) {
+	head, err := s.Store.Head(ctx)
+	if err != nil {
+		return head, err
+	}
+	cp, err := s.read.Checkpoint(ctx)
+	if err != nil {
+		return head, err
+	}
+	if cp.Compare(head) < 0 {
+		return cp, nil
+	}
+	return head, nil
+}
+
 // openBackend opens the event store the flags name, and a database handle
 // on the same database for the read models.
 func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
 	switch c.String("store") {
 	case "sqlite":
+		minFree, err := sqlite.ParseMinFree(c.String("min-free-disk"))
+		if err != nil {
+			return nil, fmt.Errorf("--min-free-disk: %w", err)
+		}
 		path := filepath.Join(c.String("data"), "events.db")
 		changed, err := sqlite.TightenModes(path)
 		for _, t := range changed {
@@ -86,16 +132,19 @@ func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*bac
 		if err != nil {
 			return nil, err
 		}
-		store, err := sqlite.Open(ctx, path)
+		store, err := sqlite.OpenWith(ctx, path, sqlite.Options{MinFree: minFree})
 		if err != nil {
 			return nil, err
 		}
-		db, err := sqlite.OpenDB(path)
+		if err := store.Health(ctx); err != nil {
+			logger.Warn("the event store refuses writes; sends get unavailable until it takes them again", "path", path, "reason", err)
+		}
+		db, err := store.OpenDB()
 		if err != nil {
 			store.Close()
 			return nil, err
 		}
-		return &backend{store: store, db: db, dialect: projections.SQLite}, nil
+		return &backend{store: store, db: db, dialect: projections.SQLite, readOnly: store.ReadOnly()}, nil
 	case "postgres":
 		url := c.String("postgres-url")
 		if url == "" {
@@ -199,7 +248,7 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	}
 	defer calls.Close()
 	gw, err = gateway.New(gateway.Config{
-		Store: b.store, Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
+		Store: b.gatewayStore(read), Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
 		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
 		SFU: calls.sfu, ICEServers: calls.iceServers(),
 		Limits:  edgeLimits(c),
@@ -211,6 +260,9 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	src := watchCalls(calls)
 	src.Connections = gw.Connections
 	src.Loops = loops.Statuses
+	if h, ok := b.store.(interface{ Health(context.Context) error }); ok {
+		src.StoreWritable = func() bool { return h.Health(context.Background()) == nil }
+	}
 	if err := mets.Watch(src); err != nil {
 		return err
 	}
@@ -275,7 +327,13 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 		return err
 	}
 	g.Go(func() error { return notCanceled(relay.Run(gctx, head)) })
-	g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub, loops.Loop("projections"))) })
+	if b.readOnly {
+		// Nothing can be appended, and the read models cannot move: they
+		// serve what they hold until a restart with free space.
+		logger.Warn("read-only: the read models are not updated until a restart")
+	} else {
+		g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub, loops.Loop("projections"))) })
+	}
 	g.Go(func() error { return notCanceled(gw.Run(gctx, head)) })
 	g.Go(func() error { sampleProjectionLag(gctx, b.store, read, mets, logger); return nil })
 	serve := func(s *http.Server, l net.Listener, useTLS bool) func() error {

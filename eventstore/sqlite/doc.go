@@ -20,6 +20,19 @@
 // writer in another process (the admin CLI importing events) is noticed
 // by polling.
 //
+// A full disk refuses appends instead of failing them half way: before
+// each batch the writer checks the free space of the file's filesystem
+// (space: a statfs at most every 100 ms, sooner if the bytes written since
+// may have used up the margin) against Options.MinFree, and refuses the
+// batch with eventstore.ErrUnavailable below it. A commit SQLite fails
+// with SQLITE_FULL or SQLITE_IOERR is ErrUnavailable too. Nothing is
+// stored either way, reads go on, and appends work again as soon as the
+// space is back. Health tells which state the store is in.
+//
 // The schema is created and migrated on Open with goose; the SQL files are
-// in migrations/.
+// in migrations/. Opening writes nothing when no migration is pending,
+// but SQLite needs a little space for its shared-memory index: if the
+// writer cannot open for want of space, the store opens read-only
+// (immutable when no write-ahead log is left), serves reads, refuses
+// appends, and stays so until it is opened again.
 package sqlite

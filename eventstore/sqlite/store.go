@@ -36,27 +36,53 @@ type Store struct {
 	// committed (or the head when it opened): ReadAll splits reads of
 	// events below it.
 	written atomic.Int64
+
+	path  string
+	space *space
+	// readOnly, if set, is why the store opened read-only (w, wr and
+	// group are nil): the error every append gets.
+	readOnly error
+	// failed is the last commit's failure for want of space or of a
+	// working disk, until a commit succeeds.
+	failed atomic.Pointer[error]
+}
+
+// Options tune a Store.
+type Options struct {
+	// MinFree is the free space to keep on the file's filesystem: below
+	// it, appends are refused (see MinFree). Open keeps DefaultMinFree.
+	MinFree MinFree
 }
 
 var _ eventstore.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the event store in the SQLite file at
-// path and migrates its schema. A new store's directory is created 0700
-// and its files 0600.
+// path and migrates its schema, with the default Options.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{MinFree: DefaultMinFree})
+}
+
+// OpenWith opens (creating if needed) the event store in the SQLite file
+// at path and migrates its schema. A new store's directory is created
+// 0700 and its files 0600.
+//
+// If the file cannot be opened for writing because its disk is full or
+// failing (SQLite needs a little space even to open a database that
+// needs no migration: its shared-memory index), the store opens
+// read-only: reads work, appends and Health return an error wrapping
+// eventstore.ErrUnavailable, until the store is opened again.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	dir := filepath.Dir(path)
 	if err := createFile(path); err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", dsn(path, true))
+	s := &Store{path: path, space: newSpace(dir, opts.MinFree)}
+	w, err := openWriter(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	if err := migrate(ctx, w); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		if !isUnavailable(err) {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		return s.openReadOnly(ctx, err)
 	}
 	r, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
@@ -65,7 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{w: w, r: r}
+	s.w, s.r = w, r
 	head, err := s.Head(ctx)
 	if err != nil {
 		w.Close()
@@ -82,6 +108,80 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.wr = &writer{conn: conn, revs: map[string]uint64{}}
 	s.group = eventstore.NewGroupCommitter(s.commit, 1, maxBatch)
 	return s, nil
+}
+
+// openWriter opens the writer's handle (one connection) and migrates.
+func openWriter(ctx context.Context, path string) (*sql.DB, error) {
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// openReadOnly opens the readers only, after the writer failed with cause.
+// The database must exist and need no migration.
+func (s *Store) openReadOnly(ctx context.Context, cause error) (*Store, error) {
+	fail := func(err error) (*Store, error) {
+		return nil, fmt.Errorf("sqlite: open %s: %w (and read-only: %w)", s.path, cause, err)
+	}
+	r, err := sql.Open("sqlite", readOnlyDSN(s.path))
+	if err != nil {
+		return fail(err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	if err := checkSchema(ctx, r); err != nil {
+		r.Close()
+		return fail(err)
+	}
+	s.r = r
+	head, err := s.Head(ctx)
+	if err != nil {
+		r.Close()
+		return fail(err)
+	}
+	s.written.Store(int64(head.Commit))
+	s.readOnly = fmt.Errorf("%w: read-only: the disk was full or failing at start (%v); free space and restart", eventstore.ErrUnavailable, cause)
+	return s, nil
+}
+
+// readOnlyDSN is the connection string of a read-only store. Without a
+// write-ahead log to read (the last process closed cleanly), the file is
+// opened immutable: SQLite then needs no shared-memory index, which is
+// what cannot be created on a full disk.
+func readOnlyDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "query_only(true)")
+	q.Set("mode", "ro")
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		q.Set("immutable", "1")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// checkSchema fails unless the store's migrations are all applied.
+func checkSchema(ctx context.Context, db *sql.DB) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if pending {
+		return errors.New("the schema needs migrations, which cannot run read-only")
+	}
+	return nil
 }
 
 // dsn builds the connection string: WAL, fsync on every commit, and a busy
@@ -113,16 +213,56 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // OpenDB opens another handle on the SQLite file at path with the store's
 // settings (WAL, fsync on commit, busy timeout, immediate transactions), for
 // read models kept in the same file as the events.
+//
+// Errors for want of disk space or of a working disk satisfy
+// errors.Is(err, eventstore.ErrUnavailable).
 func OpenDB(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	return openDB(dsn(path, true)), nil
+}
+
+// OpenDB opens another handle on the store's file, as the package's
+// OpenDB does; on a read-only store, the handle is read-only too.
+func (s *Store) OpenDB() (*sql.DB, error) {
+	if s.readOnly == nil {
+		return OpenDB(s.path)
 	}
-	return db, nil
+	return openDB(readOnlyDSN(s.path)), nil
+}
+
+// ReadOnly reports whether the store opened read-only (see OpenWith).
+func (s *Store) ReadOnly() bool { return s.readOnly != nil }
+
+// Health returns nil if the store can take appends, else why not, as an
+// error wrapping eventstore.ErrUnavailable: it opened read-only, the free
+// space is below Options.MinFree (read now), or the last commit failed
+// for want of space or of a working disk.
+func (s *Store) Health(ctx context.Context) error {
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	if s.readOnly != nil {
+		return s.readOnly
+	}
+	if err := s.space.state(); err != nil {
+		return err
+	}
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	if s.readOnly != nil {
+		if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if s.closed.Load() {
+			return eventstore.AppendResult{}, eventstore.ErrClosed
+		}
+		return eventstore.AppendResult{}, s.readOnly
+	}
 	return s.group.Append(ctx, stream, expected, events)
 }
 
@@ -171,6 +311,10 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.readOnly != nil {
+		s.changed.Broadcast()
+		return s.r.Close()
 	}
 	s.group.Close()
 	s.changed.Broadcast()

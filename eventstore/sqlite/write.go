@@ -59,10 +59,26 @@ type writer struct {
 }
 
 // commit stores a batch of appends in one transaction.
+//
+// It refuses the batch, storing nothing, if the disk is below the free
+// space to keep; a commit that fails for want of space or of a working
+// disk is reported as eventstore.ErrUnavailable too.
 func (s *Store) commit(ctx context.Context, batch []*eventstore.AppendRequest) error {
+	if err := s.space.check(batchBytes(batch)); err != nil {
+		return err
+	}
 	err := s.wr.conn.Raw(func(dc any) error { return s.wr.commit(ctx, dc, batch) })
 	if err != nil {
+		if !isUnavailable(err) {
+			return err
+		}
+		err = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+		s.failed.Store(&err)
+		s.space.stale()
 		return err
+	}
+	if s.failed.Load() != nil {
+		s.failed.Store(nil)
 	}
 	if last := s.wr.last; last > s.written.Load() {
 		s.written.Store(last)
@@ -342,6 +358,34 @@ func (w *writer) close() error {
 		return w.closeStmts()
 	})
 	return errors.Join(err, w.conn.Close())
+}
+
+// isUnavailable reports whether err is SQLite failing for want of disk
+// space, of a working disk, or of write access (a read-only store): the
+// write may work later.
+func isUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY:
+		return true
+	}
+	return false
+}
+
+// batchBytes estimates what a batch stores: its events' payloads and a
+// row's worth of the rest.
+func batchBytes(batch []*eventstore.AppendRequest) int {
+	n := 0
+	for _, req := range batch {
+		n += len(req.Stream) * len(req.Events)
+		for i := range req.Events {
+			n += len(req.Events[i].Data) + len(req.Events[i].Metadata) + len(req.Events[i].Type) + 64
+		}
+	}
+	return n
 }
 
 // isConstraint reports whether err is a failed UNIQUE (or other) constraint.

@@ -27,6 +27,7 @@ type Metrics struct {
 	appends       *prometheus.CounterVec
 	appendSeconds prometheus.Histogram
 	projLag       prometheus.Gauge
+	slow          *prometheus.CounterVec
 }
 
 // New returns the collectors, registered with the Go runtime's and the
@@ -63,6 +64,12 @@ func New() *Metrics {
 		Name: "confab_projection_lag_events",
 		Help: "Events of user and room streams in the store that the read models have not applied yet (sampled every few seconds).",
 	})
+	m.slow = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "confab_ws_slow_consumers_total",
+		Help: "WebSocket connections closed as slow consumers (4008), by reason: queue_full (the outbound queue overflowed) or write_stalled (the socket took nothing for the write timeout).",
+	}, []string{"reason"})
+	m.slow.WithLabelValues("queue_full")
+	m.slow.WithLabelValues("write_stalled")
 	// Make the labelled series visible from the start.
 	for _, r := range []string{"ok", "conflict", "error"} {
 		m.appends.WithLabelValues(r)
@@ -70,7 +77,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag,
+		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag, m.slow,
 	)
 	return m
 }
@@ -90,6 +97,9 @@ func (m *Metrics) FrameIn(typ string) { m.framesIn.WithLabelValues(typ).Inc() }
 
 // FrameOut counts a frame written to a client.
 func (m *Metrics) FrameOut() { m.framesOut.Inc() }
+
+// SlowConsumer counts a connection closed as a slow consumer.
+func (m *Metrics) SlowConsumer(reason string) { m.slow.WithLabelValues(reason).Inc() }
 
 // Fanout observes the delay from an event's commit to its delivery.
 func (m *Metrics) Fanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }
@@ -124,6 +134,9 @@ type Sources struct {
 	TURNAllocations func() int
 	// Loops returns the state of the node's supervised loops.
 	Loops func() []supervise.Status
+	// StoreWritable tells whether the event store takes appends (the
+	// embedded store refuses them on a full disk).
+	StoreWritable func() bool
 }
 
 // Watch registers collectors that read src at each scrape.
@@ -159,6 +172,17 @@ func (m *Metrics) Watch(src Sources) error {
 	}
 	if f := src.Loops; f != nil {
 		cs = append(cs, loopCollector(f))
+	}
+	if f := src.StoreWritable; f != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "confab_store_writable",
+			Help: "1 if the event store takes appends, 0 if it refuses them (the embedded store: disk almost full, or opened read-only).",
+		}, func() float64 {
+			if f() {
+				return 1
+			}
+			return 0
+		}))
 	}
 	var errs []error
 	for _, c := range cs {
