@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/confabhq/confab/eventstore"
