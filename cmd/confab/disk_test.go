@@ -163,30 +163,6 @@ func diskPostRefused(t *testing.T, ctx context.Context, c *apitest.Client, room,
 	}
 }
 
-// diskWaitHistory waits until the history holds every acked message.
-func diskWaitHistory(t *testing.T, ctx context.Context, c *apitest.Client, room string, acked *invLedger) []apitest.Message {
-	t.Helper()
-	want := acked.all()
-	var msgs []apitest.Message
-	invWaitFor(t, ctx, time.Minute, "the acked messages in the history", func() (bool, string) {
-		var err error
-		if msgs, err = invHistory(ctx, c, room, 0); err != nil {
-			return false, err.Error()
-		}
-		have := map[uint64]bool{}
-		for _, m := range msgs {
-			have[m.Seq] = true
-		}
-		for _, m := range want {
-			if !have[m.Seq] {
-				return false, fmt.Sprintf("seq %d missing from %d messages", m.Seq, len(msgs))
-			}
-		}
-		return true, ""
-	})
-	return msgs
-}
-
 // TestFullDiskEmbeddedStore fills the filesystem under a running embedded
 // store: sends are refused with unavailable (never internal, never
 // acked), history is still served, /readyz says why, and the server stays
@@ -212,7 +188,7 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 	})
 	diskPostRefused(t, ctx, alice, room, "rest-1")
 	diskWaitUnready(t, ctx, base, "disk almost full")
-	diskWaitHistory(t, ctx, alice, room, acked)
+	invWaitAcked(t, ctx, alice, room, acked)
 	if v := diskMetric(t, base, "confab_store_writable"); v != "0" {
 		t.Errorf("confab_store_writable %s below the free space to keep, want 0", v)
 	}
@@ -225,7 +201,7 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 	})
 	diskPostRefused(t, ctx, alice, room, "rest-2")
 	diskWaitUnready(t, ctx, base, "disk almost full")
-	diskWaitHistory(t, ctx, alice, room, acked)
+	invWaitAcked(t, ctx, alice, room, acked)
 	if _, err := alice.Members(ctx, room); err != nil {
 		t.Fatalf("members on a full disk: %v", err)
 	}
@@ -255,7 +231,7 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 	chat.stop(t)
 	acked.check(t)
 	invCheckDurable(t, ctx, alice, room, acked)
-	msgs := diskWaitHistory(t, ctx, alice, room, acked)
+	msgs := invWaitAcked(t, ctx, alice, room, acked)
 	for _, m := range msgs {
 		if chat.ids[m.ClientMsgID] || strings.HasPrefix(m.ClientMsgID, "rest-") {
 			t.Errorf("refused message %s is in the history at seq %d", m.ClientMsgID, m.Seq)
@@ -278,7 +254,7 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 	}
 	alice = invOn(alice, base)
 	diskWaitUnready(t, ctx, base, "read-only")
-	after := diskWaitHistory(t, ctx, alice, room, acked)
+	after := invWaitAcked(t, ctx, alice, room, acked)
 	if len(after) != len(msgs) {
 		t.Errorf("read-only history: %d messages, want %d", len(after), len(msgs))
 	}

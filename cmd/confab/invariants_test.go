@@ -668,24 +668,8 @@ func invCrashAfterAcks(t *testing.T, ctx context.Context, srv *invChild, alice *
 func invCheckDurable(t *testing.T, ctx context.Context, alice *apitest.Client, room string, acked *invLedger) {
 	t.Helper()
 	want := acked.all()
-	var msgs []apitest.Message
 	// The read models catch up after a restart.
-	invWaitFor(t, ctx, time.Minute, "every acked message in the history", func() (bool, string) {
-		var err error
-		if msgs, err = invHistory(ctx, alice, room, 0); err != nil {
-			return false, err.Error()
-		}
-		have := map[uint64]bool{}
-		for _, m := range msgs {
-			have[m.Seq] = true
-		}
-		for _, m := range want {
-			if !have[m.Seq] {
-				return false, fmt.Sprintf("acked seq %d (%s) missing from %d messages", m.Seq, m.ID, len(msgs))
-			}
-		}
-		return true, ""
-	})
+	msgs := invWaitAcked(t, ctx, alice, room, acked)
 	evs := invMessageEvents(msgs)
 	// Seq 1 is the room's creation; the messages follow without a gap.
 	if g := invGap(evs, 2); g != "" {
@@ -1438,3 +1422,28 @@ const invCloseSlowConsumer = 4008
 
 // closed is a closed channel.
 var invNoPace = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// invWaitAcked waits until the room's history holds every acknowledged
+// message, and returns the history.
+func invWaitAcked(t *testing.T, ctx context.Context, c *apitest.Client, room string, acked *invLedger) []apitest.Message {
+	t.Helper()
+	want := acked.all()
+	var msgs []apitest.Message
+	invWaitFor(t, ctx, time.Minute, "every acked message in the history", func() (bool, string) {
+		var err error
+		if msgs, err = invHistory(ctx, c, room, 0); err != nil {
+			return false, err.Error()
+		}
+		have := map[uint64]bool{}
+		for _, m := range msgs {
+			have[m.Seq] = true
+		}
+		for _, m := range want {
+			if !have[m.Seq] {
+				return false, fmt.Sprintf("acked seq %d (%s) missing from %d messages", m.Seq, m.ID, len(msgs))
+			}
+		}
+		return true, ""
+	})
+	return msgs
+}
