@@ -105,6 +105,12 @@ func (p *Participant) Publish(offer string, kinds map[string]string, deliver fun
 	if err := p.closedErr(); err != nil {
 		return err
 	}
+	// Gathering starts with the local description, or already with the
+	// remote one when it restarts ICE (pion restarts the agent and gathers
+	// in SetRemoteDescription): hold the candidates from here until the
+	// answer is delivered.
+	p.pubICE.hold()
+	defer p.pubICE.release()
 	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -117,10 +123,6 @@ func (p *Participant) Publish(offer string, kinds map[string]string, deliver fun
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	// Gathering starts with the local description: hold its candidates
-	// until the answer is delivered.
-	p.pubICE.hold()
-	defer p.pubICE.release()
 	if err := p.pub.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("media: set local description: %w", err)
 	}

@@ -304,19 +304,27 @@ func TestCandidatesFollowTheirDescription(t *testing.T) {
 	a := join(t, s, "r1", "alice", opts)
 	b := join(t, s, "r1", "bob", opts)
 	waitFor(t, 20*time.Second, "both to receive each other", func() bool { return receivesAll(a, b) && receivesAll(b, a) }, describe(a, b))
+	a.mu.Lock()
+	before := len(a.signals)
+	a.mu.Unlock()
 	if err := a.c.RestartICE(); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.p.RestartICE(); err != nil {
 		t.Fatal(err)
 	}
-	// Each restart gathers again: wait for candidates after the new
-	// descriptions.
+	// Each restart gathers again: wait for candidates after the first new
+	// description of each connection (later renegotiations, which gather
+	// nothing, may follow it).
+	candidateAfter := func(signals []string, desc, cand string) bool {
+		i := slices.Index(signals, desc)
+		return i >= 0 && slices.Contains(signals[i+1:], cand)
+	}
 	waitFor(t, 20*time.Second, "candidates after the restarts", func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		return slices.Contains(a.signals[lastIndex(a.signals, "pub answer")+1:], "pub candidate") &&
-			slices.Contains(a.signals[lastIndex(a.signals, "sub offer")+1:], "sub candidate")
+		since := a.signals[before:]
+		return candidateAfter(since, "pub answer", "pub candidate") && candidateAfter(since, "sub offer", "sub candidate")
 	}, describe(a, b))
 	for _, pe := range []*peer{a, b} {
 		pe.mu.Lock()
@@ -334,16 +342,6 @@ func TestCandidatesFollowTheirDescription(t *testing.T) {
 			t.Errorf("%s: the client could not add %d of the SFU's candidates", pe.user, n)
 		}
 	}
-}
-
-// lastIndex returns the index of the last s in list, or -1.
-func lastIndex(list []string, s string) int {
-	for i := len(list) - 1; i >= 0; i-- {
-		if list[i] == s {
-			return i
-		}
-	}
-	return -1
 }
 
 func TestNewcomerGetsKeyframeWithinASecond(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -113,23 +112,6 @@ func diskReadyz(t *testing.T, base string) (int, string) {
 	return resp.StatusCode, body.Error
 }
 
-// diskMetric returns the value of an unlabelled metric on /metrics.
-func diskMetric(t *testing.T, base, name string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			return v
-		}
-	}
-	return "(none)"
-}
-
 // diskWaitUnready waits for /readyz to answer 503 with a reason holding want.
 func diskWaitUnready(t *testing.T, ctx context.Context, base, want string) {
 	t.Helper()
@@ -189,8 +171,8 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 	diskPostRefused(t, ctx, alice, room, "rest-1")
 	diskWaitUnready(t, ctx, base, "disk almost full")
 	invWaitAcked(t, ctx, alice, room, acked)
-	if v := diskMetric(t, base, "confab_store_writable"); v != "0" {
-		t.Errorf("confab_store_writable %s below the free space to keep, want 0", v)
+	if v := metric(t, scrape(t, base+"/metrics"), "confab_store_writable"); v != 0 {
+		t.Errorf("confab_store_writable %v below the free space to keep, want 0", v)
 	}
 
 	// Full: still refused, still reading, still up.
@@ -225,8 +207,8 @@ func TestFullDiskEmbeddedStore(t *testing.T) {
 		code, reason := diskReadyz(t, base)
 		return code == http.StatusOK, fmt.Sprint(code, " ", reason)
 	})
-	if v := diskMetric(t, base, "confab_store_writable"); v != "1" {
-		t.Errorf("confab_store_writable %s after freeing space, want 1", v)
+	if v := metric(t, scrape(t, base+"/metrics"), "confab_store_writable"); v != 1 {
+		t.Errorf("confab_store_writable %v after freeing space, want 1", v)
 	}
 	chat.stop(t)
 	acked.check(t)

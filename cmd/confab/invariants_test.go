@@ -1220,20 +1220,9 @@ func invWaitPresence(t *testing.T, ctx context.Context, c *apitest.Client, user 
 // invSlowConsumers sums confab_ws_slow_consumers_total over its reasons.
 func invSlowConsumers(t *testing.T, base string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum float64
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, "confab_ws_slow_consumers_total{") {
-			var v float64
-			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+	for series, v := range scrape(t, base+"/metrics") {
+		if strings.HasPrefix(series, "confab_ws_slow_consumers_total{") {
 			sum += v
 		}
 	}
@@ -1244,7 +1233,7 @@ func TestSlowClientDoesNotStallOthers(t *testing.T) {
 	fastNames := []string{"ann", "ben"}
 	for name, args := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			addr, stop := startServe(t, args...)
+			addr, stop := startServe(t, append(args, "--metrics-token", testMetricsToken)...)
 			defer stop()
 			base := "http://" + addr
 			ctx := invariantCtx(t)
