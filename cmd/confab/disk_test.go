@@ -154,7 +154,7 @@ func diskPostRefused(t *testing.T, ctx context.Context, c *apitest.Client, room,
 func TestFullDiskEmbeddedStore(t *testing.T) {
 	ctx := invariantCtx(t)
 	mnt := tmpfstest.Mount(t, 96<<20)
-	args := []string{"--data", filepath.Join(mnt, "data"), "--min-free-disk", "24MB"}
+	args := []string{"--data", filepath.Join(mnt, "data"), "--min-free-disk", "24MB", "--metrics-token", testMetricsToken}
 	srv := startShChild(t, args...)
 	base := "http://" + srv.waitLog(t, "listening", time.Minute)["addr"].(string)
 	alice := invSignUp(t, ctx, base, "alice")
