@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -17,6 +18,7 @@ import (
 	natsbus "github.com/confabhq/confab/bus/nats"
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/eventstore/eventstoredb"
 	"github.com/confabhq/confab/eventstore/postgres"
 	"github.com/confabhq/confab/eventstore/sqlite"
 	"github.com/confabhq/confab/gateway"
@@ -38,8 +40,9 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "addr", Value: ":8080", Usage: "HTTP listen address", Sources: cli.EnvVars("CONFAB_ADDR")},
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
 			minFreeDiskFlag(),
-			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
+			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: storeUsage, Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
+			eventStoreDBURLFlag(),
 			&cli.StringFlag{Name: "nats-url", Usage: "NATS server URL (JetStream): nodes sharing a --store postgres fan events and typing out through it; without it, they stay in this process", Sources: cli.EnvVars("CONFAB_NATS_URL")},
 			&cli.Float64Flag{Name: "ws-rate", Value: 20, Usage: "WebSocket frames per second a connection may send, sustained", Sources: cli.EnvVars("CONFAB_WS_RATE")},
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
@@ -116,54 +119,121 @@ func (s readOnlyStore) Head(ctx context.Context) (eventstore.Position, error) {
 }
 
 // openBackend opens the event store the flags name, and a database handle
-// on the same database for the read models.
+// for the read models: on the same database, or with EventStoreDB (not a
+// SQL database) in SQLite beside the data.
 func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
 	switch c.String("store") {
 	case "sqlite":
-		minFree, err := sqlite.ParseMinFree(c.String("min-free-disk"))
-		if err != nil {
-			return nil, fmt.Errorf("--min-free-disk: %w", err)
-		}
-		path := filepath.Join(c.String("data"), "events.db")
-		changed, err := sqlite.TightenModes(path)
-		for _, t := range changed {
-			logger.Warn("tightened the permissions of the data files: only confab's user may read them", "path", t.Path, "old", t.Old.String(), "new", t.New.String())
-		}
-		if err != nil {
-			return nil, err
-		}
-		store, err := sqlite.OpenWith(ctx, path, sqlite.Options{MinFree: minFree})
-		if err != nil {
-			return nil, err
-		}
-		if err := store.Health(ctx); err != nil {
-			logger.Warn("the event store refuses writes; sends get unavailable until it takes them again", "path", path, "reason", err)
-		}
-		db, err := store.OpenDB()
-		if err != nil {
-			store.Close()
-			return nil, err
-		}
-		return &backend{store: store, db: db, dialect: projections.SQLite, readOnly: store.ReadOnly()}, nil
+		return openSQLite(ctx, c, logger)
 	case "postgres":
-		url := c.String("postgres-url")
-		if url == "" {
-			return nil, errors.New("--store postgres needs --postgres-url (or CONFAB_POSTGRES_URL)")
-		}
-		store, err := postgres.Open(ctx, url, postgres.Options{Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		db, err := sql.Open("pgx", url)
-		if err != nil {
-			store.Close()
-			return nil, err
-		}
-		return &backend{store: store, db: db, dialect: projections.Postgres}, nil
+		return openPostgres(ctx, c, logger)
+	case "eventstoredb":
+		return openEventStoreDB(ctx, c, logger)
 	default:
-		return nil, fmt.Errorf("--store %q: want sqlite or postgres", c.String("store"))
+		return nil, fmt.Errorf("--store %q: want sqlite or postgres, or eventstoredb", c.String("store"))
 	}
 }
+
+// openSQLite opens the embedded store in --data, the read models in the
+// same file.
+func openSQLite(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
+	minFree, err := sqlite.ParseMinFree(c.String("min-free-disk"))
+	if err != nil {
+		return nil, fmt.Errorf("--min-free-disk: %w", err)
+	}
+	path := filepath.Join(c.String("data"), "events.db")
+	if err := tightenModes(path, logger); err != nil {
+		return nil, err
+	}
+	store, err := sqlite.OpenWith(ctx, path, sqlite.Options{MinFree: minFree})
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Health(ctx); err != nil {
+		logger.Warn("the event store refuses writes; sends get unavailable until it takes them again", "path", path, "reason", err)
+	}
+	db, err := store.OpenDB()
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &backend{store: store, db: db, dialect: projections.SQLite, readOnly: store.ReadOnly()}, nil
+}
+
+// tightenModes takes the group's and others' permissions away from a
+// SQLite file and its directory, and logs what it changed.
+func tightenModes(path string, logger *slog.Logger) error {
+	changed, err := sqlite.TightenModes(path)
+	for _, t := range changed {
+		logger.Warn("tightened the permissions of the data files: only confab's user may read them", "path", t.Path, "old", t.Old.String(), "new", t.New.String())
+	}
+	return err
+}
+
+// openPostgres opens the store in PostgreSQL, the read models in the same
+// database.
+func openPostgres(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
+	url := c.String("postgres-url")
+	if url == "" {
+		return nil, errors.New("--store postgres needs --postgres-url (or CONFAB_POSTGRES_URL)")
+	}
+	store, err := postgres.Open(ctx, url, postgres.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &backend{store: store, db: db, dialect: projections.Postgres}, nil
+}
+
+// readModelsFile is the SQLite file in --data that holds the read models
+// of a store that is not a SQL database (EventStoreDB).
+const readModelsFile = "read-models.db"
+
+// openEventStoreDB opens the store on an EventStoreDB server (it must
+// answer now), the read models in SQLite in --data.
+func openEventStoreDB(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
+	url := c.String("eventstoredb-url")
+	if url == "" {
+		return nil, errors.New("--store eventstoredb needs --eventstoredb-url (or CONFAB_EVENTSTOREDB_URL)")
+	}
+	store, err := eventstoredb.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("--eventstoredb-url: %w", err)
+	}
+	db, err := openReadModels(c.String("data"), logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &backend{store: store, db: db, dialect: projections.SQLite}, nil
+}
+
+// openReadModels opens the read models' SQLite file in dir, making dir
+// if need be.
+func openReadModels(dir string, logger *slog.Logger) (*sql.DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	path := filepath.Join(dir, readModelsFile)
+	if err := tightenModes(path, logger); err != nil {
+		return nil, err
+	}
+	return sqlite.OpenDB(path)
+}
+
+// eventStoreDBURLFlag names the EventStoreDB server, for serve and the
+// admin commands.
+func eventStoreDBURLFlag() cli.Flag {
+	return &cli.StringFlag{Name: "eventstoredb-url", Usage: "EventStoreDB connection string, with --store eventstoredb, e.g. esdb://admin:changeit@localhost:2113?tls=false (the read models go to " + readModelsFile + " in --data)", Sources: cli.EnvVars("CONFAB_EVENTSTOREDB_URL")}
+}
+
+// storeUsage is the --store flag's usage, for serve and the admin
+// commands.
+const storeUsage = "event store: sqlite (embedded, in --data), postgres, or eventstoredb (untested here: no server runs in CI)"
 
 // pubSub is the bus: committed events from the relay to the consumers,
 // ephemeral frames between gateways.
@@ -179,8 +249,10 @@ func openBus(ctx context.Context, c *cli.Command, nodeID string, logger *slog.Lo
 	if url == "" {
 		return bus.NewGoChannel(logger), nil
 	}
-	if c.String("store") == "sqlite" {
-		// Nodes on different stores would mix their logs on one bus.
+	if c.String("store") != "postgres" {
+		// Nodes on different stores would mix their logs on one bus; on
+		// EventStoreDB each node keeps its read models (node leases
+		// among them) to itself.
 		return nil, errors.New("--nats-url connects nodes that share one store: use it with --store postgres")
 	}
 	nb, err := natsbus.Open(ctx, natsbus.Config{URL: url, Name: "confab node " + nodeID, Logger: logger})
