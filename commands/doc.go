@@ -1,19 +1,46 @@
-// Package commands holds confab's use cases, one file each (sign_up.go,
-// send_message.go, ...): a command struct, a handler built by a constructor
-// that rejects nil dependencies, and Handle(ctx, cmd). A handler loads its
-// aggregate from the event store (snapshot plus tail), lets package domain
-// decide, and appends the resulting events with the expected revision,
-// retrying on a conflict. Handlers a client may retry are idempotent.
+// Package commands holds confab's use cases, one file each: a command
+// struct, a handler built by a constructor that rejects nil dependencies,
+// and Handle(ctx, cmd). The files:
 //
-// The interfaces handlers need from other parts are declared here, where
-// they are used. This package must not import pgx, pion, net/http or NATS
-// (internal/archtest checks).
+//   - sign_up.go, sign_in.go, sign_out.go: accounts and their sessions;
+//     accounts.go has the session tokens they share (newToken, HashToken,
+//     startSession);
+//   - sessions.go: TouchSession (the idle timeout's last use, an event),
+//     RevokeSession, RevokeOtherSessions, and WithClient, the client a new
+//     session records;
+//   - create_room.go, join_room.go (and InviteLookup, the rooms read
+//     model it asks), manage_room.go, open_dm.go: rooms and membership;
+//   - post_message.go, edit_message.go, delete_message.go, react.go,
+//     mark_read.go: messages;
+//   - connections.go (Connect: presence), call.go (JoinCall, LeaveCall);
+//   - room_access.go: IsMember, the gateway's authoritative membership
+//     check, read from the room aggregate;
+//   - aggregates.go: Aggregates and the repo that loads and updates them;
+//   - handlers.go: Config and New, which wires every handler to one store.
 //
-// Sign-up and sign-in share one password.Limiter (Handlers.Hashing): every
-// argon2id hash and check runs in one of its slots, so that a flood of
-// them takes bounded memory. SignInHandler keeps three in-memory
-// throttles (per account and address, per address, per account) and
-// SignUpHandler a token bucket per address, each under its own mutex and
-// bounded in keys; a paced sign-in waits on a timer in its request's
-// goroutine. They start no goroutines.
+// A handler loads its aggregate (a user or a room) through Aggregates,
+// lets package domain decide, and appends the resulting events expecting
+// the revision it decided on. There are no snapshots: repo keeps each
+// aggregate's state in memory after its first load from the stream (at
+// most maxCached of them, a tenth of the idle ones evicted when full) and
+// reads only the events appended since. An append the store refuses for
+// a wrong revision (another node or process wrote) reads those events and
+// decides again, at most maxConflicts times. The commands of one
+// aggregate are serialized on this node by its entry's mutex; repo.mu
+// guards the map and is never held while an entry's mutex is awaited.
+// Handlers a client may retry are idempotent (PostMessage derives its
+// event's ID from the client's).
+//
+// The interfaces handlers need from other parts (EventStore,
+// InviteLookup) are declared here, where they are used. This package must
+// not import pgx, pion, net/http or NATS (internal/archtest checks). Its
+// behaviour is specified as data: testdata/specs, run by spec_test.go.
+//
+// Sign-up and sign-in share one password.Limiter (Handlers.Hashing, made
+// by newHashing in handlers.go): every argon2id hash and check runs in one
+// of its slots, so that a flood of them takes bounded memory. SignInHandler
+// keeps three in-memory throttles (per account and address, per address,
+// per account) and SignUpHandler a token bucket per address, each under
+// its own mutex and bounded in keys; a paced sign-in waits on a timer in
+// its request's goroutine. The package starts no goroutines.
 package commands

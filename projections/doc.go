@@ -77,6 +77,13 @@
 // are equal. Status reports the checkpoint, row counts and any shadow;
 // Behind counts the events after a checkpoint.
 //
+// The files: shadow.go runs a rebuild (RebuildShadow, catch-up, tail,
+// swap); shadow_state.go keeps its state row and prepares or discards the
+// shadow; shadow_schema.go renames to the shadow, reads the catalog and
+// swaps the tables, with each dialect's catalog in shadow_sqlite.go and
+// shadow_postgres.go; shadow_verify.go compares shadow and live; dump.go
+// has the one row formatter (formatRows) that Dump and verify share.
+//
 // # Tables
 //
 //	proj_checkpoint    the last applied position, and the rebuilding mark

@@ -26,7 +26,20 @@ func (p *Projections) Dump(ctx context.Context) (map[string][]string, error) {
 }
 
 func (p *Projections) dumpTable(ctx context.Context, table string) ([]string, error) {
-	rows, err := p.db.QueryContext(ctx, `SELECT * FROM `+table)
+	lines, err := formatRows(ctx, p.db, table, `SELECT * FROM `+table)
+	if err != nil {
+		return nil, err
+	}
+	if lines == nil {
+		lines = []string{}
+	}
+	slices.Sort(lines)
+	return lines, nil
+}
+
+// formatRows runs query and formats its rows as Dump does.
+func formatRows(ctx context.Context, q querier, table, query string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -40,27 +53,19 @@ func (p *Projections) dumpTable(ctx context.Context, table string) ([]string, er
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	lines := []string{}
-	var b strings.Builder
+	var out []string
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		b.Reset()
+		var b strings.Builder
 		b.WriteString(table)
 		for i, v := range vals {
-			b.WriteByte('\t')
-			b.WriteString(cols[i])
-			b.WriteByte('=')
-			b.WriteString(formatValue(v))
+			b.WriteString("\t" + cols[i] + "=" + formatValue(v))
 		}
-		lines = append(lines, b.String())
+		out = append(out, b.String())
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	slices.Sort(lines)
-	return lines, nil
+	return out, rows.Err()
 }
 
 // formatValue writes a column value the same way whatever the driver.

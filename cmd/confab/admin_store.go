@@ -25,8 +25,9 @@ const openTimeout = 20 * time.Second
 func storeFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
-		&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
+		&cli.StringFlag{Name: "store", Value: "sqlite", Usage: storeUsage, Sources: cli.EnvVars("CONFAB_STORE")},
 		&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
+		eventStoreDBURLFlag(),
 		minFreeDiskFlag(),
 	}, logFlags()...)
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -17,15 +15,12 @@ import (
 	natsbus "github.com/confabhq/confab/bus/nats"
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
-	"github.com/confabhq/confab/eventstore/postgres"
-	"github.com/confabhq/confab/eventstore/sqlite"
 	"github.com/confabhq/confab/gateway"
 	"github.com/confabhq/confab/internal/metrics"
 	"github.com/confabhq/confab/internal/supervise"
 	"github.com/confabhq/confab/projections"
 	"github.com/confabhq/confab/web"
 	"github.com/google/uuid"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 )
@@ -38,8 +33,9 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "addr", Value: ":8080", Usage: "HTTP listen address", Sources: cli.EnvVars("CONFAB_ADDR")},
 			&cli.StringFlag{Name: "data", Value: "data", Usage: "data directory of the embedded store", Sources: cli.EnvVars("CONFAB_DATA")},
 			minFreeDiskFlag(),
-			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: "event store: sqlite (embedded, in --data) or postgres", Sources: cli.EnvVars("CONFAB_STORE")},
+			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: storeUsage, Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
+			eventStoreDBURLFlag(),
 			&cli.StringFlag{Name: "nats-url", Usage: "NATS server URL (JetStream): nodes sharing a --store postgres fan events and typing out through it; without it, they stay in this process", Sources: cli.EnvVars("CONFAB_NATS_URL")},
 			&cli.Float64Flag{Name: "ws-rate", Value: 20, Usage: "WebSocket frames per second a connection may send, sustained", Sources: cli.EnvVars("CONFAB_WS_RATE")},
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
@@ -53,115 +49,6 @@ func (m *Main) serveCommand() *cli.Command {
 			}
 			return m.serve(ctx, c, logger)
 		},
-	}
-}
-
-// minFreeDiskFlag is the embedded store's free-space threshold, for serve
-// and the admin commands.
-func minFreeDiskFlag() cli.Flag {
-	return &cli.StringFlag{Name: "min-free-disk", Value: sqlite.DefaultMinFree.String(), Usage: "free space to keep on the disk of --data: below it, the embedded store refuses writes (unavailable) until space is freed; a size (256MB, 1GiB), a percentage of the disk (5%), or 0 for no check", Sources: cli.EnvVars("CONFAB_MIN_FREE_DISK")}
-}
-
-// backend is the event store and the database of the read models.
-type backend struct {
-	store   eventstore.Store
-	db      *sql.DB
-	dialect projections.Dialect
-	// readOnly: the embedded store opened read-only (a full disk): the
-	// read models cannot apply events either.
-	readOnly bool
-}
-
-func (b *backend) Close() error {
-	var errs []error
-	if b.db != nil {
-		errs = append(errs, b.db.Close())
-	}
-	if b.store != nil {
-		errs = append(errs, b.store.Close())
-	}
-	return errors.Join(errs...)
-}
-
-// gatewayStore is the event store as the gateway sees it. On a read-only
-// embedded store, its head is where the read models stopped: they cannot
-// apply what lies beyond it, and reads that wait for the head answer with
-// what the read models hold instead of timing out.
-func (b *backend) gatewayStore(read *projections.Projections) eventstore.Store {
-	s, ok := b.store.(*sqlite.Store)
-	if !ok || !b.readOnly {
-		return b.store
-	}
-	return readOnlyStore{s, read}
-}
-
-type readOnlyStore struct {
-	*sqlite.Store
-	read *projections.Projections
-}
-
-func (s readOnlyStore) Head(ctx context.Context) (eventstore.Position, error) {
-	head, err := s.Store.Head(ctx)
-	if err != nil {
-		return head, err
-	}
-	cp, err := s.read.Checkpoint(ctx)
-	if err != nil {
-		return head, err
-	}
-	if cp.Compare(head) < 0 {
-		return cp, nil
-	}
-	return head, nil
-}
-
-// openBackend opens the event store the flags name, and a database handle
-// on the same database for the read models.
-func openBackend(ctx context.Context, c *cli.Command, logger *slog.Logger) (*backend, error) {
-	switch c.String("store") {
-	case "sqlite":
-		minFree, err := sqlite.ParseMinFree(c.String("min-free-disk"))
-		if err != nil {
-			return nil, fmt.Errorf("--min-free-disk: %w", err)
-		}
-		path := filepath.Join(c.String("data"), "events.db")
-		changed, err := sqlite.TightenModes(path)
-		for _, t := range changed {
-			logger.Warn("tightened the permissions of the data files: only confab's user may read them", "path", t.Path, "old", t.Old.String(), "new", t.New.String())
-		}
-		if err != nil {
-			return nil, err
-		}
-		store, err := sqlite.OpenWith(ctx, path, sqlite.Options{MinFree: minFree})
-		if err != nil {
-			return nil, err
-		}
-		if err := store.Health(ctx); err != nil {
-			logger.Warn("the event store refuses writes; sends get unavailable until it takes them again", "path", path, "reason", err)
-		}
-		db, err := store.OpenDB()
-		if err != nil {
-			store.Close()
-			return nil, err
-		}
-		return &backend{store: store, db: db, dialect: projections.SQLite, readOnly: store.ReadOnly()}, nil
-	case "postgres":
-		url := c.String("postgres-url")
-		if url == "" {
-			return nil, errors.New("--store postgres needs --postgres-url (or CONFAB_POSTGRES_URL)")
-		}
-		store, err := postgres.Open(ctx, url, postgres.Options{Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		db, err := sql.Open("pgx", url)
-		if err != nil {
-			store.Close()
-			return nil, err
-		}
-		return &backend{store: store, db: db, dialect: projections.Postgres}, nil
-	default:
-		return nil, fmt.Errorf("--store %q: want sqlite or postgres", c.String("store"))
 	}
 }
 
@@ -179,8 +66,10 @@ func openBus(ctx context.Context, c *cli.Command, nodeID string, logger *slog.Lo
 	if url == "" {
 		return bus.NewGoChannel(logger), nil
 	}
-	if c.String("store") == "sqlite" {
-		// Nodes on different stores would mix their logs on one bus.
+	if c.String("store") != "postgres" {
+		// Nodes on different stores would mix their logs on one bus; on
+		// EventStoreDB each node keeps its read models (node leases
+		// among them) to itself.
 		return nil, errors.New("--nats-url connects nodes that share one store: use it with --store postgres")
 	}
 	nb, err := natsbus.Open(ctx, natsbus.Config{URL: url, Name: "confab node " + nodeID, Logger: logger})
@@ -192,114 +81,157 @@ func openBus(ctx context.Context, c *cli.Command, nodeID string, logger *slog.Lo
 
 // serve runs the server until ctx ends, then shuts it down gracefully:
 // WebSockets get a close frame, HTTP requests finish, queued appends
-// commit.
+// commit. Its phases: open (stores, bus, gateway, listeners), run (the
+// workers and servers until ctx ends or one of them fails), shutdown.
 func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) error {
+	n, err := openNode(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	return n.run(ctx, m.Ready)
+}
+
+// node is a serving confab process: what open made, for run and shutdown.
+type node struct {
+	logger          *slog.Logger
+	storeName       string
+	shutdownTimeout time.Duration
+	id              string
+
+	b      *backend
+	head   eventstore.Position // the store's head when the node opened
+	read   *projections.Projections
+	mets   *metrics.Metrics
+	pubsub pubSub
+	relay  *bus.Relay
+	loops  *supervise.Set
+	calls  *calls
+	gw     *gateway.Gateway
+
+	srv     *http.Server // the main server, on ln
+	ln      net.Listener
+	useTLS  bool
+	side    []*http.Server // ACME's HTTP-01 challenges, /metrics: they stop after srv
+	sideLns []net.Listener
+}
+
+// openNode opens everything the node serves with, in order: the store
+// and read models, the commands, the bus and relay, the calls and the
+// gateway, the metrics, then the listeners. On an error it closes what
+// it opened.
+func openNode(ctx context.Context, c *cli.Command, logger *slog.Logger) (_ *node, err error) {
+	n := &node{logger: logger, storeName: c.String("store"), shutdownTimeout: c.Duration("shutdown-timeout"), id: uuid.NewString()}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	cmds, err := n.openCore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	tlsSetup, err := n.openGateway(c, cmds)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.listen(c, tlsSetup); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// openCore opens the event store, the read models, the metrics, the
+// commands, the bus and the relay with its supervised loop.
+func (n *node) openCore(ctx context.Context, c *cli.Command) (*commands.Handlers, error) {
 	sessions, err := sessionPolicy(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b, err := openBackend(ctx, c, logger)
+	if n.b, err = openBackend(ctx, c, n.logger); err != nil {
+		return nil, err
+	}
+	if n.head, err = n.b.store.Head(ctx); err != nil {
+		return nil, err
+	}
+	if n.read, err = projections.Open(ctx, n.b.db, n.b.dialect); err != nil {
+		return nil, err
+	}
+	n.mets = metrics.New()
+	cmds, err := commands.New(authConfig(c, commands.Config{Store: timedStore{n.b.store, n.mets}, Invites: n.read, Sessions: sessions}))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer b.Close()
-	head, err := b.store.Head(ctx)
-	if err != nil {
-		return err
+	if err := watchHashing(n.mets, cmds.Hashing); err != nil {
+		return nil, err
 	}
-	read, err := projections.Open(ctx, b.db, b.dialect)
-	if err != nil {
-		return err
+	if n.pubsub, err = openBus(ctx, c, n.id, n.logger); err != nil {
+		return nil, err
 	}
-	mets := metrics.New()
-	cmds, err := commands.New(authConfig(c, commands.Config{Store: timedStore{b.store, mets}, Invites: read, Sessions: sessions}))
-	if err != nil {
-		return err
-	}
-	if err := watchHashing(mets, cmds.Hashing); err != nil {
-		return err
-	}
-	nodeID := uuid.NewString()
-	pubsub, err := openBus(ctx, c, nodeID, logger)
-	if err != nil {
-		return err
-	}
-	defer pubsub.Close()
-	relay, err := bus.NewRelay(b.store, pubsub, logger)
-	if err != nil {
-		return err
+	if n.relay, err = bus.NewRelay(n.b.store, n.pubsub, n.logger); err != nil {
+		return nil, err
 	}
 	// The long-running loops survive the store's and the bus's faults;
 	// /readyz and /metrics show their state (package supervise).
-	loops := supervise.NewSet(logger, supervise.DefaultBackoff)
-	relay.Supervise(loops.Loop("relay"))
-	tlsSetup, err := configureTLS(c, logger)
+	n.loops = supervise.NewSet(n.logger, supervise.DefaultBackoff)
+	n.relay.Supervise(n.loops.Loop("relay"))
+	return cmds, nil
+}
+
+// openGateway sets up TLS, the calls and the gateway, and has the
+// metrics watch them.
+func (n *node) openGateway(c *cli.Command, cmds *commands.Handlers) (*serverTLS, error) {
+	tlsSetup, err := configureTLS(c, n.logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	proxies, err := parsePrefixes("trusted-proxies", c.StringSlice("trusted-proxies"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var gw *gateway.Gateway
-	calls, err := startCalls(c, logger, func(room, user, conn string) { gw.CallFailed(room, user, conn) })
-	if err != nil {
-		return err
+	if n.calls, err = startCalls(c, n.logger, func(room, user, conn string) { n.gw.CallFailed(room, user, conn) }); err != nil {
+		return nil, err
 	}
-	defer calls.Close()
-	gw, err = gateway.New(gateway.Config{
-		Store: b.gatewayStore(read), Commands: cmds, Projections: read, Pub: pubsub, Sub: pubsub,
-		NodeID: nodeID, Logger: logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
-		SFU: calls.sfu, ICEServers: calls.iceServers(),
+	n.gw, err = gateway.New(gateway.Config{
+		Store: n.b.gatewayStore(n.read), Commands: cmds, Projections: n.read, Pub: n.pubsub, Sub: n.pubsub,
+		NodeID: n.id, Logger: n.logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
+		SFU: n.calls.sfu, ICEServers: n.calls.iceServers(),
 		Limits:  edgeLimits(c),
-		Metrics: mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies, Loops: loops,
+		Metrics: n.mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies, Loops: n.loops,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	src := watchCalls(calls)
-	src.Connections = gw.Connections
-	src.Loops = loops.Statuses
-	if h, ok := b.store.(interface{ Health(context.Context) error }); ok {
+	src := watchCalls(n.calls)
+	src.Connections = n.gw.Connections
+	src.Loops = n.loops.Statuses
+	if h, ok := n.b.store.(interface{ Health(context.Context) error }); ok {
 		src.StoreWritable = func() bool { return h.Health(context.Background()) == nil }
 	}
-	if err := mets.Watch(src); err != nil {
-		return err
+	if err := n.mets.Watch(src); err != nil {
+		return nil, err
 	}
-	newServer := func(h http.Handler) *http.Server { return newHTTPServer(c, h, logger) }
-	// Side servers: ACME's HTTP-01 challenges, and /metrics on its own
-	// address. They stop after the main one.
-	var side []*http.Server
-	var sideLns []net.Listener
-	defer func() {
-		for _, l := range sideLns {
-			l.Close()
-		}
-	}()
-	listenSide := func(what, addr string, h http.Handler) error {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		logger.Info(what+" listening", "addr", l.Addr().String())
-		side, sideLns = append(side, newServer(h)), append(sideLns, l)
-		return nil
-	}
-	handler := http.Handler(gw)
+	return tlsSetup, nil
+}
+
+// listen opens the side servers' listeners (/metrics on its own address,
+// ACME's HTTP challenges), then the main one.
+func (n *node) listen(c *cli.Command, tlsSetup *serverTLS) error {
+	handler := http.Handler(n.gw)
 	if token := c.String("metrics-token"); token != "" {
-		handler = withMetrics(mets, gw, token)
+		handler = withMetrics(n.mets, n.gw, token)
 	}
 	switch a := c.String("metrics-addr"); a {
 	case "":
 		return errors.New(`--metrics-addr "": give a listen address, or "off"; to serve /metrics on --addr, set --metrics-token`)
 	case metricsOff:
 	default:
-		if err := listenSide("metrics", a, opsHandler(mets, gw)); err != nil {
+		if err := n.listenSide(c, "metrics", a, opsHandler(n.mets, n.gw)); err != nil {
 			return fmt.Errorf("%w (set --metrics-addr to a free address, or off)", err)
 		}
 	}
 	if tlsSetup != nil && tlsSetup.acmeHTTP != nil {
-		if err := listenSide("ACME HTTP challenges", tlsSetup.acmeAddr, tlsSetup.acmeHTTP); err != nil {
+		if err := n.listenSide(c, "ACME HTTP challenges", tlsSetup.acmeAddr, tlsSetup.acmeHTTP); err != nil {
 			return err
 		}
 	}
@@ -307,12 +239,45 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	srv := newServer(handler)
-	scheme := "http"
+	n.ln, n.srv = ln, newHTTPServer(c, handler, n.logger)
 	if tlsSetup != nil {
-		srv.TLSConfig, scheme = tlsSetup.config, "https"
+		n.srv.TLSConfig, n.useTLS = tlsSetup.config, true
 	}
+	return nil
+}
 
+// listenSide opens a side server's listener.
+func (n *node) listenSide(c *cli.Command, what, addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n.logger.Info(what+" listening", "addr", l.Addr().String())
+	n.side, n.sideLns = append(n.side, newHTTPServer(c, h, n.logger)), append(n.sideLns, l)
+	return nil
+}
+
+// close releases what open opened, last first; the servers' listeners
+// are closed by their shutdown.
+func (n *node) close() {
+	for _, l := range n.sideLns {
+		l.Close()
+	}
+	if n.calls != nil {
+		n.calls.Close()
+	}
+	if n.pubsub != nil {
+		n.pubsub.Close()
+	}
+	if n.b != nil {
+		n.b.Close()
+	}
+}
+
+// run starts the workers and the servers, tells ready the main address,
+// and waits for ctx to end or a worker or server to fail; then it shuts
+// down.
+func (n *node) run(ctx context.Context, ready func(net.Addr)) error {
 	// Workers stop only after the gateway has closed its connections, so
 	// that their ends are still recorded and delivered. They return early
 	// only on a fatal error (corrupted data, a bug), which ends the
@@ -320,65 +285,84 @@ func (m *Main) serve(ctx context.Context, c *cli.Command, logger *slog.Logger) e
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	g, gctx := errgroup.WithContext(workCtx)
+	n.startWorkers(gctx, g)
+	g.Go(serveHTTP(n.srv, n.ln, n.useTLS))
+	for i, s := range n.side {
+		g.Go(serveHTTP(s, n.sideLns[i], false))
+	}
+	scheme := "http"
+	if n.useTLS {
+		scheme = "https"
+	}
+	n.logger.Info("listening", "addr", n.ln.Addr().String(), "scheme", scheme, "store", n.storeName, "node", n.id)
+	if ready != nil {
+		ready(n.ln.Addr())
+	}
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	errShutdown := n.shutdown()
+	stopWork()
+	err := errors.Join(g.Wait(), errShutdown)
+	n.logger.Info("stopped")
+	return err
+}
+
+// startWorkers starts the relay, the read models' appliers (unless the
+// store is read-only), the gateway's bus follower and the lag sampler.
+func (n *node) startWorkers(ctx context.Context, g *errgroup.Group) {
 	notCanceled := func(err error) error {
 		if errors.Is(err, context.Canceled) {
 			return nil
 		}
 		return err
 	}
-	g.Go(func() error { return notCanceled(relay.Run(gctx, head)) })
-	if b.readOnly {
+	g.Go(func() error { return notCanceled(n.relay.Run(ctx, n.head)) })
+	if n.b.readOnly {
 		// Nothing can be appended, and the read models cannot move: they
 		// serve what they hold until a restart with free space.
-		logger.Warn("read-only: the read models are not updated until a restart")
+		n.logger.Warn("read-only: the read models are not updated until a restart")
 	} else {
-		g.Go(func() error { return notCanceled(read.Run(gctx, b.store, pubsub, loops.Loop("projections"))) })
+		g.Go(func() error { return notCanceled(n.read.Run(ctx, n.b.store, n.pubsub, n.loops.Loop("projections"))) })
 	}
-	g.Go(func() error { return notCanceled(gw.Run(gctx, head)) })
-	g.Go(func() error { sampleProjectionLag(gctx, b.store, read, mets, logger); return nil })
-	serve := func(s *http.Server, l net.Listener, useTLS bool) func() error {
-		return func() error {
-			var err error
-			if useTLS {
-				err = s.ServeTLS(l, "", "")
-			} else {
-				err = s.Serve(l)
-			}
-			if !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+	g.Go(func() error { return notCanceled(n.gw.Run(ctx, n.head)) })
+	g.Go(func() error { sampleProjectionLag(ctx, n.b.store, n.read, n.mets, n.logger); return nil })
+}
+
+// serveHTTP returns a worker that serves s on l until s shuts down.
+func serveHTTP(s *http.Server, l net.Listener, useTLS bool) func() error {
+	return func() error {
+		var err error
+		if useTLS {
+			err = s.ServeTLS(l, "", "")
+		} else {
+			err = s.Serve(l)
 		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
 	}
-	g.Go(serve(srv, ln, tlsSetup != nil))
-	for i, s := range side {
-		g.Go(serve(s, sideLns[i], false))
-	}
-	logger.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "store", c.String("store"), "node", nodeID)
-	if m.Ready != nil {
-		m.Ready(ln.Addr())
-	}
-	select {
-	case <-ctx.Done():
-	case <-gctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+}
+
+// shutdown stops the servers, the gateway and the calls within the
+// shutdown timeout. The HTTP server waits for requests in flight while
+// the gateway closes the WebSockets (which the HTTP server does not
+// track); the side servers (/readyz there says "shutting down") stop
+// last. The workers stop after it.
+func (n *node) shutdown() error {
+	n.logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), n.shutdownTimeout)
 	defer cancel()
-	// The HTTP server waits for requests in flight while the gateway
-	// closes the WebSockets (which the HTTP server does not track); the
-	// side servers (/readyz there says "shutting down") stop last.
 	var srvErr error
 	srvDone := make(chan struct{})
-	go func() { srvErr = srv.Shutdown(sctx); close(srvDone) }()
-	gwErr := gw.Shutdown(sctx)
+	go func() { srvErr = n.srv.Shutdown(sctx); close(srvDone) }()
+	gwErr := n.gw.Shutdown(sctx)
 	<-srvDone
-	errShutdown := errors.Join(srvErr, gwErr, calls.Close())
-	for _, s := range side {
-		errShutdown = errors.Join(errShutdown, s.Shutdown(sctx))
+	err := errors.Join(srvErr, gwErr, n.calls.Close())
+	for _, s := range n.side {
+		err = errors.Join(err, s.Shutdown(sctx))
 	}
-	stopWork()
-	err = errors.Join(g.Wait(), errShutdown)
-	logger.Info("stopped")
 	return err
 }
