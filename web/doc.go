@@ -49,7 +49,10 @@
 //	                  mentions); util/format.js: dates; util/emitter.js
 //
 // User data reaches the page only through textContent and attributes,
-// never innerHTML; links are http(s) only, with rel="noopener noreferrer"
+// never innerHTML, and always as a bidi isolate (a <bdi>, a class with
+// unicode-bidi: isolate in app.css, or isolate() of util/format.js, FSI …
+// PDI, inside plain strings: toasts, titles, the typing line), so that
+// right-to-left text or an override cannot reorder the text around it; links are http(s) only, with rel="noopener noreferrer"
 // and target=_blank. Handler sends a Content-Security-Policy header
 // (ContentSecurityPolicy; a <meta> policy cannot forbid framing) that
 // allows only the page's own scripts and styles, and no framing.
@@ -76,4 +79,7 @@
 // with chromedp. It fails on any uncaught exception, console.error or
 // JavaScript dialog. Chromium missing: the tests skip, or fail with CI=true.
 // A passing run writes docs/screenshots/signin.png and chat.png.
+// browser_layout_test.go checks long names truncate and user text is
+// isolated; browser_assets_test.go counts the bytes Chromium transfers;
+// assets_test.go fetches the client over HTTP as a browser would.
 package web
