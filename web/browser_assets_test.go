@@ -53,10 +53,25 @@ func (tr *transfers) take() (float64, map[string]float64) {
 	return total, got
 }
 
+// notLoaded fails the test if one of the URLs of files has one of the
+// path prefixes.
+func notLoaded(t *testing.T, what string, files map[string]float64, prefixes ...string) {
+	t.Helper()
+	for u := range files {
+		for _, p := range prefixes {
+			if strings.Contains(u, p) {
+				t.Errorf("%s loaded %s, which it does not need", what, u)
+			}
+		}
+	}
+}
+
 // TestLoadSizes loads the client in a fresh Chromium and counts the bytes
 // it transfers: the sign-in page, then the app after signing up, then a
 // reload of the app, which must take every file from the cache (only the
-// revalidation of index.html, a 304, goes over the network).
+// revalidation of index.html, a 304, goes over the network). The sign-in
+// page loads no app code, the app no call media code (it loads when a
+// call starts).
 func TestLoadSizes(t *testing.T) {
 	s := startServer(t)
 	b := newBrowser(t, "alice")
@@ -66,10 +81,20 @@ func TestLoadSizes(t *testing.T) {
 	b.waitJS("the sign-in form shows", `document.querySelector("#auth-form")`)
 	signIn, files := tr.take()
 	t.Logf("sign-in page: %.0f bytes %v", signIn, files)
+	if signIn >= 40*1024 {
+		t.Errorf("the sign-in page transferred %.0f bytes, want < 40 KB: %v", signIn, files)
+	}
+
+	notLoaded(t, "the sign-in page", files, "/js/client.", "/js/socket.", "/js/ui/app.", "/js/call/")
 
 	b.signUp("alice", "correct horse battery")
 	app, files := tr.take()
 	t.Logf("app after sign-in: %.0f bytes %v", app, files)
+	if signIn+app >= 90*1024 {
+		t.Errorf("the first load of the app transferred %.0f bytes, want < 90 KB: %v", signIn+app, files)
+	}
+
+	notLoaded(t, "the app", files, "/js/call/session.", "/js/call/devices.", "/js/call/sdp.")
 
 	b.open(s.URL)
 	b.waitJS("the app shows after the reload", `document.querySelector("#app") && document.querySelector(".me-name")?.textContent === "alice"`)

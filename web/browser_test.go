@@ -238,6 +238,9 @@ func (s *server) api(t *testing.T, token, method, path string, body any) map[str
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // the API refuses a body without it
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -18,7 +18,9 @@
 // variant (Vary: Accept-Encoding). Hashed URLs are sent with
 // Cache-Control "public, max-age=31536000, immutable"; index.html and the
 // plain names with "no-cache" and a strong ETag (one per encoding), so a
-// reload is one 304 and no file is fetched again. No inline script is
+// reload is one 304 and no file is fetched again. An unknown path with a
+// file's extension (.js, .css, ...: another version's hashed name) is a
+// 404, any other unknown path index.html. No inline script is
 // added, so the CSP's script-src 'self' holds as it is.
 //
 // # The client
@@ -28,7 +30,9 @@
 // HttpOnly session cookie, and one WebSocket authenticated by the same
 // cookie. The modules under static/js:
 //
-//	main.js           entry point: the sign-in screen or the app
+//	main.js           entry point: the sign-in screen (api.js, ui/auth.js,
+//	                  util/dom.js only) or the app, loaded with import()
+//	                  once there is a session (in parallel with GET /me)
 //	api.js            REST client; errors carry the server's code and Retry-After
 //	socket.js         the WebSocket: reconnects with exponential backoff and
 //	                  jitter, matches requests to ack/error by id, JSON pings;
@@ -37,7 +41,9 @@
 //	                  presence, timelines, pending sends, unread counts
 //	notify.js         unread count in the tab title, desktop notifications
 //	call/             voice and video calls, mounted by ui/app.js in the
-//	                  room header's call slot (mountCallSlot in call/call.js)
+//	                  room header's call slot (mountCallSlot in call/call.js);
+//	                  the media code (session.js, devices.js, sdp.js) is
+//	                  loaded with import() when the user starts a call
 //	ui/app.js         layout, routing, room header, connection banner, dialogs
 //	ui/auth.js        sign in / sign up
 //	ui/sidebar.js     rooms and DMs with unread badges, the user's panel

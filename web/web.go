@@ -5,6 +5,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,10 +72,25 @@ func Handler() http.Handler {
 			a, cache = hashed, cacheImmutable
 		} else if plain, ok := t.plain[r.URL.Path]; ok {
 			a = plain
+		} else if missingFile(r.URL.Path) {
+			// A file of another version (or none): a page whose module
+			// got index.html instead would fail less clearly.
+			http.NotFound(w, r)
+			return
 		}
 		h.Set("Cache-Control", cache)
 		serveAsset(w, r, a)
 	})
+}
+
+// missingFile reports whether p names a file the client would load (by
+// its extension), rather than one of the client's routes.
+func missingFile(p string) bool {
+	switch path.Ext(p) {
+	case ".js", ".css", ".svg", ".ico", ".map", ".png", ".json":
+		return true
+	}
+	return false
 }
 
 // serveAsset sends the variant of a that the request accepts; ServeContent
