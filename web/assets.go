@@ -10,6 +10,7 @@ import (
 	"mime"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,6 +47,13 @@ type assetTable struct {
 // moduleSpec matches the specifier of a static import or export ... from,
 // a side-effect import and a dynamic import() with a string literal.
 var moduleSpec = regexp.MustCompile(`((?:\bfrom|\bimport)\s*\(?\s*)"(\.{1,2}/[^"]+)"`)
+
+// preloadList matches a string literal "modulepreload:./a.js ./b.js" in a
+// module: it is replaced by an array literal of the hashed URLs of those
+// modules and of every module they import statically, for the module to
+// preload a graph it will import() (main.js: the app's, when there is a
+// session).
+var preloadList = regexp.MustCompile(`"modulepreload:([^"]+)"`)
 
 // htmlRef matches an absolute href or src attribute in index.html, and
 // cssRef an absolute url("...") in a stylesheet.
@@ -115,6 +123,9 @@ func (b *builder) hash(name string) (string, error) {
 	switch path.Ext(name) {
 	case ".js":
 		body, err = b.rewrite(body, moduleSpec, func(spec string) string { return path.Join(path.Dir(name), spec) }, name)
+		if err == nil {
+			body, err = b.preloads(body, name)
+		}
 	case ".css":
 		body, err = b.rewrite(body, cssRef, func(ref string) string { return ref }, name)
 	}
@@ -148,6 +159,31 @@ func (b *builder) rewrite(body []byte, re *regexp.Regexp, resolve func(string) s
 			rest = string(g[3])
 		}
 		return []byte(string(g[1]) + `"` + u + rest)
+	})
+	return out, failed
+}
+
+// preloads replaces each "modulepreload:..." literal of body (the module
+// name) by the array of hashed URLs it asks for.
+func (b *builder) preloads(body []byte, name string) ([]byte, error) {
+	var failed error
+	out := preloadList.ReplaceAllFunc(body, func(m []byte) []byte {
+		var roots []string
+		for _, spec := range strings.Fields(string(preloadList.FindSubmatch(m)[1])) {
+			roots = append(roots, path.Join(path.Dir(name), spec))
+		}
+		var urls []string
+		for _, mod := range append(roots, b.staticImports(roots)...) {
+			u, err := b.hash(mod)
+			if err != nil {
+				failed = fmt.Errorf("%s preloads %s: %w", name, mod, err)
+				return m
+			}
+			if !slices.Contains(urls, `"`+u+`"`) {
+				urls = append(urls, `"`+u+`"`)
+			}
+		}
+		return []byte("[" + strings.Join(urls, ", ") + "]")
 	})
 	return out, failed
 }

@@ -92,6 +92,10 @@ func TestAssetsAsABrowserFetchesThem(t *testing.T) {
 		t.Errorf("conditional reload of a client route: %d, want 304", route.StatusCode)
 	}
 
+	if gone, _ := get(t, srv, "/js/main.0000000000.js", nil); gone.StatusCode != http.StatusNotFound {
+		t.Errorf("GET an unknown hashed module: %d, want 404", gone.StatusCode)
+	}
+
 	queue := []string{}
 	for _, m := range refs.FindAllSubmatch(index, -1) {
 		queue = append(queue, string(m[1]))

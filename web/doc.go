@@ -13,7 +13,11 @@
 // dependency order so that a change in a module changes the URL of every
 // module importing it (an import cycle fails the start). index.html gets
 // a <link rel="modulepreload"> for every module main.js imports
-// statically. Each file is compressed once with gzip (best) and brotli
+// statically, and a string literal "modulepreload:./a.js ./b.js" in a
+// module becomes the array of the hashed URLs of those modules and all
+// they import statically: main.js adds them as modulepreload links when it
+// loads the app, so its graph is fetched at once, not one import level at a
+// time. Each file is compressed once with gzip (best) and brotli
 // (level 9); the request's Accept-Encoding picks the smallest accepted
 // variant (Vary: Accept-Encoding). Hashed URLs are sent with
 // Cache-Control "public, max-age=31536000, immutable"; index.html and the
