@@ -3,6 +3,30 @@
 // files of static/ and index.html for every other path, so that the
 // client's routes (/r/<room id>, /join/<invite code>) survive a reload.
 //
+// # Assets
+//
+// assets.go builds, once per process (sync.Once, on the first Handler
+// call; about 0.2 s), a table of the embedded files: each file's
+// references to other files (ES module specifiers, static and import(),
+// url("/...") in CSS, href/src in index.html) are rewritten to
+// content-hashed URLs, "/js/main.<10 hex of SHA-256>.js", hashed in
+// dependency order so that a change in a module changes the URL of every
+// module importing it (an import cycle fails the start). index.html gets
+// a <link rel="modulepreload"> for every module main.js imports
+// statically, and a string literal "modulepreload:./a.js ./b.js" in a
+// module becomes the array of the hashed URLs of those modules and all
+// they import statically: main.js adds them as modulepreload links when it
+// loads the app, so its graph is fetched at once, not one import level at a
+// time. Each file is compressed once with gzip (best) and brotli
+// (level 9); the request's Accept-Encoding picks the smallest accepted
+// variant (Vary: Accept-Encoding). Hashed URLs are sent with
+// Cache-Control "public, max-age=31536000, immutable"; index.html and the
+// plain names with "no-cache" and a strong ETag (one per encoding), so a
+// reload is one 304 and no file is fetched again. An unknown path with a
+// file's extension (.js, .css, ...: another version's hashed name) is a
+// 404, any other unknown path index.html. No inline script is
+// added, so the CSP's script-src 'self' holds as it is.
+//
 // # The client
 //
 // Plain modern JavaScript (ES modules, no build step, no dependencies),
@@ -10,7 +34,9 @@
 // HttpOnly session cookie, and one WebSocket authenticated by the same
 // cookie. The modules under static/js:
 //
-//	main.js           entry point: the sign-in screen or the app
+//	main.js           entry point: the sign-in screen (api.js, ui/auth.js,
+//	                  util/dom.js only) or the app, loaded with import()
+//	                  once there is a session (in parallel with GET /me)
 //	api.js            REST client; errors carry the server's code and Retry-After
 //	socket.js         the WebSocket: reconnects with exponential backoff and
 //	                  jitter, matches requests to ack/error by id, JSON pings;
@@ -19,7 +45,9 @@
 //	                  presence, timelines, pending sends, unread counts
 //	notify.js         unread count in the tab title, desktop notifications
 //	call/             voice and video calls, mounted by ui/app.js in the
-//	                  room header's call slot (mountCallSlot in call/call.js)
+//	                  room header's call slot (mountCallSlot in call/call.js);
+//	                  the media code (session.js, devices.js, sdp.js) is
+//	                  loaded with import() when the user starts a call
 //	ui/app.js         layout, routing, room header, connection banner, dialogs
 //	ui/auth.js        sign in / sign up
 //	ui/sidebar.js     rooms and DMs with unread badges, the user's panel
@@ -31,7 +59,10 @@
 //	                  mentions); util/format.js: dates; util/emitter.js
 //
 // User data reaches the page only through textContent and attributes,
-// never innerHTML; links are http(s) only, with rel="noopener noreferrer"
+// never innerHTML, and always as a bidi isolate (a <bdi>, a class with
+// unicode-bidi: isolate in app.css, or isolate() of util/format.js, FSI …
+// PDI, inside plain strings: toasts, titles, the typing line), so that
+// right-to-left text or an override cannot reorder the text around it; links are http(s) only, with rel="noopener noreferrer"
 // and target=_blank. Handler sends a Content-Security-Policy header
 // (ContentSecurityPolicy; a <meta> policy cannot forbid framing) that
 // allows only the page's own scripts and styles, and no framing.
@@ -58,4 +89,7 @@
 // with chromedp. It fails on any uncaught exception, console.error or
 // JavaScript dialog. Chromium missing: the tests skip, or fail with CI=true.
 // A passing run writes docs/screenshots/signin.png and chat.png.
+// browser_layout_test.go checks long names truncate and user text is
+// isolated; browser_assets_test.go counts the bytes Chromium transfers;
+// assets_test.go fetches the client over HTTP as a browser would.
 package web

@@ -3,12 +3,30 @@
 //   api.js      REST client          socket.js   WebSocket with backoff
 //   client.js   state + sync         notify.js   title and notifications
 //   ui/*        the views            call/       the call boundary
+//
+// The sign-in screen needs only api.js, ui/auth.js and util/dom.js; the
+// app (socket.js, client.js, ui/*) is loaded with import() once there is
+// a session, and its call code only when a call starts (call/call.js).
 import { Api } from "./api.js";
-import { Socket } from "./socket.js";
-import { Client } from "./client.js";
 import { mountAuth } from "./ui/auth.js";
-import { App } from "./ui/app.js";
 import { h, clear } from "./util/dom.js";
+
+let appModules = null;
+
+// The server (web/assets.go) replaces this string with the URLs of the
+// app's modules, ui/app.js and socket.js and all they import statically,
+// so that they are fetched at once rather than one import level at a time.
+const APP_GRAPH = "modulepreload:./ui/app.js ./socket.js";
+
+/** Loads the app's modules, once. */
+function loadApp() {
+  if (!appModules && Array.isArray(APP_GRAPH)) {
+    for (const href of APP_GRAPH) document.head.append(h("link", { rel: "modulepreload", href }));
+  }
+  appModules ??= Promise.all([import("./socket.js"), import("./client.js"), import("./ui/app.js")])
+    .then(([{ Socket }, { Client }, { App }]) => ({ Socket, Client, App }));
+  return appModules;
+}
 
 // A hint (not a secret) that this browser had a session, so that a fresh
 // visitor does not start with a 401 from GET /me. The session itself is
@@ -39,7 +57,16 @@ function showAuth(notice = "") {
   auth = mountAuth(root, api, startApp, { notice });
 }
 
-function startApp(user) {
+async function startApp(user) {
+  let Socket, Client, App;
+  try {
+    ({ Socket, Client, App } = await loadApp());
+  } catch {
+    // A new version was deployed, or the network failed: load the page again.
+    appModules = null;
+    location.reload();
+    return;
+  }
   localStorage.setItem(SESSION_HINT, "1");
   auth?.destroy();
   auth = null;
@@ -69,9 +96,10 @@ async function boot(attempt = 0) {
     showAuth();
     return;
   }
+  loadApp(); // at the same time as GET /me
   try {
     const { user } = await api.me();
-    startApp(user);
+    await startApp(user);
   } catch (err) {
     if (err.status === 401) {
       showAuth();

@@ -1,6 +1,6 @@
 // Unread count in the tab title, and desktop notifications for mentions
 // and DMs while the tab is hidden (if the user allowed them).
-import { truncate } from "./util/format.js";
+import { truncate, isolate } from "./util/format.js";
 
 const PREF = "confab.notifications";
 
@@ -46,7 +46,7 @@ export class Notifier {
     const c = this.client;
     const n = c.totalUnread();
     const room = c.activeRoom;
-    const name = room ? (room.kind === "dm" ? "@" : "#") + c.displayName(room) + " · " : "";
+    const name = room ? (room.kind === "dm" ? "@" : "#") + isolate(c.displayName(room)) + " · " : "";
     document.title = (n > 0 ? `(${n > 99 ? "99+" : n}) ` : "") + name + "confab";
   }
 
@@ -54,7 +54,7 @@ export class Notifier {
     if (this.state() !== "on" || document.visibilityState === "visible") return;
     const c = this.client;
     const sender = c.nameOf(msg.sender_id) || "Someone";
-    const title = room.kind === "dm" ? sender : `${sender} in #${room.name}`;
+    const title = room.kind === "dm" ? sender : `${isolate(sender)} in #${isolate(room.name)}`;
     try {
       // One notification per room: a burst (after a reconnect) replaces it.
       const n = new Notification(title, { body: truncate(msg.text, 180), tag: room.id, renotify: true, icon: "/favicon.svg" });

@@ -22,8 +22,13 @@
 
 import { h, avatar } from "../util/dom.js";
 import { toast, toastError } from "../ui/toast.js";
-import { CallSession } from "./session.js";
-import { openDevices, canShareScreen } from "./devices.js";
+// The media code (session.js, devices.js, sdp.js: signaling, devices,
+// WebRTC) is loaded with import() when the user starts or joins a call:
+// never before, so that the app loads without it.
+const loadMedia = () => Promise.all([import("./session.js"), import("./devices.js")]);
+
+/** Whether the browser can share a screen (as devices.js checks it). */
+const canShareScreen = () => !!navigator.mediaDevices?.getDisplayMedia;
 import { callIcon } from "./icons.js";
 import { formatClock, parseMs } from "./events.js";
 
@@ -240,9 +245,15 @@ class CallUI {
     this.joining = room.id;
     this.#clearNotices();
     this.render();
-    let devices;
+    let devices, CallSession;
     try {
+      const [session, { openDevices }] = await loadMedia();
+      CallSession = session.CallSession;
       devices = await openDevices();
+    } catch (err) {
+      toastError(err);
+      this.render();
+      return;
     } finally {
       this.joining = null;
     }

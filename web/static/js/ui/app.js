@@ -2,7 +2,7 @@
 // the room header, the connection banner, and the wiring between the
 // client (state) and the components.
 import { h, icon, iconButton, avatar, clear } from "../util/dom.js";
-import { formatLastSeen } from "../util/format.js";
+import { formatLastSeen, isolate } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { Sidebar } from "./sidebar.js";
 import { Timeline } from "./timeline.js";
@@ -151,10 +151,10 @@ export class App {
       }),
       c.on("removed", (room, why) => {
         if (active(room.id)) {
-          toast(why || `You left ${c.displayName(room)}.`);
+          toast(why || `You left ${isolate(c.displayName(room))}.`);
           this.navigate(null, { replace: true });
         } else if (why) {
-          toast(`${c.displayName(room)}: ${why}`);
+          toast(`${isolate(c.displayName(room))}: ${why}`);
         }
       }),
       this.socket.on("state", () => this.invalidate("banner")),
@@ -288,7 +288,7 @@ export class App {
     this.pendingJoin = null;
     try {
       const room = await this.client.joinRoom(code);
-      toast(`You joined ${this.client.displayName(room)}.`);
+      toast(`You joined ${isolate(this.client.displayName(room))}.`);
       this.navigate(room.id, { replace: true });
     } catch (err) {
       toast(err.code === "not_found" ? "That invite link is not valid any more." : humanError(err), { kind: "error" });
@@ -350,7 +350,7 @@ export class App {
     const me = c.users.get(c.me.id) || c.me;
     this.welcome.replaceChildren(h("div.welcome-inner",
       h("div.welcome-mark", { "aria-hidden": "true" }, h("span.logo-mark.big")),
-      h("h2", `Welcome, ${me.username}!`),
+      h("h2", "Welcome, ", h("bdi", me.username), "!"),
       h("p.muted", c.rooms.size ? "Pick a room on the left, or start something new." : "Create a room and share its invite code, or join one a friend shared with you."),
       h("div.welcome-cards",
         h("button.welcome-card", { type: "button", onclick: () => this.createRoomDialog() }, icon("hash"), h("strong", "Create a room"), h("span.muted", "A place for your group to talk.")),
@@ -468,7 +468,7 @@ export class App {
         try {
           const room = await this.client.joinRoom(code);
           this.navigate(room.id);
-          toast(`You joined ${this.client.displayName(room)}.`);
+          toast(`You joined ${isolate(this.client.displayName(room))}.`);
         } catch (err) {
           if (err.code === "not_found") throw new Error("That invite code is not valid. Check it, or ask for a new one.");
           throw err;
@@ -533,7 +533,7 @@ export class App {
       }
     } }, icon("refresh"), "New code") : null;
     openDialog({
-      title: `Invite people to #${room.name}`,
+      title: `Invite people to #${isolate(room.name)}`,
       description: "Share this code. Anyone with it can join the room.",
       id: "invite-dialog",
       className: "dialog-wide",
@@ -603,7 +603,7 @@ export class App {
 
   async leaveDialog() {
     const room = this.shownRoom;
-    const ok = await confirmDialog({ title: `Leave #${room.name}?`, text: "You will need a new invite code to come back.", confirmLabel: "Leave room", danger: true });
+    const ok = await confirmDialog({ title: `Leave #${isolate(room.name)}?`, text: "You will need a new invite code to come back.", confirmLabel: "Leave room", danger: true });
     if (!ok) return;
     try {
       await this.client.leave(room);

@@ -3,7 +3,7 @@
 import { h, icon, avatar } from "../util/dom.js";
 import { toast } from "./toast.js";
 import { autosize } from "./timeline.js";
-import { truncate } from "../util/format.js";
+import { truncate, isolate } from "../util/format.js";
 
 const MAX_CHARS = 4000;
 
@@ -190,7 +190,7 @@ export class Composer {
 
 /** The "x is typing…" line under the timeline. */
 export function typingText(room) {
-  const names = [...room.typing.values()].map((t) => t.username);
+  const names = [...room.typing.values()].map((t) => isolate(t.username));
   if (!names.length) return "";
   if (names.length === 1) return `${names[0]} is typing…`;
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;

@@ -1,6 +1,6 @@
 // The right sidebar: the room's members, online first, with "last seen".
 import { h, avatar, icon, reconcileList } from "../util/dom.js";
-import { formatLastSeen } from "../util/format.js";
+import { formatLastSeen, isolate } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { confirmDialog } from "./dialogs.js";
 import { toastError, toast } from "./toast.js";
@@ -89,7 +89,7 @@ export class Members {
         li.firstChild.replaceChildren(
           h("span.member-avatar", avatar(u, "sm"), h("span.presence-dot", { dataset: { status } })),
           h("span.member-text",
-            h("span.member-name", u.username, isMe ? h("span.muted", " (you)") : null, roleIcon),
+            h("span.member-name", h("span.member-name-text", u.username), isMe ? h("span.muted", " (you)") : null, roleIcon),
             h("span.last-seen", { title: u.last_seen || "" }, seen)));
       },
     };
@@ -112,13 +112,13 @@ export class Members {
       }
       if (canModerate) {
         act("Remove from room", async () => {
-          if (await confirmDialog({ title: `Remove ${u.username}?`, text: `${u.username} will be removed from the room. They can join again with an invite code.`, confirmLabel: "Remove", danger: true })) {
-            c.kick(room, u.id).then(() => toast(`${u.username} was removed.`), (err) => toastError(err));
+          if (await confirmDialog({ title: `Remove ${isolate(u.username)}?`, text: `${isolate(u.username)} will be removed from the room. They can join again with an invite code.`, confirmLabel: "Remove", danger: true })) {
+            c.kick(room, u.id).then(() => toast(`${isolate(u.username)} was removed.`), (err) => toastError(err));
           }
         }, true);
         act("Ban", async () => {
-          if (await confirmDialog({ title: `Ban ${u.username}?`, text: `${u.username} will be removed and cannot join again.`, confirmLabel: "Ban", danger: true })) {
-            c.ban(room, u.id).then(() => toast(`${u.username} was banned.`), (err) => toastError(err));
+          if (await confirmDialog({ title: `Ban ${isolate(u.username)}?`, text: `${isolate(u.username)} will be removed and cannot join again.`, confirmLabel: "Ban", danger: true })) {
+            c.ban(room, u.id).then(() => toast(`${isolate(u.username)} was banned.`), (err) => toastError(err));
           }
         }, true);
       }

@@ -244,13 +244,13 @@ export class Timeline {
       const peer = this.client.user(room.dmPeerId);
       return h("div.tl-start",
         avatar(peer || { id: room.dmPeerId, username: name }, "xl"),
-        h("h2", name),
-        h("p", "This is the beginning of your direct messages with ", h("strong", name), "."));
+        h("h2", h("bdi", name)),
+        h("p", "This is the beginning of your direct messages with ", h("strong", h("bdi", name)), "."));
     }
     return h("div.tl-start",
       h("div.tl-start-icon", icon("hash")),
-      h("h2", "Welcome to #", name),
-      h("p", "This is the start of the ", h("strong", "#" + name), " room."));
+      h("h2", "Welcome to #", h("bdi", name)),
+      h("p", "This is the start of the ", h("strong", "#", h("bdi", name)), " room."));
   }
 
   #sysRow(it, at) {
@@ -311,8 +311,8 @@ export class Timeline {
     } else if (msg.deleted) {
       body.appendChild(h("div.msg-text.msg-deleted", icon("trash"), "This message was deleted."));
     } else {
-      const text = h("div.msg-text");
-      renderText(text, msg.text, (n) => this.#resolveMention(msg, n));
+      // The user's text is a <bdi>: its direction controls end with it.
+      const text = h("div.msg-text", renderText(h("bdi"), msg.text, (n) => this.#resolveMention(msg, n)));
       if (msg.edited_at) {
         const ed = parseTime(msg.edited_at);
         text.appendChild(h("span.msg-edited", { title: "Edited " + formatFull(ed) }, " (edited)"));
@@ -371,8 +371,7 @@ export class Timeline {
     const cls = ["msg", "mine", "pending"];
     if (continued) cls.push("continued");
     if (p.state === "failed") cls.push("failed");
-    const text = h("div.msg-text");
-    renderText(text, p.text, () => ({ known: false }));
+    const text = h("div.msg-text", renderText(h("bdi"), p.text, () => ({ known: false })));
     const status = p.state === "failed"
       ? h("div.msg-status.error", { role: "alert" }, "Not sent: ", p.error || "error", " ",
         h("button.link", { type: "button", onclick: () => c.retry(this.room, p) }, "Retry"), " · ",

@@ -53,3 +53,11 @@ export function truncate(s, n) {
   const chars = [...s];
   return chars.length > n ? chars.slice(0, n - 1).join("") + "…" : s;
 }
+
+/**
+ * s between Unicode isolates (FSI … PDI): user text inside a plain string
+ * (a toast, a title, the typing line) cannot reorder the text around it.
+ */
+export function isolate(s) {
+  return "\u2068" + s + "\u2069";
+}
