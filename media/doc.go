@@ -44,4 +44,28 @@
 // SFU calls Config.OnFailed so that the gateway records the leave.
 // Leaving closes both peer connections, which ends every goroutine of the
 // participant.
+//
+// # Goroutines
+//
+// Per published track: one reader (source.readLoop) that fans packets out.
+// Per participant: one writer (writeLoop) draining its bounded forward
+// queue, one RTCP reader per downTrack (keyframe requests to the
+// publisher) and, per track it publishes, a drain of the receiver's RTCP;
+// pion runs the connections' own goroutines and calls back on them
+// (OnTrack, OnICECandidate, OnConnectionStateChange). A PLI delayed by the
+// keyframe throttle waits on a timer. SFU.goFunc starts them all so that
+// Close can wait for every one.
+//
+// # Locks
+//
+// Where locks nest they are taken in this order, never the other way:
+//
+//	SFU.mu → room.mu → Participant.negMu → Participant.mu → source.pliMu
+//
+// trickle.mu (one per connection) is taken with negMu held (an offer
+// holds its candidates) and is held while a candidate is sent; sending a
+// Message (Participant.send → Config's out callback, the gateway's queue)
+// never blocks and takes none of these locks. A source's downs list is
+// read without a lock on every packet (an atomic pointer) and replaced
+// with the room's lock held.
 package media
