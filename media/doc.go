@@ -49,9 +49,9 @@
 //
 // Per published track: one reader (source.readLoop) that fans packets out.
 // Per participant: one writer (writeLoop) draining its bounded forward
-// queue, one RTCP reader per downTrack (keyframe requests to the
-// publisher) and, per track it publishes, a drain of the receiver's RTCP;
-// pion runs the connections' own goroutines and calls back on them
+// queue, and one RTCP reader per downTrack (keyframe requests to the
+// publisher); a second track of a kind, which is not forwarded, is read
+// and dropped by a drain goroutine. pion runs the connections' own goroutines and calls back on them
 // (OnTrack, OnICECandidate, OnConnectionStateChange). A PLI delayed by the
 // keyframe throttle waits on a timer. SFU.goFunc starts them all so that
 // Close can wait for every one.
