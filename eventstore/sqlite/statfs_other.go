@@ -1,7 +1,9 @@
-//go:build !linux
+//go:build !(linux || darwin || freebsd)
 
 package sqlite
 
-// statfs is not implemented here: the free-space check is off, and a full
-// disk is noticed when SQLite fails.
+// statfs cannot read the free space on this system (Windows, NetBSD,
+// OpenBSD, ...): the store's free-space check is off there, and a full
+// disk is noticed when SQLite fails to commit (the append still gets
+// eventstore.ErrUnavailable). docs/operations.md says so.
 func statfs(string) (free, size uint64, err error) { return 0, 0, errNoStatfs }

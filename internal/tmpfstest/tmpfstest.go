@@ -2,7 +2,6 @@ package tmpfstest
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -18,14 +17,14 @@ func Mount(t testing.TB, size int64) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(dir) })
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
+	if err := mount(dir, size); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("mount a tmpfs (CI=true: the test needs root): %v", err)
 		}
 		t.Skipf("cannot mount a tmpfs (run as root): %v", err)
 	}
 	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+		if err := unmount(dir); err != nil {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
@@ -35,11 +34,11 @@ func Mount(t testing.TB, size int64) string {
 // Free returns the bytes available on the filesystem holding dir.
 func Free(t testing.TB, dir string) int64 {
 	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
+	n, err := free(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return int64(st.Bavail) * int64(st.Bsize)
+	return n
 }
 
 // Fill writes the file dir/name until at most leave bytes are free on
