@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/confabhq/confab/internal/pgtest"
@@ -16,14 +14,7 @@ import (
 func TestSendWhileStoreDown(t *testing.T) {
 	chromiumPath(t)
 	t.Parallel()
-	pg, err := pgtest.Start()
-	if err != nil {
-		if strings.Contains(err.Error(), "not found") && os.Getenv("CI") != "true" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Stop() })
+	pg := pgtest.StartForTest(t)
 	url, err := pg.NewDatabase(context.Background())
 	if err != nil {
 		t.Fatal(err)

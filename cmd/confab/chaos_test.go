@@ -21,7 +21,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,14 +168,7 @@ func (c *chaosChat) stop(t *testing.T) map[string]int {
 func TestChaos(t *testing.T) {
 	started := time.Now()
 	ctx := invariantCtx(t)
-	pg, err := pgtest.Start()
-	if err != nil {
-		if !strings.Contains(err.Error(), "not found") || ciRequired() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	t.Cleanup(func() { pg.Stop() })
+	pg := pgtest.StartForTest(t)
 	pgURL, err := pg.NewDatabase(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +432,3 @@ func TestChaos(t *testing.T) {
 	t.Logf("%d events, %d acknowledged messages, seen alike by 3 users on 2 nodes, after %v",
 		len(evs), acked.count(), time.Since(started).Round(time.Millisecond))
 }
-
-// ciRequired reports whether missing dependencies must fail the tests
-// (CI=true) instead of skipping them.
-func ciRequired() bool { return os.Getenv("CI") == "true" }

@@ -521,3 +521,24 @@ func NewTestDatabase(t testing.TB) string {
 	}
 	return u
 }
+
+// StartForTest starts a server of test t's own, for a test that stops,
+// restarts or breaks it (see faults.go), and stops it when the test ends.
+// Where PostgreSQL is not installed it skips the test, unless CI is
+// "true": then it fails it.
+func StartForTest(t testing.TB) *Server {
+	t.Helper()
+	srv, err := Start()
+	if errors.Is(err, errNoBinaries) && os.Getenv("CI") != "true" {
+		t.Skipf("PostgreSQL unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Errorf("pgtest: stop: %v", err)
+		}
+	})
+	return srv
+}
