@@ -120,8 +120,9 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 	g.hub.addConn(c)
 
 	if _, err := g.cmds.Connect.Handle(g.baseCtx, commands.Connect{User: c.user, ConnID: c.id, NodeID: g.nodeID}); err != nil {
-		if errors.Is(err, eventstore.ErrUnavailable) {
-			// The store takes no writes now (a full disk): try later.
+		if eventstore.IsTransient(err) {
+			// The store takes no writes now (it is down, or its disk is
+			// full): try later.
 			g.logger.Warn("cannot record connection", "err", err)
 			c.closeWith(websocket.CloseTryAgainLater, CodeUnavailable)
 		} else {

@@ -27,7 +27,10 @@
 // batch with eventstore.ErrUnavailable below it. A commit SQLite fails
 // with SQLITE_FULL or SQLITE_IOERR is ErrUnavailable too. Nothing is
 // stored either way, reads go on, and appends work again as soon as the
-// space is back. Health tells which state the store is in.
+// space is back. Health tells which state the store is in. The handles
+// OpenDB gives the read models return modernc's errors as they are:
+// eventstore.Classify calls SQLITE_FULL, SQLITE_IOERR and SQLITE_READONLY
+// transient, so their loop retries and the gateway answers "unavailable".
 //
 // The schema is created and migrated on Open with goose; the SQL files are
 // in migrations/. Opening writes nothing when no migration is pending,

@@ -216,10 +216,20 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // settings (WAL, fsync on commit, busy timeout, immediate transactions), for
 // read models kept in the same file as the events.
 //
-// Errors for want of disk space or of a working disk satisfy
-// errors.Is(err, eventstore.ErrUnavailable).
+// Errors for want of disk space, of a working disk or of write access are
+// modernc's *sqlite.Error with SQLITE_FULL, SQLITE_IOERR or
+// SQLITE_READONLY, which eventstore.Classify calls transient: the read
+// models' loop retries them and the gateway answers "unavailable".
 func OpenDB(path string) (*sql.DB, error) {
-	return openDB(dsn(path, true)), nil
+	return openHandle(dsn(path, true))
+}
+
+func openHandle(dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return db, nil
 }
 
 // OpenDB opens another handle on the store's file, as the package's
@@ -228,7 +238,7 @@ func (s *Store) OpenDB() (*sql.DB, error) {
 	if s.readOnly == nil {
 		return OpenDB(s.path)
 	}
-	return openDB(readOnlyDSN(s.path)), nil
+	return openHandle(readOnlyDSN(s.path))
 }
 
 // ReadOnly reports whether the store opened read-only (see OpenWith).
