@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -100,12 +99,8 @@ func (g *Gateway) authed(h func(w http.ResponseWriter, r *http.Request, s *sessi
 // proxy: proxies append the address they got the request from, so the
 // entries left of it may be forged by the client.
 func (g *Gateway) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil || !g.trusted(peer) {
+	host, peer, ok := peerAddr(r)
+	if !ok || !g.trusted(peer) {
 		return host
 	}
 	var hops []string

@@ -41,12 +41,19 @@ func unsafeMethod(m string) bool {
 // fromTrustedProxy reports whether the request's peer is a trusted proxy,
 // whose X-Forwarded-* headers are believed.
 func (g *Gateway) fromTrustedProxy(r *http.Request) bool {
-	host := r.RemoteAddr
+	_, ip, ok := peerAddr(r)
+	return ok && g.trusted(ip)
+}
+
+// peerAddr returns the address of the request's peer, as text and, if it
+// parses, as an IP address.
+func peerAddr(r *http.Request) (host string, ip netip.Addr, ok bool) {
+	host = r.RemoteAddr
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	ip, err := netip.ParseAddr(host)
-	return err == nil && g.trusted(ip)
+	return host, ip, err == nil
 }
 
 // publicOrigin returns how the client reached this server: its scheme and
