@@ -48,7 +48,14 @@ func (b *Buckets) Take(key string) (wait time.Duration, undo func()) {
 		r.CancelAt(now)
 		return d, nil
 	}
-	return 0, func() { r.CancelAt(b.now()) }
+	// Cancel at the time of the reservation: rate.Reservation.CancelAt
+	// restores nothing once its time to act has passed, which it always
+	// has by the time an attempt turns out not to count.
+	return 0, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		r.CancelAt(now)
+	}
 }
 
 // Len returns how many keys the buckets remember.
