@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"sync"
-	"time"
 
 	"github.com/confabhq/confab/domain"
 )
@@ -88,67 +87,4 @@ func (s *connSlot) release() {
 			give(cc.users, s.user)
 		}
 	})
-}
-
-// keyedRate allows each key n events in any period (a sliding window).
-// It remembers the times of the events of the last period; keys whose
-// events are all older are forgotten once many keys are held, so memory
-// follows the keys active within a period.
-type keyedRate struct {
-	n      int // <= 0: no limit
-	period time.Duration
-
-	mu     sync.Mutex
-	events map[domain.UserID][]time.Time // oldest first
-}
-
-// pruneAt is how many keys a keyedRate holds before it forgets idle ones.
-const pruneAt = 4096
-
-func newKeyedRate(n int, period time.Duration) *keyedRate {
-	return &keyedRate{n: n, period: period, events: map[domain.UserID][]time.Time{}}
-}
-
-// reserve takes one event for key at now. It returns a function that
-// gives the event back (for an attempt that changed nothing), or, if key
-// had n events in the last period, how long until it may try again.
-func (k *keyedRate) reserve(key domain.UserID, now time.Time) (giveBack func(), retryAfter time.Duration) {
-	if k.n <= 0 {
-		return func() {}, 0
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.events) >= pruneAt {
-		for key, evs := range k.events {
-			if now.Sub(evs[len(evs)-1]) >= k.period {
-				delete(k.events, key)
-			}
-		}
-	}
-	evs := k.events[key]
-	for len(evs) > 0 && now.Sub(evs[0]) >= k.period {
-		evs = evs[1:]
-	}
-	if len(evs) >= k.n {
-		k.events[key] = evs
-		return nil, evs[0].Add(k.period).Sub(now)
-	}
-	k.events[key] = append(evs, now)
-	return func() { k.giveBack(key, now) }, 0
-}
-
-// giveBack forgets the event of key at t.
-func (k *keyedRate) giveBack(key domain.UserID, t time.Time) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	evs := k.events[key]
-	for i := len(evs) - 1; i >= 0; i-- {
-		if evs[i].Equal(t) {
-			k.events[key] = append(evs[:i:i], evs[i+1:]...)
-			break
-		}
-	}
-	if len(k.events[key]) == 0 {
-		delete(k.events, key)
-	}
 }

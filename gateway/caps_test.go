@@ -2,36 +2,7 @@ package gateway
 
 import (
 	"testing"
-	"time"
 )
-
-func TestKeyedRate(t *testing.T) {
-	k := newKeyedRate(2, time.Hour)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, wait := k.reserve("a", t0); wait != 0 {
-		t.Fatalf("1st: wait %v", wait)
-	}
-	giveBack, wait := k.reserve("a", t0.Add(time.Minute))
-	if wait != 0 {
-		t.Fatalf("2nd: wait %v", wait)
-	}
-	if _, wait := k.reserve("a", t0.Add(2*time.Minute)); wait != 58*time.Minute {
-		t.Errorf("3rd within the hour: wait %v, want 58m (until the 1st is an hour old)", wait)
-	}
-	if _, wait := k.reserve("b", t0.Add(2*time.Minute)); wait != 0 {
-		t.Errorf("another key: wait %v", wait)
-	}
-	giveBack() // the 2nd changed nothing
-	if _, wait := k.reserve("a", t0.Add(3*time.Minute)); wait != 0 {
-		t.Errorf("after a give-back: wait %v", wait)
-	}
-	if _, wait := k.reserve("a", t0.Add(61*time.Minute)); wait != 0 {
-		t.Errorf("after the 1st aged out: wait %v", wait)
-	}
-	if _, wait := newKeyedRate(-1, time.Hour).reserve("a", t0); wait != 0 {
-		t.Errorf("no limit: wait %v", wait)
-	}
-}
 
 func TestConnCaps(t *testing.T) {
 	cc := newConnCaps(2, 3)

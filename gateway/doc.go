@@ -21,8 +21,9 @@
 // Caps (caps.go): connCaps counts this node's WebSockets per client
 // address (taken before the upgrade) and per user (at the upgrade when
 // the request carries a token, else after hello); a connSlot holds both
-// until endConn releases it, once. keyedRate is a sliding window of room
-// creations per user. Both are in memory, per node. Their mutexes are
+// until endConn releases it, once. Room creations are a token bucket per
+// user (throttle.Buckets, as sign-ups per address). Both are in memory,
+// per node. Their mutexes are
 // leaves: nothing else is locked while they are held.
 //
 // # Loops and faults

@@ -19,6 +19,7 @@ import (
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/internal/supervise"
+	"github.com/confabhq/confab/internal/throttle"
 	"github.com/confabhq/confab/media"
 	"github.com/confabhq/confab/projections"
 	"github.com/gorilla/websocket"
@@ -45,7 +46,7 @@ type Limits struct {
 	ConnsPerUser     int // WebSockets one user may hold on this node (default 32)
 	ConnsPerIP       int // WebSockets one client address may hold on this node (default 256)
 	MaxSubscriptions int // rooms one connection may subscribe to (default 500)
-	RoomsPerHour     int // group rooms one user may create per hour on this node (default 30)
+	RoomsPerHour     int // group rooms one user may create at once and then per hour on this node (default 30)
 }
 
 func (l *Limits) setDefaults() {
@@ -86,6 +87,15 @@ func (l *Limits) setDefaults() {
 	capDef(&l.ConnsPerIP, 256)
 	capDef(&l.MaxSubscriptions, 500)
 	capDef(&l.RoomsPerHour, 30)
+}
+
+// roomBuckets returns the per-user buckets of room creations: perHour at
+// once, refilled at perHour an hour; nil for no cap (perHour <= 0).
+func roomBuckets(perHour int) *throttle.Buckets {
+	if perHour <= 0 {
+		return nil
+	}
+	return throttle.NewBuckets(float64(perHour)/3600, perHour, nil, 0)
 }
 
 // Config wires a gateway.
@@ -149,7 +159,7 @@ type Gateway struct {
 	hub      *hub
 	upgrader websocket.Upgrader
 	caps     *connCaps
-	newRooms *keyedRate // rooms created per user
+	newRooms *throttle.Buckets // rooms created per user; nil: no cap
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -191,7 +201,7 @@ func New(cfg Config) (*Gateway, error) {
 		loops: cfg.Loops,
 		mux:   http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
 		caps:     newConnCaps(cfg.Limits.ConnsPerUser, cfg.Limits.ConnsPerIP),
-		newRooms: newKeyedRate(cfg.Limits.RoomsPerHour, time.Hour),
+		newRooms: roomBuckets(cfg.Limits.RoomsPerHour),
 	}
 	g.baseCtx, g.cancelBase = context.WithCancel(context.Background())
 	g.upgrader = websocket.Upgrader{

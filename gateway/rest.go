@@ -245,11 +245,14 @@ func (g *Gateway) createRoom(w http.ResponseWriter, r *http.Request, s *session)
 		g.writeError(w, err)
 		return
 	}
-	giveBack, wait := g.newRooms.reserve(s.UserID, time.Now())
-	if wait > 0 {
-		g.writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: wait,
-			Message: fmt.Sprintf("you may create at most %d rooms per hour; try again later", g.limits.RoomsPerHour)})
-		return
+	giveBack := func() {}
+	if g.newRooms != nil {
+		var wait time.Duration
+		if wait, giveBack = g.newRooms.Take(string(s.UserID)); wait > 0 {
+			g.writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: wait,
+				Message: fmt.Sprintf("you may create %d rooms at once, then %d an hour; try again later", g.limits.RoomsPerHour, g.limits.RoomsPerHour)})
+			return
+		}
 	}
 	id, res, err := g.cmds.CreateRoom.Handle(r.Context(), commands.CreateRoom{Owner: s.UserID, Name: in.Name})
 	if err != nil {

@@ -20,7 +20,7 @@ func edgeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ws-per-user", Value: 32, Usage: "WebSockets one user may hold open on this node (0: no cap)", Sources: cli.EnvVars("CONFAB_WS_PER_USER")},
 		&cli.IntFlag{Name: "ws-per-ip", Value: 256, Usage: "WebSockets one client address may hold open on this node (0: no cap; see --trusted-proxies)", Sources: cli.EnvVars("CONFAB_WS_PER_IP")},
 		&cli.IntFlag{Name: "ws-max-subscriptions", Value: 500, Usage: "rooms one WebSocket may subscribe to (0: no cap)", Sources: cli.EnvVars("CONFAB_WS_MAX_SUBSCRIPTIONS")},
-		&cli.IntFlag{Name: "rooms-per-hour", Value: 30, Usage: "group rooms one user may create per hour on this node (0: no cap)", Sources: cli.EnvVars("CONFAB_ROOMS_PER_HOUR")},
+		&cli.IntFlag{Name: "rooms-per-hour", Value: 30, Usage: "group rooms one user may create at once, and then per hour, on this node (0: no cap)", Sources: cli.EnvVars("CONFAB_ROOMS_PER_HOUR")},
 	}
 }
 
