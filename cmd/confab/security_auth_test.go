@@ -110,8 +110,12 @@ func TestSignInParallelGuesses(t *testing.T) {
 	})
 	n := tally(t, "parallel guess", res)
 	free := commands.PairPolicy.Free
-	if n[401] > free || n[401] == 0 || n[401]+n[429] != 50 {
-		t.Fatalf("50 parallel wrong passwords: %v; want at most %d answered 401, the rest 429", n, free)
+	// A reserved attempt may also be answered 503 when the hashing queue
+	// stays full past its wait (argon2 under the race detector on a loaded
+	// 2-core machine): it was not checked, and it is never more than the
+	// reserved ones.
+	if checked := n[401] + n[503]; checked > free || n[401] == 0 || n[429] < 50-free || checked+n[429] != 50 {
+		t.Fatalf("50 parallel wrong passwords: %v; want at most %d answered 401 (or 503), the rest 429", n, free)
 	}
 	verified := s.metric(t, "confab_password_verifications_total") - before
 	t.Logf("50 parallel guesses: %d answered 401, %d 429; %v passwords checked", n[401], n[429], verified)
