@@ -42,8 +42,8 @@ func (g *Gateway) presenceLoop(ctx context.Context, loop *supervise.Loop) error 
 	}
 }
 
-// pushPresence sends the presence of pc's user to the peers if it flipped
-// since last.
+// pushPresence sends the presence of pc's user to the peers unless last
+// says they were online already and still are.
 func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[domain.UserID]bool) error {
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err := g.read.WaitFor(wctx, pc.pos)
@@ -55,7 +55,7 @@ func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[
 	if err != nil {
 		return fmt.Errorf("presence: read user %s: %w", pc.user, err)
 	}
-	if online, seen := last[pc.user]; seen && online == u.Online {
+	if u.Online && last[pc.user] {
 		return nil
 	}
 	frame := presenceFrame{Type: "presence", UserID: u.ID, Status: "offline"}
@@ -69,7 +69,15 @@ func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[
 	if err != nil {
 		return fmt.Errorf("presence: read the room members of %s: %w", pc.user, err)
 	}
-	last[pc.user] = u.Online
+	// Only online users are remembered, so the map is as big as this
+	// node's view of who is online, not of everyone ever seen: an
+	// offline change seen twice is sent twice, which peers take as the
+	// same state.
+	if u.Online {
+		last[pc.user] = true
+	} else {
+		delete(last, pc.user)
+	}
 	pm, err := prepare(frame)
 	if err != nil {
 		return nil
