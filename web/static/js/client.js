@@ -80,14 +80,17 @@ export class Client extends Emitter {
     socket.on("frame:error", (f) => console.warn("confab: server error frame", f.code, f.message));
   }
 
-  /** Starts syncing as user (from GET /me or sign-in). */
-  start(user) {
+  /**
+   * Starts syncing as user (from GET /me or sign-in). rooms, if given, is
+   * a GET /rooms already in flight.
+   */
+  start(user, rooms) {
     this.me = user;
     this.#loadPending();
     this.#putUser(user);
     this.socket.start();
     // Rooms can be listed before the socket is up, so the UI has something to show.
-    this.api.rooms().then(({ rooms }) => {
+    (rooms || this.api.rooms()).then(({ rooms }) => {
       if (this.conn !== "online" && this.conn !== "syncing") this.#mergeRooms(rooms, false);
     }).catch(() => { /* the sync on "ready" retries */ });
   }

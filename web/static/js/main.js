@@ -57,7 +57,8 @@ function showAuth(notice = "") {
   auth = mountAuth(root, api, startApp, { notice });
 }
 
-async function startApp(user) {
+/** Starts the app as user; rooms, if given, is a GET /rooms in flight. */
+async function startApp(user, rooms) {
   let Socket, Client, App;
   try {
     ({ Socket, Client, App } = await loadApp());
@@ -74,7 +75,7 @@ async function startApp(user) {
   const socket = new Socket(wsURL());
   const client = new Client(api, socket);
   client.on("signedout", (reason) => showAuth(reason));
-  client.start(user);
+  client.start(user, rooms);
   app = new App(root, {
     api, socket, client,
     onSignOut: async () => {
@@ -97,9 +98,13 @@ async function boot(attempt = 0) {
     return;
   }
   loadApp(); // at the same time as GET /me
+  // The room list too: the app's first view needs it, and waiting for
+  // GET /me first would put one more round trip before it.
+  const rooms = api.rooms();
+  rooms.catch(() => { /* a 401 is answered by GET /me below; the sync retries the rest */ });
   try {
     const { user } = await api.me();
-    await startApp(user);
+    await startApp(user, rooms);
   } catch (err) {
     if (err.status === 401) {
       showAuth();
