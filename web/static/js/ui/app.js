@@ -198,18 +198,34 @@ export class App {
     if (this.flushTimer === null) this.flushTimer = setTimeout(() => this.#flush(), 0);
   }
 
+  // The parts a flush renders, in order: what the user looks at first
+  // (the room and its timeline) before the lists around it.
+  #parts = [
+    ["route", () => this.#syncShownRoom()],
+    ["header", () => this.#renderHeader()],
+    ["timeline", () => this.timeline.update()],
+    ["sidebar", () => { this.sidebar.render(); this.notifier.updateTitle(); }],
+    ["title", () => this.notifier.updateTitle()],
+    ["members", () => this.members.render()],
+    ["typing", () => this.#renderTyping()],
+    ["banner", () => this.#renderBanner()],
+  ];
+
   #flush() {
     this.flushTimer = null;
-    const d = this.dirty;
-    this.dirty = new Set();
-    if (d.has("route")) this.#syncShownRoom();
-    if (d.has("sidebar")) this.sidebar.render();
-    if (d.has("header")) this.#renderHeader();
-    if (d.has("timeline")) this.timeline.update();
-    if (d.has("members")) this.members.render();
-    if (d.has("typing")) this.#renderTyping();
-    if (d.has("banner")) this.#renderBanner();
-    if (d.has("title") || d.has("sidebar")) this.notifier.updateTitle();
+    // A flush that has taken a frame's worth of time leaves the rest to
+    // a next task, so that a big first render is not one long task that
+    // holds back input.
+    const start = performance.now();
+    for (const [part, render] of this.#parts) {
+      if (!this.dirty.has(part)) continue;
+      if (performance.now() - start > 12) {
+        this.flushTimer = setTimeout(() => this.#flush(), 0);
+        return;
+      }
+      this.dirty.delete(part);
+      render();
+    }
   }
 
   #onKey(e) {
