@@ -79,18 +79,17 @@ func (g *Gateway) clearCookie(w http.ResponseWriter) {
 }
 
 // authed wraps a handler that needs a session.
-func (g *Gateway) authed(h func(w http.ResponseWriter, r *http.Request, s *session)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) authed(h func(w http.ResponseWriter, r *http.Request, s *session) error) http.HandlerFunc {
+	return g.handle(func(w http.ResponseWriter, r *http.Request) error {
 		s, err := g.lookupSession(r.Context(), requestToken(r))
 		if err == nil {
 			err = checkCookieOrigin(r)
 		}
 		if err != nil {
-			g.writeError(w, err)
-			return
+			return err
 		}
-		h(w, r, s)
-	}
+		return h(w, r, s)
+	})
 }
 
 // clientIP is the address sign-in throttling counts by: the peer's
@@ -141,40 +140,35 @@ type authResponse struct {
 	Token string   `json:"token"`
 }
 
-func (g *Gateway) signUp(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) signUp(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	s, err := g.cmds.SignUp.Handle(g.withClient(r), commands.SignUp{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.finishSignIn(w, r, s, http.StatusCreated)
+	return g.finishSignIn(w, r, s, http.StatusCreated)
 }
 
-func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) error {
 	var in credentials
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	s, err := g.cmds.SignIn.Handle(g.withClient(r), commands.SignIn{Username: in.Username, Password: in.Password, IP: g.clientIP(r)})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.finishSignIn(w, r, s, http.StatusOK)
+	return g.finishSignIn(w, r, s, http.StatusOK)
 }
 
 // finishSignIn waits until the new session can authenticate requests, sets
 // the cookie and answers with the user and token.
-func (g *Gateway) finishSignIn(w http.ResponseWriter, r *http.Request, s commands.Session, status int) {
+func (g *Gateway) finishSignIn(w http.ResponseWriter, r *http.Request, s commands.Session, status int) error {
 	if err := g.waitFor(r.Context(), s.Result); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: s.Token, Path: "/", HttpOnly: true, Secure: g.secure,
@@ -182,32 +176,29 @@ func (g *Gateway) finishSignIn(w http.ResponseWriter, r *http.Request, s command
 	})
 	u, err := g.read.User(r.Context(), s.UserID)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, status, authResponse{User: toUserJSON(u), Token: s.Token})
+	return respond(w, status, authResponse{User: toUserJSON(u), Token: s.Token})
 }
 
-func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) signOut(w http.ResponseWriter, r *http.Request, s *session) error {
 	res, err := g.cmds.SignOut.Handle(r.Context(), commands.SignOut{UserID: s.UserID, SessionID: s.SessionID})
 	if err == nil {
 		err = g.waitFor(r.Context(), res)
 	}
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	g.clearCookie(w)
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
-func (g *Gateway) me(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) me(w http.ResponseWriter, r *http.Request, s *session) error {
 	u, err := g.read.User(r.Context(), s.UserID)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
+	return respond(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
 }
 
 // waitFor waits until the read models show a command's result, so that a

@@ -378,21 +378,19 @@ var errNoRoomNoTURN = domain.Errorf(domain.KindForbidden, "ice servers",
 
 // GET /rtc/ice-servers: STUN and TURN servers with fresh credentials, for
 // users who are in at least one room.
-func (g *Gateway) getICEServers(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) getICEServers(w http.ResponseWriter, r *http.Request, s *session) error {
 	in, err := g.read.InAnyRoom(r.Context(), s.UserID)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	if !in {
-		g.writeError(w, errNoRoomNoTURN)
-		return
+		return errNoRoomNoTURN
 	}
 	servers := g.iceServers(s.UserID)
 	if servers == nil {
 		servers = []ICEServer{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ice_servers": servers})
+	return respond(w, http.StatusOK, map[string]any{"ice_servers": servers})
 }
 
 // callJSON is a call as the REST API shows it.
@@ -421,36 +419,33 @@ func toCallJSON(c projections.CallInfo) callJSON {
 }
 
 // GET /rooms/{id}/call: the room's ongoing call, or null.
-func (g *Gateway) getCall(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) getCall(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	c, ok, err := g.read.ActiveCall(r.Context(), rc.room)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	var out *callJSON
 	if ok {
 		j := toCallJSON(c)
 		out = &j
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"call": out})
+	return respond(w, http.StatusOK, map[string]any{"call": out})
 }
 
 // GET /rooms/{id}/calls?before=SEQ&limit=N: the room's calls, newest
 // first, for its timeline.
-func (g *Gateway) listCalls(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) listCalls(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	before, limit, err := pageParams(r, "list calls")
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	calls, err := g.read.Calls(r.Context(), rc.room, before, limit)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	out := make([]callJSON, 0, len(calls))
 	for _, c := range calls {
 		out = append(out, toCallJSON(c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"calls": out})
+	return respond(w, http.StatusOK, map[string]any{"calls": out})
 }

@@ -20,8 +20,8 @@ func (g *Gateway) routes() {
 	m := g.mux
 	m.HandleFunc("GET /healthz", g.healthz)
 	m.HandleFunc("GET /readyz", g.readyz)
-	m.HandleFunc("POST /api/v1/auth/signup", g.signUp)
-	m.HandleFunc("POST /api/v1/auth/signin", g.signIn)
+	m.HandleFunc("POST /api/v1/auth/signup", g.handle(g.signUp))
+	m.HandleFunc("POST /api/v1/auth/signin", g.handle(g.signIn))
 	m.HandleFunc("POST /api/v1/auth/signout", g.authed(g.signOut))
 	m.HandleFunc("GET /api/v1/me", g.authed(g.me))
 	m.HandleFunc("GET /api/v1/sessions", g.authed(g.listSessions))
@@ -61,6 +61,32 @@ func (g *Gateway) routes() {
 	}
 }
 
+// A REST handler returns its error rather than writing it: handle (and
+// authed and member, which use it) writes it once, through the error
+// table of errors.go. respond and noContent write a success and return
+// nil, so that a handler ends with `return respond(...)`.
+
+// handle adapts a handler that returns its error.
+func (g *Gateway) handle(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			g.writeError(w, err)
+		}
+	}
+}
+
+// respond answers with v as JSON.
+func respond(w http.ResponseWriter, status int, v any) error {
+	writeJSON(w, status, v)
+	return nil
+}
+
+// noContent answers 204 No Content.
+func noContent(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // decode reads a JSON request body of at most MaxBodyBytes into v,
 // refusing invalid UTF-8, lone surrogate escapes, unknown fields and
 // trailing data.
@@ -97,23 +123,20 @@ type roomCtx struct {
 // member wraps a room handler: the caller must be a member of the room in
 // the path, by the room's own state (not a lagging read model). Non-members
 // get 404 whether or not the room exists.
-func (g *Gateway) member(h func(w http.ResponseWriter, r *http.Request, rc roomCtx)) func(http.ResponseWriter, *http.Request, *session) {
-	return func(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) member(h func(w http.ResponseWriter, r *http.Request, rc roomCtx) error) func(http.ResponseWriter, *http.Request, *session) error {
+	return func(w http.ResponseWriter, r *http.Request, s *session) error {
 		room, err := parseRoomID(r.PathValue("id"))
 		if err != nil {
-			g.writeError(w, err)
-			return
+			return err
 		}
 		ok, _, err := g.cmds.Aggregates.IsMember(r.Context(), room, s.UserID)
 		if err != nil {
-			g.writeError(w, err)
-			return
+			return err
 		}
 		if !ok {
-			g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member"))
-			return
+			return domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member")
 		}
-		h(w, r, roomCtx{session: s, room: room})
+		return h(w, r, roomCtx{session: s, room: room})
 	}
 }
 
@@ -137,27 +160,24 @@ func toUserJSON(u projections.User) userJSON {
 	return j
 }
 
-func (g *Gateway) getUser(w http.ResponseWriter, r *http.Request, _ *session) {
+func (g *Gateway) getUser(w http.ResponseWriter, r *http.Request, _ *session) error {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such user"))
-		return
+		return domain.Errorf(domain.KindNotFound, "", "no such user")
 	}
 	u, err := g.read.User(r.Context(), domain.UserID(id.String()))
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
+	return respond(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
 }
 
-func (g *Gateway) getUserByName(w http.ResponseWriter, r *http.Request, _ *session) {
+func (g *Gateway) getUserByName(w http.ResponseWriter, r *http.Request, _ *session) error {
 	u, err := g.read.UserByUsername(r.Context(), r.PathValue("username"))
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
+	return respond(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
 }
 
 type roomJSON struct {
@@ -174,19 +194,17 @@ type roomJSON struct {
 }
 
 // roomResponse answers with a room as the caller sees it after res.
-func (g *Gateway) roomResponse(w http.ResponseWriter, r *http.Request, status int, user domain.UserID, room domain.RoomID, res commands.Result) {
-	g.roomResponseAfter(w, r, status, user, room, res, false)
+func (g *Gateway) roomResponse(w http.ResponseWriter, r *http.Request, status int, user domain.UserID, room domain.RoomID, res commands.Result) error {
+	return g.roomResponseAfter(w, r, status, user, room, res, false)
 }
 
-func (g *Gateway) roomResponseAfter(w http.ResponseWriter, r *http.Request, status int, user domain.UserID, room domain.RoomID, res commands.Result, retried bool) {
+func (g *Gateway) roomResponseAfter(w http.ResponseWriter, r *http.Request, status int, user domain.UserID, room domain.RoomID, res commands.Result, retried bool) error {
 	if err := g.waitFor(r.Context(), res); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	rooms, err := g.read.RoomsOf(r.Context(), user)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	for _, s := range rooms {
 		if s.ID == room {
@@ -194,13 +212,11 @@ func (g *Gateway) roomResponseAfter(w http.ResponseWriter, r *http.Request, stat
 			if s.Role == domain.RoleOwner || s.Role == domain.RoleAdmin {
 				info, err := g.read.Room(r.Context(), room)
 				if err != nil {
-					g.writeError(w, err)
-					return
+					return err
 				}
 				j.InviteCode = info.InviteCode
 			}
-			writeJSON(w, status, map[string]roomJSON{"room": j})
-			return
+			return respond(w, status, map[string]roomJSON{"room": j})
 		}
 	}
 	if !retried {
@@ -208,11 +224,10 @@ func (g *Gateway) roomResponseAfter(w http.ResponseWriter, r *http.Request, stat
 		// (two users opened a DM at once): wait for everything stored.
 		head, err := g.store.Head(r.Context())
 		if err == nil {
-			g.roomResponseAfter(w, r, status, user, room, commands.Result{Position: head}, true)
-			return
+			return g.roomResponseAfter(w, r, status, user, room, commands.Result{Position: head}, true)
 		}
 	}
-	g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member"))
+	return domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member")
 }
 
 func toRoomJSON(s projections.RoomSummary) roomJSON {
@@ -224,121 +239,108 @@ func toRoomJSON(s projections.RoomSummary) roomJSON {
 	return j
 }
 
-func (g *Gateway) listRooms(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) listRooms(w http.ResponseWriter, r *http.Request, s *session) error {
 	rooms, err := g.read.RoomsOf(r.Context(), s.UserID)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	out := make([]roomJSON, len(rooms))
 	for i, rm := range rooms {
 		out[i] = toRoomJSON(rm)
 	}
-	writeJSON(w, http.StatusOK, map[string][]roomJSON{"rooms": out})
+	return respond(w, http.StatusOK, map[string][]roomJSON{"rooms": out})
 }
 
-func (g *Gateway) createRoom(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) createRoom(w http.ResponseWriter, r *http.Request, s *session) error {
 	var in struct {
 		Name string `json:"name"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	giveBack := func() {}
 	if g.newRooms != nil {
 		var wait time.Duration
 		if wait, giveBack = g.newRooms.Take(string(s.UserID)); wait > 0 {
-			g.writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: wait,
-				Message: fmt.Sprintf("you may create %d rooms at once, then %d an hour; try again later", g.limits.RoomsPerHour, g.limits.RoomsPerHour)})
-			return
+			return &apiError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: wait,
+				Message: fmt.Sprintf("you may create %d rooms at once, then %d an hour; try again later", g.limits.RoomsPerHour, g.limits.RoomsPerHour)}
 		}
 	}
 	id, res, err := g.cmds.CreateRoom.Handle(r.Context(), commands.CreateRoom{Owner: s.UserID, Name: in.Name})
 	if err != nil {
 		giveBack() // nothing was created
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.roomResponse(w, r, http.StatusCreated, s.UserID, id, res)
+	return g.roomResponse(w, r, http.StatusCreated, s.UserID, id, res)
 }
 
-func (g *Gateway) joinRoom(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) joinRoom(w http.ResponseWriter, r *http.Request, s *session) error {
 	var in struct {
 		InviteCode string `json:"invite_code"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	id, res, err := g.cmds.JoinRoom.Handle(r.Context(), commands.JoinRoom{User: s.UserID, InviteCode: in.InviteCode})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.roomResponse(w, r, http.StatusOK, s.UserID, id, res)
+	return g.roomResponse(w, r, http.StatusOK, s.UserID, id, res)
 }
 
-func (g *Gateway) openDM(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) openDM(w http.ResponseWriter, r *http.Request, s *session) error {
 	var in struct {
 		UserID string `json:"user_id"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	other, err := uuid.Parse(in.UserID)
 	if err != nil {
-		g.writeError(w, domain.Errorf(domain.KindNotFound, "open DM", "no such user"))
-		return
+		return domain.Errorf(domain.KindNotFound, "open DM", "no such user")
 	}
 	id, res, err := g.cmds.OpenDM.Handle(r.Context(), commands.OpenDM{User: s.UserID, Other: domain.UserID(other.String())})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.roomResponse(w, r, http.StatusOK, s.UserID, id, res)
+	return g.roomResponse(w, r, http.StatusOK, s.UserID, id, res)
 }
 
-func (g *Gateway) getRoom(w http.ResponseWriter, r *http.Request, rc roomCtx) {
-	g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, commands.Result{})
+func (g *Gateway) getRoom(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
+	return g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, commands.Result{})
 }
 
-func (g *Gateway) renameRoom(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) renameRoom(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	var in struct {
 		Name string `json:"name"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	res, err := g.cmds.ManageRoom.Handle(r.Context(), commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: commands.ActionRename, Name: in.Name})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, res)
+	return g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, res)
 }
 
-func (g *Gateway) rotateInvite(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) rotateInvite(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	res, err := g.cmds.ManageRoom.Handle(r.Context(), commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: commands.ActionRotateInvite})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, res)
+	return g.roomResponse(w, r, http.StatusOK, rc.UserID, rc.room, res)
 }
 
 // manage runs a membership action; the target, if any, is the path's
 // user_id.
-func (g *Gateway) manage(action commands.Action) func(http.ResponseWriter, *http.Request, roomCtx) {
-	return func(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) manage(action commands.Action) func(http.ResponseWriter, *http.Request, roomCtx) error {
+	return func(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 		cmd := commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: action}
 		if action != commands.ActionLeave {
 			target, err := uuid.Parse(r.PathValue("user_id"))
 			if err != nil {
-				g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such user"))
-				return
+				return domain.Errorf(domain.KindNotFound, "", "no such user")
 			}
 			cmd.Target = domain.UserID(target.String())
 		}
@@ -347,35 +349,31 @@ func (g *Gateway) manage(action commands.Action) func(http.ResponseWriter, *http
 			err = g.waitFor(r.Context(), res)
 		}
 		if err != nil {
-			g.writeError(w, err)
-			return
+			return err
 		}
-		w.WriteHeader(http.StatusNoContent)
+		return noContent(w)
 	}
 }
 
-func (g *Gateway) setRole(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) setRole(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	var in struct {
 		Role domain.Role `json:"role"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	target, err := uuid.Parse(r.PathValue("user_id"))
 	if err != nil {
-		g.writeError(w, domain.Errorf(domain.KindNotFound, "", "no such user"))
-		return
+		return domain.Errorf(domain.KindNotFound, "", "no such user")
 	}
 	res, err := g.cmds.ManageRoom.Handle(r.Context(), commands.ManageRoom{Room: rc.room, Actor: rc.UserID, Action: commands.ActionSetRole, Target: domain.UserID(target.String()), Role: in.Role})
 	if err == nil {
 		err = g.waitFor(r.Context(), res)
 	}
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
 type memberJSON struct {
@@ -384,17 +382,16 @@ type memberJSON struct {
 	JoinedAt time.Time   `json:"joined_at"`
 }
 
-func (g *Gateway) listMembers(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) listMembers(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	members, err := g.read.Members(r.Context(), rc.room)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	out := make([]memberJSON, len(members))
 	for i, m := range members {
 		out[i] = memberJSON{User: toUserJSON(m.User), Role: m.Role, JoinedAt: m.JoinedAt}
 	}
-	writeJSON(w, http.StatusOK, map[string][]memberJSON{"members": out})
+	return respond(w, http.StatusOK, map[string][]memberJSON{"members": out})
 }
 
 type reactionJSON struct {
@@ -431,11 +428,10 @@ func toMessageJSON(room domain.RoomID, m projections.Message) messageJSON {
 
 // listMessages pages a room's history, newest first: messages with seq <
 // before (all if before is 0), at most limit (default 50, at most 100).
-func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	before, limit, err := pageParams(r, "list messages")
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	// History must include everything stored when it is asked for: a
 	// client that resumes after too_many_missed pages it up to the seq its
@@ -445,55 +441,49 @@ func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCt
 		err = g.waitFor(r.Context(), commands.Result{Position: head})
 	}
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	msgs, err := g.read.Messages(r.Context(), rc.room, before, limit)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	out := make([]messageJSON, len(msgs))
 	for i, m := range msgs {
 		out[i] = toMessageJSON(rc.room, m)
 	}
-	writeJSON(w, http.StatusOK, map[string][]messageJSON{"messages": out})
+	return respond(w, http.StatusOK, map[string][]messageJSON{"messages": out})
 }
 
 // messageResponse answers with message seq as stored after res.
-func (g *Gateway) messageResponse(w http.ResponseWriter, r *http.Request, status int, room domain.RoomID, seq uint64, res commands.Result) {
+func (g *Gateway) messageResponse(w http.ResponseWriter, r *http.Request, status int, room domain.RoomID, seq uint64, res commands.Result) error {
 	if err := g.waitFor(r.Context(), res); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	m, err := g.read.MessageBySeq(r.Context(), room, seq)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, status, map[string]messageJSON{"message": toMessageJSON(room, m)})
+	return respond(w, status, map[string]messageJSON{"message": toMessageJSON(room, m)})
 }
 
-func (g *Gateway) postMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) postMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	var in struct {
 		ClientMsgID string `json:"client_msg_id"`
 		Text        string `json:"text"`
 		ReplyTo     uint64 `json:"reply_to"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	res, err := g.cmds.PostMessage.Handle(r.Context(), commands.PostMessage{Room: rc.room, Sender: rc.UserID, ClientMsgID: in.ClientMsgID, Text: in.Text, ReplyTo: in.ReplyTo})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	status := http.StatusCreated
 	if len(res.Events) == 0 {
 		status = http.StatusOK // a retry: the original message
 	}
-	g.messageResponse(w, r, status, rc.room, res.Revision, res)
+	return g.messageResponse(w, r, status, rc.room, res.Revision, res)
 }
 
 func pathSeq(r *http.Request) (uint64, error) {
@@ -504,77 +494,68 @@ func pathSeq(r *http.Request) (uint64, error) {
 	return seq, nil
 }
 
-func (g *Gateway) editMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) editMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	seq, err := pathSeq(r)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	var in struct {
 		Text string `json:"text"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	res, err := g.cmds.EditMessage.Handle(r.Context(), commands.EditMessage{Room: rc.room, Actor: rc.UserID, Seq: seq, Text: in.Text})
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	g.messageResponse(w, r, http.StatusOK, rc.room, seq, res)
+	return g.messageResponse(w, r, http.StatusOK, rc.room, seq, res)
 }
 
-func (g *Gateway) deleteMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) deleteMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	seq, err := pathSeq(r)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	res, err := g.cmds.DeleteMessage.Handle(r.Context(), commands.DeleteMessage{Room: rc.room, Actor: rc.UserID, Seq: seq})
 	if err == nil {
 		err = g.waitFor(r.Context(), res)
 	}
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
-func (g *Gateway) react(add bool) func(http.ResponseWriter, *http.Request, roomCtx) {
-	return func(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) react(add bool) func(http.ResponseWriter, *http.Request, roomCtx) error {
+	return func(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 		seq, err := pathSeq(r)
 		if err != nil {
-			g.writeError(w, err)
-			return
+			return err
 		}
 		res, err := g.cmds.React.Handle(r.Context(), commands.React{Room: rc.room, Actor: rc.UserID, Seq: seq, Emoji: r.PathValue("emoji"), Add: add})
 		if err != nil {
-			g.writeError(w, err)
-			return
+			return err
 		}
-		g.messageResponse(w, r, http.StatusOK, rc.room, seq, res)
+		return g.messageResponse(w, r, http.StatusOK, rc.room, seq, res)
 	}
 }
 
-func (g *Gateway) markRead(w http.ResponseWriter, r *http.Request, rc roomCtx) {
+func (g *Gateway) markRead(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	var in struct {
 		Seq uint64 `json:"seq"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	res, err := g.cmds.MarkRead.Handle(r.Context(), commands.MarkRead{User: rc.UserID, Room: rc.room, Seq: in.Seq})
 	if err == nil {
 		err = g.waitFor(r.Context(), res)
 	}
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
 // pageParams reads a page's ?before=SEQ&limit=N (limit 1-100, default

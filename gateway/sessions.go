@@ -109,11 +109,10 @@ type sessionJSON struct {
 
 // listSessions answers the caller's sessions that have not ended or
 // expired, oldest first.
-func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, s *session) error {
 	all, err := g.read.Sessions(r.Context(), s.UserID)
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	p, now := g.sessionPolicy(), time.Now()
 	out := []sessionJSON{}
@@ -125,43 +124,40 @@ func (g *Gateway) listSessions(w http.ResponseWriter, r *http.Request, s *sessio
 		out = append(out, sessionJSON{ID: ss.SessionID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, ExpiresAt: exp,
 			UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.SessionID == s.SessionID})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	return respond(w, http.StatusOK, map[string]any{"sessions": out})
 }
 
 // revokeSession ends one of the caller's sessions; revoking the current
 // one signs out and clears the cookie.
-func (g *Gateway) revokeSession(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) revokeSession(w http.ResponseWriter, r *http.Request, s *session) error {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
-		g.writeError(w, domain.Errorf(domain.KindNotFound, "revoke session", "no such session"))
-		return
+		return domain.Errorf(domain.KindNotFound, "revoke session", "no such session")
 	}
 	res, err := g.cmds.RevokeSession.Handle(r.Context(), commands.RevokeSession{UserID: s.UserID, SessionID: id.String()})
 	if err == nil {
 		err = g.waitFor(r.Context(), res)
 	}
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
 	if id.String() == s.SessionID {
 		g.clearCookie(w)
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w)
 }
 
 // revokeOtherSessions ends every session of the caller but the current
 // one.
-func (g *Gateway) revokeOtherSessions(w http.ResponseWriter, r *http.Request, s *session) {
+func (g *Gateway) revokeOtherSessions(w http.ResponseWriter, r *http.Request, s *session) error {
 	res, err := g.cmds.RevokeOtherSessions.Handle(r.Context(), commands.RevokeOtherSessions{UserID: s.UserID, Keep: s.SessionID})
 	if err == nil {
 		err = g.waitFor(r.Context(), res)
 	}
 	if err != nil {
-		g.writeError(w, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(res.Events)})
+	return respond(w, http.StatusOK, map[string]int{"revoked": len(res.Events)})
 }
 
 // endReasons are the close reasons of a session's WebSockets, by
