@@ -99,7 +99,7 @@ func (pe *peer) lastSpeaker() string {
 	return pe.speakers[len(pe.speakers)-1]
 }
 
-func newSFU(t *testing.T, cfg media.Config) *media.SFU {
+func newSFU(t testing.TB, cfg media.Config) *media.SFU {
 	t.Helper()
 	cfg.IncludeLoopback = true
 	s, err := media.New(cfg)
@@ -111,7 +111,7 @@ func newSFU(t *testing.T, cfg media.Config) *media.SFU {
 }
 
 // join puts a new peer of user in room's call and starts it.
-func join(t *testing.T, s *media.SFU, room, user string, opts rtctest.Options) *peer {
+func join(t testing.TB, s *media.SFU, room, user string, opts rtctest.Options) *peer {
 	t.Helper()
 	pe := &peer{user: user}
 	// Messages wait in a queue until the client exists; the SFU must
@@ -169,7 +169,7 @@ func join(t *testing.T, s *media.SFU, room, user string, opts rtctest.Options) *
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, describe func() string) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool, describe func() string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
