@@ -498,9 +498,14 @@ func TestJoinFromAnotherConnectionMoves(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the first participant of alice is still in the call")
 	}
-	a.mu.Lock()
-	removed := slices.Clone(a.removed)
-	a.mu.Unlock()
+	// The Removed message reaches the peer through its queue, after Done.
+	var removed []string
+	waitFor(t, 5*time.Second, "the first connection to be told why", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		removed = slices.Clone(a.removed)
+		return len(removed) > 0
+	}, describe(a, a2))
 	if !slices.Equal(removed, []string{media.ReasonMoved}) {
 		t.Errorf("the first connection was told %v, want [moved]", removed)
 	}
