@@ -111,6 +111,47 @@ func BenchmarkScreenShareKeyframe(b *testing.B) {
 	report(b, "screen", lat)
 }
 
+// BenchmarkICERestartKeyframe restarts ICE on a subscriber's subscribe
+// connection b.N times, in a call of two publishers (audio and video)
+// and the subscriber, and reports the percentiles, in ms, of the restart
+// → the next keyframe of each publisher's video at the subscriber. Those
+// keyframes are asked for through the throttle (at most one request per
+// source per KeyframeInterval): the tracks are not new.
+//
+//	go test ./media -run '^$' -bench ICERestartKeyframe -benchtime 20x
+func BenchmarkICERestartKeyframe(b *testing.B) {
+	s := newSFU(b, media.Config{})
+	opts := rtctest.Options{Publish: []string{"audio", "video"}}
+	alice := join(b, s, "r1", "alice", opts)
+	bob := join(b, s, "r1", "bob", opts)
+	carol := join(b, s, "r1", "carol", rtctest.Options{})
+	all := describe(alice, bob, carol)
+	waitFor(b, 20*time.Second, "carol to receive alice and bob", func() bool { return receivesAll(carol, alice, bob) }, all)
+	var lat []time.Duration
+	for range b.N {
+		restarted := time.Now()
+		if err := carol.p.RestartICE(); err != nil {
+			b.Fatal(err)
+		}
+		var got []time.Time
+		waitFor(b, 20*time.Second, "carol's next keyframes", func() bool {
+			got = got[:0]
+			for _, pub := range []*peer{alice, bob} {
+				k, ok := carol.c.Track(media.TrackID(pub.user, media.KindVideo)).KeyframeSince(restarted)
+				if !ok {
+					return false
+				}
+				got = append(got, k)
+			}
+			return true
+		}, all)
+		for _, k := range got {
+			lat = append(lat, k.Sub(restarted))
+		}
+	}
+	report(b, "ice-restart", lat)
+}
+
 // firstKeyframe returns when pe's first keyframe of from's video came.
 func firstKeyframe(pe *peer, from string) time.Time {
 	return time.Unix(0, pe.c.Track(media.TrackID(from, media.KindVideo)).FirstKeyframe.Load())
