@@ -27,11 +27,31 @@
 // header extensions negotiated with the publisher are dropped on the way
 // out; the interceptors add the subscriber's own.
 //
-// Keyframes: a subscriber's PLI or FIR, a subscribe connection that
-// connects and a renegotiation that adds a track all ask the publisher
-// for a keyframe, at most once per KeyframeInterval per source (a request
-// within the interval is sent when it ends), so a newcomer sees video
-// within about a second.
+// Keyframes: a new down track (a newcomer's, or one a renegotiation adds)
+// needs a keyframe to start decoding, and the one its publisher sent
+// before is lost to it. Its first keyframe is asked for (a PLI to the
+// publisher) once it can be delivered: pion bound it to the sender, when
+// the answer that negotiated it was applied, and the subscribe
+// connection is connected (SRTP is up); whichever comes last asks, once.
+// The exact rule, per source:
+//
+//   - a first-keyframe request is sent at once, unless a PLI went to the
+//     source less than 100 ms ago (firstKeyframeGap, or KeyframeInterval
+//     if shorter); then one PLI goes out when the 100 ms have passed, for
+//     every request meanwhile. Newcomers joining at once share requests;
+//     a keyframe the source sends after a down track is bound reaches it.
+//   - any other request (a subscriber's PLI or FIR, an ICE restart of a
+//     subscribe connection, a subscribe connection that comes back) is
+//     sent at most once per KeyframeInterval (default 1 s): within the
+//     interval it waits, once for all, until the interval since the last
+//     PLI of either kind has passed.
+//   - every PLI serves all the requests made before it: a request waiting
+//     is dropped when a PLI goes out, and moved earlier when a first-
+//     keyframe request is due before it.
+//
+// So a source gets at most one PLI per 100 ms, and more than one per
+// KeyframeInterval only for down tracks that start; a plain renegotiation
+// asks for nothing else.
 //
 // The default interceptors provide NACKs to publishers, NACK responses
 // with RTX to subscribers, RTCP sender and receiver reports, and
@@ -53,7 +73,8 @@
 // publisher); a second track of a kind, which is not forwarded, is read
 // and dropped by a drain goroutine. pion runs the connections' own goroutines and calls back on them
 // (OnTrack, OnICECandidate, OnConnectionStateChange). A PLI delayed by the
-// keyframe throttle waits on a timer. SFU.goFunc starts them all so that
+// keyframe throttle or the first-keyframe gap waits on a timer (one per
+// source at most, under source.pliMu). SFU.goFunc starts them all so that
 // Close can wait for every one.
 //
 // # Locks

@@ -30,7 +30,8 @@ type source struct {
 
 	pliMu    sync.Mutex
 	lastPLI  time.Time
-	pliTimer *time.Timer // a request waiting for KeyframeInterval to pass
+	pliTimer *time.Timer // a request waiting for its gap since lastPLI to pass
+	pliDue   time.Time   // when pliTimer sends
 	closed   bool
 }
 
@@ -105,35 +106,65 @@ func (s *source) unsubscribeAll() []*Participant {
 	return subs
 }
 
-// requestKeyframe asks the publisher for a keyframe (a PLI), at most once
-// per KeyframeInterval: a request within the interval is sent when it
-// ends, once, for all the requests meanwhile.
-func (s *source) requestKeyframe() {
+// firstKeyframeGap is the least time between a PLI and a request for a
+// new down track's first keyframe (KeyframeInterval if that is shorter):
+// newcomers within it share one request.
+const firstKeyframeGap = 100 * time.Millisecond
+
+// requestKeyframe asks the publisher for a keyframe (a PLI) for a
+// subscriber that lost one (its PLI or FIR, an ICE restart, a connection
+// that came back): at most once per KeyframeInterval.
+func (s *source) requestKeyframe() { s.askKeyframe(s.owner.sfu.cfg.KeyframeInterval) }
+
+// requestFirstKeyframe asks the publisher for the keyframe a new down
+// track starts with, once it can be delivered: outside the throttle of
+// requestKeyframe, but at most once per firstKeyframeGap.
+func (s *source) requestFirstKeyframe() {
+	s.askKeyframe(min(firstKeyframeGap, s.owner.sfu.cfg.KeyframeInterval))
+}
+
+// askKeyframe sends a PLI unless the last one went out less than gap
+// ago; then one is sent once gap has passed since it, unless a request
+// already waits for an earlier time. A PLI sent serves every request made
+// before it: the keyframe it brings reaches every bound down track.
+func (s *source) askKeyframe(gap time.Duration) {
 	if s.track.Kind() != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	s.pliMu.Lock()
 	defer s.pliMu.Unlock()
-	if s.closed || s.pliTimer != nil {
+	if s.closed {
 		return
 	}
-	interval := s.owner.sfu.cfg.KeyframeInterval
-	if wait := interval - time.Since(s.lastPLI); wait > 0 {
-		s.pliTimer = time.AfterFunc(wait, func() {
-			s.pliMu.Lock()
-			defer s.pliMu.Unlock()
-			s.pliTimer = nil
-			if !s.closed {
-				s.sendPLILocked()
-			}
-		})
+	due := s.lastPLI.Add(gap)
+	if !time.Now().Before(due) {
+		s.sendPLILocked()
 		return
 	}
-	s.sendPLILocked()
+	if s.pliTimer != nil && !s.pliDue.After(due) {
+		return // a request waits already, for no later
+	}
+	if s.pliTimer != nil {
+		s.pliTimer.Stop()
+	}
+	var t *time.Timer
+	t = time.AfterFunc(time.Until(due), func() {
+		s.pliMu.Lock()
+		defer s.pliMu.Unlock()
+		if s.pliTimer == t && !s.closed { // not replaced, sent or closed meanwhile
+			s.sendPLILocked()
+		}
+	})
+	s.pliTimer, s.pliDue = t, due
 }
 
+// sendPLILocked sends a PLI now, which serves a request that waits.
 func (s *source) sendPLILocked() {
 	s.lastPLI = time.Now()
+	if s.pliTimer != nil {
+		s.pliTimer.Stop()
+		s.pliTimer = nil
+	}
 	err := s.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(s.track.SSRC())}})
 	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		s.owner.sfu.cfg.Logger.Debug("media: PLI", "user", s.owner.UserID, "err", err)
@@ -154,16 +185,19 @@ func (s *source) close() {
 type downTrack struct {
 	src    *source
 	sub    *Participant
-	local  *webrtc.TrackLocalStaticRTP
+	local  *boundTrack
 	sender *webrtc.RTPSender
+	// firstAsked: the first keyframe was requested. Under sub.mu.
+	firstAsked bool
 }
 
 func newDownTrack(src *source, sub *Participant) (*downTrack, error) {
 	user := src.owner.UserID
-	local, err := webrtc.NewTrackLocalStaticRTP(src.track.Codec().RTPCodecCapability, TrackID(user, src.kind), user)
+	static, err := webrtc.NewTrackLocalStaticRTP(src.track.Codec().RTPCodecCapability, TrackID(user, src.kind), user)
 	if err != nil {
 		return nil, err
 	}
+	local := &boundTrack{TrackLocalStaticRTP: static}
 	sender, err := sub.sub.AddTrack(local)
 	if err != nil {
 		return nil, err
@@ -171,6 +205,31 @@ func newDownTrack(src *source, sub *Participant) (*downTrack, error) {
 	d := &downTrack{src: src, sub: sub, local: local, sender: sender}
 	sub.sfu.goFunc(d.readRTCP)
 	return d, nil
+}
+
+// deliverable reports whether what is written to the down track reaches
+// the subscriber: pion bound it (the answer that negotiated it is
+// applied) and the subscribe connection is connected (DTLS, hence SRTP,
+// is up; writes before are dropped).
+func (d *downTrack) deliverable() bool {
+	return d.local.bound.Load() && d.sub.sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+}
+
+// boundTrack is a down track's local track; it records when pion binds
+// it to the subscribe connection's sender, which it does when it applies
+// the answer that negotiated it: packets written before went nowhere.
+type boundTrack struct {
+	*webrtc.TrackLocalStaticRTP
+	bound atomic.Bool
+}
+
+// Bind is pion's call when the track starts being sent.
+func (t *boundTrack) Bind(c webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codec, err := t.TrackLocalStaticRTP.Bind(c)
+	if err == nil {
+		t.bound.Store(true)
+	}
+	return codec, err
 }
 
 // readRTCP reads the subscriber's feedback on the track: the interceptors

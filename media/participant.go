@@ -36,6 +36,8 @@ type Participant struct {
 	offerPending bool // an offer was sent and its answer has not come
 	needOffer    bool // something changed while an offer was pending
 	iceRestart   bool // the next offer restarts ICE
+	// restartPending: the offer waiting for its answer restarts ICE.
+	restartPending bool
 
 	queue chan forward // packets to write to the subscribe connection
 	done  chan struct{}
@@ -145,18 +147,18 @@ func (p *Participant) Answer(answer string) error {
 	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	p.offerPending = false
+	restarted := p.restartPending
+	p.offerPending, p.restartPending = false, false
 	p.flushCandidates(PCSubscribe, p.sub)
-	// A new track needs a keyframe to start decoding. Before the
-	// connection is up, the keyframe would be lost: connectionState asks
-	// for it once it is.
-	if p.sub.ConnectionState() == webrtc.PeerConnectionStateConnected {
-		p.mu.Lock()
-		for src := range p.downs {
-			src.requestKeyframe()
-		}
-		p.mu.Unlock()
+	// The tracks this answer negotiated are bound now: ask for their first
+	// keyframes (if the connection is not up yet, connectionState does
+	// once it is). After an ICE restart the others may have lost packets.
+	p.mu.Lock()
+	p.askFirstKeyframesLocked()
+	if restarted && p.sub.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		p.askKeyframesLocked()
 	}
+	p.mu.Unlock()
 	if p.needOffer {
 		p.offerLocked()
 	}
@@ -317,6 +319,7 @@ func (p *Participant) offerLocked() {
 		p.sfu.cfg.Logger.Warn("media: offer failed", "user", p.UserID, "err", err)
 		return
 	}
+	p.restartPending = p.iceRestart
 	p.needOffer, p.iceRestart, p.offerPending = false, false, true
 	p.send(Offer{SDP: p.sub.LocalDescription().SDP})
 }
@@ -344,9 +347,34 @@ func (p *Participant) connectionState(pc string, st webrtc.PeerConnectionState) 
 			delete(p.failed, pc)
 		}
 		if pc == PCSubscribe {
-			for src := range p.downs {
-				src.requestKeyframe()
-			}
+			// The tracks whose first keyframe was asked for already may
+			// have lost packets while the connection was down.
+			p.askKeyframesLocked()
+			p.askFirstKeyframesLocked()
+		}
+	}
+}
+
+// askFirstKeyframesLocked asks for the first keyframe of every track the
+// participant receives that can be delivered now and got none asked for
+// yet: the keyframe the publisher sent before would have been lost.
+// p.mu is held.
+func (p *Participant) askFirstKeyframesLocked() {
+	for src, d := range p.downs {
+		if !d.firstAsked && d.deliverable() {
+			d.firstAsked = true
+			src.requestFirstKeyframe()
+		}
+	}
+}
+
+// askKeyframesLocked asks for a keyframe, through the throttle, of every
+// track the participant receives whose first keyframe was asked for.
+// p.mu is held.
+func (p *Participant) askKeyframesLocked() {
+	for src, d := range p.downs {
+		if d.firstAsked {
+			src.requestKeyframe()
 		}
 	}
 }

@@ -33,7 +33,9 @@ type Config struct {
 	// before they are removed (default 5s).
 	FailedGrace time.Duration
 	// KeyframeInterval is the least time between two keyframe requests to
-	// one source (default 1s).
+	// one source (default 1s), but for the first keyframe of a track a
+	// subscriber starts receiving, asked for at most once per 100 ms
+	// (see the package doc).
 	KeyframeInterval time.Duration
 	// OnFailed is called, on its own goroutine, when a participant is
 	// removed because their connection failed.

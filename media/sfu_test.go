@@ -32,6 +32,8 @@ type peer struct {
 	// ("pub answer"), offers on sub ("sub offer") and candidates ("pub
 	// candidate", "sub candidate").
 	signals []string
+	// answerGate, if set, holds the client's answers until it is closed.
+	answerGate chan struct{}
 }
 
 // signaled records a signal in the order the SFU sends them.
@@ -48,7 +50,31 @@ func (pe *peer) Publish(offer string, kinds map[string]string, apply func(answer
 	}
 	return applyErr
 }
-func (pe *peer) Answer(sdp string) error { return pe.p.Answer(sdp) }
+func (pe *peer) Answer(sdp string) error {
+	pe.mu.Lock()
+	gate := pe.answerGate
+	pe.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return pe.p.Answer(sdp)
+}
+
+// holdAnswers makes the peer's client hold its answers to the SFU's
+// offers until release is called (once or more; the test must, before
+// the client closes).
+func (pe *peer) holdAnswers() (release func()) {
+	gate := make(chan struct{})
+	pe.mu.Lock()
+	pe.answerGate = gate
+	pe.mu.Unlock()
+	return sync.OnceFunc(func() {
+		pe.mu.Lock()
+		pe.answerGate = nil
+		pe.mu.Unlock()
+		close(gate)
+	})
+}
 func (pe *peer) Candidate(pc string, c webrtc.ICECandidateInit) error {
 	return pe.p.AddCandidate(pc, c)
 }
@@ -99,7 +125,7 @@ func (pe *peer) lastSpeaker() string {
 	return pe.speakers[len(pe.speakers)-1]
 }
 
-func newSFU(t *testing.T, cfg media.Config) *media.SFU {
+func newSFU(t testing.TB, cfg media.Config) *media.SFU {
 	t.Helper()
 	cfg.IncludeLoopback = true
 	s, err := media.New(cfg)
@@ -111,7 +137,7 @@ func newSFU(t *testing.T, cfg media.Config) *media.SFU {
 }
 
 // join puts a new peer of user in room's call and starts it.
-func join(t *testing.T, s *media.SFU, room, user string, opts rtctest.Options) *peer {
+func join(t testing.TB, s *media.SFU, room, user string, opts rtctest.Options) *peer {
 	t.Helper()
 	pe := &peer{user: user}
 	// Messages wait in a queue until the client exists; the SFU must
@@ -169,7 +195,7 @@ func join(t *testing.T, s *media.SFU, room, user string, opts rtctest.Options) *
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool, describe func() string) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool, describe func() string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -344,32 +370,87 @@ func TestCandidatesFollowTheirDescription(t *testing.T) {
 	}
 }
 
-func TestNewcomerGetsKeyframeWithinASecond(t *testing.T) {
-	s := newSFU(t, media.Config{})
+// TestNewcomerGetsKeyframeAtOnce checks that a newcomer's first keyframe
+// is asked for outside the throttle: with a KeyframeInterval of an hour,
+// the second subscriber to join gets alice's keyframe, after exactly one
+// more request to alice and without any PLI of its own (rtctest's
+// receivers send none).
+func TestNewcomerGetsKeyframeAtOnce(t *testing.T) {
+	s := newSFU(t, media.Config{KeyframeInterval: time.Hour})
 	// Alice sends one keyframe at the start, then only when asked.
 	a := join(t, s, "r1", "alice", rtctest.Options{Publish: []string{"video"}})
 	b := join(t, s, "r1", "bob", rtctest.Options{})
 	waitFor(t, 20*time.Second, "bob to receive alice's video", func() bool { return receivesAll0(b, "alice") }, describe(a, b))
-	time.Sleep(1500 * time.Millisecond) // past the keyframe request interval
 
 	plis := a.c.PLIs.Load()
-	joined := time.Now()
 	c := join(t, s, "r1", "carol", rtctest.Options{})
-	waitFor(t, 20*time.Second, "carol's subscribe connection to connect", func() bool {
-		return c.c.Sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+	video := media.TrackID("alice", media.KindVideo)
+	waitFor(t, 20*time.Second, "carol's first keyframe of alice's video", func() bool {
+		st := c.c.Track(video)
+		return st != nil && st.Keyframes.Load() > 0
 	}, describe(a, b, c))
-	connected := time.Now()
-	waitFor(t, 20*time.Second, "carol's first keyframe", func() bool {
-		st := c.c.Track(media.TrackID("alice", media.KindVideo))
-		return st != nil && st.FirstKeyframe.Load() != 0
-	}, describe(a, b, c))
-	first := time.Unix(0, c.c.Track(media.TrackID("alice", media.KindVideo)).FirstKeyframe.Load())
-	t.Logf("join → connected %v, connected → first keyframe %v", connected.Sub(joined), first.Sub(connected))
-	if d := first.Sub(connected); d > time.Second {
-		t.Errorf("the first keyframe came %v after carol connected, want within 1s", d)
+	if got := a.c.PLIs.Load() - plis; got != 1 {
+		t.Errorf("alice got %d keyframe requests for carol's first keyframe, want 1", got)
 	}
-	if a.c.PLIs.Load() == plis {
-		t.Error("alice got no keyframe request when carol joined")
+}
+
+// TestRenegotiatedTrackGetsKeyframeAtOnce checks that a track added to
+// existing subscribers by a renegotiation (a screen share started
+// mid-call) gets its first keyframe to each of them outside the throttle,
+// also to a subscriber whose answer comes after the keyframe the first
+// subscriber's request brought.
+func TestRenegotiatedTrackGetsKeyframeAtOnce(t *testing.T) {
+	s := newSFU(t, media.Config{KeyframeInterval: time.Hour})
+	a := join(t, s, "r1", "alice", rtctest.Options{Publish: []string{"audio", "video"}})
+	b := join(t, s, "r1", "bob", rtctest.Options{})
+	c := join(t, s, "r1", "carol", rtctest.Options{})
+	all := describe(a, b, c)
+	waitFor(t, 20*time.Second, "bob and carol to receive alice", func() bool { return receivesAll(b, a) && receivesAll(c, a) }, all)
+
+	release := c.holdAnswers()
+	t.Cleanup(release) // before the clients close, if the test fails
+	if err := a.c.StartScreen(); err != nil {
+		t.Fatal(err)
+	}
+	screen := media.TrackID("alice", media.KindScreen)
+	hasKeyframe := func(pe *peer) func() bool {
+		return func() bool {
+			st := pe.c.Track(screen)
+			return st != nil && st.Keyframes.Load() > 0
+		}
+	}
+	waitFor(t, 20*time.Second, "bob's first keyframe of alice's screen", hasKeyframe(b), all)
+	release()
+	waitFor(t, 20*time.Second, "carol's first keyframe of alice's screen, her answer late", hasKeyframe(c), all)
+}
+
+// TestNewcomersShareKeyframeRequests checks that newcomers joining at once
+// do not flood the publisher: their first keyframes, asked for outside
+// the throttle, are requested at most once per 100 ms.
+func TestNewcomersShareKeyframeRequests(t *testing.T) {
+	s := newSFU(t, media.Config{KeyframeInterval: time.Hour})
+	a := join(t, s, "r1", "alice", rtctest.Options{Publish: []string{"video"}})
+	first := join(t, s, "r1", "sub0", rtctest.Options{})
+	waitFor(t, 20*time.Second, "sub0 to receive alice's video", func() bool { return receivesAll0(first, "alice") }, describe(a, first))
+
+	plis, start := a.c.PLIs.Load(), time.Now()
+	var subs []*peer
+	for i := range 6 {
+		subs = append(subs, join(t, s, "r1", fmt.Sprintf("new%d", i), rtctest.Options{}))
+	}
+	waitFor(t, 30*time.Second, "every newcomer's first keyframe", func() bool {
+		for _, sub := range subs {
+			if st := sub.c.Track(media.TrackID("alice", media.KindVideo)); st == nil || st.Keyframes.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	}, describe(append(subs, a)...))
+	elapsed := time.Since(start)
+	got := a.c.PLIs.Load() - plis
+	t.Logf("6 newcomers in %v: alice got %d keyframe requests", elapsed, got)
+	if max := int64(elapsed/(100*time.Millisecond)) + 1; got > max {
+		t.Errorf("alice got %d keyframe requests in %v, want at most %d", got, elapsed, max)
 	}
 }
 
@@ -393,9 +474,9 @@ func TestKeyframeRequestsAreThrottled(t *testing.T) {
 		}
 		return true
 	}, describe(append(subs, a)...))
-	// Every renegotiation of a subscriber asks for a keyframe: forty a
-	// second from four subscribers, of which at most one a second reaches
-	// alice.
+	// Every ICE restart of a subscriber's connection asks for a keyframe:
+	// forty a second from four subscribers, of which at most one a second
+	// reaches alice.
 	start, plis := time.Now(), a.c.PLIs.Load()
 	for range 20 {
 		for _, sub := range subs {
@@ -498,9 +579,14 @@ func TestJoinFromAnotherConnectionMoves(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the first participant of alice is still in the call")
 	}
-	a.mu.Lock()
-	removed := slices.Clone(a.removed)
-	a.mu.Unlock()
+	// The Removed message reaches the peer through its queue, after Done.
+	var removed []string
+	waitFor(t, 5*time.Second, "the first connection to be told why", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		removed = slices.Clone(a.removed)
+		return len(removed) > 0
+	}, describe(a, a2))
 	if !slices.Equal(removed, []string{media.ReasonMoved}) {
 		t.Errorf("the first connection was told %v, want [moved]", removed)
 	}

@@ -55,6 +55,31 @@ type TrackStats struct {
 	Keyframes atomic.Int64
 	// FirstKeyframe is when the first keyframe arrived (unix nanos).
 	FirstKeyframe atomic.Int64
+
+	mu        sync.Mutex
+	keyframes []time.Time // when each keyframe arrived
+}
+
+// keyframe records a keyframe that arrived at t.
+func (st *TrackStats) keyframe(t time.Time) {
+	st.Keyframes.Add(1)
+	st.FirstKeyframe.CompareAndSwap(0, t.UnixNano())
+	st.mu.Lock()
+	st.keyframes = append(st.keyframes, t)
+	st.mu.Unlock()
+}
+
+// KeyframeSince returns when the first keyframe at or after t arrived,
+// and false if none did yet (e.g. the first after a renegotiation).
+func (st *TrackStats) KeyframeSince(t time.Time) (time.Time, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, k := range st.keyframes {
+		if !k.Before(t) {
+			return k, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Client is a call participant.
@@ -79,6 +104,9 @@ type Client struct {
 	// add: it adds each as it arrives, so one that comes before the
 	// description it belongs to is refused (and lost).
 	RefusedCandidates atomic.Int64
+	// PubConnected and SubConnected are when the publish and the
+	// subscribe connection last became connected (unix nanos; 0 before).
+	PubConnected, SubConnected atomic.Int64
 }
 
 // New returns a client; Start connects it.
@@ -130,6 +158,15 @@ func New(sig Signaling, opts Options) (*Client, error) {
 		pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 			if cand != nil {
 				c.do(func() { _ = c.sig.Candidate(name, cand.ToJSON()) })
+			}
+		})
+		at := &c.PubConnected
+		if name == "sub" {
+			at = &c.SubConnected
+		}
+		pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+			if st == webrtc.PeerConnectionStateConnected {
+				at.Store(time.Now().UnixNano())
 			}
 		})
 	}
@@ -345,8 +382,7 @@ func (c *Client) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 				continue
 			}
 			if isKeyframe(pkt.Payload) {
-				st.Keyframes.Add(1)
-				st.FirstKeyframe.CompareAndSwap(0, time.Now().UnixNano())
+				st.keyframe(time.Now())
 			}
 		}
 	}()
