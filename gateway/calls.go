@@ -53,7 +53,35 @@ type candidateJSON struct {
 // callSeat is the call a connection is in.
 type callSeat struct {
 	room domain.RoomID
-	p    *media.Participant
+	p    seat
+}
+
+// seat is a connection's place in the SFU that hosts its room's call,
+// wherever that SFU runs: a localSeat on this node's SFU, or a remoteSeat
+// whose requests go to the host node (callrelay.go). The call frames'
+// handlers do not care which.
+type seat interface {
+	// Publish takes the client's offer on "pub" and hands the answer to
+	// deliver, which sends it to the client before any of the SFU's
+	// candidates of that connection.
+	Publish(offer string, kinds map[string]string, deliver func(answer string)) error
+	Answer(answer string) error
+	AddCandidate(pc string, c webrtc.ICECandidateInit) error
+	SetMedia(m media.MediaState) error
+	RestartICE() error
+	// Leave takes the seat out of the call; Done is closed once it is out
+	// (left, or removed by the SFU).
+	Leave()
+	Done() <-chan struct{}
+}
+
+// localSeat is a participant of this node's SFU.
+type localSeat struct{ *media.Participant }
+
+// SetMedia records what the participant sends; it cannot fail here.
+func (s localSeat) SetMedia(m media.MediaState) error {
+	s.Participant.SetMedia(m)
+	return nil
 }
 
 // callAck is the ack of call.join and call.offer.
@@ -178,7 +206,9 @@ func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, 
 			return nil, mediaError(err)
 		}
 	case FrameCallMedia:
-		p.SetMedia(media.MediaState{Audio: f.Audio, Video: f.Video, Screen: f.Screen})
+		if err := p.SetMedia(media.MediaState{Audio: f.Audio, Video: f.Video, Screen: f.Screen}); err != nil {
+			return nil, mediaError(err)
+		}
 	case FrameCallRestartICE:
 		if err := p.RestartICE(); err != nil {
 			return nil, mediaError(err)
@@ -225,7 +255,7 @@ func (g *Gateway) joinCall(ctx context.Context, c *conn, f Frame, room domain.Ro
 		return nil, err
 	}
 	g.calls.setSeq(p, res.Revision)
-	c.call = &callSeat{room: room, p: p}
+	c.call = &callSeat{room: room, p: localSeat{p}}
 	return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, CallID: callID, ICEServers: g.iceServers(c.user)}, nil
 }
 
