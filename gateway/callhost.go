@@ -295,6 +295,9 @@ func (g *Gateway) renewHosted(ctx context.Context) {
 		if err != nil {
 			g.logger.Warn("calls: lost the lease of a hosted call; its participants rejoin", "room", room, "token", l.Token, "err", err)
 			g.stopHosting(room, l.Token)
+			// If the lease is still ours (the renewal failed on the way),
+			// give it up, so that the rejoins elect a host at once.
+			g.hosts.Release(ctx, string(room), l)
 			continue
 		}
 		g.hosted.update(room, nl)

@@ -498,7 +498,10 @@ func (s *remoteSeat) push(env envelope) {
 		return
 	}
 	if env.Rejoin != "" {
-		s.g.seatLost(s.c, s.room, s, env.Rejoin)
+		// Not on the relay loop: seatLost waits for the connection's
+		// callMu, which a join of this connection may hold while it waits
+		// for the loop to deliver its reply.
+		go s.g.seatLost(s.c, s.room, s, env.Rejoin)
 		return
 	}
 	if len(env.Frame) > 0 {

@@ -174,3 +174,103 @@ func callSeries(m map[string]float64) map[string]float64 {
 	}
 	return out
 }
+
+// chRejoinReason returns the reason of the last call.rejoin frame wc got
+// for room, or "".
+func chRejoinReason(wc *rtctest.WSCall, room string) string {
+	reason := ""
+	for _, f := range wc.Others() {
+		if f.Type() == "call.rejoin" && f.Str("room_id") == room {
+			reason = f.Str("reason")
+		}
+	}
+	return reason
+}
+
+// TestCallHostLost: the host node is SIGKILLed; its lease expires, the
+// participants on the other node are told to rejoin (call.rejoin
+// host_lost), rejoin on the same WebSocket, and their call, the same one,
+// is hosted by their own node, where they hear and see each other again.
+// The one who does not rejoin leaves the call (connection_failed) after
+// the grace; the host's own participant leaves it with node_lost.
+func TestCallHostLost(t *testing.T) {
+	ctx := invariantCtx(t)
+	nodes := chNodes(t, nil, nil)
+	a, b := nodes[0], nodes[1]
+	alice := invSignUp(t, ctx, a.base, "alice")
+	bob := invSignUp(t, ctx, b.base, "bob")
+	carol := invSignUp(t, ctx, b.base, "carol")
+	dave := invSignUp(t, ctx, b.base, "dave")
+	room := invRoom(t, ctx, alice, invOn(bob, b.base), invOn(carol, b.base), invOn(dave, b.base))
+
+	ac := chJoin(t, ctx, alice, a.base, room) // node a hosts
+	bc := chJoin(t, ctx, bob, b.base, room)
+	cc := chJoin(t, ctx, carol, b.base, room)
+	dc := chJoin(t, ctx, dave, b.base, room)
+	calls := map[string]*rtctest.WSCall{"alice@a": ac, "bob@b": bc, "carol@b": cc, "dave@b": dc}
+	waitCall(t, 45*time.Second, "everyone to hear and see the others", func() bool {
+		return hearsAndSees(bc, alice.User.ID, carol.User.ID) && hearsAndSees(cc, alice.User.ID, bob.User.ID)
+	}, describeCalls(calls))
+	if v := metric(t, chMetrics(t, b), "confab_calls_hosted"); v != 0 {
+		t.Fatalf("node b hosts %v calls before the failure, want 0", v)
+	}
+
+	killed := time.Now()
+	a.kill()
+	delete(calls, "alice@a")
+	waitCall(t, 30*time.Second, "bob and carol to be told to rejoin", func() bool {
+		return chRejoinReason(bc, room) == "host_lost" && chRejoinReason(cc, room) == "host_lost" && chRejoinReason(dc, room) == "host_lost"
+	}, describeCalls(calls))
+	t.Logf("call.rejoin %v after the host was killed", time.Since(killed).Round(100*time.Millisecond))
+
+	rejoin := func(old *rtctest.WSCall) *rtctest.WSCall {
+		old.Close()
+		nc, err := rtctest.JoinWS(ctx, old.WS, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}})
+		if err != nil {
+			t.Fatalf("rejoin: %v", err)
+		}
+		t.Cleanup(nc.Close)
+		if nc.CallID != old.CallID {
+			t.Errorf("rejoined call %q, want the same call %q", nc.CallID, old.CallID)
+		}
+		return nc
+	}
+	bc, cc = rejoin(bc), rejoin(cc)
+	calls = map[string]*rtctest.WSCall{"bob@b": bc, "carol@b": cc}
+	waitCall(t, 45*time.Second, "bob and carol to hear and see each other again", func() bool {
+		return hearsAndSees(bc, carol.User.ID) && hearsAndSees(cc, bob.User.ID)
+	}, describeCalls(calls))
+	t.Logf("media again %v after the host was killed", time.Since(killed).Round(100*time.Millisecond))
+	if v := metric(t, chMetrics(t, b), "confab_calls_hosted"); v != 1 {
+		t.Errorf("node b hosts %v calls after the failover, want 1", v)
+	}
+	// The timeline shows one call, still going on.
+	calls2 := callsOf(t, ctx, invOn(bob, b.base), room)
+	if len(calls2) != 1 || calls2[0]["ended_at"] != nil {
+		t.Errorf("calls %v: want one, going on", calls2)
+	}
+
+	// Dave never rejoins; alice's node is gone: each leaves the call, with
+	// the reason.
+	obs, err := invOn(bob, b.base).Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	if _, err := obs.Subscribe(ctx, room, 0); err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]string{}
+	for left[alice.User.ID] == "" || left[dave.User.ID] == "" {
+		f := nextEvent(t, ctx, obs)
+		switch f.Str("event") {
+		case "call.left":
+			left[f.Data().Str("user_id")] = f.Data().Str("reason")
+		case "call.ended":
+			t.Fatalf("the call ended; left so far: %v", left)
+		}
+	}
+	if left[alice.User.ID] != "node_lost" || left[dave.User.ID] != "connection_failed" || left[bob.User.ID] != "" || left[carol.User.ID] != "" {
+		t.Errorf("left the call: %v; want alice node_lost, dave connection_failed, bob and carol still in", left)
+	}
+}
