@@ -238,7 +238,13 @@ func mediaError(err error) error {
 // rejoin (call.rejoin) joins again with the same seat in the log.
 func (g *Gateway) joinCall(ctx context.Context, c *conn, f Frame, room domain.RoomID) (any, error) {
 	if seat := c.callIn(room); seat != nil {
-		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, ICEServers: seat.ice}, nil
+		// Fresh credentials: this node's TURN takes them as the host's
+		// does (one --turn-secret); a node without TURN repeats the host's.
+		ice := g.iceServers(c.user)
+		if ice == nil {
+			ice = seat.ice
+		}
+		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, ICEServers: ice}, nil
 	}
 	c.callMu.Lock()
 	defer c.callMu.Unlock()

@@ -113,9 +113,18 @@ func TestCallAcrossNodes(t *testing.T) {
 		return ok && !audio && video
 	}, describe)
 
-	// Bob hangs up on node b: the host drops him, and the call goes on
-	// with alice alone.
-	if err := bc.Leave(ctx); err != nil {
+	// Bob joins again from node a: his seat on node b is told it moved.
+	bc2 := chJoin(t, ctx, bob, a.base, room)
+	calls["bob@a"] = bc2
+	waitCall(t, 10*time.Second, "bob's node-b connection to be moved", func() bool {
+		return slices.Contains(bc.Removed(), "moved")
+	}, describe)
+	waitCall(t, 30*time.Second, "alice to hear and see bob on his new connection", func() bool {
+		return hearsAndSees(bc2, alice.User.ID) && slices.Equal(ac.Participants(), ids)
+	}, describe)
+
+	// Bob hangs up; the call goes on with alice alone.
+	if err := bc2.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitCall(t, 10*time.Second, "alice to see bob gone", func() bool {
@@ -125,14 +134,17 @@ func TestCallAcrossNodes(t *testing.T) {
 
 // TestCallFromNodeWithoutCalls: a user on a --calls=false node starts a
 // call; it is hosted on the calls-enabled node, whose ICE servers the
-// join's ack carries, and media flows both ways.
+// join's ack carries, and media flows both ways. A participant there
+// whose media connections close is recorded as connection_failed by the
+// host; one kicked is removed through the host.
 func TestCallFromNodeWithoutCalls(t *testing.T) {
 	ctx := invariantCtx(t)
 	nodes := chNodes(t, nil, []string{"--calls=false"})
 	a, c := nodes[0], nodes[1]
 	alice := invSignUp(t, ctx, a.base, "alice")
 	carol := invSignUp(t, ctx, c.base, "carol")
-	room := invRoom(t, ctx, alice, invOn(carol, c.base))
+	dave := invSignUp(t, ctx, c.base, "dave")
+	room := invRoom(t, ctx, alice, invOn(carol, c.base), invOn(dave, c.base))
 
 	cc := chJoin(t, ctx, carol, c.base, room) // first: node a is asked to host
 	ac := chJoin(t, ctx, alice, a.base, room)
@@ -162,6 +174,37 @@ func TestCallFromNodeWithoutCalls(t *testing.T) {
 	if v := metric(t, chMetrics(t, a), "confab_calls_hosted"); v != 1 {
 		t.Errorf("node a hosts %v calls, want 1", v)
 	}
+
+	// Dave's media connections close (his WebSocket stays): the host
+	// removes him after its grace and records connection_failed.
+	obs, err := invOn(alice, a.base).Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	if _, err := obs.Subscribe(ctx, room, 0); err != nil {
+		t.Fatal(err)
+	}
+	dc := chJoin(t, ctx, dave, c.base, room)
+	waitCall(t, 30*time.Second, "alice to hear and see dave", func() bool { return hearsAndSees(ac, dave.User.ID) }, describe)
+	dc.Close()
+	for {
+		f := nextEvent(t, ctx, obs)
+		if f.Str("event") == "call.left" && f.Data().Str("user_id") == dave.User.ID {
+			if r := f.Data().Str("reason"); r != "connection_failed" {
+				t.Fatalf("dave left with %q, want connection_failed", r)
+			}
+			break
+		}
+	}
+
+	// Alice kicks carol: the host removes her, and node c tells her client.
+	if err := alice.Do(ctx, "POST", "/api/v1/rooms/"+room+"/members/"+carol.User.ID+"/kick", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, 10*time.Second, "carol to be removed from the call", func() bool {
+		return slices.Contains(cc.Removed(), "removed") && slices.Equal(ac.Participants(), []string{alice.User.ID})
+	}, describe)
 }
 
 // callSeries picks the call series of a node's metrics, for failures.
