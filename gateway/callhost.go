@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/confabhq/confab/bus"
@@ -69,6 +70,9 @@ var errHostUnavailable = &apiError{Status: http.StatusServiceUnavailable, Code: 
 type hosting struct {
 	mu     sync.Mutex
 	leases map[domain.RoomID]bus.HostLease
+	// off is set by handOffCalls: the node hosts no new call and stays
+	// out of the registry.
+	off atomic.Bool
 }
 
 func (h *hosting) token(room domain.RoomID) (uint64, bool) {
@@ -147,7 +151,7 @@ func (g *Gateway) callHost(ctx context.Context, room domain.RoomID) (bus.HostLea
 			return bus.HostLease{}, errHostUnavailable
 		}
 		if ok {
-			if _, live := loads[l.Node]; live || l.Node == g.nodeID || g.sfu == nil {
+			if _, live := loads[l.Node]; live || l.Node == g.nodeID || g.sfu == nil || g.hosted.off.Load() {
 				if l.Node == g.nodeID {
 					g.hosted.adopt(room, l)
 				}
@@ -191,6 +195,9 @@ func (g *Gateway) claimHere(ctx context.Context, room domain.RoomID) (bus.HostLe
 	if g.sfu == nil {
 		return bus.HostLease{}, errNoCalls
 	}
+	if g.hosted.off.Load() {
+		return bus.HostLease{}, errHostUnavailable
+	}
 	l, err := g.hosts.Claim(ctx, string(room))
 	if errors.Is(err, bus.ErrLeaseHeld) {
 		held, ok, gerr := g.hosts.Get(ctx, string(room))
@@ -211,10 +218,13 @@ func (g *Gateway) claimHere(ctx context.Context, room domain.RoomID) (bus.HostLe
 // chooseHost picks the node to host a new call from the calls-enabled
 // nodes' loads.
 func (g *Gateway) chooseHost(loads map[string]int) (string, error) {
-	if g.sfu != nil {
+	here := g.sfu != nil && !g.hosted.off.Load()
+	if here {
 		if _, ok := loads[g.nodeID]; !ok {
 			loads[g.nodeID] = int(g.sfu.Stats().Participants)
 		}
+	} else {
+		delete(loads, g.nodeID)
 	}
 	if len(loads) == 0 {
 		return "", errNoCalls
@@ -222,7 +232,7 @@ func (g *Gateway) chooseHost(loads map[string]int) (string, error) {
 	nodes := slices.Collect(maps.Keys(loads))
 	slices.SortFunc(nodes, func(a, b string) int { return cmp.Or(cmp.Compare(loads[a], loads[b]), cmp.Compare(a, b)) })
 	least := nodes[0]
-	if g.sfu != nil && loads[g.nodeID] <= loads[least]+hostSlack {
+	if here && loads[g.nodeID] <= loads[least]+hostSlack {
 		return g.nodeID, nil
 	}
 	return least, nil
@@ -264,7 +274,7 @@ func (g *Gateway) callHostLoop(ctx context.Context, loop *supervise.Loop) error 
 				}
 				return ctx.Err()
 			case <-load.C:
-				if g.sfu != nil {
+				if g.sfu != nil && !g.hosted.off.Load() {
 					if err := g.hosts.SetLoad(ctx, int(g.sfu.Stats().Participants)); err != nil {
 						g.logger.Warn("calls: cannot publish load", "err", err)
 					}
@@ -301,6 +311,26 @@ func (g *Gateway) renewHosted(ctx context.Context) {
 			continue
 		}
 		g.hosted.update(room, nl)
+	}
+}
+
+// handOffCalls stops hosting calls before a graceful shutdown: this node
+// leaves the registry, and each call it hosts is released, its
+// participants told to rejoin (on another node, for those whose
+// WebSocket is elsewhere).
+func (g *Gateway) handOffCalls(ctx context.Context) {
+	if g.hosts == nil || g.sfu == nil {
+		return
+	}
+	g.hosted.off.Store(true)
+	if err := g.hosts.DropLoad(ctx); err != nil {
+		g.logger.Warn("calls: cannot leave the registry of call hosts", "err", err)
+	}
+	for room, l := range g.hosted.snapshot() {
+		g.stopHosting(room, l.Token)
+		if err := g.hosts.Release(ctx, string(room), l); err != nil {
+			g.logger.Warn("calls: cannot release a hosted call", "room", room, "err", err)
+		}
 	}
 }
 
@@ -412,8 +442,7 @@ func (g *Gateway) cancelRejoinLocked(c *conn) (domain.RoomID, bool) {
 	return pr.room, true
 }
 
-// hostedSeat joins c to room's call on this node's SFU, hosting it under
-// l (when there are CallHosts).
+// hostedSeat joins c to room's call on this node's SFU.
 func (g *Gateway) hostedSeat(c *conn, room domain.RoomID, seq uint64) (seat, error) {
 	p, err := g.sfu.Join(string(room), string(c.user), c.id, func(m media.Message) {
 		if v := callFrame(room, m); v != nil {

@@ -258,10 +258,12 @@ func (g *Gateway) Run(ctx context.Context, after eventstore.Position) error {
 	return err
 }
 
-// Shutdown closes every WebSocket with "going away", records their end,
-// and gives up this node's lease. http.Server.Shutdown does not close
+// Shutdown hands the calls this node hosts off (their participants on
+// other nodes rejoin elsewhere at once), closes every WebSocket with
+// "going away", records their end, and gives up this node's lease. http.Server.Shutdown does not close
 // hijacked connections; call both.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.handOffCalls(ctx)
 	g.connsMu.Lock()
 	g.closing = true
 	for c := range g.conns {

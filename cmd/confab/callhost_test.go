@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,6 +219,65 @@ func callSeries(m map[string]float64) map[string]float64 {
 	return out
 }
 
+// TestCallHostStops: the host node shuts down gracefully: it hands its
+// call off at once, and the participants on the other node rejoin there.
+func TestCallHostStops(t *testing.T) {
+	ctx := invariantCtx(t)
+	nodes := chNodes(t, nil, nil)
+	a, b := nodes[0], nodes[1]
+	alice := invSignUp(t, ctx, a.base, "alice")
+	bob := invSignUp(t, ctx, b.base, "bob")
+	carol := invSignUp(t, ctx, b.base, "carol")
+	room := invRoom(t, ctx, alice, invOn(bob, b.base), invOn(carol, b.base))
+	ac := chJoin(t, ctx, alice, a.base, room) // node a hosts
+	bc := chJoin(t, ctx, bob, b.base, room)
+	cc := chJoin(t, ctx, carol, b.base, room)
+	calls := map[string]*rtctest.WSCall{"alice@a": ac, "bob@b": bc, "carol@b": cc}
+	waitCall(t, 45*time.Second, "bob and carol to hear and see each other", func() bool {
+		return hearsAndSees(bc, carol.User.ID) && hearsAndSees(cc, bob.User.ID)
+	}, describeCalls(calls))
+
+	stopped := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	delete(calls, "alice@a")
+	waitCall(t, 30*time.Second, "bob and carol to be told to rejoin", func() bool {
+		return chRejoinReason(bc, room) == "host_lost" && chRejoinReason(cc, room) == "host_lost"
+	}, describeCalls(calls))
+	t.Logf("call.rejoin %v after SIGTERM", time.Since(stopped).Round(100*time.Millisecond))
+	bc, cc = chRejoin(t, ctx, bc, room), chRejoin(t, ctx, cc, room)
+	calls = map[string]*rtctest.WSCall{"bob@b": bc, "carol@b": cc}
+	waitCall(t, 45*time.Second, "bob and carol to hear and see each other again", func() bool {
+		return hearsAndSees(bc, carol.User.ID) && hearsAndSees(cc, bob.User.ID)
+	}, describeCalls(calls))
+	t.Logf("media again %v after SIGTERM", time.Since(stopped).Round(100*time.Millisecond))
+	select {
+	case <-a.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node a did not stop")
+	}
+	if !strings.Contains(a.logTail(), "child exited: <nil>") {
+		t.Errorf("node a did not stop cleanly:\n%s", a.logTail())
+	}
+}
+
+// chRejoin closes old, a call told to rejoin, and joins again on its
+// WebSocket: the same call.
+func chRejoin(t *testing.T, ctx context.Context, old *rtctest.WSCall, room string) *rtctest.WSCall {
+	t.Helper()
+	old.Close()
+	nc, err := rtctest.JoinWS(ctx, old.WS, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}})
+	if err != nil {
+		t.Fatalf("rejoin: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	if nc.CallID != old.CallID {
+		t.Errorf("rejoined call %q, want the same call %q", nc.CallID, old.CallID)
+	}
+	return nc
+}
+
 // chRejoinReason returns the reason of the last call.rejoin frame wc got
 // for room, or "".
 func chRejoinReason(wc *rtctest.WSCall, room string) string {
@@ -266,19 +326,7 @@ func TestCallHostLost(t *testing.T) {
 	}, describeCalls(calls))
 	t.Logf("call.rejoin %v after the host was killed", time.Since(killed).Round(100*time.Millisecond))
 
-	rejoin := func(old *rtctest.WSCall) *rtctest.WSCall {
-		old.Close()
-		nc, err := rtctest.JoinWS(ctx, old.WS, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}})
-		if err != nil {
-			t.Fatalf("rejoin: %v", err)
-		}
-		t.Cleanup(nc.Close)
-		if nc.CallID != old.CallID {
-			t.Errorf("rejoined call %q, want the same call %q", nc.CallID, old.CallID)
-		}
-		return nc
-	}
-	bc, cc = rejoin(bc), rejoin(cc)
+	bc, cc = chRejoin(t, ctx, bc, room), chRejoin(t, ctx, cc, room)
 	calls = map[string]*rtctest.WSCall{"bob@b": bc, "carol@b": cc}
 	waitCall(t, 45*time.Second, "bob and carol to hear and see each other again", func() bool {
 		return hearsAndSees(bc, carol.User.ID) && hearsAndSees(cc, bob.User.ID)
