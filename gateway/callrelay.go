@@ -219,7 +219,7 @@ func (g *Gateway) requestClaim(ctx context.Context, node string, room domain.Roo
 	if err != nil {
 		return bus.HostLease{}, err
 	}
-	if r.Lease == nil {
+	if r.Lease == nil || r.Lease.Node == "" {
 		return bus.HostLease{}, errHostUnavailable
 	}
 	return *r.Lease, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,11 +14,19 @@ import (
 	"github.com/confabhq/confab/internal/natstest"
 	"github.com/confabhq/confab/internal/pgtest"
 	"github.com/confabhq/confab/internal/rtctest"
+	natsgo "github.com/nats-io/nats.go"
 )
 
 // chNodes starts one `confab serve` child per set of extra args, all on
 // one PostgreSQL database and one NATS server, with /metrics on --addr.
 func chNodes(t *testing.T, extra ...[]string) []*invChild {
+	t.Helper()
+	nodes, _ := chNodesOn(t, extra...)
+	return nodes
+}
+
+// chNodesOn is chNodes, returning the NATS URL too.
+func chNodesOn(t *testing.T, extra ...[]string) ([]*invChild, string) {
 	t.Helper()
 	pgURL, natsURL := pgtest.NewTestDatabase(t), natstest.Start(t)
 	var nodes []*invChild
@@ -25,7 +34,7 @@ func chNodes(t *testing.T, extra ...[]string) []*invChild {
 		args := append([]string{"--store", "postgres", "--postgres-url", pgURL, "--nats-url", natsURL, "--metrics-token", testMetricsToken}, e...)
 		nodes = append(nodes, startInvChild(t, args))
 	}
-	return nodes
+	return nodes, natsURL
 }
 
 // chJoin joins user's call in room over a WebSocket to base, publishing
@@ -57,11 +66,28 @@ func chMetrics(t *testing.T, node *invChild) map[string]float64 {
 // relayed, and mute crosses nodes.
 func TestCallAcrossNodes(t *testing.T) {
 	ctx := invariantCtx(t)
-	nodes := chNodes(t, nil, nil)
+	nodes, natsURL := chNodesOn(t, nil, nil)
 	a, b := nodes[0], nodes[1]
 	alice := invSignUp(t, ctx, a.base, "alice")
 	bob := invSignUp(t, ctx, b.base, "bob")
 	room := invRoom(t, ctx, alice, invOn(bob, b.base))
+	// The relay's subjects that carry requests: the host's.
+	nc, err := natsgo.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	hostSubjects := make(chan string, 1024)
+	if _, err := nc.Subscribe("confab.calls.>", func(m *natsgo.Msg) {
+		if strings.Contains(string(m.Data), `"kind":"req"`) {
+			select {
+			case hostSubjects <- m.Subject:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	ac := chJoin(t, ctx, alice, a.base, room)
 	bc := chJoin(t, ctx, bob, b.base, room)
@@ -104,6 +130,39 @@ func TestCallAcrossNodes(t *testing.T) {
 	if v := metric(t, mb, `confab_call_relay_errors_total{reason="timeout"}`); v != 0 {
 		t.Errorf("node b: %v relayed requests timed out", v)
 	}
+
+	// Bad envelopes on the host's subject are ignored, a request with a
+	// token that is not the host's is refused, and the call goes on.
+	var hostSubject string
+	select {
+	case hostSubject = <-hostSubjects:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no relayed request seen")
+	}
+	replies := make(chan *natsgo.Msg, 4)
+	if _, err := nc.Subscribe("confab.calls.test-node", func(m *natsgo.Msg) { replies <- m }); err != nil {
+		t.Fatal(err)
+	}
+	nc.Publish(hostSubject, []byte("not json"))
+	nc.Publish(hostSubject, []byte(`{"kind":"req","from":"test-node","op":"offer","sdp":"`+strings.Repeat("v", 40<<10)+`"}`))
+	forged, _ := json.Marshal(map[string]any{"kind": "req", "id": "forged", "from": "test-node", "op": "restart_ice",
+		"room": room, "user": bob.User.ID, "conn": "x", "token": 1 << 40})
+	if err := nc.Publish(hostSubject, forged); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-replies:
+		if !strings.Contains(string(m.Data), `"code":"not_host"`) {
+			t.Errorf("reply to a request with a stale token: %s, want not_host", m.Data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no reply to a request with a stale token")
+	}
+	waitCall(t, 10*time.Second, "the host to count 2 malformed envelopes", func() bool {
+		return metric(t, chMetrics(t, a), `confab_call_relay_errors_total{reason="malformed"}`) >= 2
+	}, describe)
+	before := ac.Received(bob.User.ID, "video")
+	waitCall(t, 10*time.Second, "alice to keep receiving bob", func() bool { return ac.Received(bob.User.ID, "video") > before+20 }, describe)
 
 	// Bob mutes on node b: alice, on the host, sees it.
 	if _, err := bc.WS.Request(ctx, map[string]any{"type": "call.media", "room_id": room, "audio": false, "video": true}); err != nil {
