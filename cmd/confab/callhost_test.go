@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	natsbus "github.com/confabhq/confab/bus/nats"
 	"github.com/confabhq/confab/internal/apitest"
 	"github.com/confabhq/confab/internal/natstest"
 	"github.com/confabhq/confab/internal/pgtest"
@@ -422,5 +423,57 @@ func TestCallHostLost(t *testing.T) {
 	}
 	if left[alice.User.ID] != "node_lost" || left[dave.User.ID] != "connection_failed" || left[bob.User.ID] != "" || left[carol.User.ID] != "" {
 		t.Errorf("left the call: %v; want alice node_lost, dave connection_failed, bob and carol still in", left)
+	}
+}
+
+// TestCallHostLosesLease: the host's lease disappears under it (as when
+// NATS lost it, or a renewal came too late): the host stops hosting at
+// once and its own participant is told to rejoin, as is the one on the
+// other node, which now hosts the call; both hear and see each other
+// again, in the same call.
+func TestCallHostLosesLease(t *testing.T) {
+	ctx := invariantCtx(t)
+	nodes, natsURL := chNodesOn(t, nil, nil)
+	a, b := nodes[0], nodes[1]
+	alice := invSignUp(t, ctx, a.base, "alice")
+	bob := invSignUp(t, ctx, b.base, "bob")
+	room := invRoom(t, ctx, alice, invOn(bob, b.base))
+	ac := chJoin(t, ctx, alice, a.base, room) // node a hosts
+	bc := chJoin(t, ctx, bob, b.base, room)
+	calls := map[string]*rtctest.WSCall{"alice@a": ac, "bob@b": bc}
+	waitCall(t, 45*time.Second, "each to hear and see the other", func() bool {
+		return hearsAndSees(ac, bob.User.ID) && hearsAndSees(bc, alice.User.ID)
+	}, describeCalls(calls))
+
+	nc, err := natsgo.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(natsbus.HostsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(room); err != nil {
+		t.Fatal(err)
+	}
+	waitCall(t, 30*time.Second, "both to be told to rejoin", func() bool {
+		return chRejoinReason(ac, room) == "host_lost" && chRejoinReason(bc, room) == "host_lost"
+	}, describeCalls(calls))
+	ac, bc = chRejoin(t, ctx, ac, room), chRejoin(t, ctx, bc, room)
+	calls = map[string]*rtctest.WSCall{"alice@a": ac, "bob@b": bc}
+	waitCall(t, 45*time.Second, "each to hear and see the other again", func() bool {
+		return hearsAndSees(ac, bob.User.ID) && hearsAndSees(bc, alice.User.ID)
+	}, describeCalls(calls))
+	ha, hb := metric(t, chMetrics(t, a), "confab_calls_hosted"), metric(t, chMetrics(t, b), "confab_calls_hosted")
+	if ha+hb != 1 {
+		t.Errorf("calls hosted: node a %v, node b %v; want one host", ha, hb)
+	}
+	if got := callsOf(t, ctx, alice, room); len(got) != 1 || got[0]["ended_at"] != nil {
+		t.Errorf("calls %v: want one, going on", got)
 	}
 }
