@@ -341,11 +341,13 @@ func (g *Gateway) stopHosting(room domain.RoomID, token uint64) {
 		return
 	}
 	for _, p := range g.sfu.Participants(string(room)) {
-		rejoin := g.calls.rejoiner(p)
-		p.Leave()
-		if rejoin != nil {
+		// Rejoin first: a connection here must see its seat taken away by
+		// seatLost, not find it ended by the SFU (which would lose the
+		// rejoin).
+		if rejoin := g.calls.rejoiner(p); rejoin != nil {
 			rejoin(reasonHostLost)
 		}
+		p.Leave()
 	}
 }
 
