@@ -31,7 +31,8 @@
 // Run starts the gateway's long-running loops, each a supervise.Loop in
 // Config.Loops: the hub follower (bus.FollowSupervised: committed events
 // to subscribed connections), the typing follower (ephemeral frames from
-// every node), presence (pushes presence flips; a change that cannot be
+// every node), the call relay and call hosts loops (with CallHosts; see
+// Calls across nodes), presence (pushes presence flips; a change that cannot be
 // read is retried until it can), the node lease (renewed every LeaseTTL/3,
 // retried with backoff) and the reaper (ends the connections and call
 // seats of nodes whose lease expired; a failed round is tried again at
@@ -65,6 +66,49 @@
 // open WebSockets and closes, with 4001 "session expired", those past
 // their maximum age; the hub closes the WebSockets of a session whose
 // SessionEnded it sees, on every node (sessions.go).
+//
+// # Calls across nodes
+//
+// With Config.CallHosts (several nodes on NATS), a room's call is hosted
+// by one node's SFU (callhost.go, callrelay.go). A connection's seat in a
+// call is a seat interface: a localSeat (this node's SFU) or a remoteSeat,
+// whose methods are requests to the host over the bus, on the host's
+// topic confab.calls.<node ID> (core NATS: not stored, at most once). The
+// call frames' handlers do not care which. joinCall finds the host
+// (callHost: the room's lease, or an election: this node if it has calls
+// and is not much busier than the least loaded calls-enabled node, else
+// that node, asked by a claim request), records the join, then takes the
+// seat. Envelopes are requests (with a correlation ID, the sender's node
+// and the fencing token it resolved: the host refuses another with
+// not_host), replies, and pushes (every message the host's SFU sends a
+// remote participant, already framed). A request without a reply within
+// 5 s fails with call_host_unavailable.
+//
+// Goroutines: the call relay loop (followCalls, supervised) handles this
+// node's envelopes one at a time, in order: a reply wakes its requester,
+// after running the requester's onReply on the loop (the ack carrying
+// call.offer's answer is queued before the candidates pushed after it:
+// the host publishes the reply from inside Publish's deliver, on the same
+// NATS connection as its pushes); a push is queued on the connection; a
+// request is served inline (SFU calls that do not wait on the relay). The
+// call hosts loop (callHostLoop, supervised) drops the leases of a
+// previous process of this node ID at start, then publishes the node's
+// load every 2 s, renews the hosted calls' leases every 3 s (a call it
+// cannot renew it stops hosting at once: its participants get
+// call.rejoin; one without participants it releases), and every second
+// checks the leases of the calls its connections take part in elsewhere:
+// gone or with a new token, it elects a new host and sends call.rejoin.
+// A client told to rejoin keeps its seat in the log (conn.rejoin) for
+// rejoinGrace (20 s, a timer), then CallLeft connection_failed. A rejoin
+// push is handled on its own goroutine (it takes the conn's callMu, which
+// a join may hold while it waits for the loop). The host's callRegistry
+// holds the CallJoined seq of remote participants too (from the join
+// request), so onCallEvent (kick, ban, moved, node_lost) finds them.
+//
+// Lock order: conn.callMu → relay.mu; conn.callMu → hosting.mu;
+// callRegistry.mu, relay.mu and hosting.mu are leaves. No lock is held
+// while publishing to the bus or waiting for a reply, except the callMu
+// of a connection whose join waits for the host.
 //
 // # Slow consumers
 //

@@ -19,7 +19,9 @@
 // Recovery: a connection that goes "failed" (or stays "disconnected")
 // restarts ICE (pub: a new offer with iceRestart; sub: call.restart_ice);
 // a dropped WebSocket takes us out of the call on the server, so we join
-// again after the socket's next "ready"; call.removed ends the session
+// again after the socket's next "ready"; call.rejoin (the node hosting the
+// call is gone) closes both connections and joins again at once, on the
+// same socket; call.removed ends the session
 // (moved to another tab, removed from the room) or, for a failed
 // connection, joins again once.
 //
@@ -82,6 +84,7 @@ export class CallSession extends Emitter {
       socket.on("frame:call.state", mine((f) => this.#onState(f))),
       socket.on("frame:call.speaker", mine((f) => this.#onSpeaker(f))),
       socket.on("frame:call.removed", mine((f) => this.#onRemoved(f))),
+      socket.on("frame:call.rejoin", mine((f) => this.#onRejoin(f))),
       socket.on("down", () => this.#onDown()),
       socket.on("ready", () => this.#onReady()),
     ];
@@ -137,7 +140,7 @@ export class CallSession extends Emitter {
         this.#setState("reconnecting");
         return;
       }
-      if (err.code === "timeout" || err.code === "unavailable" || err.code === "rate_limited") {
+      if (err.code === "timeout" || err.code === "unavailable" || err.code === "rate_limited" || err.code === "call_host_unavailable") {
         this.#setState("reconnecting");
         this.timers.rejoin = setTimeout(() => { if (gen === this.gen) this.#rejoin(); }, 2000);
         return;
@@ -398,6 +401,20 @@ export class CallSession extends Emitter {
       default:
         this.#end(f.reason || "removed");
     }
+  }
+
+  // The node hosting the call is gone (or gave it up): the server kept our
+  // seat; we close both connections and join again on this socket, with
+  // the same microphone, camera and screen (#join recreates the
+  // transceivers from them and sends call.media).
+  #onRejoin(f) {
+    if (this.state === "ended") return;
+    this.emit("notice", { kind: "info", text: "The call moved to another server. Reconnecting…" });
+    this.participants = [];
+    this.speaker = "";
+    this.emit("participants");
+    this.#setState("reconnecting");
+    this.#rejoin();
   }
 
   #onDown() {
