@@ -40,10 +40,16 @@ type mcPart struct {
 
 func (p *mcPart) id() string { return p.user.User.ID }
 
-// mcConnect opens p's WebSocket to base and subscribes it to room.
+// mcConnect opens p's WebSocket to base and subscribes it to room, once
+// that node knows p is a member (a node started late catches up first).
 func mcConnect(t *testing.T, ctx context.Context, p *mcPart, node, base, room string) {
 	t.Helper()
-	ws, err := invOn(p.user, base).Dial(ctx)
+	on := invOn(p.user, base)
+	invWaitFor(t, ctx, time.Minute, node+" to show "+p.name+" the room", func() (bool, string) {
+		err := on.Do(ctx, "GET", "/api/v1/rooms/"+room, nil, nil)
+		return err == nil, fmt.Sprint(err)
+	})
+	ws, err := on.Dial(ctx)
 	if err != nil {
 		t.Fatalf("%s dials %s: %v", p.name, node, err)
 	}
@@ -303,6 +309,7 @@ func TestCallsAcrossNodes(t *testing.T) {
 	}
 	mcWaitFlow(t, ctx, 90*time.Second, "the survivors to receive each other's media again", flow, survivors...)
 	t.Logf("media flows again %v after the host was killed (target < 15 s)", time.Since(killed).Round(time.Millisecond))
+	mcWaitParticipants(t, ctx, "the survivors' call.state to list the three of them", survivors...)
 	step("the host killed: the survivors rejoin and receive each other again")
 	for _, p := range survivors {
 		for _, rj := range p.call.Rejoins() {
