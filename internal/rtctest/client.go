@@ -1,6 +1,7 @@
 package rtctest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -84,11 +85,16 @@ func (st *TrackStats) KeyframeSince(t time.Time) (time.Time, bool) {
 
 // Client is a call participant.
 type Client struct {
+	// Pub and Sub are the publish and subscribe connections. Reconnect
+	// replaces them: a client that may reconnect is read through
+	// PeerConnections instead.
 	Pub, Sub *webrtc.PeerConnection
 	sig      Signaling
 	opts     Options
+	api      *webrtc.API
+	cfg      webrtc.Configuration
 
-	mu     sync.Mutex
+	mu     sync.Mutex             // guards Pub and Sub (once Reconnect may run), tracks and out
 	tracks map[string]*TrackStats // by track ID
 	out    map[string]*outTrack   // what the client sends, by kind
 	events chan func()
@@ -143,18 +149,29 @@ func New(sig Signaling, opts Options) (*Client, error) {
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	c := &Client{
-		sig: sig, opts: opts, tracks: map[string]*TrackStats{}, out: map[string]*outTrack{},
+		sig: sig, opts: opts, api: api, cfg: cfg, tracks: map[string]*TrackStats{}, out: map[string]*outTrack{},
 		events: make(chan func(), 256), done: make(chan struct{}),
 	}
 	var err error
-	if c.Pub, err = api.NewPeerConnection(cfg); err != nil {
+	if c.Pub, c.Sub, err = c.newConnections(); err != nil {
 		return nil, err
 	}
-	if c.Sub, err = api.NewPeerConnection(cfg); err != nil {
-		c.Pub.Close()
-		return nil, err
+	c.wg.Add(1)
+	go c.eventLoop()
+	return c, nil
+}
+
+// newConnections makes a publish and a subscribe connection with the
+// client's configuration and handlers.
+func (c *Client) newConnections() (pub, sub *webrtc.PeerConnection, err error) {
+	if pub, err = c.api.NewPeerConnection(c.cfg); err != nil {
+		return nil, nil, err
 	}
-	for name, pc := range map[string]*webrtc.PeerConnection{"pub": c.Pub, "sub": c.Sub} {
+	if sub, err = c.api.NewPeerConnection(c.cfg); err != nil {
+		pub.Close()
+		return nil, nil, err
+	}
+	for name, pc := range map[string]*webrtc.PeerConnection{"pub": pub, "sub": sub} {
 		pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 			if cand != nil {
 				c.do(func() { _ = c.sig.Candidate(name, cand.ToJSON()) })
@@ -170,10 +187,68 @@ func New(sig Signaling, opts Options) (*Client, error) {
 			}
 		})
 	}
-	c.Sub.OnTrack(c.onTrack)
-	c.wg.Add(1)
-	go c.eventLoop()
-	return c, nil
+	sub.OnTrack(c.onTrack)
+	return pub, sub, nil
+}
+
+// PeerConnections returns the publish and subscribe connections in use.
+func (c *Client) PeerConnections() (pub, sub *webrtc.PeerConnection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Pub, c.Sub
+}
+
+// Reconnect closes both connections and makes new ones, with iceServers
+// if not nil, as a browser does when the server asks it to join the call
+// again (call.rejoin). It returns the kinds the client published, for
+// Publish to send again once the new session exists. It runs on the
+// client's event goroutine, in order with the SFU's offers and
+// candidates: those handled after it go to the new connections. What
+// the client received so far stays counted: a track that comes again
+// counts on.
+func (c *Client) Reconnect(iceServers []webrtc.ICEServer) ([]string, error) {
+	type result struct {
+		kinds []string
+		err   error
+	}
+	res := make(chan result, 1)
+	c.do(func() {
+		kinds, err := c.reconnect(iceServers)
+		res <- result{kinds, err}
+	})
+	select {
+	case r := <-res:
+		return r.kinds, r.err
+	case <-c.done:
+		return nil, errors.New("reconnect: the client is closed")
+	}
+}
+
+func (c *Client) reconnect(iceServers []webrtc.ICEServer) ([]string, error) {
+	c.mu.Lock()
+	oldPub, oldSub, out := c.Pub, c.Sub, c.out
+	c.out = map[string]*outTrack{}
+	if iceServers != nil {
+		c.cfg.ICEServers = iceServers
+	}
+	c.mu.Unlock()
+	var kinds []string
+	for _, kind := range []string{"audio", "video", "screen"} {
+		if t := out[kind]; t != nil {
+			close(t.stop)
+			kinds = append(kinds, kind)
+		}
+	}
+	oldPub.Close()
+	oldSub.Close()
+	pub, sub, err := c.newConnections()
+	if err != nil {
+		return nil, fmt.Errorf("reconnect: %w", err)
+	}
+	c.mu.Lock()
+	c.Pub, c.Sub = pub, sub
+	c.mu.Unlock()
+	return kinds, nil
 }
 
 // do runs f on the client's event goroutine, in order.
@@ -215,7 +290,8 @@ func (c *Client) addTrack(kind string) (*outTrack, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := c.Pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	pub, _ := c.PeerConnections()
+	tr, err := pub.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return nil, err
 	}
@@ -239,9 +315,14 @@ func (c *Client) send(t *outTrack) {
 }
 
 // Start adds the tracks to publish, offers them, and starts sending.
-func (c *Client) Start() error {
+func (c *Client) Start() error { return c.Publish(c.opts.Publish) }
+
+// Publish adds a track of each kind ("audio", "video", "screen"), offers
+// them, and starts sending: Start does it for Options.Publish, and a
+// client does it again after Reconnect.
+func (c *Client) Publish(kinds []string) error {
 	var tracks []*outTrack
-	for _, kind := range c.opts.Publish {
+	for _, kind := range kinds {
 		t, err := c.addTrack(kind)
 		if err != nil {
 			return err
@@ -284,7 +365,8 @@ func (c *Client) StopScreen() error {
 		return nil
 	}
 	close(t.stop)
-	if err := c.Pub.RemoveTrack(t.sender); err != nil {
+	pub, _ := c.PeerConnections()
+	if err := pub.RemoveTrack(t.sender); err != nil {
 		return err
 	}
 	return c.publish(false)
@@ -293,21 +375,22 @@ func (c *Client) StopScreen() error {
 // publish offers the publish connection (again, with iceRestart to
 // restart ICE) and applies the answer.
 func (c *Client) publish(iceRestart bool) error {
-	offer, err := c.Pub.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	pub, _ := c.PeerConnections()
+	offer, err := pub.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
 	if err != nil {
 		return err
 	}
-	if err := c.Pub.SetLocalDescription(offer); err != nil {
+	if err := pub.SetLocalDescription(offer); err != nil {
 		return err
 	}
 	kinds := map[string]string{}
-	for _, tr := range c.Pub.GetTransceivers() {
+	for _, tr := range pub.GetTransceivers() {
 		if tr.Sender() != nil && tr.Sender().Track() != nil {
 			kinds[tr.Mid()] = tr.Sender().Track().ID()
 		}
 	}
-	err = c.sig.Publish(c.Pub.LocalDescription().SDP, kinds, func(answer string) error {
-		return c.Pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+	err = c.sig.Publish(pub.LocalDescription().SDP, kinds, func(answer string) error {
+		return pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
 	})
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
@@ -321,17 +404,18 @@ func (c *Client) RestartICE() error { return c.publish(true) }
 // HandleOffer answers the SFU's offer on the subscribe connection.
 func (c *Client) HandleOffer(sdp string) {
 	c.do(func() {
-		if err := c.Sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		_, sub := c.PeerConnections()
+		if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 			return
 		}
-		answer, err := c.Sub.CreateAnswer(nil)
+		answer, err := sub.CreateAnswer(nil)
 		if err != nil {
 			return
 		}
-		if err := c.Sub.SetLocalDescription(answer); err != nil {
+		if err := sub.SetLocalDescription(answer); err != nil {
 			return
 		}
-		_ = c.sig.Answer(c.Sub.LocalDescription().SDP)
+		_ = c.sig.Answer(sub.LocalDescription().SDP)
 	})
 }
 
@@ -344,9 +428,9 @@ func (c *Client) HandleOffer(sdp string) {
 // RefusedCandidates.
 func (c *Client) HandleCandidate(pc string, cand webrtc.ICECandidateInit) {
 	c.do(func() {
-		conn := c.Sub
+		pub, conn := c.PeerConnections()
 		if pc == "pub" {
-			conn = c.Pub
+			conn = pub
 		}
 		if err := conn.AddICECandidate(cand); err != nil {
 			c.RefusedCandidates.Add(1)
@@ -515,8 +599,9 @@ func (c *Client) sendVideo(t *outTrack) {
 // publish one if the client publishes, the subscribe one once the SFU
 // offered it something.
 func (c *Client) Connected() bool {
-	pubOK := len(c.opts.Publish) == 0 || c.Pub.ConnectionState() == webrtc.PeerConnectionStateConnected
-	subOK := c.Sub.RemoteDescription() == nil || c.Sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+	pub, sub := c.PeerConnections()
+	pubOK := len(c.opts.Publish) == 0 || pub.ConnectionState() == webrtc.PeerConnectionStateConnected
+	subOK := sub.RemoteDescription() == nil || sub.ConnectionState() == webrtc.PeerConnectionStateConnected
 	return pubOK && subOK
 }
 
@@ -524,7 +609,8 @@ func (c *Client) Connected() bool {
 // selected pairs of both connections, e.g. "relay".
 func (c *Client) SelectedCandidateTypes() []string {
 	var types []string
-	for _, pc := range []*webrtc.PeerConnection{c.Pub, c.Sub} {
+	pub, sub := c.PeerConnections()
+	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
 		stats := pc.GetStats()
 		for _, s := range stats {
 			pair, ok := s.(webrtc.ICECandidatePairStats)
@@ -543,7 +629,8 @@ func (c *Client) SelectedCandidateTypes() []string {
 // failures.
 func (c *Client) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pub=%s sub=%s refused_candidates=%d tracks:", c.Pub.ConnectionState(), c.Sub.ConnectionState(), c.RefusedCandidates.Load())
+	pub, sub := c.PeerConnections()
+	fmt.Fprintf(&b, "pub=%s sub=%s refused_candidates=%d tracks:", pub.ConnectionState(), sub.ConnectionState(), c.RefusedCandidates.Load())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, st := range c.tracks {
@@ -556,8 +643,9 @@ func (c *Client) String() string {
 func (c *Client) Close() {
 	c.closed.Do(func() {
 		close(c.done)
-		c.Pub.Close()
-		c.Sub.Close()
+		pub, sub := c.PeerConnections()
+		pub.Close()
+		sub.Close()
 		c.wg.Wait()
 	})
 }

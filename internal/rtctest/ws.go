@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/confabhq/confab/internal/apitest"
 	"github.com/pion/webrtc/v4"
@@ -15,22 +16,31 @@ import (
 // WSCall is a participant that signals over confab's WebSocket API: it
 // sends call.join, then answers the server's call.offer and
 // call.candidate frames. It handles the server's frames in the order they
-// come, the ack of its own call.offer included, as a browser does.
+// come, the ack of its own call.offer included, as a browser does. On
+// call.rejoin it does what the browser does: it closes its connections,
+// sends call.join again on the same WebSocket and publishes again.
 type WSCall struct {
 	*Client
-	WS     *apitest.WS
-	Room   string
-	CallID string
-	// ICEServers are those the join's ack handed out.
+	WS   *apitest.WS
+	Room string
+	// CallID and ICEServers are those the first join's ack handed out
+	// (LastJoin has those of a join again).
+	CallID     string
 	ICEServers []webrtc.ICEServer
 
-	mu       sync.Mutex
-	states   []apitest.Frame
-	speakers []string
-	removed  []string
-	others   []apitest.Frame
-	stop     chan struct{}
-	pumped   chan struct{}
+	mu sync.Mutex // guards what follows, up to stop
+	// callID and iceServers are those of the last join's ack.
+	callID     string
+	iceServers []webrtc.ICEServer
+	states     []apitest.Frame
+	speakers   []string
+	removed    []string
+	rejoins    []Rejoin
+	others     []apitest.Frame
+	stop       chan struct{}
+	pumped     chan struct{}
+	bg         sync.WaitGroup // publishing again after a rejoin
+	ownICE     bool           // the caller chose the ICE servers: keep them on rejoin
 
 	pubMu  sync.Mutex
 	pubSeq int
@@ -47,17 +57,11 @@ type pubRequest struct {
 // JoinWS joins room's call on ws and starts publishing. If opts has no
 // ICEServers, the ones the server hands out are used.
 func JoinWS(ctx context.Context, ws *apitest.WS, room string, opts Options) (*WSCall, error) {
-	ack, err := ws.Request(ctx, map[string]any{"type": "call.join", "room_id": room})
-	if err != nil {
+	wc := &WSCall{WS: ws, Room: room, stop: make(chan struct{}), pumped: make(chan struct{}), ownICE: opts.ICEServers != nil}
+	if err := wc.join(ctx); err != nil {
 		return nil, err
 	}
-	wc := &WSCall{WS: ws, Room: room, CallID: ack.Str("call_id"), stop: make(chan struct{}), pumped: make(chan struct{})}
-	if raw, ok := ack["ice_servers"]; ok {
-		b, _ := json.Marshal(raw)
-		if err := json.Unmarshal(b, &wc.ICEServers); err != nil {
-			return nil, fmt.Errorf("ice_servers: %w", err)
-		}
-	}
+	wc.CallID, wc.ICEServers = wc.LastJoin()
 	if opts.ICEServers == nil {
 		opts.ICEServers = wc.ICEServers
 	}
@@ -72,6 +76,116 @@ func JoinWS(ctx context.Context, ws *apitest.WS, room string, opts Options) (*WS
 		return nil, err
 	}
 	return wc, nil
+}
+
+// join sends call.join and keeps the call ID and ICE servers of its ack.
+func (wc *WSCall) join(ctx context.Context) error {
+	ack, err := wc.WS.Request(ctx, map[string]any{"type": "call.join", "room_id": wc.Room})
+	if err != nil {
+		return err
+	}
+	var ice []webrtc.ICEServer
+	if raw, ok := ack["ice_servers"]; ok {
+		b, _ := json.Marshal(raw)
+		if err := json.Unmarshal(b, &ice); err != nil {
+			return fmt.Errorf("ice_servers: %w", err)
+		}
+	}
+	wc.mu.Lock()
+	wc.callID, wc.iceServers = ack.Str("call_id"), ice
+	wc.mu.Unlock()
+	return nil
+}
+
+// LastJoin returns the call ID and ICE servers of the last join's ack:
+// after a call.rejoin, those of the join again.
+func (wc *WSCall) LastJoin() (callID string, iceServers []webrtc.ICEServer) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	return wc.callID, wc.iceServers
+}
+
+// Rejoin is one call.rejoin the client followed.
+type Rejoin struct {
+	Reason string
+	At     time.Time // when the frame came
+	// Joined is when call.join was acknowledged again (zero if it was
+	// not); Err is why joining or publishing again failed, if it did.
+	Joined time.Time
+	Err    error
+}
+
+// Rejoins returns the call.rejoin frames followed so far.
+func (wc *WSCall) Rejoins() []Rejoin {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	return append([]Rejoin(nil), wc.rejoins...)
+}
+
+// rejoinTimeout bounds the retries of call.join after a call.rejoin.
+const rejoinTimeout = time.Minute
+
+// rejoin follows a call.rejoin frame as the browser does: it closes the
+// connections, sends call.join again on the same WebSocket (retrying an
+// error until rejoinTimeout), makes new connections with the ICE servers
+// of the new ack, and publishes again what it published. It runs on the
+// frame pump, so that the server's frames behind the new ack go to the
+// new connections; publishing, which waits for the pump, runs beside it.
+func (wc *WSCall) rejoin(ctx context.Context, reason string) {
+	wc.mu.Lock()
+	wc.rejoins = append(wc.rejoins, Rejoin{Reason: reason, At: time.Now()})
+	i := len(wc.rejoins) - 1
+	wc.mu.Unlock()
+	fail := func(err error) {
+		wc.mu.Lock()
+		wc.rejoins[i].Err = err
+		wc.mu.Unlock()
+	}
+	wc.dropPending(errors.New("call.rejoin came before the answer"))
+	ctx, cancel := context.WithTimeout(ctx, rejoinTimeout)
+	defer cancel()
+	for {
+		err := wc.join(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			fail(fmt.Errorf("call.join again: %w", err))
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	wc.mu.Lock()
+	wc.rejoins[i].Joined = time.Now()
+	ice := wc.iceServers
+	if wc.ownICE {
+		ice = nil
+	}
+	wc.mu.Unlock()
+	kinds, err := wc.Reconnect(ice)
+	if err != nil {
+		fail(err)
+		return
+	}
+	wc.bg.Go(func() {
+		if err := wc.Publish(kinds); err != nil {
+			fail(fmt.Errorf("publish again: %w", err))
+		}
+	})
+}
+
+// dropPending fails the call.offer waiting for its ack, if any.
+func (wc *WSCall) dropPending(err error) {
+	wc.pubMu.Lock()
+	req := wc.pub
+	wc.pub = nil
+	wc.pubMu.Unlock()
+	if req != nil {
+		req.done <- err
+	}
 }
 
 // pump hands the server's call frames to the client and keeps the rest.
@@ -115,6 +229,10 @@ func (wc *WSCall) pump() {
 			wc.mu.Lock()
 			wc.removed = append(wc.removed, f.Str("reason"))
 			wc.mu.Unlock()
+		case "call.rejoin":
+			if f.Str("room_id") == wc.Room {
+				wc.rejoin(ctx, f.Str("reason"))
+			}
 		default:
 			wc.mu.Lock()
 			wc.others = append(wc.others, f)
@@ -219,6 +337,7 @@ func (wc *WSCall) Close() {
 		close(wc.stop)
 	}
 	<-wc.pumped
+	wc.bg.Wait()
 	wc.Client.Close()
 }
 
