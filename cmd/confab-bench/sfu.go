@@ -233,10 +233,12 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 	deadline := joinStart.Add(cfg.JoinTimeout)
 	for {
 		missing := 0
+		byNode := make([]int, len(cfg.nodes()))
 		for i, p := range all {
 			for _, id := range expects[i] {
 				if st := p.call.Track(id); st == nil || st.Packets.Load() == 0 {
 					missing++
+					byNode[p.node]++
 				}
 			}
 		}
@@ -244,7 +246,11 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return rep, fmt.Errorf("call: after %v, %d tracks of receivers still get nothing", cfg.JoinTimeout, missing)
+			where := ""
+			if len(byNode) > 1 {
+				where = fmt.Sprintf(" (by node, in --server order: %v)", byNode)
+			}
+			return rep, fmt.Errorf("call: after %v, %d tracks of receivers still get nothing%s", cfg.JoinTimeout, missing, where)
 		}
 		if !sleepCtx(ctx, 20*time.Millisecond) {
 			return rep, ctx.Err()
