@@ -124,7 +124,11 @@ type callNode struct {
 	Publishers   int `json:"publishers"`
 	// SFUParticipants is confab_call_participants at the window's end:
 	// the participants this node's SFU hosts, from every node.
-	SFUParticipants int64   `json:"sfu_participants"`
+	SFUParticipants int64 `json:"sfu_participants"`
+	CallsHosted     int64 `json:"calls_hosted"` // confab_calls_hosted at the window's end, if the node has it
+	// RelayPerSec is call relay messages per second the node sent to
+	// other nodes (confab_call_relay_messages_total, every kind).
+	RelayPerSec     float64 `json:"relay_messages_per_sec"`
 	Forwarded       float64 `json:"forwarded"` // confab_rtp_packets_forwarded_total in the window
 	ForwardedPerSec float64 `json:"forwarded_per_sec"`
 	Dropped         float64 `json:"dropped"` // confab_rtp_packets_dropped_total in the window
@@ -157,7 +161,8 @@ func nodeFigures(url string, s0, s1 serverSample, participants, publishers int) 
 	n.ForwardedPerSec = n.Forwarded / secs
 	n.CPUSeconds = s1.CPUSeconds - s0.CPUSeconds
 	n.Cores = n.CPUSeconds / secs
-	n.SFUParticipants, n.RSSEnd = s1.SFUParticipants, s1.RSS
+	n.SFUParticipants, n.CallsHosted, n.RSSEnd = s1.SFUParticipants, s1.CallsHosted, s1.RSS
+	n.RelayPerSec = (s1.RelayMessages - s0.RelayMessages) / secs
 	if n.Forwarded > 0 {
 		n.Role = roleHost
 		if n.Cores > 0 {
@@ -216,11 +221,11 @@ func writeNodesText(w io.Writer, nodes []callNode) {
 		case n.Error != "":
 			fmt.Fprintf(w, "%s; %s\n", head, n.Error)
 		case n.Role == roleHost:
-			fmt.Fprintf(w, "%s; host: its SFU has %d participants, forwarded %.0f packets/s (%.0f dropped), %.2f CPU-s = %.2f cores: %.0f forwarded packets/s per core; RSS %s\n",
-				head, n.SFUParticipants, n.ForwardedPerSec, n.Dropped, n.CPUSeconds, n.Cores, n.ForwardedPerCore, mb(n.RSSEnd))
+			fmt.Fprintf(w, "%s; host: its SFU has %d participants, forwarded %.0f packets/s (%.0f dropped), %.1f relay messages/s, %.2f CPU-s = %.2f cores: %.0f forwarded packets/s per core; RSS %s\n",
+				head, n.SFUParticipants, n.ForwardedPerSec, n.Dropped, n.RelayPerSec, n.CPUSeconds, n.Cores, n.ForwardedPerCore, mb(n.RSSEnd))
 		default:
-			fmt.Fprintf(w, "%s; relay: forwarded nothing, %.2f CPU-s = %.3f cores: %.4f cores (%.1f ms CPU per second) per remote participant; RSS %s\n",
-				head, n.CPUSeconds, n.Cores, n.CoresPerParticipant, 1000*n.CoresPerParticipant, mb(n.RSSEnd))
+			fmt.Fprintf(w, "%s; relay: forwarded nothing, %.1f relay messages/s, %.2f CPU-s = %.3f cores: %.4f cores (%.1f ms CPU per second) per remote participant; RSS %s\n",
+				head, n.RelayPerSec, n.CPUSeconds, n.Cores, n.CoresPerParticipant, 1000*n.CoresPerParticipant, mb(n.RSSEnd))
 		}
 	}
 	if len(nodes) > 0 && hosts != 1 {

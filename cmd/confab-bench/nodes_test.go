@@ -43,10 +43,10 @@ func TestNodeFigures(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	t1 := t0.Add(10 * time.Second)
 	host := nodeFigures("http://a",
-		serverSample{At: t0, OK: true, CPUSeconds: 10, Forwarded: 1000, RSS: 1},
-		serverSample{At: t1, OK: true, CPUSeconds: 12.5, Forwarded: 51000, Dropped: 3, SFUParticipants: 22, RSS: 5e7},
+		serverSample{At: t0, OK: true, CPUSeconds: 10, Forwarded: 1000, RSS: 1, RelayMessages: 5},
+		serverSample{At: t1, OK: true, CPUSeconds: 12.5, Forwarded: 51000, Dropped: 3, SFUParticipants: 22, CallsHosted: 1, RSS: 5e7, RelayMessages: 25},
 		11, 1)
-	want := callNode{URL: "http://a", Role: roleHost, Participants: 11, Publishers: 1, SFUParticipants: 22,
+	want := callNode{URL: "http://a", Role: roleHost, Participants: 11, Publishers: 1, SFUParticipants: 22, CallsHosted: 1, RelayPerSec: 2,
 		Forwarded: 50000, ForwardedPerSec: 5000, Dropped: 3, CPUSeconds: 2.5, Cores: 0.25, ForwardedPerCore: 20000, RSSEnd: 5e7}
 	if host != want {
 		t.Errorf("host\n got %+v\nwant %+v", host, want)
@@ -121,9 +121,13 @@ confab_call_participants 4
 confab_rtp_packets_forwarded_total 98765
 confab_rtp_packets_dropped_total 2
 confab_ws_connections{node="x"} 7
+confab_calls_hosted 1
+confab_call_relay_messages_total{kind="push"} 30
+confab_call_relay_messages_total{kind="reply"} 12
 `
 	s := parseMetrics(strings.NewReader(text))
-	if !s.OK || s.CPUSeconds != 12.34 || s.RSS != 51e6 || s.SFUParticipants != 4 || s.Forwarded != 98765 || s.Dropped != 2 {
+	if !s.OK || s.CPUSeconds != 12.34 || s.RSS != 51e6 || s.SFUParticipants != 4 || s.Forwarded != 98765 || s.Dropped != 2 ||
+		s.CallsHosted != 1 || s.RelayMessages != 42 {
 		t.Errorf("parsed %+v", s)
 	}
 	// A node without calls has no SFU counters: zero, still a sample.

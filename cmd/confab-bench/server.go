@@ -27,6 +27,8 @@ type serverSample struct {
 	// calls), and why a scrape gave no sample.
 	Forwarded, Dropped float64
 	SFUParticipants    int64
+	CallsHosted        int64   // confab_calls_hosted, where the server has it
+	RelayMessages      float64 // confab_call_relay_messages_total, every kind
 	Err                string
 }
 
@@ -155,6 +157,7 @@ func parseMetrics(r io.Reader) serverSample {
 		if !ok || strings.HasPrefix(name, "#") {
 			continue
 		}
+		name, _, _ = strings.Cut(name, "{") // labelled series are summed
 		f := strings.Fields(val)
 		if len(f) == 0 {
 			continue
@@ -174,6 +177,10 @@ func parseMetrics(r io.Reader) serverSample {
 			s.Dropped = n
 		case "confab_call_participants":
 			s.SFUParticipants = int64(n)
+		case "confab_calls_hosted":
+			s.CallsHosted = int64(n)
+		case "confab_call_relay_messages_total":
+			s.RelayMessages += n
 		}
 	}
 	s.OK = cpu && rss
