@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/confabhq/confab/bus"
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/media"
@@ -53,7 +54,36 @@ type candidateJSON struct {
 // callSeat is the call a connection is in.
 type callSeat struct {
 	room domain.RoomID
-	p    *media.Participant
+	p    seat
+	ice  []ICEServer // the host's STUN/TURN servers, as the join's ack gave them
+}
+
+// seat is a connection's place in the SFU that hosts its room's call,
+// wherever that SFU runs: a localSeat on this node's SFU, or a remoteSeat
+// whose requests go to the host node (callrelay.go). The call frames'
+// handlers do not care which.
+type seat interface {
+	// Publish takes the client's offer on "pub" and hands the answer to
+	// deliver, which sends it to the client before any of the SFU's
+	// candidates of that connection.
+	Publish(offer string, kinds map[string]string, deliver func(answer string)) error
+	Answer(answer string) error
+	AddCandidate(pc string, c webrtc.ICECandidateInit) error
+	SetMedia(m media.MediaState) error
+	RestartICE() error
+	// Leave takes the seat out of the call; Done is closed once it is out
+	// (left, or removed by the SFU).
+	Leave()
+	Done() <-chan struct{}
+}
+
+// localSeat is a participant of this node's SFU.
+type localSeat struct{ *media.Participant }
+
+// SetMedia records what the participant sends; it cannot fail here.
+func (s localSeat) SetMedia(m media.MediaState) error {
+	s.Participant.SetMedia(m)
+	return nil
 }
 
 // callAck is the ack of call.join and call.offer.
@@ -134,7 +164,7 @@ var errNotInCall = &apiError{Status: http.StatusConflict, Code: CodeNotInCall, M
 // callFrameHandler runs a call frame. The reply it returns is sent unless
 // it returns an error; errAcked means it sent its ack itself.
 func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, error) {
-	if g.sfu == nil {
+	if g.sfu == nil && g.hosts == nil {
 		return nil, errNoCalls
 	}
 	room, err := parseRoomID(f.RoomID)
@@ -148,6 +178,7 @@ func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, 
 	seat := c.callIn(room)
 	if seat == nil {
 		if f.Type == FrameCallLeave {
+			g.leaveRejoin(c, room)
 			return ack, nil // leaving twice changes nothing
 		}
 		return nil, errNotInCall
@@ -178,7 +209,9 @@ func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, 
 			return nil, mediaError(err)
 		}
 	case FrameCallMedia:
-		p.SetMedia(media.MediaState{Audio: f.Audio, Video: f.Video, Screen: f.Screen})
+		if err := p.SetMedia(media.MediaState{Audio: f.Audio, Video: f.Video, Screen: f.Screen}); err != nil {
+			return nil, mediaError(err)
+		}
 	case FrameCallRestartICE:
 		if err := p.RestartICE(); err != nil {
 			return nil, mediaError(err)
@@ -199,34 +232,71 @@ func mediaError(err error) error {
 }
 
 // joinCall puts the connection in the room's call: the command records it
-// (members only), then the SFU admits it. A connection is in one call at
-// a time: joining another leaves the first.
+// (members only), then the SFU of the node hosting the call admits it
+// (this node's, or another's through the relay). A connection is in one
+// call at a time: joining another leaves the first. A connection told to
+// rejoin (call.rejoin) joins again with the same seat in the log.
 func (g *Gateway) joinCall(ctx context.Context, c *conn, f Frame, room domain.RoomID) (any, error) {
 	if seat := c.callIn(room); seat != nil {
-		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, ICEServers: g.iceServers(c.user)}, nil
+		return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, ICEServers: seat.ice}, nil
 	}
 	c.callMu.Lock()
 	defer c.callMu.Unlock()
 	if old := c.call; old != nil {
 		g.leaveCallLocked(ctx, c, old, domain.CallLeaveLeft)
 	}
+	if r, ok := g.cancelRejoinLocked(c); ok && r != room {
+		g.recordLeave(r, c.user, c.id, domain.CallLeaveLeft)
+	}
+	host, err := g.callHost(ctx, room)
+	if err != nil {
+		return nil, err
+	}
 	callID, res, err := g.cmds.JoinCall.Handle(ctx, commands.JoinCall{Room: room, User: c.user, NodeID: g.nodeID, ConnID: c.id})
 	if err != nil {
 		return nil, err
 	}
-	p, err := g.sfu.Join(string(room), string(c.user), c.id, func(m media.Message) {
-		if v := callFrame(room, m); v != nil {
-			g.sendJSON(c, v)
-		}
-	})
+	s, ice, err := g.takeSeat(ctx, c, room, host, res.Revision)
 	if err != nil {
 		// Undo the join the command recorded.
 		g.recordLeave(room, c.user, c.id, domain.CallLeaveFailed)
 		return nil, err
 	}
-	g.calls.setSeq(p, res.Revision)
-	c.call = &callSeat{room: room, p: p}
-	return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, CallID: callID, ICEServers: g.iceServers(c.user)}, nil
+	c.call = &callSeat{room: room, p: s, ice: ice}
+	return callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, CallID: callID, ICEServers: ice}, nil
+}
+
+// takeSeat seats c in room's call on host's SFU: here, or through the
+// relay; a host that says it is not the host any more is looked up again
+// once.
+func (g *Gateway) takeSeat(ctx context.Context, c *conn, room domain.RoomID, host bus.HostLease, seq uint64) (seat, []ICEServer, error) {
+	for try := 0; ; try++ {
+		if host.Node == g.nodeID {
+			s, err := g.hostedSeat(c, room, seq)
+			return s, g.iceServers(c.user), err
+		}
+		s, ice, err := g.joinRemote(ctx, c, room, host, seq)
+		if err == nil || try > 0 || !errors.Is(err, errHostUnavailable) {
+			return s, ice, err
+		}
+		if host, err = g.callHost(ctx, room); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// leaveRejoin records the leave of a connection that was told to rejoin
+// room's call and hung up instead.
+func (g *Gateway) leaveRejoin(c *conn, room domain.RoomID) {
+	c.callMu.Lock()
+	pending := c.rejoin != nil && c.rejoin.room == room
+	if pending {
+		g.cancelRejoinLocked(c)
+	}
+	c.callMu.Unlock()
+	if pending {
+		g.recordLeave(room, c.user, c.id, domain.CallLeaveLeft)
+	}
 }
 
 func (g *Gateway) iceServers(user domain.UserID) []ICEServer {
@@ -278,34 +348,44 @@ func (c *conn) callIn(room domain.RoomID) *callSeat {
 	}
 }
 
-// endCall takes a closing connection out of its call.
+// endCall takes a closing connection out of its call, or out of the call
+// it was told to rejoin.
 func (g *Gateway) endCall(c *conn) {
 	c.callMu.Lock()
 	defer c.callMu.Unlock()
 	if c.call != nil {
 		g.leaveCallLocked(context.Background(), c, c.call, domain.CallLeaveDisconnected)
 	}
+	if room, ok := g.cancelRejoinLocked(c); ok {
+		g.recordLeave(room, c.user, c.id, domain.CallLeaveDisconnected)
+	}
 }
 
-// callRegistry remembers the sequence number of each participant's
+// callRegistry remembers, for each participant of this node's SFU
+// (whichever node their connection is on), the sequence number of their
 // CallJoined, so that call events committed before it (delivered late by
-// the bus) do not remove it.
+// the bus) do not remove them, and how to tell their client to rejoin.
 type callRegistry struct {
-	mu   sync.Mutex
-	seqs map[*media.Participant]uint64
+	mu    sync.Mutex
+	parts map[*media.Participant]registered
 }
 
-func (r *callRegistry) setSeq(p *media.Participant, seq uint64) {
+type registered struct {
+	seq    uint64
+	rejoin func(reason string)
+}
+
+func (r *callRegistry) add(p *media.Participant, seq uint64, rejoin func(reason string)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.seqs == nil {
-		r.seqs = map[*media.Participant]uint64{}
+	if r.parts == nil {
+		r.parts = map[*media.Participant]registered{}
 	}
-	r.seqs[p] = seq
+	r.parts[p] = registered{seq, rejoin}
 	go func() {
 		<-p.Done()
 		r.mu.Lock()
-		delete(r.seqs, p)
+		delete(r.parts, p)
 		r.mu.Unlock()
 	}()
 }
@@ -313,8 +393,14 @@ func (r *callRegistry) setSeq(p *media.Participant, seq uint64) {
 func (r *callRegistry) seq(p *media.Participant) (uint64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.seqs[p]
-	return s, ok
+	s, ok := r.parts[p]
+	return s.seq, ok
+}
+
+func (r *callRegistry) rejoiner(p *media.Participant) func(string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.parts[p].rejoin
 }
 
 // onCallEvent keeps the SFU in step with the room's call as the log tells

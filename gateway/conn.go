@@ -94,7 +94,8 @@ type conn struct {
 	closeText string
 
 	callMu sync.Mutex
-	call   *callSeat // the call the connection is in, if any
+	call   *callSeat      // the call the connection is in, if any
+	rejoin *pendingRejoin // the call its client was told to rejoin, if any
 
 	mu      sync.Mutex
 	subs    map[domain.RoomID]*subscription // nil until the first subscription

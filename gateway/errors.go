@@ -28,6 +28,9 @@ const (
 	CodeCallsUnavailable = "calls_unavailable"
 	CodeNotInCall        = "not_in_call"
 	CodeInvalidSDP       = "invalid_sdp"
+	// CodeCallHostUnavailable: the node hosting the call did not answer
+	// a relayed call frame in time (503, retry after a few seconds).
+	CodeCallHostUnavailable = "call_host_unavailable"
 
 	CodeCSRF                 = "csrf"
 	CodeUnsupportedMediaType = "unsupported_media_type"

@@ -121,6 +121,10 @@ type Config struct {
 	// ICEServers returns the STUN/TURN servers, with credentials, that a
 	// user's client may use in calls.
 	ICEServers func(user string, now time.Time) []ICEServer
+	// CallHosts, if set, says which node hosts each room's call (several
+	// nodes, on NATS): calls hosted elsewhere are relayed there over the
+	// bus. Without it every call is hosted by SFU.
+	CallHosts CallHosts
 	// Metrics, if set, receives measurements of frames and fan-out.
 	Metrics Metrics
 	// ReadyMaxLag is how many events the read models may be behind the
@@ -151,6 +155,9 @@ type Gateway struct {
 	sfu      *media.SFU
 	ice      func(user string, now time.Time) []ICEServer
 	calls    callRegistry
+	hosts    CallHosts
+	hosted   hosting
+	relay    relay
 	metrics  Metrics
 	maxLag   int64
 	proxies  []netip.Prefix
@@ -198,8 +205,8 @@ func New(cfg Config) (*Gateway, error) {
 		store: cfg.Store, cmds: cfg.Commands, read: cfg.Projections, pub: cfg.Pub, sub: cfg.Sub,
 		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies, ui: cfg.UI,
 		sfu: cfg.SFU, ice: cfg.ICEServers, metrics: cfg.Metrics, maxLag: cfg.ReadyMaxLag, proxies: cfg.TrustedProxies,
-		loops: cfg.Loops,
-		mux:   http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
+		loops: cfg.Loops, hosts: cfg.CallHosts,
+		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
 		caps:     newConnCaps(cfg.Limits.ConnsPerUser, cfg.Limits.ConnsPerIP),
 		newRooms: roomBuckets(cfg.Limits.RoomsPerHour),
 	}
@@ -240,6 +247,10 @@ func (g *Gateway) Run(ctx context.Context, after eventstore.Position) error {
 	grp.Go(func() error { return g.presenceLoop(ctx, g.loops.Loop(loopPresence)) })
 	grp.Go(func() error { return g.leaseLoop(ctx, g.loops.Loop(loopLease), g.loops.Loop(loopReaper)) })
 	grp.Go(func() error { g.sessionLoop(ctx); return nil })
+	if g.hosts != nil {
+		grp.Go(func() error { return g.loops.Loop(loopCallRelay).Run(ctx, g.followCalls) })
+		grp.Go(func() error { return g.callHostLoop(ctx, g.loops.Loop(loopCallHosts)) })
+	}
 	err := grp.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -20,15 +20,25 @@ type Metrics interface {
 	// Fanout observes the time from an event's commit (its RecordedAt) to
 	// its frame being queued on this node's subscriptions to its room.
 	Fanout(d time.Duration)
+	// CallRelayed counts a call relay message this node sent to another
+	// node, by kind: "req", "reply" or "push".
+	CallRelayed(kind string)
+	// CallRelayError counts a call relay failure, by reason: "timeout"
+	// (no reply in time), "not_host" (the host had given the call up),
+	// "refused" (the host refused the frame), "malformed" (an envelope
+	// ignored) or "publish" (the bus refused to send).
+	CallRelayError(reason string)
 }
 
 // noMetrics records nothing.
 type noMetrics struct{}
 
-func (noMetrics) FrameIn(string)       {}
-func (noMetrics) FrameOut()            {}
-func (noMetrics) Fanout(time.Duration) {}
-func (noMetrics) SlowConsumer(string)  {}
+func (noMetrics) FrameIn(string)        {}
+func (noMetrics) FrameOut()             {}
+func (noMetrics) Fanout(time.Duration)  {}
+func (noMetrics) SlowConsumer(string)   {}
+func (noMetrics) CallRelayed(string)    {}
+func (noMetrics) CallRelayError(string) {}
 
 // Labels of frames that were not handled.
 const (

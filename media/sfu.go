@@ -182,6 +182,30 @@ func (s *SFU) Participant(roomID, user string) *Participant {
 	return r.parts[user]
 }
 
+// Participants returns the participants of roomID's call now.
+func (s *SFU) Participants(roomID string) []*Participant {
+	s.mu.Lock()
+	r := s.rooms[roomID]
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Participant, 0, len(r.parts))
+	for _, p := range r.parts {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Rooms returns the number of calls with participants on the SFU.
+func (s *SFU) Rooms() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rooms)
+}
+
 // Remove takes user out of roomID's call, telling their client why,
 // unless they are there on connection keepConn.
 func (s *SFU) Remove(roomID, user, keepConn, reason string) {

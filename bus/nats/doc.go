@@ -25,6 +25,25 @@
 // from the store when the next message shows it. So the stream can be
 // deleted or purged at any time while nodes are stopped.
 //
+// Calls across nodes (Bus.Leases, leases.go) use two JetStream KV buckets,
+// in memory, one revision per key:
+//
+//   - CONFAB_CALL_HOSTS: key = room ID, value = {node, token}: the node
+//     whose SFU hosts the room's call. Entries expire after LeaseTTL (9 s
+//     by default; the bucket's MaxAge, so the server's clock decides, not
+//     the nodes'); the host renews every ~3 s with a compare-and-set on
+//     the revision it holds. A claim is Create (fails if held); a takeover
+//     is Update with the revision read. The fencing token is the revision
+//     of the entry that made the holder (monotonic over the bucket): the
+//     host refuses relayed requests carrying another token, so a host
+//     that lost its lease never serves. A node that starts drops the
+//     leases naming its ID (DropNode).
+//   - CONFAB_CALL_NODES: key = node ID, value = {participants}: the
+//     registry of calls-enabled nodes and their load, written every ~2 s,
+//     expiring after LoadTTL (6 s): the candidates when a call starts.
+//
+// The first node to open a bucket sets its TTL; the others bind to it.
+//
 // The connection reconnects forever; while NATS is away, publishing fails
 // (the relay retries) and consumers wait.
 package nats

@@ -192,10 +192,14 @@ func (n *node) openGateway(c *cli.Command, cmds *commands.Handlers) (*serverTLS,
 	if n.calls, err = startCalls(c, n.logger, func(room, user, conn string) { n.gw.CallFailed(room, user, conn) }); err != nil {
 		return nil, err
 	}
+	hosts, err := n.callHosts()
+	if err != nil {
+		return nil, err
+	}
 	n.gw, err = gateway.New(gateway.Config{
 		Store: n.b.gatewayStore(n.read), Commands: cmds, Projections: n.read, Pub: n.pubsub, Sub: n.pubsub,
 		NodeID: n.id, Logger: n.logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
-		SFU: n.calls.sfu, ICEServers: n.calls.iceServers(),
+		SFU: n.calls.sfu, ICEServers: n.calls.iceServers(), CallHosts: hosts,
 		Limits:  edgeLimits(c),
 		Metrics: n.mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies, Loops: n.loops,
 	})
@@ -204,6 +208,7 @@ func (n *node) openGateway(c *cli.Command, cmds *commands.Handlers) (*serverTLS,
 	}
 	src := watchCalls(n.calls)
 	src.Connections = n.gw.Connections
+	src.CallsHosted = n.gw.CallsHosted
 	src.Loops = n.loops.Statuses
 	if h, ok := n.b.store.(interface{ Health(context.Context) error }); ok {
 		src.StoreWritable = func() bool { return h.Health(context.Background()) == nil }
@@ -212,6 +217,24 @@ func (n *node) openGateway(c *cli.Command, cmds *commands.Handlers) (*serverTLS,
 		return nil, err
 	}
 	return tlsSetup, nil
+}
+
+// callHosts returns the host leases of calls on NATS (several nodes: a
+// room's call is hosted by one node's SFU, and the others relay their
+// participants' signaling to it), or nil on the in-process bus (every
+// call is hosted here).
+func (n *node) callHosts() (gateway.CallHosts, error) {
+	nb, ok := n.pubsub.(*natsbus.Bus)
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leases, err := nb.Leases(ctx, natsbus.LeasesConfig{Node: n.id})
+	if err != nil {
+		return nil, fmt.Errorf("call hosts: %w", err)
+	}
+	return leases, nil
 }
 
 // listen opens the side servers' listeners (/metrics on its own address,

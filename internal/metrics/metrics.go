@@ -28,6 +28,8 @@ type Metrics struct {
 	appendSeconds prometheus.Histogram
 	projLag       prometheus.Gauge
 	slow          *prometheus.CounterVec
+	relayed       *prometheus.CounterVec
+	relayErrors   *prometheus.CounterVec
 }
 
 // New returns the collectors, registered with the Go runtime's and the
@@ -70,6 +72,20 @@ func New() *Metrics {
 	}, []string{"reason"})
 	m.slow.WithLabelValues("queue_full")
 	m.slow.WithLabelValues("write_stalled")
+	m.relayed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "confab_call_relay_messages_total",
+		Help: "Call relay messages this node sent to other nodes, by kind: req (a participant's frame to the call's host), reply (the host's answer), push (what the host's SFU sends a participant on another node).",
+	}, []string{"kind"})
+	m.relayErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "confab_call_relay_errors_total",
+		Help: "Call relay failures, by reason: timeout (the host did not answer within 5 s), not_host (the host had given the call up), refused (the host refused the frame), malformed (an envelope ignored), publish (the bus refused to send).",
+	}, []string{"reason"})
+	for _, k := range []string{"req", "reply", "push"} {
+		m.relayed.WithLabelValues(k)
+	}
+	for _, r := range []string{"timeout", "not_host", "refused", "malformed", "publish"} {
+		m.relayErrors.WithLabelValues(r)
+	}
 	// Make the labelled series visible from the start.
 	for _, r := range []string{"ok", "conflict", "error"} {
 		m.appends.WithLabelValues(r)
@@ -78,6 +94,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag, m.slow,
+		m.relayed, m.relayErrors,
 	)
 	return m
 }
@@ -100,6 +117,12 @@ func (m *Metrics) FrameOut() { m.framesOut.Inc() }
 
 // SlowConsumer counts a connection closed as a slow consumer.
 func (m *Metrics) SlowConsumer(reason string) { m.slow.WithLabelValues(reason).Inc() }
+
+// CallRelayed counts a call relay message sent to another node.
+func (m *Metrics) CallRelayed(kind string) { m.relayed.WithLabelValues(kind).Inc() }
+
+// CallRelayError counts a call relay failure.
+func (m *Metrics) CallRelayError(reason string) { m.relayErrors.WithLabelValues(reason).Inc() }
 
 // Fanout observes the delay from an event's commit to its delivery.
 func (m *Metrics) Fanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }
@@ -130,6 +153,8 @@ type Sources struct {
 	// Calls returns the SFU's participants now and the RTP packets it has
 	// forwarded and dropped so far.
 	Calls func() (participants int64, forwarded, dropped uint64)
+	// CallsHosted is the number of calls this node's SFU carries.
+	CallsHosted func() int
 	// TURNAllocations is the number of live TURN relay allocations.
 	TURNAllocations func() int
 	// Loops returns the state of the node's supervised loops.
@@ -163,6 +188,12 @@ func (m *Metrics) Watch(src Sources) error {
 				Help: "RTP packets the SFU dropped because a subscriber's queue was full.",
 			}, func() float64 { _, _, dr := f(); return float64(dr) }),
 		)
+	}
+	if f := src.CallsHosted; f != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "confab_calls_hosted",
+			Help: "Calls (rooms) whose participants this node's SFU carries, wherever their WebSockets are.",
+		}, func() float64 { return float64(f()) }))
 	}
 	if f := src.TURNAllocations; f != nil {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
