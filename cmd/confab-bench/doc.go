@@ -89,8 +89,11 @@
 //     packets/s, its CPU-seconds (process_cpu_seconds_total) and cores in
 //     use, and the derived figures: forwarded packets/s per core on the
 //     host, and cores per remote participant on a relay (its cores in use
-//     divided by the participants connected to it). More than one host is
-//     flagged: the call is split.
+//     divided by the participants connected to it), with the call relay
+//     messages it sent (confab_call_relay_messages_total). The joins are
+//     measured apart, from the first call.join until everyone receives:
+//     each node's CPU-seconds, per participant on it, and relay messages.
+//     More than one host is flagged: the call is split.
 //
 // Server figures come from /proc/<pid>/stat and /proc/<pid>/status when
 // the server runs on the same machine (--server-pid, found by itself for a

@@ -141,6 +141,14 @@ type callNode struct {
 	CoresPerParticipant float64 `json:"cores_per_participant,omitempty"`
 	RSSEnd              int64   `json:"rss_end,omitempty"`
 	Error               string  `json:"error,omitempty"` // why there are no figures
+
+	// The joins, from the first call.join until every receiver got
+	// every track: the node's CPU-seconds and relay messages, and its
+	// CPU-seconds per participant connected to it (on a relay: the
+	// cost of relaying one remote participant's join).
+	JoinCPUSeconds        float64 `json:"join_cpu_seconds"`
+	JoinRelayMessages     float64 `json:"join_relay_messages"`
+	JoinCPUPerParticipant float64 `json:"join_cpu_seconds_per_participant,omitempty"`
 }
 
 // nodeFigures derives a node's figures from its samples at the window's
@@ -209,6 +217,22 @@ func callNodes(servers []string, s0, s1 []serverSample, all []*participant) []ca
 	return out
 }
 
+// addJoinFigures adds the join phase's figures to nodes from each node's
+// samples before the first join (j0) and once everyone received (j1).
+func addJoinFigures(nodes []callNode, j0, j1 []serverSample) {
+	for i := range nodes {
+		if i >= len(j0) || i >= len(j1) || !j0[i].OK || !j1[i].OK {
+			continue
+		}
+		n := &nodes[i]
+		n.JoinCPUSeconds = j1[i].CPUSeconds - j0[i].CPUSeconds
+		n.JoinRelayMessages = j1[i].RelayMessages - j0[i].RelayMessages
+		if n.Participants > 0 {
+			n.JoinCPUPerParticipant = n.JoinCPUSeconds / float64(n.Participants)
+		}
+	}
+}
+
 // writeNodesText writes the per-node lines of a call across nodes.
 func writeNodesText(w io.Writer, nodes []callNode) {
 	hosts := 0
@@ -226,6 +250,12 @@ func writeNodesText(w io.Writer, nodes []callNode) {
 		default:
 			fmt.Fprintf(w, "%s; relay: forwarded nothing, %.1f relay messages/s, %.2f CPU-s = %.3f cores: %.4f cores (%.1f ms CPU per second) per remote participant; RSS %s\n",
 				head, n.RelayPerSec, n.CPUSeconds, n.Cores, n.CoresPerParticipant, 1000*n.CoresPerParticipant, mb(n.RSSEnd))
+		}
+	}
+	for i, n := range nodes {
+		if n.Error == "" {
+			fmt.Fprintf(w, "  node %d joins: %.2f CPU-s (%.1f ms per participant on it), %.0f relay messages\n",
+				i+1, n.JoinCPUSeconds, 1000*n.JoinCPUPerParticipant, n.JoinRelayMessages)
 		}
 	}
 	if len(nodes) > 0 && hosts != 1 {

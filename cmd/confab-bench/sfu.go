@@ -195,6 +195,7 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 
 	// Join: publishers first, then the subscribers.
 	b.log.Info("call: joining", "publishers", cfg.Publishers, "subscribers", cfg.Subscribers, "video_packets", cfg.VideoPackets)
+	join0 := sampleNodes(ctx, b.nodeProbes)
 	joinStart := time.Now()
 	var joined atomic.Int64
 	stop := b.progress("call: joined", &joined, int64(len(all)))
@@ -257,6 +258,7 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 		}
 	}
 	rep.JoinSeconds = time.Since(joinStart).Seconds()
+	join1 := sampleNodes(ctx, b.nodeProbes)
 	b.log.Info("call: every receiver gets every track", "seconds", fmt.Sprintf("%.2f", rep.JoinSeconds), "warmup", cfg.Warmup)
 	if !sleepCtx(ctx, cfg.Warmup) {
 		return rep, ctx.Err()
@@ -338,6 +340,7 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 	}
 	if b.nodeProbes != nil {
 		rep.Nodes = callNodes(cfg.Servers, nodes0, nodes1, all)
+		addJoinFigures(rep.Nodes, join0, join1)
 	}
 	b.log.Info("call: window done", "forwarded_per_sec", fmt.Sprintf("%.0f", rep.ForwardedPerSec),
 		"loss_percent", fmt.Sprintf("%.2f", rep.LossPercent))

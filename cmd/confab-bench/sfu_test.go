@@ -169,6 +169,11 @@ func TestCallAcrossNodes(t *testing.T) {
 	if relay.Role != roleRelay || relay.SFUParticipants != 0 || relay.Forwarded != 0 || relay.CoresPerParticipant < 0 {
 		t.Errorf("second node %+v, want a relay", relay)
 	}
+	// The joins went through the relay: requests one way, replies and
+	// pushes the other.
+	if relay.JoinRelayMessages <= 0 || host.JoinRelayMessages <= 0 {
+		t.Errorf("relay messages while joining: host %v, relay %v; want both positive", host.JoinRelayMessages, relay.JoinRelayMessages)
+	}
 	var out bytes.Buffer
 	rep.writeText(&out)
 	for _, want := range []string{"node 1 " + n1.Base + ": 2 participants (1 publishers); host", "node 2 " + n2.Base + ": 2 participants (1 publishers); relay"} {
