@@ -144,8 +144,9 @@ type callNode struct {
 
 	// The joins, from the first call.join until every receiver got
 	// every track: the node's CPU-seconds and relay messages, and its
-	// CPU-seconds per participant connected to it (on a relay: the
-	// cost of relaying one remote participant's join).
+	// CPU-seconds per participant: on a relay, per participant connected
+	// to it (the cost of relaying one remote participant's join); on the
+	// host, per participant of its SFU (its SFU set them all up).
 	JoinCPUSeconds        float64 `json:"join_cpu_seconds"`
 	JoinRelayMessages     float64 `json:"join_relay_messages"`
 	JoinCPUPerParticipant float64 `json:"join_cpu_seconds_per_participant,omitempty"`
@@ -227,8 +228,12 @@ func addJoinFigures(nodes []callNode, j0, j1 []serverSample) {
 		n := &nodes[i]
 		n.JoinCPUSeconds = j1[i].CPUSeconds - j0[i].CPUSeconds
 		n.JoinRelayMessages = j1[i].RelayMessages - j0[i].RelayMessages
-		if n.Participants > 0 {
-			n.JoinCPUPerParticipant = n.JoinCPUSeconds / float64(n.Participants)
+		per := int64(n.Participants)
+		if n.Role == roleHost && n.SFUParticipants > 0 {
+			per = n.SFUParticipants
+		}
+		if per > 0 {
+			n.JoinCPUPerParticipant = n.JoinCPUSeconds / float64(per)
 		}
 	}
 }
@@ -254,8 +259,12 @@ func writeNodesText(w io.Writer, nodes []callNode) {
 	}
 	for i, n := range nodes {
 		if n.Error == "" {
-			fmt.Fprintf(w, "  node %d joins: %.2f CPU-s (%.1f ms per participant on it), %.0f relay messages\n",
-				i+1, n.JoinCPUSeconds, 1000*n.JoinCPUPerParticipant, n.JoinRelayMessages)
+			of := "on it"
+			if n.Role == roleHost {
+				of = "of its SFU"
+			}
+			fmt.Fprintf(w, "  node %d joins: %.2f CPU-s (%.1f ms per participant %s), %.0f relay messages\n",
+				i+1, n.JoinCPUSeconds, 1000*n.JoinCPUPerParticipant, of, n.JoinRelayMessages)
 		}
 	}
 	if len(nodes) > 0 && hosts != 1 {

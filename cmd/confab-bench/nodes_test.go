@@ -84,11 +84,13 @@ func TestCallNodesCountsParticipantsByNode(t *testing.T) {
 		all = append(all, &participant{pub: i < 2, node: n})
 	}
 	s0 := []serverSample{{At: t0, OK: true}, {At: t0, OK: true}}
-	s1 := []serverSample{{At: t1, OK: true, CPUSeconds: 1, Forwarded: 100}, {At: t1, OK: true, CPUSeconds: 0.2}}
+	s1 := []serverSample{{At: t1, OK: true, CPUSeconds: 1, Forwarded: 100, SFUParticipants: 6}, {At: t1, OK: true, CPUSeconds: 0.2}}
 	nodes := callNodes([]string{"http://a", "http://b"}, s0, s1, all)
 	addJoinFigures(nodes, []serverSample{{OK: true, CPUSeconds: 1}, {OK: true, RelayMessages: 4}},
 		[]serverSample{{OK: true, CPUSeconds: 1.3}, {OK: true, CPUSeconds: 0.1, RelayMessages: 24}})
-	if math.Abs(nodes[0].JoinCPUSeconds-0.3) > 1e-9 || math.Abs(nodes[0].JoinCPUPerParticipant-0.1) > 1e-9 ||
+	// The host's join CPU is per participant of its SFU (6), the relay's
+	// per participant on it (2).
+	if math.Abs(nodes[0].JoinCPUSeconds-0.3) > 1e-9 || math.Abs(nodes[0].JoinCPUPerParticipant-0.05) > 1e-9 ||
 		nodes[1].JoinRelayMessages != 20 || nodes[1].JoinCPUPerParticipant != 0.05 {
 		t.Errorf("join figures %+v", nodes)
 	}
@@ -102,6 +104,7 @@ func TestCallNodesCountsParticipantsByNode(t *testing.T) {
 	writeNodesText(&out, nodes)
 	for _, want := range []string{"node 1 http://a: 3 participants (1 publishers); host", "100 forwarded packets/s per core",
 		"node 2 http://b: 2 participants (1 publishers); relay", "0.0500 cores (50.0 ms CPU per second) per remote participant",
+		"node 1 joins: 0.30 CPU-s (50.0 ms per participant of its SFU), 0 relay messages",
 		"node 2 joins: 0.10 CPU-s (50.0 ms per participant on it), 20 relay messages"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, out.String())
