@@ -80,6 +80,7 @@ type bench struct {
 	dialSem       chan struct{}
 	srcIPs        []net.IP
 	probe         *serverProbe
+	nodeProbes    []*serverProbe // --call across nodes: each node's /metrics
 	msgSeq        atomic.Uint64
 	outstanding   atomic.Int64 // sends not yet answered
 	closing       atomic.Bool
@@ -162,12 +163,13 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	if pid == 0 {
 		pid = findListener(cfg.Server)
 	}
-	b.probe = newServerProbe(ctx, pid, cfg.MetricsURL)
+	b.probe = newServerProbe(ctx, pid, cfg.MetricsURL, cfg.MetricsToken)
 	rep.ServerStats = serverInfo{PID: pid, Source: b.probe.source}
 	if b.probe.source == "" {
 		b.log.Warn("no server resource figures: give --server-pid (same machine) or serve Prometheus process_* metrics at --metrics-url")
 	}
 	if cfg.Call {
+		b.nodeProbes = b.newNodeProbes(ctx)
 		rep.Call, err = b.call(ctx, st)
 		rep.Machine.LoadAvgEnd = loadAvg()
 		rep.Finished = time.Now().UTC()

@@ -74,6 +74,26 @@
 //     the server's CPU: forwarded packets/s per server core. Then a late
 //     subscriber joins and the time to its first packet and keyframe of
 //     every publisher's video is reported (--late-joiner).
+//   - --call across nodes (nodes.go): --server repeated (or a comma list)
+//     spreads the participants over those nodes, round-robin in the order
+//     publishers, subscribers, late joiner (participant i on node i mod N),
+//     so the first publisher is on the first node; it joins alone before
+//     the others, so that its node hosts the call. Setup (sign-ups, the
+//     room) and the single-server figures (--server-pid, /proc) use the
+//     first --server. At the window's edges every node's /metrics is
+//     scraped (--metrics-url: one endpoint per --server, comma-separated;
+//     default <server>/metrics with --metrics-token, or
+//     $CONFAB_METRICS_TOKEN, as a bearer token), and each node is reported
+//     with its role (host: its SFU forwarded packets,
+//     confab_rtp_packets_forwarded_total rising; relay: none), forwarded
+//     packets/s, its CPU-seconds (process_cpu_seconds_total) and cores in
+//     use, and the derived figures: forwarded packets/s per core on the
+//     host, and cores per remote participant on a relay (its cores in use
+//     divided by the participants connected to it), with the call relay
+//     messages it sent (confab_call_relay_messages_total). The joins are
+//     measured apart, from the first call.join until everyone receives:
+//     each node's CPU-seconds, per participant on it, and relay messages.
+//     More than one host is flagged: the call is split.
 //
 // Server figures come from /proc/<pid>/stat and /proc/<pid>/status when
 // the server runs on the same machine (--server-pid, found by itself for a

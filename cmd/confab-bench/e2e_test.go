@@ -29,6 +29,12 @@ type server struct {
 // server logs that it listens.
 func startServer(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
+	return runServer(t, buildServer(t, dir), filepath.Join(dir, "data"), args...)
+}
+
+// buildServer builds cmd/confab into dir and returns the binary's path.
+func buildServer(t *testing.T, dir string) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -38,7 +44,14 @@ func startServer(t *testing.T, dir string, args ...string) *server {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/confab: %v\n%s", err, out)
 	}
-	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--log-format", "json"}, args...)
+	return bin
+}
+
+// runServer runs `bin serve` with its data in data; it returns once the
+// server logs that it listens.
+func runServer(t *testing.T, bin, data string, args ...string) *server {
+	t.Helper()
+	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-format", "json"}, args...)
 	// Listeners on fixed ports collide with other servers on the machine:
 	// turn off those that this version of serve has.
 	help, _ := exec.Command(bin, "serve", "--help").CombinedOutput()

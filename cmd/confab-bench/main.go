@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,22 +41,28 @@ type Main struct {
 
 // config is the run's configuration, from the flags.
 type config struct {
-	Server             string        `json:"server"`
-	Users              int           `json:"users"`
-	Rooms              int           `json:"rooms"`
-	MembersPerRoom     int           `json:"members_per_room"`
-	Rates              []float64     `json:"rates"`
-	Duration           time.Duration `json:"duration"`
-	Drain              time.Duration `json:"drain"`
-	SetupOnly          bool          `json:"setup_only,omitempty"`
-	Idle               bool          `json:"idle"`
-	Settle             time.Duration `json:"settle"`
-	Storm              bool          `json:"reconnect_storm"`
-	StormAt            time.Duration `json:"storm_at"`
-	State              string        `json:"state,omitempty"`
-	JSON               string        `json:"json,omitempty"`
-	ServerPID          int           `json:"server_pid"`
-	MetricsURL         string        `json:"metrics_url,omitempty"`
+	Server string `json:"server"`
+	// Servers are every --server, the first being Server; set only when
+	// there are several (--call across nodes).
+	Servers        []string      `json:"servers,omitempty"`
+	Users          int           `json:"users"`
+	Rooms          int           `json:"rooms"`
+	MembersPerRoom int           `json:"members_per_room"`
+	Rates          []float64     `json:"rates"`
+	Duration       time.Duration `json:"duration"`
+	Drain          time.Duration `json:"drain"`
+	SetupOnly      bool          `json:"setup_only,omitempty"`
+	Idle           bool          `json:"idle"`
+	Settle         time.Duration `json:"settle"`
+	Storm          bool          `json:"reconnect_storm"`
+	StormAt        time.Duration `json:"storm_at"`
+	State          string        `json:"state,omitempty"`
+	JSON           string        `json:"json,omitempty"`
+	ServerPID      int           `json:"server_pid"`
+	MetricsURL     string        `json:"metrics_url,omitempty"`
+	// MetricsURLs are the nodes' /metrics, one per Servers entry.
+	MetricsURLs        []string      `json:"metrics_urls,omitempty"`
+	MetricsToken       string        `json:"-"`
 	SignupConcurrency  int           `json:"signup_concurrency"`
 	SetupConcurrency   int           `json:"setup_concurrency"`
 	ConnectConcurrency int           `json:"connect_concurrency"`
@@ -111,6 +118,27 @@ func (r *rateList) Set(v string) error {
 	return nil
 }
 
+// urlList is a flag of base URLs that may be repeated or given as a
+// comma list; the first use replaces the default.
+type urlList struct {
+	urls []string
+	set  bool
+}
+
+func (u *urlList) String() string { return strings.Join(u.urls, ",") }
+
+func (u *urlList) Set(v string) error {
+	if !u.set {
+		u.urls, u.set = nil, true
+	}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			u.urls = append(u.urls, s)
+		}
+	}
+	return nil
+}
+
 // parseFlags reads the command line (without the program name).
 func (m *Main) parseFlags(args []string) (config, error) {
 	cfg := config{Rates: []float64{100}}
@@ -120,7 +148,8 @@ func (m *Main) parseFlags(args []string) (config, error) {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.Server, "server", "http://127.0.0.1:8080", "base URL of the confab server")
+	servers := urlList{urls: []string{"http://127.0.0.1:8080"}}
+	fs.Var(&servers, "server", "base URL of the confab server; with --call it may be repeated (or a comma list) to spread the participants over several nodes, round-robin, the first publisher on the first URL (see nodes.go); setup and the single-server figures use the first")
 	fs.IntVar(&cfg.Users, "users", 100, "signed-up users, one WebSocket connection each")
 	fs.IntVar(&cfg.Rooms, "rooms", 10, "rooms")
 	fs.IntVar(&cfg.MembersPerRoom, "members-per-room", 10, "members of each room; room r gets users r*M .. r*M+M-1 (mod --users), so users are in several rooms when rooms*members > users")
@@ -135,7 +164,8 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.State, "state", "", "JSON file to load a prepared population (users, tokens, rooms) from and save it to, so that repeated runs against the same server data skip sign-up and joins")
 	fs.StringVar(&cfg.JSON, "json", "", "also write the full report as JSON to this file")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "PID of the server, for its CPU time and RSS from /proc (0: find the process listening on a loopback --server; -1: none)")
-	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "Prometheus endpoint with process_cpu_seconds_total and process_resident_memory_bytes, used when /proc is not available (default: <server>/metrics, which needs the server's --metrics-token; its --metrics-addr, 127.0.0.1:9090 by default, serves it without; \"none\" to skip)")
+	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "Prometheus endpoint with process_cpu_seconds_total and process_resident_memory_bytes, used when /proc is not available (default: <server>/metrics, which needs the server's --metrics-token; its --metrics-addr, 127.0.0.1:9090 by default, serves it without; \"none\" to skip); with several --server, a comma list of one endpoint per server, in their order")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", os.Getenv("CONFAB_METRICS_TOKEN"), "bearer token sent with every /metrics request: the server's --metrics-token, which serves /metrics on its API address (default: $CONFAB_METRICS_TOKEN)")
 	fs.IntVar(&cfg.SignupConcurrency, "signup-concurrency", 8, "sign-ups in flight (each is an argon2id hash on the server)")
 	fs.IntVar(&cfg.SetupConcurrency, "setup-concurrency", 32, "room creations and joins in flight")
 	fs.IntVar(&cfg.ConnectConcurrency, "connect-concurrency", 200, "WebSocket connects (dial, ready, subscribes) in flight, also when reconnecting")
@@ -158,9 +188,25 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg.Server = strings.TrimSuffix(cfg.Server, "/")
-	if !strings.HasPrefix(cfg.Server, "http://") && !strings.HasPrefix(cfg.Server, "https://") {
-		return cfg, fmt.Errorf("--server %q: want an http:// or https:// URL", cfg.Server)
+	if len(servers.urls) == 0 {
+		return cfg, errors.New("--server needs a URL")
+	}
+	for i, u := range servers.urls {
+		u = strings.TrimSuffix(u, "/")
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return cfg, fmt.Errorf("--server %q: want an http:// or https:// URL", u)
+		}
+		if slices.Contains(servers.urls[:i], u) {
+			return cfg, fmt.Errorf("--server %q is given twice", u)
+		}
+		servers.urls[i] = u
+	}
+	cfg.Server = servers.urls[0]
+	if len(servers.urls) > 1 {
+		if !cfg.Call {
+			return cfg, errors.New("several --server need --call (the chat modes use one server)")
+		}
+		cfg.Servers = servers.urls
 	}
 	if cfg.Call {
 		switch {
@@ -184,11 +230,8 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	} else {
 		cfg.Publishers, cfg.Subscribers, cfg.VideoPackets, cfg.JoinConcurrency, cfg.JoinTimeout, cfg.Warmup, cfg.LateJoiner = 0, 0, 0, 0, 0, 0, false
 	}
-	switch cfg.MetricsURL {
-	case "":
-		cfg.MetricsURL = cfg.Server + "/metrics"
-	case "none":
-		cfg.MetricsURL = ""
+	if err := cfg.metricsURLs(); err != nil {
+		return cfg, err
 	}
 	switch {
 	case cfg.Users < 1:
@@ -269,7 +312,8 @@ every message once. --idle measures memory per idle connection;
 --reconnect-storm drops every connection at once while sending. --call
 measures the SFU: --publishers send audio and video to each other and to
 --subscribers in one room's call, and forwarded RTP packets/s per server
-core are reported. See the
+core are reported; --call with several --server spreads the participants
+over those nodes and reports each node's role (host or relay) and cost. See the
 package documentation (go doc ./cmd/confab-bench) for details.
 
 Flags:

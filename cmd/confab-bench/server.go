@@ -23,6 +23,13 @@ type serverSample struct {
 	HWM        int64   // peak RSS, bytes (only from /proc)
 	Threads    int
 	OK         bool
+	// From /metrics only: the SFU's counters (zero on a node without
+	// calls), and why a scrape gave no sample.
+	Forwarded, Dropped float64
+	SFUParticipants    int64
+	CallsHosted        int64   // confab_calls_hosted, where the server has it
+	RelayMessages      float64 // confab_call_relay_messages_total, every kind
+	Err                string
 }
 
 // serverProbe reads the server's CPU time and memory, from /proc when the
@@ -31,12 +38,13 @@ type serverSample struct {
 type serverProbe struct {
 	pid        int
 	metricsURL string
+	token      string // bearer token for metricsURL, if any
 	http       *http.Client
 	source     string // "proc", "metrics" or "" (nothing)
 }
 
-func newServerProbe(ctx context.Context, pid int, metricsURL string) *serverProbe {
-	p := &serverProbe{pid: pid, metricsURL: metricsURL, http: &http.Client{Timeout: 5 * time.Second}}
+func newServerProbe(ctx context.Context, pid int, metricsURL, token string) *serverProbe {
+	p := &serverProbe{pid: pid, metricsURL: metricsURL, token: token, http: &http.Client{Timeout: 5 * time.Second}}
 	if pid > 0 {
 		if s := p.readProc(); s.OK {
 			p.source = "proc"
@@ -105,32 +113,56 @@ func (p *serverProbe) readProc() serverSample {
 }
 
 // scrape reads process_cpu_seconds_total and process_resident_memory_bytes
-// from a Prometheus text endpoint. Anything else (no endpoint, an HTML
-// page) is not a sample.
+// (and the SFU's counters) from a Prometheus text endpoint, sending the
+// bearer token if there is one. Anything else (no endpoint, an HTML page)
+// is not a sample; Err says why.
 func (p *serverProbe) scrape(ctx context.Context) serverSample {
 	s := serverSample{At: time.Now()}
 	req, err := http.NewRequestWithContext(ctx, "GET", p.metricsURL, nil)
 	if err != nil {
+		s.Err = err.Error()
 		return s
+	}
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
 	}
 	resp, err := p.http.Do(req)
 	if err != nil {
+		s.Err = err.Error()
 		return s
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/plain") {
 		io.Copy(io.Discard, resp.Body)
+		s.Err = fmt.Sprintf("GET %s: %s, %s (a node's --metrics-token, or its --metrics-addr, serves Prometheus text)", p.metricsURL, resp.Status, ct)
 		return s
 	}
+	m := parseMetrics(resp.Body)
+	m.At = s.At
+	if !m.OK {
+		m.Err = fmt.Sprintf("GET %s: no process_cpu_seconds_total and process_resident_memory_bytes", p.metricsURL)
+	}
+	return m
+}
+
+// parseMetrics reads the process and SFU figures from Prometheus text.
+// The sample is OK when it has the process's CPU time and RSS.
+func parseMetrics(r io.Reader) serverSample {
+	var s serverSample
 	var cpu, rss bool
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
+		if !ok || strings.HasPrefix(name, "#") {
 			continue
 		}
-		n, err := strconv.ParseFloat(strings.Fields(val)[0], 64)
+		name, _, _ = strings.Cut(name, "{") // labelled series are summed
+		f := strings.Fields(val)
+		if len(f) == 0 {
+			continue
+		}
+		n, err := strconv.ParseFloat(f[0], 64)
 		if err != nil {
 			continue
 		}
@@ -139,6 +171,16 @@ func (p *serverProbe) scrape(ctx context.Context) serverSample {
 			s.CPUSeconds, cpu = n, true
 		case "process_resident_memory_bytes":
 			s.RSS, rss = int64(n), true
+		case "confab_rtp_packets_forwarded_total":
+			s.Forwarded = n
+		case "confab_rtp_packets_dropped_total":
+			s.Dropped = n
+		case "confab_call_participants":
+			s.SFUParticipants = int64(n)
+		case "confab_calls_hosted":
+			s.CallsHosted = int64(n)
+		case "confab_call_relay_messages_total":
+			s.RelayMessages += n
 		}
 	}
 	s.OK = cpu && rss

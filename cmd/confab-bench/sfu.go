@@ -56,11 +56,14 @@ type callReport struct {
 	// receiver that reads too slowly shows here, not at the SFU.
 	UDPDrops *udpDrops `json:"udp_drops,omitempty"`
 
-	Server              *callServer `json:"server,omitempty"`
-	GeneratorCPUSeconds float64     `json:"generator_cpu_seconds"`
-	GeneratorCores      float64     `json:"generator_cores"`
-	LoadAvgStart        string      `json:"loadavg_window_start"`
-	LoadAvgEnd          string      `json:"loadavg_window_end"`
+	Server *callServer `json:"server,omitempty"`
+	// Nodes are the per-node figures of a call spread over several
+	// --server (nodes.go).
+	Nodes               []callNode `json:"nodes,omitempty"`
+	GeneratorCPUSeconds float64    `json:"generator_cpu_seconds"`
+	GeneratorCores      float64    `json:"generator_cores"`
+	LoadAvgStart        string     `json:"loadavg_window_start"`
+	LoadAvgEnd          string     `json:"loadavg_window_end"`
 
 	Receivers  []callReceiver  `json:"receivers"`
 	LateJoiner *lateJoinReport `json:"late_joiner,omitempty"`
@@ -100,6 +103,7 @@ type lateJoinReport struct {
 type participant struct {
 	user stateUser
 	pub  bool
+	node int // index into the servers it connects to
 	ws   *apitest.WS
 	call *rtctest.WSCall
 }
@@ -142,8 +146,9 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 		FanOut: cfg.Publishers - 1 + cfg.Subscribers}
 
 	var all []*participant
+	nodeOf := assignNodes(len(room.Members), len(cfg.nodes()))
 	for i, u := range room.Members {
-		all = append(all, &participant{user: st.Users[u], pub: i < cfg.Publishers})
+		all = append(all, &participant{user: st.Users[u], pub: i < cfg.Publishers, node: nodeOf[i]})
 	}
 	var late *participant
 	if cfg.LateJoiner {
@@ -176,7 +181,7 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 			continue
 		}
 		g.Go(func() error {
-			ws, err := b.restClient(p.user.Token).Dial(gctx)
+			ws, err := b.nodeClient(p.node, p.user.Token).Dial(gctx)
 			if err != nil {
 				return fmt.Errorf("call: %s connects: %w", p.user.Name, err)
 			}
@@ -190,10 +195,16 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 
 	// Join: publishers first, then the subscribers.
 	b.log.Info("call: joining", "publishers", cfg.Publishers, "subscribers", cfg.Subscribers, "video_packets", cfg.VideoPackets)
+	join0 := sampleNodes(ctx, b.nodeProbes)
 	joinStart := time.Now()
 	var joined atomic.Int64
 	stop := b.progress("call: joined", &joined, int64(len(all)))
-	for _, group := range [][]*participant{pubs, all[cfg.Publishers:]} {
+	groups := [][]*participant{pubs, all[cfg.Publishers:]}
+	if len(cfg.Servers) > 1 {
+		// The first publisher alone first: its node hosts the call.
+		groups = [][]*participant{pubs[:1], pubs[1:], all[cfg.Publishers:]}
+	}
+	for _, group := range groups {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(cfg.JoinConcurrency)
 		for _, p := range group {
@@ -223,10 +234,12 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 	deadline := joinStart.Add(cfg.JoinTimeout)
 	for {
 		missing := 0
+		byNode := make([]int, len(cfg.nodes()))
 		for i, p := range all {
 			for _, id := range expects[i] {
 				if st := p.call.Track(id); st == nil || st.Packets.Load() == 0 {
 					missing++
+					byNode[p.node]++
 				}
 			}
 		}
@@ -234,13 +247,18 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return rep, fmt.Errorf("call: after %v, %d tracks of receivers still get nothing", cfg.JoinTimeout, missing)
+			where := ""
+			if len(byNode) > 1 {
+				where = fmt.Sprintf(" (by node, in --server order: %v)", byNode)
+			}
+			return rep, fmt.Errorf("call: after %v, %d tracks of receivers still get nothing%s", cfg.JoinTimeout, missing, where)
 		}
 		if !sleepCtx(ctx, 20*time.Millisecond) {
 			return rep, ctx.Err()
 		}
 	}
 	rep.JoinSeconds = time.Since(joinStart).Seconds()
+	join1 := sampleNodes(ctx, b.nodeProbes)
 	b.log.Info("call: every receiver gets every track", "seconds", fmt.Sprintf("%.2f", rep.JoinSeconds), "warmup", cfg.Warmup)
 	if !sleepCtx(ctx, cfg.Warmup) {
 		return rep, ctx.Err()
@@ -260,6 +278,7 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 	rep.LoadAvgStart = loadAvg()
 	alignToFrame(ctx, pubs[0].call)
 	s0, g0, t0 := b.probe.sample(ctx), selfCPU(), time.Now()
+	nodes0 := sampleNodes(ctx, b.nodeProbes)
 	sent0, plis0, recv0 := snap()
 	udp0, udpOK0 := readUDPDrops()
 	b.log.Info("call: measuring", "for", cfg.Duration)
@@ -268,6 +287,7 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 	sent1, plis1, recv1 := snap()
 	udp1, udpOK1 := readUDPDrops()
 	s1, g1, t1 := b.probe.sample(ctx), selfCPU(), time.Now()
+	nodes1 := sampleNodes(ctx, b.nodeProbes)
 	rep.LoadAvgEnd = loadAvg()
 	if ctx.Err() != nil {
 		return rep, ctx.Err()
@@ -317,6 +337,10 @@ func (b *bench) call(ctx context.Context, st *state) (*callReport, error) {
 			sv.CPUPerMillion = sv.CPUSeconds / float64(rep.Received) * 1e6
 		}
 		rep.Server = sv
+	}
+	if b.nodeProbes != nil {
+		rep.Nodes = callNodes(cfg.Servers, nodes0, nodes1, all)
+		addJoinFigures(rep.Nodes, join0, join1)
 	}
 	b.log.Info("call: window done", "forwarded_per_sec", fmt.Sprintf("%.0f", rep.ForwardedPerSec),
 		"loss_percent", fmt.Sprintf("%.2f", rep.LossPercent))
@@ -475,6 +499,7 @@ func (r *report) writeCallText(w io.Writer) {
 	} else {
 		p("  server: no figures")
 	}
+	writeNodesText(w, c.Nodes)
 	if d := c.UDPDrops; d != nil {
 		p("  kernel UDP drops on this machine in the window: %d receive buffer full, %d send buffer full", d.RcvbufErrors, d.SndbufErrors)
 	}

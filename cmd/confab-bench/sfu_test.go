@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/confabhq/confab/internal/natstest"
+	"github.com/confabhq/confab/internal/pgtest"
 )
 
 // checkCall asserts what a calls run must show whatever the machine's
@@ -123,5 +126,59 @@ func TestCallFlags(t *testing.T) {
 	cfg, err = m.parseFlags([]string{"--call", "--subscribers", "50", "--late-joiner=false"})
 	if err != nil || cfg.Users != 51 || cfg.Publishers != 1 {
 		t.Errorf("config %+v (%v), want 51 users", cfg, err)
+	}
+}
+
+// TestCallAcrossNodes runs the calls mode over two real nodes on one
+// PostgreSQL and one NATS (JetStream): 2 publishers and 2 subscribers
+// spread round-robin, so each node has one of each, and the late joiner
+// on the first. The first node hosts the whole call; the second relays.
+func TestCallAcrossNodes(t *testing.T) {
+	pg := pgtest.StartForTest(t)
+	db, err := pg.NewDatabase(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nats := natstest.Start(t)
+	dir := t.TempDir()
+	bin := buildServer(t, dir)
+	args := []string{"--rtc-loopback", "--store", "postgres", "--postgres-url", db, "--nats-url", nats,
+		"--metrics-token", "bench-token", "--turn-secret", "shared"}
+	n1 := runServer(t, bin, filepath.Join(dir, "data1"), args...)
+	n2 := runServer(t, bin, filepath.Join(dir, "data2"), args...)
+
+	rep := runBench(t, "--server", n1.Base, "--server", n2.Base, "--call", "--publishers", "2", "--subscribers", "2",
+		"--metrics-token", "bench-token", "--server-pid", strconv.Itoa(n1.PID), "--state", filepath.Join(dir, "state.json"),
+		"--duration", "2s", "--warmup", "500ms", "--video-packets", "2", "--log-level", "warn")
+	checkCall(t, rep, 2, 2)
+	nodes := rep.Call.Nodes
+	if len(nodes) != 2 || nodes[0].URL != n1.Base || nodes[1].URL != n2.Base {
+		t.Fatalf("nodes %+v, want %s and %s", nodes, n1.Base, n2.Base)
+	}
+	host, relay := nodes[0], nodes[1]
+	for _, n := range nodes {
+		if n.Error != "" || n.Participants != 2 || n.Publishers != 1 {
+			t.Errorf("node %+v: want figures, 2 participants of which 1 publishes", n)
+		}
+	}
+	// The host's SFU carries every participant, from both nodes, and
+	// forwards what was received; the relay's SFU carries none.
+	if host.Role != roleHost || host.SFUParticipants != 4 || host.ForwardedPerSec <= 0 || (host.Cores > 0 && host.ForwardedPerCore <= 0) {
+		t.Errorf("first node %+v, want the host of 4 participants, forwarding", host)
+	}
+	if relay.Role != roleRelay || relay.SFUParticipants != 0 || relay.Forwarded != 0 || relay.CoresPerParticipant < 0 {
+		t.Errorf("second node %+v, want a relay", relay)
+	}
+	// The joins went through the relay: requests one way, replies and
+	// pushes the other.
+	if relay.JoinRelayMessages <= 0 || host.JoinRelayMessages <= 0 {
+		t.Errorf("relay messages while joining: host %v, relay %v; want both positive", host.JoinRelayMessages, relay.JoinRelayMessages)
+	}
+	var out bytes.Buffer
+	rep.writeText(&out)
+	for _, want := range []string{"node 1 " + n1.Base + ": 2 participants (1 publishers); host", "node 2 " + n2.Base + ": 2 participants (1 publishers); relay"} {
+		if !bytes.Contains(out.Bytes(), []byte(want)) {
+			t.Errorf("text report lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -45,6 +45,7 @@ type composeFile struct {
 type composeService struct {
 	Build           any               `yaml:"build"`
 	Image           string            `yaml:"image"`
+	Profiles        []string          `yaml:"profiles"`
 	Command         []string          `yaml:"command"`
 	Environment     map[string]string `yaml:"environment"`
 	Ports           []string          `yaml:"ports"`
@@ -142,11 +143,20 @@ func TestInterpolate(t *testing.T) {
 // deploy/env.example, filled in as an operator would.
 func loadCompose(t *testing.T) (composeFile, map[string]string) {
 	t.Helper()
+	return loadComposeWith(t, nil)
+}
+
+// loadComposeWith is loadCompose with more variables set.
+func loadComposeWith(t *testing.T, extra map[string]string) (composeFile, map[string]string) {
+	t.Helper()
 	env := readEnvFile(t, "deploy/env.example")
 	for k, v := range env {
 		if v == "" {
 			env[k] = "secret-" + strings.ToLower(k)
 		}
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	text, err := interpolate(readFile(t, "docker-compose.yml"), env)
 	if err != nil {
@@ -353,6 +363,73 @@ func dependsHealthy(s composeService, dep string) bool {
 	return ok && d["condition"] == "service_healthy"
 }
 
+// commentedEnv reads the commented-out KEY=VALUE lines ("#KEY=VALUE") of
+// an env file: settings it offers to uncomment.
+func commentedEnv(t *testing.T, name string) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	re := regexp.MustCompile(`^#([A-Z][A-Z0-9_]*)=(.*)$`)
+	for _, line := range strings.Split(readFile(t, name), "\n") {
+		if m := re.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			env[m[1]] = m[2]
+		}
+	}
+	return env
+}
+
+// confabConfig checks that every variable of a confab node's environment
+// is a serve flag's, and returns serve's flags parsed from it.
+func confabConfig(t *testing.T, name string, svc composeService) *cli.Command {
+	t.Helper()
+	flags := flagEnv(t, (&Main{}).serveCommand())
+	env := map[string]string{}
+	for k, v := range svc.Environment {
+		if !strings.HasPrefix(k, "CONFAB_") {
+			t.Errorf("%s's environment sets %s, which confab does not read", name, k)
+			continue
+		}
+		if _, ok := flags[k]; !ok {
+			t.Errorf("%s's environment sets %s, which is no serve flag's variable", name, k)
+		}
+		env[k] = v
+	}
+	return serveConfig(t, env)
+}
+
+// caddyEnv matches the Caddyfile's environment placeholders: {$VAR} and
+// {$VAR:default}.
+var caddyEnv = regexp.MustCompile(`\{\$([A-Z_]+)(?::([^}]*))?\}`)
+
+// caddyUpstreams returns the upstreams of the Caddyfile's reverse_proxy,
+// its placeholders replaced from env as Caddy does (before parsing, so a
+// variable may hold several).
+func caddyUpstreams(t *testing.T, caddyfile string, env map[string]string) []string {
+	t.Helper()
+	for _, line := range strings.Split(caddyfile, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "reverse_proxy ")
+		if !ok {
+			continue
+		}
+		rest = caddyEnv.ReplaceAllStringFunc(rest, func(m string) string {
+			g := caddyEnv.FindStringSubmatch(m)
+			if v := env[g[1]]; v != "" {
+				return v
+			}
+			return g[2]
+		})
+		var ups []string
+		for _, f := range strings.Fields(rest) {
+			if f == "{" {
+				break
+			}
+			ups = append(ups, f)
+		}
+		return ups
+	}
+	t.Fatal("deploy/Caddyfile has no reverse_proxy")
+	return nil
+}
+
 func TestComposeFile(t *testing.T) {
 	cf, _ := loadCompose(t)
 	for _, name := range []string{"confab", "postgres", "nats", "caddy"} {
@@ -371,20 +448,11 @@ func TestComposeFile(t *testing.T) {
 	}
 
 	// Every CONFAB_* variable is a flag's, and the values parse as the
-	// flags do.
-	flags := flagEnv(t, (&Main{}).serveCommand())
-	env := map[string]string{}
-	for k, v := range confab.Environment {
-		if !strings.HasPrefix(k, "CONFAB_") {
-			t.Errorf("confab's environment sets %s, which confab does not read", k)
-			continue
-		}
-		if _, ok := flags[k]; !ok {
-			t.Errorf("confab's environment sets %s, which is no serve flag's variable", k)
-		}
-		env[k] = v
+	// flags do. confab runs in every profile.
+	c := confabConfig(t, "confab", confab)
+	if len(confab.Profiles) > 0 {
+		t.Errorf("confab runs only with the profiles %v", confab.Profiles)
 	}
-	c := serveConfig(t, env)
 
 	// The store is the postgres service's database, the bus the nats
 	// service with JetStream.
@@ -499,11 +567,11 @@ func TestComposeFile(t *testing.T) {
 
 	// Caddy serves HTTPS for the domain and proxies to confab's --addr.
 	caddyfile := readFile(t, "deploy/Caddyfile")
-	want := fmt.Sprintf("reverse_proxy confab:%d", listenPort(t, c.String("addr")))
-	if !strings.Contains(caddyfile, want) {
-		t.Errorf("deploy/Caddyfile does not %q", want)
+	want := fmt.Sprintf("confab:%d", listenPort(t, c.String("addr")))
+	if ups := caddyUpstreams(t, caddyfile, caddy.Environment); !slices.Equal(ups, []string{want}) {
+		t.Errorf("deploy/Caddyfile proxies to %v, want [%s]", ups, want)
 	}
-	for _, m := range regexp.MustCompile(`\{\$([A-Z_]+)\}`).FindAllStringSubmatch(caddyfile, -1) {
+	for _, m := range caddyEnv.FindAllStringSubmatch(caddyfile, -1) {
 		if caddy.Environment[m[1]] == "" {
 			t.Errorf("deploy/Caddyfile reads {$%s}, which the caddy service does not set", m[1])
 		}
@@ -514,6 +582,100 @@ func TestComposeFile(t *testing.T) {
 	cports := parsePorts(t, caddy.Ports)
 	if !published(cports, 80, 80, "tcp") || !published(cports, 443, 443, "tcp") {
 		t.Errorf("caddy publishes %v, want 80 and 443", caddy.Ports)
+	}
+}
+
+// TestComposeTwoNodes checks the two-nodes profile as deploy/env.example
+// offers to turn it on: a second node with confab's settings where they
+// must be shared (the store, NATS, the TURN secret, the public address)
+// and its own where they must differ (ports, data volume), both behind
+// Caddy, and no host port published twice.
+func TestComposeTwoNodes(t *testing.T) {
+	offered := commentedEnv(t, "deploy/env.example")
+	if offered["COMPOSE_PROFILES"] != "two-nodes" || offered["CONFAB_UPSTREAMS"] == "" {
+		t.Fatalf("deploy/env.example does not offer COMPOSE_PROFILES=two-nodes and CONFAB_UPSTREAMS (commented out): %v", offered)
+	}
+	cf, _ := loadComposeWith(t, offered)
+	one, ok1 := cf.Services["confab"]
+	two, ok2 := cf.Services["confab2"]
+	if !ok1 || !ok2 {
+		t.Fatalf("docker-compose.yml has no confab and confab2 services")
+	}
+	if !slices.Equal(two.Profiles, []string{"two-nodes"}) {
+		t.Errorf("confab2 runs with the profiles %v, want [two-nodes]", two.Profiles)
+	}
+	c1 := confabConfig(t, "confab", one)
+	c2 := confabConfig(t, "confab2", two)
+
+	// Shared: one store, one NATS (which several nodes need), one TURN
+	// secret, the same public address.
+	for _, f := range []string{"store", "postgres-url", "nats-url", "turn-secret", "turn-relay-ip", "turn-public-host", "trusted-proxies", "secure-cookies"} {
+		if v1, v2 := fmt.Sprint(c1.Value(f)), fmt.Sprint(c2.Value(f)); v1 != v2 {
+			t.Errorf("--%s: confab %q, confab2 %q; the nodes must share it", f, v1, v2)
+		}
+	}
+	if c2.String("nats-url") == "" || c2.String("store") != "postgres" || c2.String("turn-secret") == "" {
+		t.Errorf("confab2: store %q, nats %q, TURN secret set %v: two nodes need PostgreSQL, NATS and one secret",
+			c2.String("store"), c2.String("nats-url"), c2.String("turn-secret") != "")
+	}
+	if !slices.Equal(c1.StringSlice("rtc-public-ip"), c2.StringSlice("rtc-public-ip")) || len(c2.StringSlice("rtc-public-ip")) == 0 {
+		t.Errorf("--rtc-public-ip: confab %v, confab2 %v", c1.StringSlice("rtc-public-ip"), c2.StringSlice("rtc-public-ip"))
+	}
+	if !dependsHealthy(two, "postgres") || !dependsHealthy(two, "nats") || two.Healthcheck == nil || two.Build != "." {
+		t.Errorf("confab2 does not build, wait for postgres and nats, or check its health as confab does")
+	}
+
+	// Distinct: each node's TURN listeners, relay range and media range
+	// are its own and published as themselves; its API and metrics ports
+	// differ (so the pair also runs with host networking); its data has
+	// its own volume.
+	ports2 := parsePorts(t, two.Ports)
+	for _, l := range []struct{ flag, proto string }{{"turn-udp", "udp"}, {"turn-tcp", "tcp"}} {
+		p1, p2 := listenPort(t, c1.String(l.flag)), listenPort(t, c2.String(l.flag))
+		if p1 == p2 || !published(ports2, p2, p2, l.proto) {
+			t.Errorf("--%s: confab %d, confab2 %d/%s (published %v): want distinct, published as itself", l.flag, p1, p2, l.proto, two.Ports)
+		}
+	}
+	for _, r := range []string{"turn", "rtc"} {
+		lo1, hi1 := int(c1.Uint16(r+"-port-min")), int(c1.Uint16(r+"-port-max"))
+		lo2, hi2 := int(c2.Uint16(r+"-port-min")), int(c2.Uint16(r+"-port-max"))
+		if lo2 == 0 || hi2 < lo2 || (lo2 <= hi1 && lo1 <= hi2) || !published(ports2, lo2, hi2, "udp") {
+			t.Errorf("--%s-port-min/max: confab %d-%d, confab2 %d-%d (published %v): want a fixed range of its own, published as itself", r, lo1, hi1, lo2, hi2, two.Ports)
+		}
+	}
+	for _, f := range []string{"addr", "metrics-addr"} {
+		if p1, p2 := listenPort(t, c1.String(f)), listenPort(t, c2.String(f)); p1 == p2 {
+			t.Errorf("--%s: both nodes listen on port %d", f, p1)
+		}
+	}
+	if p := listenPort(t, c2.String("addr")); published(ports2, p, p, "tcp") {
+		t.Errorf("confab2 publishes its API port %d past Caddy", p)
+	}
+	v1, v2 := volumeAt(one, c1.String("data")), volumeAt(two, c2.String("data"))
+	if v2 == "" || v1 == v2 {
+		t.Errorf("--data: confab in volume %q, confab2 in %q; want one each", v1, v2)
+	} else if _, ok := cf.Volumes[v2]; !ok {
+		t.Errorf("confab2 mounts volume %s, which is not declared", v2)
+	}
+
+	// Caddy spreads users over both nodes' API ports.
+	want := []string{fmt.Sprintf("confab:%d", listenPort(t, c1.String("addr"))), fmt.Sprintf("confab2:%d", listenPort(t, c2.String("addr")))}
+	if ups := caddyUpstreams(t, readFile(t, "deploy/Caddyfile"), cf.Services["caddy"].Environment); !slices.Equal(ups, want) {
+		t.Errorf("with the two-nodes settings Caddy proxies to %v, want %v", ups, want)
+	}
+
+	// No host port is published twice.
+	seen := map[string]string{}
+	for name, svc := range cf.Services {
+		for _, p := range parsePorts(t, svc.Ports) {
+			for port := p.hostLo; port <= p.hostHi; port++ {
+				k := fmt.Sprintf("%d/%s", port, p.proto)
+				if other, dup := seen[k]; dup {
+					t.Errorf("host port %s is published by %s and %s", k, other, name)
+				}
+				seen[k] = name
+			}
+		}
 	}
 }
 
