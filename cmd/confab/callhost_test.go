@@ -42,12 +42,18 @@ func chNodesOn(t *testing.T, extra ...[]string) ([]*invChild, string) {
 // audio and video.
 func chJoin(t *testing.T, ctx context.Context, user *apitest.Client, base, room string) *rtctest.WSCall {
 	t.Helper()
+	return chJoinWith(t, ctx, user, base, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}})
+}
+
+// chJoinWith is chJoin with the client's options.
+func chJoinWith(t *testing.T, ctx context.Context, user *apitest.Client, base, room string, opts rtctest.Options) *rtctest.WSCall {
+	t.Helper()
 	ws, err := invOn(user, base).Dial(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	c, err := rtctest.JoinWS(ctx, ws, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}})
+	c, err := rtctest.JoinWS(ctx, ws, room, opts)
 	if err != nil {
 		t.Fatalf("%s joins the call on %s: %v", user.User.Username, base, err)
 	}
@@ -306,7 +312,7 @@ func TestCallHostStops(t *testing.T) {
 		return chRejoinReason(bc, room) == "host_lost" && chRejoinReason(cc, room) == "host_lost"
 	}, describeCalls(calls))
 	t.Logf("call.rejoin %v after SIGTERM", time.Since(stopped).Round(100*time.Millisecond))
-	bc, cc = chRejoin(t, ctx, bc, room), chRejoin(t, ctx, cc, room)
+	bc, cc = chRejoin(t, bc), chRejoin(t, cc)
 	calls = map[string]*rtctest.WSCall{"bob@b": bc, "carol@b": cc}
 	waitCall(t, 45*time.Second, "bob and carol to hear and see each other again", func() bool {
 		return hearsAndSees(bc, carol.User.ID) && hearsAndSees(cc, bob.User.ID)
@@ -322,30 +328,35 @@ func TestCallHostStops(t *testing.T) {
 	}
 }
 
-// chRejoin closes old, a call told to rejoin, and joins again on its
-// WebSocket: the same call.
-func chRejoin(t *testing.T, ctx context.Context, old *rtctest.WSCall, room string) *rtctest.WSCall {
+// chRejoin waits until wc, told to rejoin, has joined the call again by
+// itself (rtctest follows call.rejoin as the browser does): the same call.
+func chRejoin(t *testing.T, wc *rtctest.WSCall) *rtctest.WSCall {
 	t.Helper()
-	old.Close()
-	nc, err := rtctest.JoinWS(ctx, old.WS, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}})
-	if err != nil {
+	waitCall(t, 45*time.Second, "a rejoin after call.rejoin", func() bool {
+		rj := wc.Rejoins()
+		return len(rj) > 0 && (!rj[len(rj)-1].Joined.IsZero() || rj[len(rj)-1].Err != nil)
+	}, func() string { return fmt.Sprint(wc.Rejoins()) })
+	rj := wc.Rejoins()
+	if err := rj[len(rj)-1].Err; err != nil {
 		t.Fatalf("rejoin: %v", err)
 	}
-	t.Cleanup(nc.Close)
-	if nc.CallID != old.CallID {
-		t.Errorf("rejoined call %q, want the same call %q", nc.CallID, old.CallID)
+	if id, _ := wc.LastJoin(); id != wc.CallID {
+		t.Errorf("rejoined call %q, want the same call %q", id, wc.CallID)
 	}
-	return nc
+	return wc
 }
 
-// chRejoinReason returns the reason of the last call.rejoin frame wc got
-// for room, or "".
+// chRejoinReason returns the reason of the last call.rejoin wc got for
+// room (followed, or kept with Others under NoRejoin), or "".
 func chRejoinReason(wc *rtctest.WSCall, room string) string {
 	reason := ""
 	for _, f := range wc.Others() {
 		if f.Type() == "call.rejoin" && f.Str("room_id") == room {
 			reason = f.Str("reason")
 		}
+	}
+	if rj := wc.Rejoins(); len(rj) > 0 && wc.Room == room {
+		reason = rj[len(rj)-1].Reason
 	}
 	return reason
 }
@@ -369,7 +380,8 @@ func TestCallHostLost(t *testing.T) {
 	ac := chJoin(t, ctx, alice, a.base, room) // node a hosts
 	bc := chJoin(t, ctx, bob, b.base, room)
 	cc := chJoin(t, ctx, carol, b.base, room)
-	dc := chJoin(t, ctx, dave, b.base, room)
+	// Dave's client is gone by the time it is told to rejoin.
+	dc := chJoinWith(t, ctx, dave, b.base, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}, NoRejoin: true})
 	calls := map[string]*rtctest.WSCall{"alice@a": ac, "bob@b": bc, "carol@b": cc, "dave@b": dc}
 	waitCall(t, 45*time.Second, "everyone to hear and see the others", func() bool {
 		return hearsAndSees(bc, alice.User.ID, carol.User.ID) && hearsAndSees(cc, alice.User.ID, bob.User.ID)
@@ -386,7 +398,7 @@ func TestCallHostLost(t *testing.T) {
 	}, describeCalls(calls))
 	t.Logf("call.rejoin %v after the host was killed", time.Since(killed).Round(100*time.Millisecond))
 
-	bc, cc = chRejoin(t, ctx, bc, room), chRejoin(t, ctx, cc, room)
+	bc, cc = chRejoin(t, bc), chRejoin(t, cc)
 	calls = map[string]*rtctest.WSCall{"bob@b": bc, "carol@b": cc}
 	waitCall(t, 45*time.Second, "bob and carol to hear and see each other again", func() bool {
 		return hearsAndSees(bc, carol.User.ID) && hearsAndSees(cc, bob.User.ID)
@@ -464,7 +476,7 @@ func TestCallHostLosesLease(t *testing.T) {
 	waitCall(t, 30*time.Second, "both to be told to rejoin", func() bool {
 		return chRejoinReason(ac, room) == "host_lost" && chRejoinReason(bc, room) == "host_lost"
 	}, describeCalls(calls))
-	ac, bc = chRejoin(t, ctx, ac, room), chRejoin(t, ctx, bc, room)
+	ac, bc = chRejoin(t, ac), chRejoin(t, bc)
 	calls = map[string]*rtctest.WSCall{"alice@a": ac, "bob@b": bc}
 	waitCall(t, 45*time.Second, "each to hear and see the other again", func() bool {
 		return hearsAndSees(ac, bob.User.ID) && hearsAndSees(bc, alice.User.ID)

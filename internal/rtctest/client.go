@@ -47,6 +47,9 @@ type Options struct {
 	// NoRead makes the client never read what it receives (a stalled
 	// receiver).
 	NoRead bool
+	// NoRejoin makes a WSCall ignore call.rejoin, as a client that went
+	// away would: the frame is kept with Others.
+	NoRejoin bool
 }
 
 // TrackStats counts what a client received on one track.

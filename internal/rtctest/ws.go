@@ -41,6 +41,7 @@ type WSCall struct {
 	pumped     chan struct{}
 	bg         sync.WaitGroup // publishing again after a rejoin
 	ownICE     bool           // the caller chose the ICE servers: keep them on rejoin
+	noRejoin   bool           // Options.NoRejoin
 
 	pubMu  sync.Mutex
 	pubSeq int
@@ -57,7 +58,7 @@ type pubRequest struct {
 // JoinWS joins room's call on ws and starts publishing. If opts has no
 // ICEServers, the ones the server hands out are used.
 func JoinWS(ctx context.Context, ws *apitest.WS, room string, opts Options) (*WSCall, error) {
-	wc := &WSCall{WS: ws, Room: room, stop: make(chan struct{}), pumped: make(chan struct{}), ownICE: opts.ICEServers != nil}
+	wc := &WSCall{WS: ws, Room: room, stop: make(chan struct{}), pumped: make(chan struct{}), ownICE: opts.ICEServers != nil, noRejoin: opts.NoRejoin}
 	if err := wc.join(ctx); err != nil {
 		return nil, err
 	}
@@ -230,9 +231,11 @@ func (wc *WSCall) pump() {
 			wc.removed = append(wc.removed, f.Str("reason"))
 			wc.mu.Unlock()
 		case "call.rejoin":
-			if f.Str("room_id") == wc.Room {
+			if f.Str("room_id") == wc.Room && !wc.noRejoin {
 				wc.rejoin(ctx, f.Str("reason"))
+				break
 			}
+			fallthrough
 		default:
 			wc.mu.Lock()
 			wc.others = append(wc.others, f)
