@@ -183,41 +183,53 @@ func (g *Gateway) callFrameHandler(ctx context.Context, c *conn, f Frame) (any, 
 		}
 		return nil, errNotInCall
 	}
-	p := seat.p
-	switch f.Type {
-	case FrameCallLeave:
+	if f.Type == FrameCallLeave {
 		g.leaveCall(ctx, c, seat, domain.CallLeaveLeft)
 		return ack, nil
-	case FrameCallOffer:
+	}
+	reply, err := seatFrames[f.Type](g, c, f, seat.p)
+	if err != nil {
+		return nil, mediaError(err)
+	}
+	if reply == nil {
+		return ack, nil
+	}
+	return reply, nil
+}
+
+// seatFrames run the call frames that act on the connection's seat, by
+// type; a nil reply is answered with a plain ack. call.join and
+// call.leave, which make and end the seat, are callFrameHandler's own.
+var seatFrames = map[string]func(g *Gateway, c *conn, f Frame, p seat) (reply any, err error){
+	FrameCallOffer: func(g *Gateway, c *conn, f Frame, p seat) (any, error) {
 		// The ack with the answer must be queued before the SFU sends the
 		// connection's first candidate: Publish waits for deliver.
 		err := p.Publish(f.SDP, f.Tracks, func(answer string) {
 			g.sendJSON(c, callAck{Type: "ack", ID: f.ID, RoomID: f.RoomID, SDP: answer})
 		})
 		if err != nil {
-			return nil, mediaError(err)
+			return nil, err
 		}
 		return nil, errAcked
-	case FrameCallAnswer:
-		if err := p.Answer(f.SDP); err != nil {
-			return nil, mediaError(err)
-		}
-	case FrameCallCandidate:
-		cand := webrtc.ICECandidateInit{Candidate: f.Candidate.Candidate, SDPMid: f.Candidate.SDPMid,
-			SDPMLineIndex: f.Candidate.SDPMLineIndex, UsernameFragment: f.Candidate.UsernameFragment}
-		if err := p.AddCandidate(f.PC, cand); err != nil {
-			return nil, mediaError(err)
-		}
-	case FrameCallMedia:
-		if err := p.SetMedia(media.MediaState{Audio: f.Audio, Video: f.Video, Screen: f.Screen}); err != nil {
-			return nil, mediaError(err)
-		}
-	case FrameCallRestartICE:
-		if err := p.RestartICE(); err != nil {
-			return nil, mediaError(err)
-		}
-	}
-	return ack, nil
+	},
+	FrameCallAnswer: func(_ *Gateway, _ *conn, f Frame, p seat) (any, error) {
+		return nil, p.Answer(f.SDP)
+	},
+	FrameCallCandidate: func(_ *Gateway, _ *conn, f Frame, p seat) (any, error) {
+		return nil, p.AddCandidate(f.PC, webrtc.ICECandidateInit{Candidate: f.Candidate.Candidate, SDPMid: f.Candidate.SDPMid,
+			SDPMLineIndex: f.Candidate.SDPMLineIndex, UsernameFragment: f.Candidate.UsernameFragment})
+	},
+	FrameCallMedia: func(_ *Gateway, _ *conn, f Frame, p seat) (any, error) {
+		return nil, p.SetMedia(media.MediaState{Audio: f.Audio, Video: f.Video, Screen: f.Screen})
+	},
+	FrameCallRestartICE: func(_ *Gateway, _ *conn, _ Frame, p seat) (any, error) {
+		return nil, p.RestartICE()
+	},
+}
+
+// isCallFrame reports whether frames of type t are callFrameHandler's.
+func isCallFrame(t string) bool {
+	return t == FrameCallJoin || t == FrameCallLeave || seatFrames[t] != nil
 }
 
 // mediaError turns an SFU error into an API error.

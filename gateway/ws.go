@@ -437,7 +437,12 @@ func (g *Gateway) handleFrame(ctx context.Context, c *conn, f Frame) {
 		if f.ID == "" && err == nil {
 			return // typing needs no ack unless asked
 		}
-	case FrameCallJoin, FrameCallLeave, FrameCallOffer, FrameCallAnswer, FrameCallCandidate, FrameCallMedia, FrameCallRestartICE:
+	default:
+		if !isCallFrame(f.Type) {
+			// parseFrame refuses unknown types before they get here.
+			err = &apiError{Code: CodeUnknownType, Message: fmt.Sprintf("unknown frame type %q", truncate(f.Type, 32))}
+			break
+		}
 		var reply any
 		if reply, err = g.callFrameHandler(ctx, c, f); err == nil {
 			g.sendJSON(c, reply)
