@@ -96,8 +96,10 @@ func TestCallAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ac := chJoin(t, ctx, alice, a.base, room)
-	bc := chJoin(t, ctx, bob, b.base, room)
+	// Alice is silent and Bob, on the node that relays, speaks: both are
+	// told he is the active speaker.
+	ac := chJoinWith(t, ctx, alice, a.base, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}, Level: 127})
+	bc := chJoinWith(t, ctx, bob, b.base, room, rtctest.Options{Loopback: true, Publish: []string{"audio", "video"}, Level: 10})
 	if ac.CallID == "" || ac.CallID != bc.CallID {
 		t.Fatalf("call IDs %q and %q: want one call", ac.CallID, bc.CallID)
 	}
@@ -112,6 +114,12 @@ func TestCallAcrossNodes(t *testing.T) {
 		return hearsAndSees(ac, bob.User.ID) && hearsAndSees(bc, alice.User.ID) &&
 			slices.Equal(ac.Participants(), ids) && slices.Equal(bc.Participants(), ids)
 	}, describe)
+	waitCall(t, 45*time.Second, "both to be told bob speaks", func() bool {
+		return slices.Contains(ac.Speakers(), bob.User.ID) && slices.Contains(bc.Speakers(), bob.User.ID)
+	}, describe)
+	if slices.Contains(ac.Speakers(), alice.User.ID) || slices.Contains(bc.Speakers(), alice.User.ID) {
+		t.Errorf("silent alice was named the active speaker: %v, %v", ac.Speakers(), bc.Speakers())
+	}
 	for name, c := range calls {
 		if n := c.RefusedCandidates.Load(); n != 0 {
 			t.Errorf("%s: %d of the server's candidates came before their description", name, n)
