@@ -198,13 +198,22 @@ func (a *applier) flush(ctx context.Context) error {
 	if len(b.events) == 0 {
 		return nil
 	}
-	for _, t := range b.tables {
-		if err := t.load(ctx, a); err != nil {
+	if a.d == Postgres {
+		if err := a.loadAll(ctx, b.tables); err != nil {
 			return err
+		}
+	} else {
+		for _, t := range b.tables {
+			if err := t.load(ctx, a); err != nil {
+				return err
+			}
 		}
 	}
 	if err := b.fold(); err != nil {
 		return err
+	}
+	if a.d == Postgres {
+		return a.writeAll(ctx, b.tables)
 	}
 	for _, t := range b.tables {
 		if err := t.write(ctx, a); err != nil {

@@ -57,7 +57,16 @@ type batch struct {
 
 // tableIO is what the applier does with each table of a batch.
 type tableIO interface {
+	tableDef() *tableDef
+	// keys returns what load set g is to load rows by.
+	keys(g int) []rowKey
+	// load reads the wanted rows with one query per load set (SQLite).
 	load(ctx context.Context, a *applier) error
+	// addWide records a loaded row given as its text and its integer
+	// columns (PostgreSQL, loadAll).
+	addWide(texts []string, ints []int64)
+	changes() (inserts, updates, deletes [][]any)
+	// write writes the changes row by row (SQLite).
 	write(ctx context.Context, a *applier) error
 	reset()
 }

@@ -176,6 +176,25 @@ func (t *table[R]) absent(g int, k rowKey) {
 	}
 }
 
+func (t *table[R]) tableDef() *tableDef { return t.def }
+
+func (t *table[R]) keys(g int) []rowKey { return t.wanted[g] }
+
+// addWide records a loaded row given as its text columns and its integer
+// columns, each in order.
+func (t *table[R]) addWide(texts []string, ints []int64) {
+	var r R
+	for _, f := range t.fields(&r) {
+		switch f := f.(type) {
+		case *string:
+			*f, texts = texts[0], texts[1:]
+		case *int64:
+			*f, ints = ints[0], ints[1:]
+		}
+	}
+	t.add(r)
+}
+
 // values returns a row's column values.
 func (t *table[R]) values(r *R) []any {
 	fs := t.fields(r)
