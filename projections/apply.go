@@ -11,24 +11,36 @@ import (
 	"github.com/confabhq/confab/eventstore"
 )
 
-// applier applies events to the read models inside one transaction:
-// apply queues them, flush folds them into the rows they change and
-// writes those (fold.go).
+// applier applies events to the read models inside one transaction. On
+// PostgreSQL apply queues them and flush folds them into the rows they
+// change and writes those (fold.go); on SQLite apply runs each event's
+// statements and flush writes the rooms' last_seq (statements.go).
 type applier struct {
 	tx *sql.Tx
 	d  Dialect
 	// stmts holds the statements prepared in this transaction (SQLite;
 	// pgx caches prepared statements per connection by itself).
 	stmts map[string]*sql.Stmt
-	// b holds the events queued since the last flush and their rows.
+	// b holds the events queued since the last flush and their rows
+	// (PostgreSQL).
 	b *batch
+	// rooms collects, per room, what the batch's last event changes on
+	// the room's row; flushRooms writes it once per room (SQLite).
+	rooms     map[domain.RoomID]*roomTouch
+	roomOrder []domain.RoomID
 	// shadow makes the statements write the shadow tables of a rebuild
 	// (shadow.go) instead of the live ones.
 	shadow bool
 }
 
 func newApplier(tx *sql.Tx, d Dialect) *applier {
-	return &applier{tx: tx, d: d, stmts: map[string]*sql.Stmt{}, b: newBatch()}
+	a := &applier{tx: tx, d: d, stmts: map[string]*sql.Stmt{}}
+	if d == Postgres {
+		a.b = newBatch()
+	} else {
+		a.rooms = map[domain.RoomID]*roomTouch{}
+	}
+	return a
 }
 
 func (a *applier) close() {
@@ -162,8 +174,9 @@ func decodeIDs(s string) ([]domain.UserID, error) {
 	return ids, nil
 }
 
-// apply queues one event, to be applied by the next flush.
-func (a *applier) apply(_ context.Context, e *eventstore.RecordedEvent) error {
+// apply applies one event: on PostgreSQL it queues it for the next
+// flush, on SQLite it runs its statements.
+func (a *applier) apply(ctx context.Context, e *eventstore.RecordedEvent) error {
 	if !domain.KnownType(e.Type) {
 		return nil
 	}
@@ -172,7 +185,11 @@ func (a *applier) apply(_ context.Context, e *eventstore.RecordedEvent) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", eventstore.ErrCorrupt, err)
 		}
-		a.b.queueUser(user, ev, micros(eventTime(ev, e.RecordedAt)))
+		at := micros(eventTime(ev, e.RecordedAt))
+		if a.b == nil {
+			return a.runUser(ctx, user, ev, at)
+		}
+		a.b.queueUser(user, ev, at)
 		return nil
 	}
 	if room, ok := domain.RoomIDOfStream(e.Stream); ok {
@@ -180,45 +197,32 @@ func (a *applier) apply(_ context.Context, e *eventstore.RecordedEvent) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", eventstore.ErrCorrupt, err)
 		}
-		a.b.queueRoom(room, e.Revision, ev, micros(eventTime(ev, e.RecordedAt)))
+		at := micros(eventTime(ev, e.RecordedAt))
+		if a.b == nil {
+			return a.runRoom(ctx, room, e.Revision, ev, at)
+		}
+		a.b.queueRoom(room, e.Revision, ev, at)
 	}
 	return nil
 }
 
-// flush applies the queued events: it loads the rows they touch, folds
-// the events into them and writes the rows that changed.
+// flush finishes what apply began: on PostgreSQL it loads the rows the
+// queued events touch, folds the events into them and writes the rows
+// that changed; on SQLite it writes the rooms' last_seq and activity.
 func (a *applier) flush(ctx context.Context) error {
+	if a.b == nil {
+		return a.flushRooms(ctx)
+	}
 	b := a.b
-	defer func() {
-		b.events = b.events[:0]
-		for _, t := range b.tables {
-			t.reset()
-		}
-	}()
+	defer b.reset()
 	if len(b.events) == 0 {
 		return nil
 	}
-	if a.d == Postgres {
-		if err := a.loadAll(ctx, b.tables); err != nil {
-			return err
-		}
-	} else {
-		for _, t := range b.tables {
-			if err := t.load(ctx, a); err != nil {
-				return err
-			}
-		}
+	if err := a.loadAll(ctx, b.tables); err != nil {
+		return err
 	}
 	if err := b.fold(); err != nil {
 		return err
 	}
-	if a.d == Postgres {
-		return a.writeAll(ctx, b.tables)
-	}
-	for _, t := range b.tables {
-		if err := t.write(ctx, a); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.writeAll(ctx, b.tables)
 }

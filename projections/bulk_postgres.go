@@ -8,6 +8,22 @@ import (
 	"sync"
 )
 
+// Kinds of writes.
+const (
+	opInsert = iota
+	opUpdate
+	opDelete
+)
+
+// shadowed returns query on the shadow tables if the applier writes
+// those.
+func (a *applier) shadowed(query string) string {
+	if a.shadow {
+		return shadowQuery(query)
+	}
+	return query
+}
+
 // On PostgreSQL a batch's rows are read with one query and written with
 // one statement, whatever their number and their tables, so that a batch
 // costs six round trips (begin, checkpoint, load, write, checkpoint,

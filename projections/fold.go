@@ -1,26 +1,26 @@
 package projections
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/confabhq/confab/domain"
 )
 
-// A batch is applied in three steps, so that each row it touches is read
-// at most once and written at most once, however many of its events
-// change it (a room's last_seq and activity, a message posted then edited,
-// reacted to and deleted, a user's read marker):
+// On PostgreSQL, where every statement is a round trip, a batch is
+// applied in three steps, so that each row it touches is read at most
+// once and written at most once, however many of its events change it (a
+// room's last_seq and activity, a message posted then edited, reacted to
+// and deleted, a user's read marker):
 //
 //  1. queue decodes the events and records which rows each needs: by key,
 //     by message (reactions), by room (call participants) or by user
 //     (sessions);
-//  2. load reads those rows, one query per table and load set;
+//  2. loadAll reads those rows, all tables in one query (bulk_postgres.go);
 //  3. fold applies the events to the rows in memory, one after the other,
-//     with the same rules as one statement per event would (a reaction
-//     only on a live message, a read marker that never moves back, ...);
-//     then each table's new rows are inserted, its changed rows updated
-//     and its removed rows deleted, a statement each on PostgreSQL.
+//     with the rules the statements of statements.go apply on SQLite (a
+//     reaction only on a live message, a read marker that never moves
+//     back, ...); then writeAll inserts each table's new rows, updates its
+//     changed rows and deletes its removed rows, in one statement.
 //
 // Rows that cannot exist before the batch are not loaded: the message a
 // MessagePosted inserts has the key (room, the event's revision), which no
@@ -60,14 +60,10 @@ type tableIO interface {
 	tableDef() *tableDef
 	// keys returns what load set g is to load rows by.
 	keys(g int) []rowKey
-	// load reads the wanted rows with one query per load set (SQLite).
-	load(ctx context.Context, a *applier) error
 	// addWide records a loaded row given as its text and its integer
-	// columns (PostgreSQL, loadAll).
+	// columns (loadAll).
 	addWide(texts []string, ints []int64)
 	changes() (inserts, updates, deletes [][]any)
-	// write writes the changes row by row (SQLite).
-	write(ctx context.Context, a *applier) error
 	reset()
 }
 
@@ -183,6 +179,14 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, ev domain.Event, at in
 		b.participants.want(0, key1(r))
 	}
 	b.events = append(b.events, queued{room: room, seq: seq, ev: ev, at: at})
+}
+
+// reset forgets the batch's events and rows.
+func (b *batch) reset() {
+	b.events = b.events[:0]
+	for _, t := range b.tables {
+		t.reset()
+	}
 }
 
 // fold applies the queued events to the loaded rows.
