@@ -31,6 +31,8 @@ type applier struct {
 	// shadow makes the statements write the shadow tables of a rebuild
 	// (shadow.go) instead of the live ones.
 	shadow bool
+	// joinsSet is true once joinsByIndex ran in the transaction.
+	joinsSet bool
 }
 
 func newApplier(tx *sql.Tx, d Dialect) *applier {
@@ -217,6 +219,9 @@ func (a *applier) flush(ctx context.Context) error {
 	defer b.reset()
 	if len(b.events) == 0 {
 		return nil
+	}
+	if err := a.joinsByIndex(ctx); err != nil {
+		return err
 	}
 	if err := a.loadAll(ctx, b.tables); err != nil {
 		return err

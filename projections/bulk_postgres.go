@@ -75,6 +75,24 @@ func (d *tableDef) kinds() (texts, ints []int) {
 	return texts, ints
 }
 
+// joinsByIndex makes the rest of the transaction join by nested loops
+// (on the tables' primary keys), not by hashing or merging: the arrays a
+// batch joins with hold a few hundred keys at most, and the tables'
+// statistics, of a fresh shadow table or one that grew since it was last
+// analyzed, may be far from their size, which makes the planner scan a
+// whole table to join it with the keys, once per batch.
+func (a *applier) joinsByIndex(ctx context.Context) error {
+	if a.joinsSet {
+		return nil
+	}
+	_, err := a.tx.ExecContext(ctx, `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
+	if err != nil {
+		return fmt.Errorf("planner settings: %w", err)
+	}
+	a.joinsSet = true
+	return nil
+}
+
 // loadAll reads the rows every table of the batch asked for.
 func (a *applier) loadAll(ctx context.Context, tables []tableIO) error {
 	var shape pgShape
