@@ -147,14 +147,13 @@ func (a *applier) writeAll(ctx context.Context, tables []tableIO) error {
 	shape.write = true
 	var args []any
 	for ti, t := range tables {
-		d := t.tableDef()
-		inserts, updates, deletes := t.changes()
-		for op, rows := range [][][]any{opInsert: inserts, opUpdate: updates, opDelete: deletes} {
-			if len(rows) == 0 {
+		for op := opInsert; op <= opDelete; op++ {
+			cols, ok := t.columns(op)
+			if !ok {
 				continue
 			}
 			shape.bits |= 1 << (3*ti + op)
-			args = append(args, columnArrays(d, writeCols(d, op), rows)...)
+			args = append(args, cols...)
 		}
 	}
 	if shape.bits == 0 {

@@ -63,7 +63,8 @@ type tableIO interface {
 	// addWide records a loaded row given as its text and its integer
 	// columns (loadAll).
 	addWide(texts []string, ints []int64)
-	changes() (inserts, updates, deletes [][]any)
+	// columns returns the rows to write with op, one array per column.
+	columns(op int) ([]any, bool)
 	reset()
 }
 

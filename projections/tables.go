@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -17,23 +18,6 @@ import (
 type rowKey struct {
 	s [3]string
 	n int64
-}
-
-// keyOf returns the key made of vals, text (string) and BIGINT (int64)
-// values.
-func keyOf(vals []any) rowKey {
-	var k rowKey
-	i := 0
-	for _, v := range vals {
-		switch v := v.(type) {
-		case string:
-			k.s[i] = v
-			i++
-		case int64:
-			k.n = v
-		}
-	}
-	return k
 }
 
 // tableDef describes a read-model table.
@@ -57,6 +41,12 @@ func newTableDef(name string, cols []string, ints []bool, nkey int, by ...[]int)
 		by = [][]int{all}
 	}
 	return &tableDef{name: name, cols: cols, ints: ints, nkey: nkey, by: by}
+}
+
+// isPrefix reports whether load set g is a prefix of the key.
+func (d *tableDef) isPrefix(g int) bool {
+	_, ok := d.prefix(g)
+	return ok
 }
 
 // prefix reports whether load set g is a prefix of the key, and its
@@ -129,6 +119,9 @@ type table[R comparable] struct {
 	// (or is known to hold nothing).
 	wanted [][]rowKey
 	loaded []map[rowKey]bool
+	// dropped holds keys of a prefix load set wanted before absent said
+	// they hold nothing.
+	dropped map[rowKey]bool
 }
 
 func newTable[R comparable](def *tableDef, fields func(*R) []any) *table[R] {
@@ -149,6 +142,7 @@ func (t *table[R]) reset() {
 		t.wanted[i] = t.wanted[i][:0]
 		clear(t.loaded[i])
 	}
+	clear(t.dropped)
 }
 
 // want asks for the rows whose columns of load set g are k.
@@ -166,19 +160,25 @@ func (t *table[R]) wantKey(k rowKey) { t.want(0, k) }
 // prefix of the key) did not exist before the batch: nothing is loaded
 // for them.
 func (t *table[R]) absent(g int, k rowKey) {
-	t.loaded[g][k] = true
-	ws := t.wanted[g]
-	for i, w := range ws {
-		if w == k {
-			t.wanted[g] = append(ws[:i], ws[i+1:]...)
-			break
+	if t.loaded[g][k] {
+		if t.dropped == nil {
+			t.dropped = map[rowKey]bool{}
 		}
+		t.dropped[k] = true // wanted before: keys leaves it out
+		return
 	}
+	t.loaded[g][k] = true
 }
 
 func (t *table[R]) tableDef() *tableDef { return t.def }
 
-func (t *table[R]) keys(g int) []rowKey { return t.wanted[g] }
+// keys returns what load set g is to load rows by.
+func (t *table[R]) keys(g int) []rowKey {
+	if len(t.dropped) == 0 || !t.def.isPrefix(g) {
+		return t.wanted[g]
+	}
+	return slices.DeleteFunc(t.wanted[g], func(k rowKey) bool { return t.dropped[k] })
+}
 
 // addWide records a loaded row given as its text columns and its integer
 // columns, each in order.
@@ -195,23 +195,21 @@ func (t *table[R]) addWide(texts []string, ints []int64) {
 	t.add(r)
 }
 
-// values returns a row's column values.
-func (t *table[R]) values(r *R) []any {
-	fs := t.fields(r)
-	vals := make([]any, len(fs))
-	for i, f := range fs {
+// key returns a row's key.
+func (t *table[R]) key(r *R) rowKey {
+	var k rowKey
+	i := 0
+	for _, f := range t.fields(r)[:t.def.nkey] {
 		switch f := f.(type) {
 		case *string:
-			vals[i] = *f
+			k.s[i] = *f
+			i++
 		case *int64:
-			vals[i] = *f
+			k.n = *f
 		}
 	}
-	return vals
+	return k
 }
-
-// key returns a row's key.
-func (t *table[R]) key(r *R) rowKey { return keyOf(t.values(r)[:t.def.nkey]) }
 
 // add records a loaded row.
 func (t *table[R]) add(r R) {
@@ -250,21 +248,50 @@ func (t *table[R]) each(f func(e *entry[R])) {
 	}
 }
 
-// changes returns the rows to insert (new), update (changed) and delete
-// (gone), as column values; deletes as key values.
-func (t *table[R]) changes() (inserts, updates, deletes [][]any) {
+// columns returns the rows to write with op (new rows to insert,
+// changed rows to update, gone rows to delete), as one array per column
+// of the write (writeCols): []string or []int64. ok is false if there
+// are none.
+func (t *table[R]) columns(op int) (cols []any, ok bool) {
+	n := len(t.def.cols)
+	if op == opDelete {
+		n = t.def.nkey
+	}
+	texts := make([][]string, n)
+	ints := make([][]int64, n)
 	for _, k := range t.order {
 		e := t.rows[k]
+		var r *R
 		switch {
-		case !e.had && e.has:
-			inserts = append(inserts, t.values(&e.now))
-		case e.had && e.has && e.now != e.before:
-			updates = append(updates, t.values(&e.now))
-		case e.had && !e.has:
-			deletes = append(deletes, t.values(&e.before)[:t.def.nkey])
+		case op == opInsert && !e.had && e.has, op == opUpdate && e.had && e.has && e.now != e.before:
+			r = &e.now
+		case op == opDelete && e.had && !e.has:
+			r = &e.before
+		default:
+			continue
+		}
+		ok = true
+		for i, f := range t.fields(r)[:n] {
+			switch f := f.(type) {
+			case *string:
+				texts[i] = append(texts[i], *f)
+			case *int64:
+				ints[i] = append(ints[i], *f)
+			}
 		}
 	}
-	return inserts, updates, deletes
+	if !ok {
+		return nil, false
+	}
+	cols = make([]any, n)
+	for i := range cols {
+		if t.def.ints[i] {
+			cols[i] = ints[i]
+		} else {
+			cols[i] = texts[i]
+		}
+	}
+	return cols, true
 }
 
 // Rows of the read-model tables, with the columns in the order of their
