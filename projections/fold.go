@@ -30,11 +30,12 @@ import (
 
 // queued is a decoded event of the batch.
 type queued struct {
-	user domain.UserID // for user streams
-	room domain.RoomID // for room streams
-	seq  uint64        // the room stream's revision
-	ev   domain.Event
-	at   int64
+	isRoom bool
+	user   domain.UserID // for user streams
+	room   domain.RoomID // for room streams
+	seq    uint64        // the room stream's revision
+	ev     domain.Event
+	at     int64
 }
 
 // batch holds the events of a batch and the rows they touch.
@@ -179,7 +180,7 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, ev domain.Event, at in
 		b.calls.wantKey(key2(r, ev.CallID))
 		b.participants.want(0, key1(r))
 	}
-	b.events = append(b.events, queued{room: room, seq: seq, ev: ev, at: at})
+	b.events = append(b.events, queued{isRoom: true, room: room, seq: seq, ev: ev, at: at})
 }
 
 // reset forgets the batch's events and rows.
@@ -195,10 +196,10 @@ func (b *batch) fold() error {
 	for i := range b.events {
 		q := &b.events[i]
 		var err error
-		if q.room == "" {
-			err = b.foldUser(string(q.user), q.ev, q.at)
-		} else {
+		if q.isRoom {
 			err = b.foldRoom(string(q.room), int64(q.seq), q.ev, q.at)
+		} else {
+			err = b.foldUser(string(q.user), q.ev, q.at)
 		}
 		if err != nil {
 			return fmt.Errorf("%T at %d: %w", q.ev, q.at, err)

@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// The applier folds a batch of events in memory (fold.go): it loads the
-// rows the batch touches, applies the events to them one after the other
-// with the rules of the read models, and writes each row that changed
-// once, per table in a few statements (bulk.go). This file describes the
-// tables as the applier sees them and keeps a batch's rows.
+// On PostgreSQL the applier folds a batch of events in memory (fold.go):
+// it loads the rows the batch touches, applies the events to them one
+// after the other with the rules of the read models, and writes each row
+// that changed once (bulk_postgres.go). This file describes the tables as
+// the applier sees them and keeps a batch's rows.
 
 // rowKey is the key of a row, or the values a batch loads rows by: the
 // text columns in order in s, the one BIGINT column (if any) in n. Every
