@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/confabhq/confab/domain"
@@ -35,10 +36,14 @@ type applier struct {
 	joinsSet bool
 }
 
+// batches keeps the batches of appliers that closed, with their maps and
+// slices grown, for the next ones.
+var batches = sync.Pool{New: func() any { return newBatch() }}
+
 func newApplier(tx *sql.Tx, d Dialect) *applier {
 	a := &applier{tx: tx, d: d, stmts: map[string]*sql.Stmt{}}
 	if d == Postgres {
-		a.b = newBatch()
+		a.b = batches.Get().(*batch)
 	} else {
 		a.rooms = map[domain.RoomID]*roomTouch{}
 	}
@@ -48,6 +53,11 @@ func newApplier(tx *sql.Tx, d Dialect) *applier {
 func (a *applier) close() {
 	for _, s := range a.stmts {
 		s.Close()
+	}
+	if a.b != nil {
+		a.b.reset()
+		batches.Put(a.b)
+		a.b = nil
 	}
 }
 

@@ -29,7 +29,9 @@
 // costs seven round trips whatever its size, and a row that changes many
 // times in a batch (a room's last_seq, a message posted, edited, reacted
 // to and deleted, a read marker) is written once. Rows that cannot exist
-// yet (the message a MessagePosted inserts) are not loaded. The applier's
+// yet (the message a MessagePosted inserts) are not loaded; a closed
+// applier's batch, its maps grown, goes to a sync.Pool for the next
+// transaction (batches). The applier's
 // transaction joins by nested loops with generic plans (joinsByIndex):
 // a fresh shadow table's statistics would otherwise have the planner scan
 // whole tables once per batch. On SQLite, in the process, each event runs
