@@ -17,6 +17,29 @@
 // checkpoint row, so appliers in several processes sharing a database
 // apply each event exactly once.
 //
+// # Applying a batch
+//
+// On PostgreSQL, where every statement is a round trip, the applier folds
+// each batch (fold.go, tables.go, bulk_postgres.go): it decodes the
+// events, loads every row they touch with one query (the keys as arrays
+// joined with the tables by primary key), applies the events to those
+// rows in memory, and writes the rows that changed with one statement of
+// data-modifying WITH queries (per table, an INSERT of the new rows, an
+// UPDATE of the changed ones, a DELETE of the removed ones). A batch
+// costs seven round trips whatever its size, and a row that changes many
+// times in a batch (a room's last_seq, a message posted, edited, reacted
+// to and deleted, a read marker) is written once. Rows that cannot exist
+// yet (the message a MessagePosted inserts) are not loaded; a closed
+// applier's batch, its maps grown, goes to a sync.Pool for the next
+// transaction (batches). The applier's
+// transaction joins by nested loops with generic plans (joinsByIndex):
+// a fresh shadow table's statistics would otherwise have the planner scan
+// whole tables once per batch. On SQLite, in the process, each event runs
+// its statements as it comes (statements.go); both give the same rows
+// (fold_test.go). Rebuild and RebuildShadow read the log one batch ahead
+// of what they apply, on a goroutine of their own that ends with them
+// (readahead.go).
+//
 // Run feeds Apply from the bus (bus.Follow from the checkpoint, user and
 // room streams only). Given a supervise.Loop it survives the database's
 // and the bus's faults: transient errors (a lost connection, a restart, a

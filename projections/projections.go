@@ -334,17 +334,14 @@ func (p *Projections) Rebuild(ctx context.Context, store eventstore.Store) error
 	}
 	p.setLast(eventstore.Start)
 	filter := Filter()
-	after := eventstore.Start
+	batches, stop := readAhead(ctx, store, eventstore.Start, rebuildBatch)
+	defer stop()
 	var matched []eventstore.RecordedEvent
-	for {
-		events, err := store.ReadAll(ctx, after, rebuildBatch)
-		if err != nil {
-			return fmt.Errorf("projections: rebuild: read after %v: %w", after, err)
+	for b := range batches {
+		if b.err != nil {
+			return b.err
 		}
-		if len(events) == 0 {
-			break
-		}
-		after = events[len(events)-1].Position
+		events := b.events
 		matched = matched[:0]
 		for i := range events {
 			if filter.Match(&events[i]) {

@@ -238,15 +238,14 @@ func (r *shadowRun) catchUp(ctx context.Context) error {
 	}
 	r.prog.Head = head
 	r.report(PhaseCatchUp)
+	batches, stop := readAhead(ctx, r.store, r.after, r.opts.Batch)
+	defer stop()
 	var matched []eventstore.RecordedEvent
-	for {
-		events, err := r.store.ReadAll(ctx, r.after, r.opts.Batch)
-		if err != nil {
-			return fmt.Errorf("projections: rebuild: read after %v: %w", r.after, err)
+	for b := range batches {
+		if b.err != nil {
+			return b.err
 		}
-		if len(events) == 0 {
-			return nil
-		}
+		events := b.events
 		matched = r.match(matched[:0], events)
 		if len(matched) > 0 {
 			if err := r.p.applyShadow(ctx, matched); err != nil {
@@ -263,6 +262,7 @@ func (r *shadowRun) catchUp(ctx context.Context) error {
 		}
 		r.report(PhaseCatchUp)
 	}
+	return nil
 }
 
 func (r *shadowRun) match(dst, events []eventstore.RecordedEvent) []eventstore.RecordedEvent {
