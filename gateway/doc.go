@@ -77,4 +77,14 @@
 // the close frame go out with the cap lifted, and the drop is logged at
 // info and counted (Metrics.SlowConsumer). The hub never waits for a
 // connection: it only queues.
+//
+// A connection has two lanes under one mutex (conn.qmu): the fan-out
+// queue (room events, presence, typing: hub and presence loop) and the
+// reply lane (conn.reply, through Gateway.sendJSON: ready, the ack or
+// error of each frame, a subscription's catch-up events and its ack, call
+// signalling). The writer writes the replies first, and looks for new
+// ones between the frames of a batch, so that an ack never waits behind
+// deliveries; each lane keeps its own order, and both count towards the
+// bound. A subscription's live events follow its ack because they are
+// only queued, on the fan-out queue, after the ack is on the reply lane.
 package gateway

@@ -176,8 +176,9 @@ func (h *hub) removeSubLocked(s *subscription) {
 }
 
 // finishCatchUp switches s to live delivery after it caught up to seq
-// last: it queues ack (made by ackFor from the final seq), then the live
-// events that arrived meanwhile. It reports false, queuing nothing, if too
+// last: it queues ack (made by ackFor from the final seq) on the reply
+// lane, after the catch-up events, then the live events that arrived
+// meanwhile on the fan-out queue. It reports false, queuing nothing, if too
 // many arrived; the caller then tells the client to resubscribe.
 func (s *subscription) finishCatchUp(last uint64, ackFor func(seq uint64) *websocket.PreparedMessage) bool {
 	s.mu.Lock()
@@ -190,7 +191,9 @@ func (s *subscription) finishCatchUp(last uint64, ackFor func(seq uint64) *webso
 		return false
 	}
 	if pm := ackFor(s.last); pm != nil {
-		s.c.send(pm)
+		// After the catch-up, on the reply lane, so before the live
+		// events, which go to the fan-out queue.
+		s.c.reply(pm)
 	}
 	for _, b := range buffer {
 		if b.seq > s.last {
