@@ -43,6 +43,24 @@
 // gives them) are answered 503 "unavailable" with Retry-After, and logged
 // at debug level only: the loops log the outage once.
 //
+// # Fan-out
+//
+// The hub follower's handler (hub.dispatch) encodes each room event once
+// into a prepared frame, on the follower's goroutine, and hands runs of
+// them to fanOut (fanout.go): each room's subscriptions are split into
+// tasks of fanChunk, and up to GOMAXPROCS goroutines (the follower's and
+// helpers started per run, only when there are at least fanInline offers)
+// take the tasks; a task offers all of its room's events of the run, in
+// order, to each of its subscriptions, then starts the writers of the
+// connections that were idle. fanOut returns when every task is done, so
+// the next run never overtakes, and holds hub.mu read-locked meanwhile,
+// so subscribe and unsubscribe wait for it as before. A run ends at a
+// user's event and after a membership change (whose effects must follow
+// the deliveries before it). A subscription delivers each seq once, in
+// order: subscription.mu orders offer with the catch-up handover
+// (finishCatchUp). Lock order: hub.mu, then subscription.mu or conn.mu,
+// then conn.qmu; batchConn.mu is the writer's, below all of them.
+//
 // # Health
 //
 // /healthz is liveness only. /readyz answers 503 with a reason while the
