@@ -460,3 +460,98 @@ func TestReplyOvertakesBatch(t *testing.T) {
 	}
 	t.Logf("reply at %d of %d frames", at[0], n+1)
 }
+
+// newRawTestConn is newTestConn on the TCP socket itself (no counting),
+// so that the non-blocking sends of writeNow apply.
+func newRawTestConn(t *testing.T, maxQueue int) *testConn {
+	t.Helper()
+	tc := newTestConn(t, maxQueue, time.Hour)
+	tc.c.bc.mu.Lock()
+	tc.c.bc.Conn = tc.sock.Conn
+	tc.c.bc.mu.Unlock()
+	if !tc.c.bc.canTrySend() {
+		t.Fatal("not a TCP socket")
+	}
+	return tc
+}
+
+// bigFrame is frame i padded to 10 KiB.
+func bigFrame(t *testing.T, i int) *websocket.PreparedMessage {
+	t.Helper()
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", 10<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pm
+}
+
+// TestWriteNowFillsSocket: frames written as the fan-out writes them
+// (writeNow on the fan-out's goroutine while the socket takes them, the
+// writer goroutine once it is full and a send was cut part way) reach a
+// client that reads only now and then whole and in order, round after
+// round.
+func TestWriteNowFillsSocket(t *testing.T) {
+	tc := newRawTestConn(t, 4096)
+	// A small send buffer, so that sends are cut part way.
+	if err := tc.sock.Conn.(*net.TCPConn).SetWriteBuffer(8 << 10); err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	for range 4 {
+		// Runs of 10 frames, as a batch of events: sends of 100 KiB that
+		// the socket takes part of once it fills up.
+		const n = 1000
+		for range n / 10 {
+			start := false
+			for range 10 {
+				start = tc.c.enqueue(bigFrame(t, next)) || start
+				next++
+			}
+			if start {
+				tc.c.writeNow()
+			}
+		}
+		for i, f := range tc.readAll(t, n) {
+			if want := fmt.Sprintf(`{"n":%d,`, next-n+i); !strings.HasPrefix(f, want) {
+				t.Fatalf("frame %.20s, want %s...", f, want)
+			}
+		}
+		tc.waitIdle(t)
+	}
+}
+
+// TestWriteNowSlowConsumer: a client that reads nothing while writeNow
+// fills its socket overflows its queue; it gets the frames that were
+// sent whole, then the close frame 4008.
+func TestWriteNowSlowConsumer(t *testing.T) {
+	tc := newRawTestConn(t, 64)
+	for i := 0; ; i++ {
+		if i > 100000 {
+			t.Fatal("the queue never overflowed")
+		}
+		if tc.c.enqueue(bigFrame(t, i)) {
+			tc.c.writeNow()
+		}
+		tc.c.qmu.Lock()
+		closing := tc.c.closing
+		tc.c.qmu.Unlock()
+		if closing {
+			break
+		}
+	}
+	tc.closeReader()
+	tc.client.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := 0; ; i++ {
+		_, data, err := tc.client.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != closeSlowConsumer {
+				t.Fatalf("after %d frames: %v, want close %d", i, err, closeSlowConsumer)
+			}
+			return
+		}
+		if want := fmt.Sprintf(`{"n":%d,`, i); !strings.HasPrefix(string(data), want) {
+			t.Fatalf("frame %d is %.20s", i, data)
+		}
+	}
+}
