@@ -42,12 +42,6 @@ type batchConn struct {
 	deadline time.Time // for the next send of buf
 	err      error     // the first failed send: the socket is broken
 	tail     []byte    // after a timed-out send: the rest of the frame it cut
-	// head is how many bytes at the start of buf finish a frame whose
-	// start a non-blocking send (trySend) already sent.
-	head int
-	// holding: writes collect in buf whatever its size, for trySend
-	// (see beginHold); nothing is sent until then.
-	holding bool
 
 	stopped atomic.Bool // interrupt was called: sends time out at once
 }
@@ -104,12 +98,8 @@ func (b *batchConn) writeClose(frame []byte, drop bool, deadline time.Time) erro
 		setNotSentLowat(b.rc, 0)
 	}
 	p := b.tail
-	if b.buf != nil {
-		if drop {
-			p = append(p, (*b.buf)[:b.head]...) // the cut frame's rest, whatever is dropped
-		} else {
-			p = append(p, *b.buf...)
-		}
+	if !drop && b.buf != nil {
+		p = append(p, *b.buf...)
 	}
 	p = append(p, frame...)
 	b.batching, b.tail = false, nil
@@ -131,14 +121,6 @@ const batchBytes = 32 << 10
 // batchBufs holds the buffers of batches, shared by all connections: an
 // idle connection holds none.
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, batchBytes); return &b }}
-
-// beginHold starts buffering writes for trySend: nothing is sent, so
-// nothing waits, until trySend.
-func (b *batchConn) beginHold() {
-	b.mu.Lock()
-	b.batching, b.holding = true, true
-	b.mu.Unlock()
-}
 
 // begin starts buffering writes.
 func (b *batchConn) begin() {
@@ -166,12 +148,9 @@ func (b *batchConn) abort() {
 }
 
 func (b *batchConn) releaseLocked() {
-	b.head, b.holding = 0, false
 	if b.buf != nil {
-		if cap(*b.buf) <= 2*batchBytes { // a buffer grown by a hold goes
-			*b.buf = (*b.buf)[:0]
-			batchBufs.Put(b.buf)
-		}
+		*b.buf = (*b.buf)[:0]
+		batchBufs.Put(b.buf)
 		b.buf = nil
 	}
 }
@@ -183,20 +162,18 @@ func (b *batchConn) flushLocked() error {
 	if b.buf == nil || len(*b.buf) == 0 {
 		return nil
 	}
-	p, head := *b.buf, b.head
-	*b.buf, b.head = p[:0], 0
-	return b.writeLocked(p, head, b.deadline)
+	p := *b.buf
+	*b.buf = p[:0]
+	return b.sendLocked(p)
 }
 
 // sendLocked writes p, whole frames, to the socket by b.deadline. If it
 // fails part way, the rest of the frame it cut goes to tail.
 func (b *batchConn) sendLocked(p []byte) error {
-	return b.writeLocked(p, 0, b.deadline)
+	return b.writeLocked(p, b.deadline)
 }
 
-// writeLocked writes p, the rest of a cut frame (its first head bytes)
-// then whole frames, by deadline.
-func (b *batchConn) writeLocked(p []byte, head int, deadline time.Time) error {
+func (b *batchConn) writeLocked(p []byte, deadline time.Time) error {
 	b.Conn.SetWriteDeadline(deadline)
 	if b.stopped.Load() {
 		b.Conn.SetWriteDeadline(time.Unix(1, 0))
@@ -204,59 +181,12 @@ func (b *batchConn) writeLocked(p []byte, head int, deadline time.Time) error {
 	n, err := b.Conn.Write(p)
 	if err != nil {
 		b.err = err
-		if end := frameEndAfter(p, head, n); end > n {
+		if end := frameEnd(p, n); end > n {
 			b.tail = append([]byte(nil), p[n:end]...)
 		}
 		return err
 	}
 	return nil
-}
-
-// canTrySend tells whether trySend can send on this socket: plain TCP.
-func (b *batchConn) canTrySend() bool {
-	_, ok := b.Conn.(*net.TCPConn)
-	return ok && b.rc != nil
-}
-
-// trySend sends what is buffered with one non-blocking write, and reports
-// whether all of it went. What did not stays buffered, in order, for the
-// next send (by flush, which waits); if the write cut a frame, head
-// records where its rest ends. It sends nothing if the socket failed or
-// is being interrupted: the writer goroutine handles those.
-func (b *batchConn) trySend() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.holding = false
-	if b.buf == nil || len(*b.buf) == 0 {
-		return b.err == nil
-	}
-	if b.err != nil || b.stopped.Load() || !b.canTrySend() {
-		return false
-	}
-	p := *b.buf
-	n := 0
-	if err := b.rc.Write(func(fd uintptr) bool {
-		n, _ = syscall.Write(int(fd), p)
-		return true // one attempt: never wait
-	}); err != nil || n <= 0 {
-		return false // EAGAIN, or an error the next send reports
-	}
-	if n == len(p) {
-		*b.buf, b.head = p[:0], 0
-		return true
-	}
-	end := frameEndAfter(p, b.head, n)
-	*b.buf, b.head = p[:copy(p, p[n:])], end-n
-	return false
-}
-
-// frameEndAfter is frameEnd for p whose first head bytes finish a frame
-// cut earlier.
-func frameEndAfter(p []byte, head, n int) int {
-	if n < head {
-		return head
-	}
-	return head + frameEnd(p[head:], n-head)
 }
 
 // frameEnd returns the end of the frame that holds byte n of p, a run of
@@ -299,16 +229,9 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	if !b.batching {
 		// A direct write (a control frame): a frame of its own, with the
 		// deadline its writer set.
-		if err := b.writeLocked(p, 0, b.deadline); err != nil {
+		if err := b.writeLocked(p, b.deadline); err != nil {
 			return 0, err
 		}
-		return len(p), nil
-	}
-	if b.holding {
-		if b.buf == nil {
-			b.buf = batchBufs.Get().(*[]byte)
-		}
-		*b.buf = append(*b.buf, p...)
 		return len(p), nil
 	}
 	if b.buf != nil && len(*b.buf)+len(p) > batchBytes {

@@ -129,7 +129,7 @@ func (c *conn) reply(pm *websocket.PreparedMessage) {
 	start := c.pushLocked(true, pm)
 	c.qmu.Unlock()
 	if start {
-		c.writeNow()
+		go c.writeLoop()
 	}
 }
 
@@ -356,84 +356,14 @@ func (c *conn) writeFrames(frames []*websocket.PreparedMessage) bool {
 // writeFrame writes one frame; false if the write failed (the connection
 // is then ended).
 func (c *conn) writeFrame(pm *websocket.PreparedMessage) bool {
-	if err := c.putFrame(pm); err != nil {
+	c.ws.SetWriteDeadline(time.Now().Add(c.writeWait))
+	if err := c.ws.WritePreparedMessage(pm); err != nil {
 		c.writeFailed()
 		return false
 	}
-	return true
-}
-
-// putFrame writes one frame (into the batch buffer while batching).
-func (c *conn) putFrame(pm *websocket.PreparedMessage) error {
-	c.ws.SetWriteDeadline(time.Now().Add(c.writeWait))
-	if err := c.ws.WritePreparedMessage(pm); err != nil {
-		return err
-	}
 	c.inflight.Add(-1)
 	c.metrics.FrameOut()
-	return nil
-}
-
-// writeNowFrames is the most frames writeNow writes on its caller's
-// goroutine; more go to the writer goroutine.
-const writeNowFrames = 16
-
-// writeNow runs the writer the caller claimed (see enqueue) on the
-// caller's goroutine as far as it can go without waiting: it writes the
-// queued frames (replies first) into the batch buffer and sends it with
-// one non-blocking write. Only if the socket does not take it all, or
-// there is more to do (many frames, a ping, a close, a failure), does it
-// start the writer goroutine, which goes on from there, in order. The
-// fan-out so writes to the connections that keep up without a goroutine
-// per connection and event, and an ack goes out from the reader at once.
-func (c *conn) writeNow() {
-	if !c.bc.canTrySend() {
-		go c.writeLoop()
-		return
-	}
-	c.qmu.Lock()
-	batch, replies := c.queue, c.replies
-	if n := len(batch) + len(replies); n > writeNowFrames || c.pingDue || c.closing || c.slow.Load() {
-		c.qmu.Unlock()
-		go c.writeLoop()
-		return
-	}
-	c.queue, c.replies = nil, nil
-	c.replying.Store(false)
-	c.inflight.Store(int32(len(batch) + len(replies)))
-	c.qmu.Unlock()
-	c.bc.beginHold()
-	for _, frames := range [][]*websocket.PreparedMessage{replies, batch} {
-		for _, pm := range frames {
-			if err := c.putFrame(pm); err != nil {
-				c.bc.trySend() // ends the hold
-				go c.writeFailed()
-				return
-			}
-		}
-	}
-	c.qmu.Lock()
-	c.inflight.Store(0)
-	if batch != nil && cap(batch) <= keepSpare && c.spare == nil {
-		clear(batch)
-		c.spare = batch[:0]
-	}
-	c.qmu.Unlock()
-	if !c.bc.trySend() {
-		go c.writeLoop() // sends the rest, waiting as long as it must
-		return
-	}
-	// All sent: give the socket up, as writeLoop does, unless more came.
-	if c.bc.end() == nil {
-		c.qmu.Lock()
-		if len(c.queue) == 0 && len(c.replies) == 0 && !c.pingDue && !c.closing {
-			c.writing = false
-			c.qmu.Unlock()
-			return
-		}
-		c.qmu.Unlock()
-	}
-	go c.writeLoop()
+	return true
 }
 
 // writeFailed ends a connection whose write failed. A write that timed

@@ -51,12 +51,8 @@
 // tasks of fanChunk, and up to GOMAXPROCS goroutines (the follower's and
 // helpers started per run, only when there are at least fanInline offers)
 // take the tasks; a task offers all of its room's events of the run, in
-// order, to each of its subscriptions, then runs the writers of the
-// connections that were idle, on its own goroutine as far as they go
-// without waiting (conn.writeNow: the queued frames into the batch buffer,
-// one non-blocking send; only a socket that does not take it all, or more
-// to do, gets a writer goroutine, which sends the rest in order). A reply
-// from the reader (an ack) goes out the same way, from the reader. fanOut returns when every task is done, so
+// order, to each of its subscriptions, then starts the writers of the
+// connections that were idle. fanOut returns when every task is done, so
 // the next run never overtakes, and holds hub.mu read-locked meanwhile,
 // so subscribe and unsubscribe wait for it as before. A run ends at a
 // user's event and after a membership change (whose effects must follow
@@ -98,7 +94,7 @@
 // interrupts the writer's blocked write, the rest of the frame it cut and
 // the close frame go out with the cap lifted, and the drop is logged at
 // info and counted (Metrics.SlowConsumer). The hub never waits for a
-// connection: it only queues, or sends what the socket takes at once.
+// connection: it only queues.
 //
 // A connection has two lanes under one mutex (conn.qmu): the fan-out
 // queue (room events, presence, typing: hub and presence loop) and the

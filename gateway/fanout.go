@@ -109,10 +109,9 @@ func (h *hub) fanTasks(events []fanEvent) (tasks []fanTask, offers int, subs map
 	return tasks, offers, subs
 }
 
-// run offers the task's events to its subscriptions, then runs the
-// writers of the connections that were idle (conn.writeNow): each writes
-// all of its share with one syscall, on this goroutine unless the socket
-// is full.
+// run offers the task's events to its subscriptions, then starts the
+// writers of the connections that were idle: each then writes all of its
+// share with one syscall.
 func (t fanTask) run() {
 	var starts []*conn
 	for _, s := range t.subs {
@@ -123,6 +122,6 @@ func (t fanTask) run() {
 		}
 	}
 	for _, c := range starts {
-		c.writeNow()
+		go c.writeLoop()
 	}
 }
