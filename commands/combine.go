@@ -31,7 +31,8 @@ const maxCombined = 256
 // every command of a group whose append fails or is refused are run again
 // one by one, as update runs them, after the group; so a decision that
 // needs another command's event (a reply to a message of the same group)
-// is made on a state that has it.
+// is made on a state that has it. A group runs under its leader's ctx
+// (the commands of one gateway share their deadline's length).
 func (r *repo[S]) combine(ctx context.Context, id string, ids idFunc, decide func(s *S, rev uint64) ([]domain.Event, error)) (Result, error) {
 	e := r.ref(id)
 	defer r.unref(e)
