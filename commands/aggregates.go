@@ -25,7 +25,8 @@ type Result struct {
 	// changed nothing.
 	Revision uint64
 	// Position is the global position of the last event; zero when the
-	// command changed nothing.
+	// command changed nothing. For a post appended together with others
+	// (see repo.combine) it is that of the group's last event.
 	Position eventstore.Position
 	// Events are the events the command appended; none if it changed
 	// nothing (or if it was a retry of one that had already appended them).
@@ -73,13 +74,50 @@ type entry[S any] struct {
 	// is unknown (it failed, or it was a retry the store answered with an
 	// earlier result).
 	current bool
+
+	// qmu guards queue and leading, the commands waiting to be combined
+	// (see combine); it is taken alone or inside mu, never around it.
+	qmu     sync.Mutex
+	queue   []*combined[S]
+	leading bool // a command of queue leads, or is about to
+}
+
+// combined is one command waiting in an entry's queue to be decided and
+// appended together with the others (see combine).
+type combined[S any] struct {
+	ids    idFunc
+	decide func(s *S, rev uint64) ([]domain.Event, error)
+	lead   chan struct{} // told when this command is to lead the next group
+	done   chan struct{} // closed when res and err are set
+	res    Result
+	err    error
+}
+
+func (c *combined[S]) finish(res Result, err error) {
+	c.res, c.err = res, err
+	close(c.done)
 }
 
 func newRepo[S any](store EventStore, stream func(string) string, apply func(*S, uint64, domain.Event)) *repo[S] {
 	return &repo[S]{store: store, stream: stream, apply: apply, entries: map[string]*entry[S]{}}
 }
 
+// acquire takes the aggregate's entry and its lock.
 func (r *repo[S]) acquire(id string) *entry[S] {
+	e := r.ref(id)
+	e.mu.Lock()
+	return e
+}
+
+// release gives back what acquire took.
+func (r *repo[S]) release(e *entry[S]) {
+	e.mu.Unlock()
+	r.unref(e)
+}
+
+// ref takes the aggregate's entry, so that it is not evicted, without
+// its lock.
+func (r *repo[S]) ref(id string) *entry[S] {
 	r.mu.Lock()
 	e := r.entries[id]
 	if e == nil {
@@ -91,12 +129,11 @@ func (r *repo[S]) acquire(id string) *entry[S] {
 	}
 	e.refs++
 	r.mu.Unlock()
-	e.mu.Lock()
 	return e
 }
 
-func (r *repo[S]) release(e *entry[S]) {
-	e.mu.Unlock()
+// unref gives back what ref took.
+func (r *repo[S]) unref(e *entry[S]) {
 	r.mu.Lock()
 	e.refs--
 	r.mu.Unlock()
@@ -161,10 +198,12 @@ func randomIDs(int, domain.Event) uuid.UUID { return uuid.New() }
 func (r *repo[S]) update(ctx context.Context, id string, expectNew bool, ids idFunc, decide func(s *S, rev uint64) ([]domain.Event, error)) (Result, error) {
 	e := r.acquire(id)
 	defer r.release(e)
+	return r.updateLocked(ctx, id, e, expectNew, ids, decide)
+}
+
+// updateLocked is update with e's lock held.
+func (r *repo[S]) updateLocked(ctx context.Context, id string, e *entry[S], expectNew bool, ids idFunc, decide func(s *S, rev uint64) ([]domain.Event, error)) (Result, error) {
 	stream := r.stream(id)
-	if ids == nil {
-		ids = randomIDs
-	}
 	// read tells that this command has read the store: the state is the
 	// stream's as of that read.
 	read := false
@@ -188,13 +227,9 @@ func (r *repo[S]) update(ctx context.Context, id string, expectNew bool, ids idF
 		if len(events) == 0 {
 			return Result{Revision: e.rev}, nil
 		}
-		data := make([]eventstore.EventData, len(events))
-		for i, ev := range events {
-			typ, payload, err := domain.Encode(ev)
-			if err != nil {
-				return Result{}, err
-			}
-			data[i] = eventstore.EventData{ID: ids(i, ev), Type: typ, Data: payload}
+		data, err := encodeEvents(events, ids)
+		if err != nil {
+			return Result{}, err
 		}
 		expected := eventstore.Exact(e.rev)
 		if expectNew {
@@ -256,6 +291,13 @@ func NewAggregates(store EventStore, now func() time.Time) (*Aggregates, error) 
 		now:      func() time.Time { return now().UTC() },
 		sessions: domain.SessionPolicy{}.WithDefaults(),
 	}, nil
+}
+
+// combineRoom runs a room command whose decision does not depend on
+// other commands' events, combined with the others that arrive meanwhile
+// (see repo.combine).
+func (a *Aggregates) combineRoom(ctx context.Context, id domain.RoomID, ids idFunc, decide func(r *domain.Room) ([]domain.Event, error)) (Result, error) {
+	return a.rooms.combine(ctx, string(id), ids, func(r *domain.Room, _ uint64) ([]domain.Event, error) { return decide(r) })
 }
 
 // updateRoom runs a room command.

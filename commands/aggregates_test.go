@@ -22,7 +22,12 @@ import (
 type countingStore struct {
 	*sqlite.Store
 	reads     atomic.Int64
+	appends   atomic.Int64
 	failAfter atomic.Bool
+	// hold, if set, is taken (with its value) by the next append, which
+	// waits before storing until release is closed.
+	hold    atomic.Pointer[chan struct{}]
+	holding chan struct{} // gets a value when an append waits on hold
 }
 
 func (s *countingStore) ReadStream(ctx context.Context, stream string, from uint64, dir eventstore.Direction, limit int) ([]eventstore.RecordedEvent, error) {
@@ -31,6 +36,11 @@ func (s *countingStore) ReadStream(ctx context.Context, stream string, from uint
 }
 
 func (s *countingStore) Append(ctx context.Context, stream string, expected eventstore.ExpectedRevision, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	s.appends.Add(1)
+	if release := s.hold.Swap(nil); release != nil {
+		s.holding <- struct{}{}
+		<-*release
+	}
 	res, err := s.Store.Append(ctx, stream, expected, events...)
 	if err == nil && s.failAfter.CompareAndSwap(true, false) {
 		return eventstore.AppendResult{}, context.DeadlineExceeded

@@ -16,6 +16,7 @@
 //   - room_access.go: IsMember, the gateway's authoritative membership
 //     check, read from the room aggregate;
 //   - aggregates.go: Aggregates and the repo that loads and updates them;
+//     combine.go: the repo's combined appends of posts;
 //   - handlers.go: Config and New, which wires every handler to one store.
 //
 // A handler loads its aggregate (a user or a room) through Aggregates,
@@ -28,6 +29,14 @@
 // decides again, at most maxConflicts times. The commands of one
 // aggregate are serialized on this node by its entry's mutex; repo.mu
 // guards the map and is never held while an entry's mutex is awaited.
+// Posts (combine.go) do not hold the mutex one durable append each: the
+// posts to a room that arrive while one is being appended wait in the
+// entry's queue (entry.qmu, taken alone or inside the entry's mutex),
+// and the first of them then decides all of them on the same state and
+// appends them with one Append, so that a busy room's posts share a
+// commit; one that cannot join (a refusal, a duplicate ID, a reply to a
+// message of the same group) or a group whose append fails is run again
+// alone. Lock order: repo.mu alone; entry.mu, then entry.qmu.
 // Handlers a client may retry are idempotent (PostMessage derives its
 // event's ID from the client's).
 //

@@ -31,10 +31,13 @@ func NewPostMessageHandler(agg *Aggregates) (*PostMessageHandler, error) {
 }
 
 // Handle posts the message; the result's Revision is its sequence number.
+// Posts to one room that arrive while another's append is in flight are
+// appended together, once it is done (see repo.combine): a busy room's
+// posts share commits instead of taking one each.
 func (h *PostMessageHandler) Handle(ctx context.Context, cmd PostMessage) (Result, error) {
 	mentioned := mentionedIDs(cmd.Text)
 	id := uuid.UUID(domain.MessageEventID(cmd.Room, cmd.Sender, cmd.ClientMsgID))
-	return h.agg.updateRoom(ctx, cmd.Room, func(int, domain.Event) uuid.UUID { return id }, func(r *domain.Room) ([]domain.Event, error) {
+	return h.agg.combineRoom(ctx, cmd.Room, func(int, domain.Event) uuid.UUID { return id }, func(r *domain.Room) ([]domain.Event, error) {
 		return r.Post(cmd.Sender, cmd.ClientMsgID, cmd.Text, cmd.ReplyTo, mentioned, h.agg.now())
 	})
 }

@@ -82,8 +82,14 @@ type conn struct {
 	readerDone chan struct{} // closed when the reader stopped reading
 	slow       atomic.Bool   // closing as a slow consumer: drop what is queued
 
-	qmu       sync.Mutex
-	queue     []*websocket.PreparedMessage // frames for the writer to take
+	qmu   sync.Mutex
+	queue []*websocket.PreparedMessage // frames for the writer to take
+	// replies is the reply lane: the connection's own conversation
+	// (ready, answers to its frames, a subscription's catch-up, call
+	// signalling), written before anything in queue (the room fan-out),
+	// so that an ack never waits behind deliveries.
+	replies   []*websocket.PreparedMessage
+	replying  atomic.Bool                  // replies is not empty: the writer looks between frames
 	spare     []*websocket.PreparedMessage // an emptied queue, kept for reuse while small
 	inflight  atomic.Int32                 // frames the writer took and has not written yet
 	writing   bool                         // a writer runs, or one is about to start
@@ -116,6 +122,18 @@ func (c *conn) send(pm *websocket.PreparedMessage) {
 	}
 }
 
+// reply queues a frame on the reply lane: it is written before every
+// frame of the fan-out queue, after the replies queued before it. Replies
+// count towards the slow-consumer bound as the rest.
+func (c *conn) reply(pm *websocket.PreparedMessage) {
+	c.qmu.Lock()
+	start := c.pushLocked(true, pm)
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
 // enqueue queues a frame and reports whether the caller must start the
 // writer (go c.writeLoop()): the hub queues a batch of events on many
 // connections first and starts their writers after, so that each writes
@@ -123,14 +141,26 @@ func (c *conn) send(pm *websocket.PreparedMessage) {
 func (c *conn) enqueue(pm *websocket.PreparedMessage) (start bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
+	return c.pushLocked(false, pm)
+}
+
+// pushLocked queues a frame on the reply lane or the fan-out queue, or
+// closes the connection as a slow consumer if it holds too many already.
+// It reports whether the caller must start the writer; c.qmu is held.
+func (c *conn) pushLocked(reply bool, pm *websocket.PreparedMessage) (start bool) {
 	if c.closing {
 		return false
 	}
-	if len(c.queue)+int(c.inflight.Load()) >= c.maxQueue {
+	if c.queuedLocked() >= c.maxQueue {
 		c.closeSlowLocked(slowQueueFull)
 		// A writer stuck on the socket would wait for its write timeout:
 		// make it give up now, while the close frame still fits.
 		c.bc.interrupt()
+		return c.claimWriterLocked()
+	}
+	if reply {
+		c.replies = append(c.replies, pm)
+		c.replying.Store(true)
 		return c.claimWriterLocked()
 	}
 	if c.queue == nil {
@@ -138,6 +168,12 @@ func (c *conn) enqueue(pm *websocket.PreparedMessage) (start bool) {
 	}
 	c.queue = append(c.queue, pm)
 	return c.claimWriterLocked()
+}
+
+// queuedLocked counts the frames queued and in the writer's hands; c.qmu
+// is held.
+func (c *conn) queuedLocked() int {
+	return len(c.queue) + len(c.replies) + int(c.inflight.Load())
 }
 
 // claimWriterLocked reports whether a writer must be started, and if so
@@ -188,7 +224,7 @@ func (c *conn) closeSlowLocked(reason string) {
 	if c.closing {
 		return
 	}
-	queued := len(c.queue) + int(c.inflight.Load())
+	queued := c.queuedLocked()
 	c.closeLocked(closeSlowConsumer, CodeSlowConsumer)
 	c.metrics.SlowConsumer(reason)
 	if c.logger != nil {
@@ -234,11 +270,12 @@ func (c *conn) writeLoop() {
 	c.bc.begin()
 	for {
 		c.qmu.Lock()
-		batch, ping, closing := c.queue, c.pingDue, c.closing
-		c.queue, c.pingDue = nil, false
-		c.inflight.Store(int32(len(batch)))
+		batch, replies, ping, closing := c.queue, c.replies, c.pingDue, c.closing
+		c.queue, c.replies, c.pingDue = nil, nil, false
+		c.replying.Store(false)
+		c.inflight.Store(int32(len(batch) + len(replies)))
 		c.qmu.Unlock()
-		if len(batch) == 0 && !ping && !closing {
+		if len(batch) == 0 && len(replies) == 0 && !ping && !closing {
 			// Nothing more: send the buffer, then look again before
 			// giving the socket up, so that no frame waits for a writer.
 			if c.bc.end() != nil {
@@ -246,7 +283,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 			c.qmu.Lock()
-			if len(c.queue) == 0 && !c.pingDue && !c.closing {
+			if len(c.queue) == 0 && len(c.replies) == 0 && !c.pingDue && !c.closing {
 				c.writing = false
 				c.qmu.Unlock()
 				return
@@ -261,31 +298,73 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
+		if !c.writeFrames(replies) {
+			return
+		}
 		for i, pm := range batch {
 			batch[i] = nil
 			if c.slow.Load() {
 				break // overflowed: what is queued is dropped
 			}
-			c.ws.SetWriteDeadline(time.Now().Add(c.writeWait))
-			if err := c.ws.WritePreparedMessage(pm); err != nil {
-				c.writeFailed()
+			// Replies queued meanwhile go first.
+			if c.replying.Load() && !c.writeReplies() {
 				return
 			}
-			c.inflight.Add(-1)
-			c.metrics.FrameOut()
+			if !c.writeFrame(pm) {
+				return
+			}
 		}
 		c.qmu.Lock()
 		c.inflight.Store(0)
 		if batch != nil && cap(batch) <= keepSpare && c.spare == nil {
 			c.spare = batch[:0]
 		}
-		closing = c.closing && len(c.queue) == 0
+		closing = c.closing && len(c.queue) == 0 && len(c.replies) == 0
 		c.qmu.Unlock()
 		if closing || c.slow.Load() {
 			c.finish()
 			return
 		}
 	}
+}
+
+// writeReplies takes the replies queued and writes them; false if a write
+// failed (the connection is then ended).
+func (c *conn) writeReplies() bool {
+	c.qmu.Lock()
+	replies := c.replies
+	c.replies = nil
+	c.replying.Store(false)
+	c.inflight.Add(int32(len(replies)))
+	c.qmu.Unlock()
+	return c.writeFrames(replies)
+}
+
+// writeFrames writes frames unless the connection overflowed (then they
+// are dropped); false if a write failed (the connection is then ended).
+func (c *conn) writeFrames(frames []*websocket.PreparedMessage) bool {
+	for _, pm := range frames {
+		if c.slow.Load() {
+			return true
+		}
+		if !c.writeFrame(pm) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFrame writes one frame; false if the write failed (the connection
+// is then ended).
+func (c *conn) writeFrame(pm *websocket.PreparedMessage) bool {
+	c.ws.SetWriteDeadline(time.Now().Add(c.writeWait))
+	if err := c.ws.WritePreparedMessage(pm); err != nil {
+		c.writeFailed()
+		return false
+	}
+	c.inflight.Add(-1)
+	c.metrics.FrameOut()
+	return true
 }
 
 // writeFailed ends a connection whose write failed. A write that timed
@@ -322,7 +401,7 @@ func (c *conn) fail() {
 func (c *conn) finish() {
 	c.qmu.Lock()
 	code, text := c.closeCode, c.closeText
-	c.queue, c.spare = nil, nil
+	c.queue, c.replies, c.spare = nil, nil, nil
 	c.qmu.Unlock()
 	if code != websocket.CloseAbnormalClosure {
 		// Past gorilla, which refuses to write after a failed write: the

@@ -355,3 +355,108 @@ func (s *slowCounter) get(reason string) int {
 	defer s.mu.Unlock()
 	return s.n[reason]
 }
+
+// replyFrame is a frame of the reply lane, told apart from testFrame's.
+func replyFrame(t *testing.T, i int) *websocket.PreparedMessage {
+	t.Helper()
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"ack","n":%d}`, i))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pm
+}
+
+// readAll reads n frames and returns them.
+func (tc *testConn) readAll(t *testing.T, n int) []string {
+	t.Helper()
+	out := make([]string, n)
+	for i := range out {
+		_, data, err := tc.client.ReadMessage()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		out[i] = string(data)
+	}
+	return out
+}
+
+// checkLanes checks that frames hold the deliveries 0..deliveries-1 in
+// order and the replies 0..replies-1 in order, and returns where each
+// reply was.
+func checkLanes(t *testing.T, frames []string, deliveries, replies int) []int {
+	t.Helper()
+	var at []int
+	next := 0
+	for i, f := range frames {
+		if strings.HasPrefix(f, `{"type":"ack"`) {
+			if want := fmt.Sprintf(`{"type":"ack","n":%d}`, len(at)); f != want {
+				t.Fatalf("reply %d is %s, want %s", len(at), f, want)
+			}
+			at = append(at, i)
+			continue
+		}
+		if want := fmt.Sprintf(`{"n":%d`, next); !strings.HasPrefix(f, want) {
+			t.Fatalf("frame %d is %.40s, want delivery %d", i, f, next)
+		}
+		next++
+	}
+	if next != deliveries || len(at) != replies {
+		t.Fatalf("%d deliveries and %d replies, want %d and %d", next, len(at), deliveries, replies)
+	}
+	return at
+}
+
+// TestRepliesFirst: replies (acks) queued after many deliveries are
+// written before them, in their own order, and nothing is lost.
+func TestRepliesFirst(t *testing.T) {
+	tc := newTestConn(t, 1024, time.Hour)
+	const n = 500
+	for i := range n {
+		tc.c.enqueue(testFrame(t, i))
+	}
+	tc.c.reply(replyFrame(t, 0))
+	tc.c.reply(replyFrame(t, 1))
+	go tc.c.writeLoop()
+	at := checkLanes(t, tc.readAll(t, n+2), n, 2)
+	if at[0] != 0 || at[1] != 1 {
+		t.Errorf("replies at %v of the frames, want [0 1]: ahead of the %d deliveries queued before them", at, n)
+	}
+}
+
+// TestReplyOvertakesBatch: a reply queued while the writer is stuck in
+// a batch of deliveries (the client reads nothing) is written before the
+// rest of that batch.
+func TestReplyOvertakesBatch(t *testing.T) {
+	tc := newTestConn(t, 4096, time.Hour)
+	// 2,000 frames of 10 KiB, far more than the kernel buffers of a
+	// loopback socket hold: the writer waits in the batch until the
+	// client reads.
+	const n = 2000
+	pad := strings.Repeat("x", 10<<10)
+	for i := range n {
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, pad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.c.enqueue(pm)
+	}
+	go tc.c.writeLoop()
+	// The writer took the batch.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		tc.c.qmu.Lock()
+		taken := len(tc.c.queue) == 0
+		tc.c.qmu.Unlock()
+		if taken {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not take the batch")
+		}
+	}
+	tc.c.reply(replyFrame(t, 0))
+	at := checkLanes(t, tc.readAll(t, n+1), n, 1)
+	if at[0] >= n {
+		t.Errorf("reply after all %d deliveries, want it ahead of the rest of the batch", n)
+	}
+	t.Logf("reply at %d of %d frames", at[0], n+1)
+}

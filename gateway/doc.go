@@ -44,6 +44,24 @@
 // gives them) are answered 503 "unavailable" with Retry-After, and logged
 // at debug level only: the loops log the outage once.
 //
+// # Fan-out
+//
+// The hub follower's handler (hub.dispatch) encodes each room event once
+// into a prepared frame, on the follower's goroutine, and hands runs of
+// them to fanOut (fanout.go): each room's subscriptions are split into
+// tasks of fanChunk, and up to GOMAXPROCS goroutines (the follower's and
+// helpers started per run, only when there are at least fanInline offers)
+// take the tasks; a task offers all of its room's events of the run, in
+// order, to each of its subscriptions, then starts the writers of the
+// connections that were idle. fanOut returns when every task is done, so
+// the next run never overtakes, and holds hub.mu read-locked meanwhile,
+// so subscribe and unsubscribe wait for it as before. A run ends at a
+// user's event and after a membership change (whose effects must follow
+// the deliveries before it). A subscription delivers each seq once, in
+// order: subscription.mu orders offer with the catch-up handover
+// (finishCatchUp). Lock order: hub.mu, then subscription.mu or conn.mu,
+// then conn.qmu; batchConn.mu is the writer's, below all of them.
+//
 // # Health
 //
 // /healthz is liveness only. /readyz answers 503 with a reason while the
@@ -121,4 +139,14 @@
 // the close frame go out with the cap lifted, and the drop is logged at
 // info and counted (Metrics.SlowConsumer). The hub never waits for a
 // connection: it only queues.
+//
+// A connection has two lanes under one mutex (conn.qmu): the fan-out
+// queue (room events, presence, typing: hub and presence loop) and the
+// reply lane (conn.reply, through Gateway.sendJSON: ready, the ack or
+// error of each frame, a subscription's catch-up events and its ack, call
+// signalling). The writer writes the replies first, and looks for new
+// ones between the frames of a batch, so that an ack never waits behind
+// deliveries; each lane keeps its own order, and both count towards the
+// bound. A subscription's live events follow its ack because they are
+// only queued, on the fan-out queue, after the ack is on the reply lane.
 package gateway

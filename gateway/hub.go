@@ -34,9 +34,14 @@ type hub struct {
 	// frame being queued, for events this node has subscribers of.
 	onFanout func(time.Duration)
 
-	// starts collects, during a dispatch, the connections whose writers
-	// it must start; dispatch runs on one goroutine.
-	starts []*conn
+	// run and seen are dispatch's buffers (the events of the run it
+	// fans out next), kept between batches; dispatch runs on one
+	// goroutine.
+	run  []fanEvent
+	seen []seenEvent
+	// chunk and inline are fanChunk and fanInline (tests make them
+	// smaller).
+	chunk, inline int
 }
 
 type presenceChange struct {
@@ -50,6 +55,8 @@ func newHub(logger *slog.Logger) *hub {
 		rooms:    map[domain.RoomID]map[*subscription]struct{}{},
 		users:    map[domain.UserID]map[*conn]struct{}{},
 		presence: make(chan presenceChange, 4096),
+		chunk:    fanChunk,
+		inline:   fanInline,
 	}
 }
 
@@ -176,8 +183,9 @@ func (h *hub) removeSubLocked(s *subscription) {
 }
 
 // finishCatchUp switches s to live delivery after it caught up to seq
-// last: it queues ack (made by ackFor from the final seq), then the live
-// events that arrived meanwhile. It reports false, queuing nothing, if too
+// last: it queues ack (made by ackFor from the final seq) on the reply
+// lane, after the catch-up events, then the live events that arrived
+// meanwhile on the fan-out queue. It reports false, queuing nothing, if too
 // many arrived; the caller then tells the client to resubscribe.
 func (s *subscription) finishCatchUp(last uint64, ackFor func(seq uint64) *websocket.PreparedMessage) bool {
 	s.mu.Lock()
@@ -190,7 +198,9 @@ func (s *subscription) finishCatchUp(last uint64, ackFor func(seq uint64) *webso
 		return false
 	}
 	if pm := ackFor(s.last); pm != nil {
-		s.c.send(pm)
+		// After the catch-up, on the reply lane, so before the live
+		// events, which go to the fan-out queue.
+		s.c.reply(pm)
 	}
 	for _, b := range buffer {
 		if b.seq > s.last {
@@ -202,21 +212,39 @@ func (s *subscription) finishCatchUp(last uint64, ackFor func(seq uint64) *webso
 }
 
 // dispatch routes a batch of committed events; it is the bus consumer's
-// handler and must not block. It queues the whole batch before it starts
-// the writers of the connections that were idle, so that each writes all
-// of its share of the batch with one syscall.
+// handler and must not block. It encodes each room event once, on this
+// goroutine, and hands runs of them to fanOut, which offers them to the
+// subscriptions on several cores and returns once all are queued. A run
+// ends before a user's event and after a membership change, whose
+// effects (a member who left stops receiving the room, after the event
+// that says so) must follow the deliveries before them and precede the
+// ones after.
 func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) error {
-	starts := h.starts[:0]
-	defer func() {
-		for i, c := range starts {
-			go c.writeLoop()
-			starts[i] = nil
+	run, seen := h.run[:0], h.seen[:0]
+	flush := func() {
+		if len(run) == 0 {
+			return
 		}
-		h.starts = starts[:0]
-	}()
+		subs := h.fanOut(run)
+		for _, e := range run {
+			if subs[e.room] > 0 && h.onFanout != nil {
+				h.onFanout(time.Since(e.at))
+			}
+		}
+		if h.onRoomEvent != nil {
+			for _, e := range seen {
+				h.onRoomEvent(e.room, e.seq, e.ev)
+			}
+		}
+		clear(run)
+		clear(seen)
+		run, seen = run[:0], seen[:0]
+	}
+	defer func() { flush(); h.run, h.seen = run, seen }()
 	for i := range events {
 		re := &events[i]
 		if user, ok := domain.UserIDOfStream(re.Stream); ok {
+			flush()
 			h.dispatchUserEvent(user, re)
 			continue
 		}
@@ -233,42 +261,54 @@ func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) err
 			h.logger.Error("cannot prepare frame", "err", err)
 			continue
 		}
-		h.mu.RLock()
-		subs := len(h.rooms[room])
-		for s := range h.rooms[room] {
-			if s.offer(re.Revision, pm) {
-				starts = append(starts, s.c)
-			}
-		}
-		h.mu.RUnlock()
-		if subs > 0 && h.onFanout != nil {
-			h.onFanout(time.Since(re.RecordedAt))
-		}
-		// A member who leaves or is removed stops receiving the room,
-		// after the event that says so. Users whose list of rooms changed
-		// are told on all their connections, subscribed or not.
-		switch ev := ev.(type) {
-		case domain.RoomCreated:
-			for _, m := range ev.Members {
-				h.roomsChanged(m, room, "added")
-			}
-		case domain.MemberJoined:
-			h.roomsChanged(ev.UserID, room, "added")
-		case domain.MemberLeft:
-			h.dropMember(room, ev.UserID)
-			h.roomsChanged(ev.UserID, room, "removed")
-		case domain.MemberKicked:
-			h.dropMember(room, ev.UserID)
-			h.roomsChanged(ev.UserID, room, "removed")
-		case domain.MemberBanned:
-			h.dropMember(room, ev.UserID)
-			h.roomsChanged(ev.UserID, room, "removed")
-		}
-		if h.onRoomEvent != nil {
-			h.onRoomEvent(room, re.Revision, ev)
+		run = append(run, fanEvent{room: room, seq: re.Revision, frame: pm, at: re.RecordedAt})
+		seen = append(seen, seenEvent{room: room, seq: re.Revision, ev: ev})
+		if changesMembers(ev) {
+			flush()
+			h.membersChanged(room, ev)
 		}
 	}
 	return nil
+}
+
+// seenEvent is a room event of a run, for onRoomEvent after its delivery.
+type seenEvent struct {
+	room domain.RoomID
+	seq  uint64
+	ev   domain.Event
+}
+
+// changesMembers tells the events after whose delivery the hub changes
+// who receives a room, or tells users their rooms changed.
+func changesMembers(ev domain.Event) bool {
+	switch ev.(type) {
+	case domain.RoomCreated, domain.MemberJoined, domain.MemberLeft, domain.MemberKicked, domain.MemberBanned:
+		return true
+	}
+	return false
+}
+
+// membersChanged applies a membership event after its delivery: a member
+// who leaves or is removed stops receiving the room. Users whose list of
+// rooms changed are told on all their connections, subscribed or not.
+func (h *hub) membersChanged(room domain.RoomID, ev domain.Event) {
+	switch ev := ev.(type) {
+	case domain.RoomCreated:
+		for _, m := range ev.Members {
+			h.roomsChanged(m, room, "added")
+		}
+	case domain.MemberJoined:
+		h.roomsChanged(ev.UserID, room, "added")
+	case domain.MemberLeft:
+		h.dropMember(room, ev.UserID)
+		h.roomsChanged(ev.UserID, room, "removed")
+	case domain.MemberKicked:
+		h.dropMember(room, ev.UserID)
+		h.roomsChanged(ev.UserID, room, "removed")
+	case domain.MemberBanned:
+		h.dropMember(room, ev.UserID)
+		h.roomsChanged(ev.UserID, room, "removed")
+	}
 }
 
 // roomsChanged tells user's connections that they were added to or

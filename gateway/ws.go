@@ -362,13 +362,16 @@ func frameID(data []byte) string {
 	return f.ID
 }
 
+// sendJSON sends v to c on its reply lane (see conn.reply): it is the
+// connection's own conversation (ready, answers, call signalling), which
+// never waits behind the room fan-out queued for it.
 func (g *Gateway) sendJSON(c *conn, v any) {
 	pm, err := prepare(v)
 	if err != nil {
 		g.logger.Error("cannot prepare frame", "err", err)
 		return
 	}
-	c.send(pm)
+	c.reply(pm)
 }
 
 func (g *Gateway) sendError(c *conn, id string, err error) {
@@ -523,7 +526,8 @@ func (g *Gateway) subscribe(ctx context.Context, c *conn, f Frame) (ackFrame, er
 			if err != nil {
 				continue
 			}
-			c.send(pm)
+			// On the reply lane, in order before the subscription's ack.
+			c.reply(pm)
 			last = events[i].Revision
 		}
 	}

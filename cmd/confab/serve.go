@@ -41,7 +41,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, Usage: "how long a graceful shutdown may take", Sources: cli.EnvVars("CONFAB_SHUTDOWN_TIMEOUT")},
-		}, slices.Concat(edgeFlags(), tlsFlags(), opsFlags(), callFlags(), sessionFlags(), logFlags(), authFlags())...),
+		}, slices.Concat(edgeFlags(), tlsFlags(), opsFlags(), pprofFlags(), callFlags(), sessionFlags(), logFlags(), authFlags())...),
 		Action: func(ctx context.Context, c *cli.Command) error {
 			logger, err := m.logger(c)
 			if err != nil {
@@ -252,6 +252,9 @@ func (n *node) listen(c *cli.Command, tlsSetup *serverTLS) error {
 		if err := n.listenSide(c, "metrics", a, opsHandler(n.mets, n.gw)); err != nil {
 			return fmt.Errorf("%w (set --metrics-addr to a free address, or off)", err)
 		}
+	}
+	if err := n.listenPprof(c); err != nil {
+		return err
 	}
 	if tlsSetup != nil && tlsSetup.acmeHTTP != nil {
 		if err := n.listenSide(c, "ACME HTTP challenges", tlsSetup.acmeAddr, tlsSetup.acmeHTTP); err != nil {
