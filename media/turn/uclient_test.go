@@ -155,18 +155,7 @@ func runUclientAs(t *testing.T, srv *Server, transport, secret string, expiry ti
 	uclient := coturnTool(t, "turnutils_uclient")
 	peerBin := coturnTool(t, "turnutils_peer")
 
-	peerPort := freeUDPPort(t)
-	var peerOut logBuffer
-	peer := exec.Command(peerBin, "-L", "127.0.0.1", "-p", strconv.Itoa(peerPort))
-	peer.Stdout, peer.Stderr = &peerOut, &peerOut
-	if err := peer.Start(); err != nil {
-		t.Fatalf("start turnutils_peer: %v", err)
-	}
-	t.Cleanup(func() {
-		peer.Process.Kill()
-		peer.Wait()
-	})
-	waitForUDPPeer(t, peerPort, &peerOut)
+	peerPort, peerOut := startUDPPeer(t, peerBin)
 
 	var server net.Addr = srv.UDPAddr()
 	args := []string{"-W", secret, "-u", "uclient"} // TURN REST API credentials
@@ -202,27 +191,53 @@ func runUclientAs(t *testing.T, srv *Server, transport, secret string, expiry ti
 	return out, report, err
 }
 
-// waitForUDPPeer waits until turnutils_peer echoes on port.
-func waitForUDPPeer(t *testing.T, port int, out *logBuffer) {
+// startUDPPeer starts a turnutils_peer, an echo peer, on a free loopback
+// port and waits until it echoes. The port is free when chosen but may be
+// taken before the peer binds it (other tests run beside): then it tries
+// another one.
+func startUDPPeer(t *testing.T, peerBin string) (int, *logBuffer) {
 	t.Helper()
+	var last string
+	for range 5 {
+		port := freeUDPPort(t)
+		out := &logBuffer{}
+		peer := exec.Command(peerBin, "-L", "127.0.0.1", "-p", strconv.Itoa(port))
+		peer.Stdout, peer.Stderr = out, out
+		if err := peer.Start(); err != nil {
+			t.Fatalf("start turnutils_peer: %v", err)
+		}
+		t.Cleanup(func() {
+			peer.Process.Kill()
+			peer.Wait()
+		})
+		if echoes(port, 10*time.Second, func() bool { return strings.Contains(out.String(), "Address already in use") }) {
+			return port, out
+		}
+		last = fmt.Sprintf("turnutils_peer on port %d never echoed; its output:\n%s", port, out.String())
+		peer.Process.Kill()
+	}
+	t.Fatal(last)
+	return 0, nil
+}
+
+// echoes reports whether something on loopback port echoes a datagram
+// within d, giving up early once failed says so.
+func echoes(port int, d time.Duration, failed func() bool) bool {
 	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
 	defer c.Close()
 	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
 	buf := make([]byte, 64)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if time.Now().After(deadline) {
-			t.Fatalf("turnutils_peer on port %d never echoed; its output:\n%s", port, out.String())
-		}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline) && !failed(); {
 		c.WriteTo([]byte("ping"), to)
 		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		if n, _, err := c.ReadFrom(buf); err == nil && bytes.Equal(buf[:n], []byte("ping")) {
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // The summary turnutils_uclient prints at the end of a run, e.g.
