@@ -4,17 +4,13 @@ import (
 	"context"
 	"testing"
 
+	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/projections"
 )
 
-// everyKind lists the event types the read models apply.
-var everyKind = []string{
-	"UserSignedUp", "SessionStarted", "SessionEnded", "SessionUsed", "RoomRead", "ConnectionOpened", "ConnectionClosed",
-	"RoomCreated", "MemberJoined", "MemberLeft", "MemberKicked", "MemberBanned", "MemberUnbanned", "MemberRoleChanged",
-	"RoomRenamed", "InviteCodeRotated", "MessagePosted", "MessageEdited", "MessageDeleted", "ReactionAdded", "ReactionRemoved",
-	"CallStarted", "CallJoined", "CallLeft", "CallEnded",
-}
+// everyKind lists the event types the read models apply: all.
+var everyKind = domain.EventTypes()
 
 // foldLog writes to store a generated log with every kind of event, then
 // a busy stretch where rows change many times within a batch of 1000
