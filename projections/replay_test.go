@@ -3,7 +3,6 @@ package projections_test
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
@@ -17,15 +16,7 @@ import (
 // message with its reactions, and its calls.
 func TestTimelineAtHeadEqualsReadModel(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b *backend) {
-		store := b.openStore(t)
-		p := b.open(t)
-		g := foldLog(t, store, func() []eventstore.RecordedEvent {
-			events, err := store.ReadAll(ctx, eventstore.Start, 1<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return events
-		})
+		store, p, g := storedFoldLog(t, b)
 		if err := p.Rebuild(ctx, store); err != nil {
 			t.Fatal(err)
 		}
@@ -113,19 +104,4 @@ func readRoles(t *testing.T, p *projections.Projections, room domain.RoomID) map
 		roles[m.User.ID] = m.Role
 	}
 	return roles
-}
-
-// TestEventTimeOfEveryType checks that EventTime knows every event type
-// domain registers: an event's At, not when it was recorded.
-func TestEventTimeOfEveryType(t *testing.T) {
-	at, recorded := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC), time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
-	for _, typ := range domain.EventTypes() {
-		ev, err := domain.Decode(typ, []byte(`{"at":"`+at.Format(time.RFC3339)+`"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := projections.EventTime(ev, recorded); !got.Equal(at) {
-			t.Errorf("EventTime of a %s at %v: %v", typ, at, got)
-		}
-	}
 }
