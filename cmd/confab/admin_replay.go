@@ -275,21 +275,29 @@ func (r *replay) line(e replayEvent, text string) string {
 
 // render returns a timeline item as it stands after the fold.
 func (r *replay) render(e replayEvent) string {
-	switch ev := e.ev.(type) {
-	case domain.MessagePosted:
-		if m, ok := r.tl.Message(e.seq); ok {
-			return r.line(e, r.message(m))
-		}
-	case domain.CallStarted:
-		s := r.name(ev.By) + " started a call"
-		if c, ok := r.callOf(ev.CallID); ok && c.EndedSeq != 0 {
-			s += fmt.Sprintf(" (ended %s, after %v, %d people)", c.EndedAt.Format(replayTime), c.EndedAt.Sub(e.at).Round(time.Second), c.Participants)
-		} else {
-			s += " (still going on)"
-		}
-		return r.line(e, s)
+	if show := replayShows[e.typ]; show.render != nil && e.ev != nil {
+		return r.line(e, show.render(r, e))
 	}
 	return r.line(e, r.describe(e))
+}
+
+// renderPosted shows a posted message as it stands: as the read models
+// have it.
+func (r *replay) renderPosted(e replayEvent) string {
+	if m, ok := r.tl.Message(e.seq); ok {
+		return r.message(m)
+	}
+	return r.describe(e)
+}
+
+// renderCall shows a call that started, and how it ended.
+func (r *replay) renderCall(e replayEvent) string {
+	ev := e.ev.(domain.CallStarted)
+	s := r.name(ev.By) + " started a call"
+	if c, ok := r.callOf(ev.CallID); ok && c.EndedSeq != 0 {
+		return s + fmt.Sprintf(" (ended %s, after %v, %d people)", c.EndedAt.Format(replayTime), c.EndedAt.Sub(e.at).Round(time.Second), c.Participants)
+	}
+	return s + " (still going on)"
 }
 
 // message shows a message as the read models have it.
