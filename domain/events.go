@@ -3,6 +3,8 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -268,6 +270,10 @@ func Encode(e Event) (typ string, data []byte, err error) {
 	}
 	return e.EventType(), data, nil
 }
+
+// EventTypes returns the stored type of every event this package
+// decodes, sorted: what tables keyed by event type must cover.
+func EventTypes() []string { return slices.Sorted(maps.Keys(decoders)) }
 
 // KnownType reports whether typ is a stored event type of this package.
 func KnownType(typ string) bool {

@@ -99,10 +99,10 @@ func fromMicros(us int64) time.Time {
 	return time.UnixMicro(us).UTC()
 }
 
-// eventTime returns when an event happened: its own At, or, if it has
+// EventTime returns when an event happened: its own At, or, if it has
 // none, when the store recorded it. Never the clock: the read models are
 // a function of the log.
-func eventTime(ev domain.Event, recorded time.Time) time.Time {
+func EventTime(ev domain.Event, recorded time.Time) time.Time {
 	var at time.Time
 	switch ev := ev.(type) {
 	case domain.UserSignedUp:
@@ -197,7 +197,7 @@ func (a *applier) apply(ctx context.Context, e *eventstore.RecordedEvent) error 
 		if err != nil {
 			return fmt.Errorf("%w: %w", eventstore.ErrCorrupt, err)
 		}
-		at := micros(eventTime(ev, e.RecordedAt))
+		at := micros(EventTime(ev, e.RecordedAt))
 		if a.b == nil {
 			return a.runUser(ctx, user, ev, at)
 		}
@@ -209,7 +209,7 @@ func (a *applier) apply(ctx context.Context, e *eventstore.RecordedEvent) error 
 		if err != nil {
 			return fmt.Errorf("%w: %w", eventstore.ErrCorrupt, err)
 		}
-		at := micros(eventTime(ev, e.RecordedAt))
+		at := micros(EventTime(ev, e.RecordedAt))
 		if a.b == nil {
 			return a.runRoom(ctx, room, e.Revision, ev, at)
 		}

@@ -54,16 +54,11 @@ func (p *Projections) Calls(ctx context.Context, room domain.RoomID, before uint
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var c CallInfo
-			var seq, endedSeq, started, ended int64
-			if err := rows.Scan(&c.ID, &seq, &c.StartedBy, &started, &endedSeq, &ended, &c.Participants); err != nil {
+			r := callRow{room: string(room)}
+			if err := rows.Scan(&r.call, &r.seq, &r.by, &r.started, &r.endedSeq, &r.ended, &r.people); err != nil {
 				return err
 			}
-			c.Seq, c.EndedSeq, c.StartedAt = uint64(seq), uint64(endedSeq), fromMicros(started)
-			if ended != 0 {
-				c.EndedAt = fromMicros(ended)
-			}
-			calls = append(calls, c)
+			calls = append(calls, r.info())
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -128,19 +123,32 @@ func (p *Projections) callParticipants(ctx context.Context, tx *sql.Tx, where st
 	defer rows.Close()
 	var parts []CallParticipant
 	for rows.Next() {
-		var c CallParticipant
-		var joined int64
-		if err := rows.Scan(&c.RoomID, &c.UserID, &c.CallID, &c.NodeID, &c.ConnID, &joined); err != nil {
+		var r participantRow
+		if err := rows.Scan(&r.room, &r.user, &r.call, &r.node, &r.conn, &r.joined); err != nil {
 			return nil, err
 		}
-		c.JoinedAt = fromMicros(joined)
-		parts = append(parts, c)
+		parts = append(parts, r.participant())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	sortParticipants(parts)
+	return parts, nil
+}
+
+func (r *participantRow) participant() CallParticipant {
+	return CallParticipant{RoomID: domain.RoomID(r.room), UserID: domain.UserID(r.user), CallID: r.call, NodeID: r.node, ConnID: r.conn, JoinedAt: fromMicros(r.joined)}
+}
+
+// sortParticipants sorts call participants by room and user.
+func sortParticipants(parts []CallParticipant) {
 	slices.SortFunc(parts, func(a, b CallParticipant) int {
 		return cmp.Or(strings.Compare(string(a.RoomID), string(b.RoomID)), strings.Compare(string(a.UserID), string(b.UserID)))
 	})
-	return parts, nil
+}
+
+// info returns a call as Calls does, without who is in it.
+func (r *callRow) info() CallInfo {
+	return CallInfo{ID: r.call, Seq: uint64(r.seq), StartedBy: domain.UserID(r.by), StartedAt: fromMicros(r.started),
+		EndedSeq: uint64(r.endedSeq), EndedAt: fromMicros(r.ended), Participants: int(r.people)}
 }

@@ -36,7 +36,13 @@
 // a fresh shadow table's statistics would otherwise have the planner scan
 // whole tables once per batch. On SQLite, in the process, each event runs
 // its statements as it comes (statements.go); both give the same rows
-// (fold_test.go). Rebuild and RebuildShadow read the log one batch ahead
+// (fold_test.go). The same fold, with no database, shows one room:
+// a Timeline (replay.go) applies the room's events to rows that start
+// empty and are kept from event to event, and returns the room, members,
+// messages with their reactions and calls as the queries do; confab
+// events replay shows a room's history with it (replay_test.go checks
+// that it equals the read models at the head, on both databases).
+// Rebuild and RebuildShadow read the log one batch ahead
 // of what they apply, on a goroutine of their own that ends with them
 // (readahead.go).
 //

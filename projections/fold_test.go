@@ -4,17 +4,13 @@ import (
 	"context"
 	"testing"
 
+	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/projections"
 )
 
-// everyKind lists the event types the read models apply.
-var everyKind = []string{
-	"UserSignedUp", "SessionStarted", "SessionEnded", "SessionUsed", "RoomRead", "ConnectionOpened", "ConnectionClosed",
-	"RoomCreated", "MemberJoined", "MemberLeft", "MemberKicked", "MemberBanned", "MemberUnbanned", "MemberRoleChanged",
-	"RoomRenamed", "InviteCodeRotated", "MessagePosted", "MessageEdited", "MessageDeleted", "ReactionAdded", "ReactionRemoved",
-	"CallStarted", "CallJoined", "CallLeft", "CallEnded",
-}
+// everyKind lists the event types the read models apply: all.
+var everyKind = domain.EventTypes()
 
 // foldLog writes to store a generated log with every kind of event, then
 // a busy stretch where rows change many times within a batch of 1000
@@ -38,6 +34,22 @@ func foldLog(t *testing.T, store appender, events func() []eventstore.RecordedEv
 	return g
 }
 
+// storedFoldLog writes foldLog's log to b's event store, and returns the
+// store, b's read models (nothing applied yet) and the log's generator.
+func storedFoldLog(t *testing.T, b *backend) (eventstore.Store, *projections.Projections, *gen) {
+	t.Helper()
+	store := b.openStore(t)
+	p := b.open(t)
+	g := foldLog(t, store, func() []eventstore.RecordedEvent {
+		events, err := store.ReadAll(ctx, eventstore.Start, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events
+	})
+	return store, p, g
+}
+
 // TestRebuildFoldsAsIncremental checks invariant 6 where batches fold: the
 // log applied one event per batch (nothing to fold: each batch's rows
 // change once) gives the same rows, row for row, as Rebuild and
@@ -46,15 +58,7 @@ func foldLog(t *testing.T, store appender, events func() []eventstore.RecordedEv
 // once), and both agree with the aggregates.
 func TestRebuildFoldsAsIncremental(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b *backend) {
-		store := b.openStore(t)
-		p := b.open(t)
-		g := foldLog(t, store, func() []eventstore.RecordedEvent {
-			events, err := store.ReadAll(ctx, eventstore.Start, 1<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return events
-		})
+		store, p, g := storedFoldLog(t, b)
 		filter := projections.Filter()
 		for after := eventstore.Start; ; {
 			events, err := store.ReadAll(ctx, after, 500)

@@ -41,20 +41,28 @@ const messageColumns = `m.seq, m.sender_id, COALESCE(u.username, ''), m.client_m
 
 func scanMessage(rows *sql.Rows) (Message, error) {
 	var (
-		m                                   Message
-		seq, replyTo, created, edited, dele int64
-		mentions                            string
+		r    messageRow
+		name string
 	)
-	if err := rows.Scan(&seq, &m.SenderID, &m.SenderName, &m.ClientMsgID, &m.Text, &replyTo, &mentions, &created, &edited, &dele); err != nil {
-		return m, err
+	if err := rows.Scan(&r.seq, &r.sender, &name, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted); err != nil {
+		return Message{}, err
 	}
-	ids, err := decodeIDs(mentions)
+	m, err := r.message()
+	m.SenderName = name
+	return m, err
+}
+
+// message returns a stored message, without its sender's name and
+// reactions.
+func (r *messageRow) message() (Message, error) {
+	ids, err := decodeIDs(r.mentions)
 	if err != nil {
-		return m, fmt.Errorf("message %d: mentions: %w", seq, err)
+		return Message{}, fmt.Errorf("message %d: mentions: %w", r.seq, err)
 	}
-	m.Seq, m.ReplyTo, m.Mentions, m.CreatedAt, m.Deleted = uint64(seq), uint64(replyTo), ids, fromMicros(created), dele != 0
-	if edited != 0 {
-		t := fromMicros(edited)
+	m := Message{Seq: uint64(r.seq), SenderID: domain.UserID(r.sender), ClientMsgID: r.clientID, Text: r.text, ReplyTo: uint64(r.replyTo),
+		Mentions: ids, CreatedAt: fromMicros(r.created), Deleted: r.deleted != 0}
+	if r.edited != 0 {
+		t := fromMicros(r.edited)
 		m.EditedAt = &t
 	}
 	return m, nil
@@ -150,25 +158,34 @@ func (p *Projections) addReactions(ctx context.Context, tx *sql.Tx, room domain.
 		if err := rows.Scan(&seq, &emoji, &user); err != nil {
 			return err
 		}
-		m := bySeq[uint64(seq)]
-		if m == nil {
-			continue
+		if m := bySeq[uint64(seq)]; m != nil {
+			addReaction(m, emoji, user)
 		}
-		i := slices.IndexFunc(m.Reactions, func(r Reaction) bool { return r.Emoji == emoji })
-		if i < 0 {
-			m.Reactions = append(m.Reactions, Reaction{Emoji: emoji})
-			i = len(m.Reactions) - 1
-		}
-		m.Reactions[i].Users = append(m.Reactions[i].Users, user)
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, m := range bySeq {
-		slices.SortFunc(m.Reactions, func(a, b Reaction) int { return strings.Compare(a.Emoji, b.Emoji) })
-		for _, r := range m.Reactions {
-			slices.Sort(r.Users)
-		}
+		sortReactions(m)
 	}
 	return nil
+}
+
+// addReaction adds user's reaction with emoji to m.
+func addReaction(m *Message, emoji string, user domain.UserID) {
+	i := slices.IndexFunc(m.Reactions, func(r Reaction) bool { return r.Emoji == emoji })
+	if i < 0 {
+		m.Reactions = append(m.Reactions, Reaction{Emoji: emoji})
+		i = len(m.Reactions) - 1
+	}
+	m.Reactions[i].Users = append(m.Reactions[i].Users, user)
+}
+
+// sortReactions puts m's reactions in the order queries return them: by
+// emoji, each one's users sorted.
+func sortReactions(m *Message) {
+	slices.SortFunc(m.Reactions, func(a, b Reaction) int { return strings.Compare(a.Emoji, b.Emoji) })
+	for _, r := range m.Reactions {
+		slices.Sort(r.Users)
+	}
 }

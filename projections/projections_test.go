@@ -449,3 +449,18 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+// TestEventTimeOfEveryType checks that EventTime knows every event type
+// domain registers: an event's At, not when it was recorded.
+func TestEventTimeOfEveryType(t *testing.T) {
+	at, recorded := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC), time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
+	for _, typ := range domain.EventTypes() {
+		ev, err := domain.Decode(typ, []byte(`{"at":"`+at.Format(time.RFC3339)+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := projections.EventTime(ev, recorded); !got.Equal(at) {
+			t.Errorf("EventTime of a %s at %v: %v", typ, at, got)
+		}
+	}
+}

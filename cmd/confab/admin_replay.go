@@ -12,6 +12,7 @@ import (
 
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/projections"
 	"github.com/urfave/cli/v3"
 )
 
@@ -71,7 +72,6 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 	if len(events) == 0 {
 		return fmt.Errorf("no room %s: its stream %s is empty", room, stream)
 	}
-	r := &replay{id: room, ctx: ctx, store: a.store, names: map[domain.UserID]string{}, msgs: map[uint64]*replayMsg{}, members: map[domain.UserID]domain.Role{}}
 	w := bufio.NewWriter(m.Stdout)
 	defer w.Flush()
 
@@ -87,14 +87,17 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 		if at.After(until) {
 			break // the room's history up to the moment: a prefix of its stream
 		}
-		decoded = append(decoded, replayEvent{seq: e.Revision, typ: e.Type, at: at, ev: ev})
+		decoded = append(decoded, replayEvent{seq: e.Revision, typ: e.Type, at: at, recorded: e.RecordedAt, ev: ev})
 	}
 	if len(decoded) == 0 {
 		return fmt.Errorf("room %s did not exist yet at %s UTC: its first event is at %s UTC", room, until.Format(replayTime), eventAt(mustDecode(&events[0]), events[0].RecordedAt).Format(replayTime))
 	}
+	r := newReplay(room, replayNames(ctx, a.store, decoded))
 	if speed == 0 {
 		for _, e := range decoded {
-			r.fold(e)
+			if err := r.fold(e); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(w, "%s as of %s UTC: %d of %d events\n", r.title(), until.Format(replayTime), len(decoded), total)
 		for _, it := range r.items {
@@ -104,7 +107,9 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 		return nil
 	}
 
-	r.fold(decoded[0])
+	if err := r.fold(decoded[0]); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "%s, played back at %gx until %s UTC (%d of %d events)\n", r.title(), speed, until.Format(replayTime), len(decoded), total)
 	fmt.Fprintln(w, r.render(decoded[0]))
 	maxGap := c.Duration("max-gap")
@@ -123,9 +128,11 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 			case <-t.C:
 			}
 		}
-		if line := r.play(e); line != "" {
-			fmt.Fprintln(w, line)
+		line, err := r.play(e)
+		if err != nil {
+			return err
 		}
+		fmt.Fprintln(w, line)
 	}
 	r.footer(w)
 	return nil
@@ -136,69 +143,87 @@ func mustDecode(e *eventstore.RecordedEvent) domain.Event {
 	return ev
 }
 
-// eventAt returns when an event happened: its At field (every domain event
-// has one), else when it was recorded.
+// eventAt returns when an event happened, as the read models have it:
+// its At, else when it was recorded.
 func eventAt(ev domain.Event, recorded time.Time) time.Time {
-	if ev != nil {
-		v := reflect.ValueOf(ev)
-		if v.Kind() == reflect.Struct {
-			if f := v.FieldByName("At"); f.IsValid() {
-				if t, ok := f.Interface().(time.Time); ok && !t.IsZero() {
-					return t.UTC()
+	return projections.EventTime(ev, recorded).UTC()
+}
+
+type replayEvent struct {
+	seq      uint64
+	typ      string
+	at       time.Time
+	recorded time.Time
+	ev       domain.Event // nil for a type this confab does not know
+}
+
+// replay shows a room's timeline: the room, its messages (text after
+// edits, deletion, reactions), members and calls as the read models
+// fold them (projections.Timeline), and every other event as a line.
+type replay struct {
+	id    domain.RoomID
+	tl    *projections.Timeline
+	names map[domain.UserID]string
+	items []replayEvent // what the timeline shows, in order
+	// What the read models do not keep: a DM's members in the order it
+	// began with, and when and by whom each message was deleted.
+	dmMembers []domain.UserID
+	deletions map[uint64]replayEvent
+}
+
+func newReplay(room domain.RoomID, names map[domain.UserID]string) *replay {
+	return &replay{id: room, tl: projections.NewTimeline(room), names: names, deletions: map[uint64]replayEvent{}}
+}
+
+// replayNames returns the usernames of the users the events name, each
+// from their stream's first event.
+func replayNames(ctx context.Context, store eventstore.Store, events []replayEvent) map[domain.UserID]string {
+	names := map[domain.UserID]string{}
+	for _, e := range events {
+		for _, id := range eventUsers(e.ev) {
+			if _, ok := names[id]; ok {
+				continue
+			}
+			names[id] = "user " + string(id)
+			evs, err := store.ReadStream(ctx, domain.UserStream(id), 1, eventstore.Forwards, 1)
+			if err != nil || len(evs) != 1 {
+				continue
+			}
+			if ev, err := domain.Decode(evs[0].Type, evs[0].Data); err == nil {
+				if su, ok := ev.(domain.UserSignedUp); ok {
+					names[id] = su.Username
 				}
 			}
 		}
 	}
-	return recorded.UTC()
+	return names
 }
 
-type replayEvent struct {
-	seq uint64
-	typ string
-	at  time.Time
-	ev  domain.Event // nil for a type this confab does not know
+var (
+	userIDType  = reflect.TypeFor[domain.UserID]()
+	userIDsType = reflect.TypeFor[[]domain.UserID]()
+)
+
+// eventUsers returns the users an event names: its fields of type
+// domain.UserID and []domain.UserID.
+func eventUsers(ev domain.Event) []domain.UserID {
+	v := reflect.ValueOf(ev)
+	if ev == nil || v.Kind() != reflect.Struct {
+		return nil
+	}
+	var ids []domain.UserID
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Type() {
+		case userIDType:
+			ids = append(ids, f.Interface().(domain.UserID))
+		case userIDsType:
+			ids = append(ids, f.Interface().([]domain.UserID)...)
+		}
+	}
+	return ids
 }
 
-type replayMsg struct {
-	sender    domain.UserID
-	text      string
-	replyTo   uint64
-	edited    time.Time
-	deleted   bool
-	deletedAt time.Time
-	deletedBy domain.UserID
-	reactions []replayReaction
-}
-
-type replayReaction struct {
-	emoji string
-	users []domain.UserID
-}
-
-// replay folds a room's events into its timeline.
-type replay struct {
-	id        domain.RoomID
-	kind      string
-	roomName  string
-	dmMembers []domain.UserID
-	ctx       context.Context
-	store     eventstore.Store
-	names     map[domain.UserID]string
-	msgs      map[uint64]*replayMsg
-	items     []replayEvent // what the timeline shows, in order
-	members   map[domain.UserID]domain.Role
-	calls     map[string]*replayCall
-	call      string // the ongoing call
-}
-
-type replayCall struct {
-	startedSeq   uint64
-	ended        time.Time
-	participants int
-	in           []domain.UserID
-}
-
-// name returns a user's username, from their stream's first event.
+// name returns a user's username.
 func (r *replay) name(id domain.UserID) string {
 	if id == "" {
 		return "someone"
@@ -206,127 +231,38 @@ func (r *replay) name(id domain.UserID) string {
 	if n, ok := r.names[id]; ok {
 		return n
 	}
-	n := "user " + string(id)
-	evs, err := r.store.ReadStream(r.ctx, domain.UserStream(id), 1, eventstore.Forwards, 1)
-	if err == nil && len(evs) == 1 {
-		if ev, err := domain.Decode(evs[0].Type, evs[0].Data); err == nil {
-			if su, ok := ev.(domain.UserSignedUp); ok {
-				n = su.Username
-			}
-		}
-	}
-	r.names[id] = n
-	return n
+	return "user " + string(id)
 }
 
 // title names the room as it was at the end of the fold.
 func (r *replay) title() string {
-	if r.kind == domain.KindDM {
+	info, _ := r.tl.Room()
+	if info.Kind == domain.KindDM {
 		var names []string
 		for _, u := range r.dmMembers {
 			names = append(names, r.name(u))
 		}
 		return fmt.Sprintf("direct messages of %s (room %s)", strings.Join(names, " and "), r.id)
 	}
-	return fmt.Sprintf("room %q (%s)", r.roomName, r.id)
+	return fmt.Sprintf("room %q (%s)", info.Name, r.id)
 }
 
 // fold applies an event to the timeline.
-func (r *replay) fold(e replayEvent) {
-	switch ev := e.ev.(type) {
-	case domain.RoomCreated:
-		r.kind, r.roomName, r.dmMembers = ev.Kind, ev.Name, ev.Members
-		for _, u := range ev.Members {
-			r.members[u] = domain.RoleMember
-		}
-		if ev.OwnerID != "" {
-			r.members[ev.OwnerID] = domain.RoleOwner
-		}
-	case domain.MemberJoined:
-		if _, ok := r.members[ev.UserID]; !ok {
-			r.members[ev.UserID] = domain.RoleMember
-		}
-	case domain.MemberLeft:
-		delete(r.members, ev.UserID)
-	case domain.MemberKicked:
-		delete(r.members, ev.UserID)
-	case domain.MemberBanned:
-		delete(r.members, ev.UserID)
-	case domain.MemberRoleChanged:
-		if _, ok := r.members[ev.UserID]; ok {
-			r.members[ev.UserID] = ev.Role
-		}
-	case domain.RoomRenamed:
-		r.roomName = ev.Name
-	case domain.MessagePosted:
-		r.msgs[e.seq] = &replayMsg{sender: ev.SenderID, text: ev.Text, replyTo: ev.ReplyTo}
-	case domain.MessageEdited:
-		if m := r.msgs[ev.Seq]; m != nil && !m.deleted {
-			m.text, m.edited = ev.Text, e.at
-		}
-		return
-	case domain.MessageDeleted:
-		if m := r.msgs[ev.Seq]; m != nil && !m.deleted {
-			m.deleted, m.deletedAt, m.deletedBy = true, e.at, ev.By
-			m.reactions = nil
-		}
-		return
-	case domain.ReactionAdded:
-		if m := r.msgs[ev.Seq]; m != nil && !m.deleted {
-			m.react(ev.Emoji, ev.UserID, true)
-		}
-		return
-	case domain.ReactionRemoved:
-		if m := r.msgs[ev.Seq]; m != nil {
-			m.react(ev.Emoji, ev.UserID, false)
-		}
-		return
-	case domain.CallStarted:
-		if r.calls == nil {
-			r.calls = map[string]*replayCall{}
-		}
-		r.calls[ev.CallID] = &replayCall{startedSeq: e.seq}
-		r.call = ev.CallID
-	case domain.CallJoined:
-		if c := r.calls[ev.CallID]; c != nil && !slices.Contains(c.in, ev.UserID) {
-			c.in = append(c.in, ev.UserID)
-		}
-	case domain.CallLeft:
-		if c := r.calls[ev.CallID]; c != nil {
-			c.in = slices.DeleteFunc(c.in, func(u domain.UserID) bool { return u == ev.UserID })
-		}
-	case domain.CallEnded:
-		if c := r.calls[ev.CallID]; c != nil {
-			c.ended, c.participants, c.in = e.at, ev.Participants, nil
-		}
-		if r.call == ev.CallID {
-			r.call = ""
-		}
+func (r *replay) fold(e replayEvent) error {
+	show, known := replayShows[e.typ]
+	if show.note != nil {
+		show.note(r, e)
 	}
-	r.items = append(r.items, e)
-}
-
-func (m *replayMsg) react(emoji string, user domain.UserID, add bool) {
-	for i := range m.reactions {
-		re := &m.reactions[i]
-		if re.emoji != emoji {
-			continue
-		}
-		has := slices.Contains(re.users, user)
-		switch {
-		case add && !has:
-			re.users = append(re.users, user)
-		case !add && has:
-			re.users = slices.DeleteFunc(re.users, func(u domain.UserID) bool { return u == user })
-			if len(re.users) == 0 {
-				m.reactions = slices.Delete(m.reactions, i, i+1)
-			}
-		}
-		return
+	if !show.inMessage {
+		r.items = append(r.items, e)
 	}
-	if add {
-		m.reactions = append(m.reactions, replayReaction{emoji: emoji, users: []domain.UserID{user}})
+	if !known || e.ev == nil {
+		return nil // the read models skip what they do not know
 	}
+	if err := r.tl.Apply(e.seq, e.ev, e.recorded); err != nil {
+		return fmt.Errorf("replay %s: %w", r.id, err)
+	}
+	return nil
 }
 
 // indent is where a line's text starts (after "2006-01-02 15:04:05  #1234 "),
@@ -339,126 +275,99 @@ func (r *replay) line(e replayEvent, text string) string {
 
 // render returns a timeline item as it stands after the fold.
 func (r *replay) render(e replayEvent) string {
-	switch ev := e.ev.(type) {
-	case domain.MessagePosted:
-		m := r.msgs[e.seq]
-		who := r.name(m.sender)
-		if m.replyTo != 0 {
-			who += fmt.Sprintf(" (reply to #%d)", m.replyTo)
-		}
-		if m.deleted {
-			return r.line(e, fmt.Sprintf("%s: [deleted at %s by %s]", who, m.deletedAt.Format(replayTime), r.name(m.deletedBy)))
-		}
-		s := who + ": " + m.text
-		if !m.edited.IsZero() {
-			s += fmt.Sprintf("  (edited %s)", m.edited.Format(replayTime))
-		}
-		for _, re := range m.reactions {
-			var names []string
-			for _, u := range re.users {
-				names = append(names, r.name(u))
-			}
-			s += fmt.Sprintf("\n  %s %s", re.emoji, strings.Join(names, ", "))
-		}
-		return r.line(e, s)
-	case domain.CallStarted:
-		s := r.name(ev.By) + " started a call"
-		if c := r.calls[ev.CallID]; c != nil && !c.ended.IsZero() {
-			s += fmt.Sprintf(" (ended %s, after %v, %d people)", c.ended.Format(replayTime), c.ended.Sub(e.at).Round(time.Second), c.participants)
-		} else {
-			s += " (still going on)"
-		}
-		return r.line(e, s)
+	if show := replayShows[e.typ]; show.render != nil && e.ev != nil {
+		return r.line(e, show.render(r, e))
 	}
 	return r.line(e, r.describe(e))
 }
 
-// describe says what an event did, for every event but messages.
+// renderPosted shows a posted message as it stands: as the read models
+// have it.
+func (r *replay) renderPosted(e replayEvent) string {
+	if m, ok := r.tl.Message(e.seq); ok {
+		return r.message(m)
+	}
+	return r.describe(e)
+}
+
+// renderCall shows a call that started, and how it ended.
+func (r *replay) renderCall(e replayEvent) string {
+	ev := e.ev.(domain.CallStarted)
+	s := r.name(ev.By) + " started a call"
+	if c, ok := r.callOf(ev.CallID); ok && c.EndedSeq != 0 {
+		return s + fmt.Sprintf(" (ended %s, after %v, %d people)", c.EndedAt.Format(replayTime), c.EndedAt.Sub(e.at).Round(time.Second), c.Participants)
+	}
+	return s + " (still going on)"
+}
+
+// message shows a message as the read models have it.
+func (r *replay) message(m projections.Message) string {
+	who := r.name(m.SenderID)
+	if m.ReplyTo != 0 {
+		who += fmt.Sprintf(" (reply to #%d)", m.ReplyTo)
+	}
+	if m.Deleted {
+		d, _ := r.deletions[m.Seq].ev.(domain.MessageDeleted) // noted by the deletion
+		return fmt.Sprintf("%s: [deleted at %s by %s]", who, r.deletions[m.Seq].at.Format(replayTime), r.name(d.By))
+	}
+	s := who + ": " + m.Text
+	if m.EditedAt != nil {
+		s += fmt.Sprintf("  (edited %s)", m.EditedAt.Format(replayTime))
+	}
+	for _, re := range m.Reactions {
+		var names []string
+		for _, u := range re.Users {
+			names = append(names, r.name(u))
+		}
+		s += fmt.Sprintf("\n  %s %s", re.Emoji, strings.Join(names, ", "))
+	}
+	return s
+}
+
+// callOf returns the room's call with ID id.
+func (r *replay) callOf(id string) (projections.CallInfo, bool) {
+	calls := r.tl.Calls()
+	i := slices.IndexFunc(calls, func(c projections.CallInfo) bool { return c.ID == id })
+	if i < 0 {
+		return projections.CallInfo{}, false
+	}
+	return calls[i], true
+}
+
+// describe says what an event did, as it happened.
 func (r *replay) describe(e replayEvent) string {
-	switch ev := e.ev.(type) {
-	case domain.RoomCreated:
-		if ev.Kind == domain.KindDM {
-			return "the direct messages began"
-		}
-		return fmt.Sprintf("%s created the room %q", r.name(ev.OwnerID), ev.Name)
-	case domain.MemberJoined:
-		return r.name(ev.UserID) + " joined"
-	case domain.MemberLeft:
-		return r.name(ev.UserID) + " left"
-	case domain.MemberKicked:
-		return fmt.Sprintf("%s kicked %s", r.name(ev.By), r.name(ev.UserID))
-	case domain.MemberBanned:
-		return fmt.Sprintf("%s banned %s", r.name(ev.By), r.name(ev.UserID))
-	case domain.MemberUnbanned:
-		return fmt.Sprintf("%s lifted the ban on %s", r.name(ev.By), r.name(ev.UserID))
-	case domain.MemberRoleChanged:
-		return fmt.Sprintf("%s made %s %s", r.name(ev.By), r.name(ev.UserID), ev.Role)
-	case domain.RoomRenamed:
-		return fmt.Sprintf("%s renamed the room to %q", r.name(ev.By), ev.Name)
-	case domain.InviteCodeRotated:
-		return r.name(ev.By) + " made a new invite code"
-	case domain.MessagePosted:
-		who := r.name(ev.SenderID)
-		if ev.ReplyTo != 0 {
-			who += fmt.Sprintf(" (reply to #%d)", ev.ReplyTo)
-		}
-		return who + ": " + ev.Text
-	case domain.CallStarted:
-		return r.name(ev.By) + " started a call"
-	case domain.CallJoined:
-		return r.name(ev.UserID) + " joined the call"
-	case domain.CallLeft:
-		s := r.name(ev.UserID) + " left the call"
-		if ev.Reason != "" && ev.Reason != domain.CallLeaveLeft {
-			s += " (" + strings.ReplaceAll(ev.Reason, "_", " ") + ")"
-		}
-		return s
-	case domain.CallEnded:
-		return fmt.Sprintf("the call ended after %v, %d people", e.at.Sub(ev.StartedAt).Round(time.Second), ev.Participants)
+	if show := replayShows[e.typ]; show.describe != nil && e.ev != nil {
+		return show.describe(r, e)
 	}
 	return "(" + e.typ + ")"
 }
 
-// play folds an event and returns its playback line.
-func (r *replay) play(e replayEvent) string {
-	before := map[uint64]replayMsg{}
-	switch ev := e.ev.(type) {
-	case domain.MessageDeleted:
-		if m := r.msgs[ev.Seq]; m != nil {
-			before[ev.Seq] = *m
-		}
-	}
-	r.fold(e)
-	switch ev := e.ev.(type) {
-	case domain.MessageEdited:
-		return r.line(e, fmt.Sprintf("%s edited #%d: %s", r.name(ev.By), ev.Seq, ev.Text))
-	case domain.MessageDeleted:
-		was := ""
-		if m, ok := before[ev.Seq]; ok && !m.deleted {
-			was = fmt.Sprintf(" (%s had written: %s)", r.name(m.sender), m.text)
-		}
-		return r.line(e, fmt.Sprintf("%s deleted #%d%s", r.name(ev.By), ev.Seq, was))
-	case domain.ReactionAdded:
-		return r.line(e, fmt.Sprintf("%s reacted %s to #%d", r.name(ev.UserID), ev.Emoji, ev.Seq))
-	case domain.ReactionRemoved:
-		return r.line(e, fmt.Sprintf("%s took back %s on #%d", r.name(ev.UserID), ev.Emoji, ev.Seq))
-	}
-	return r.line(e, r.describe(e))
+// play folds an event and returns its playback line, which says what
+// it did to the timeline as it was.
+func (r *replay) play(e replayEvent) (string, error) {
+	line := r.line(e, r.describe(e))
+	return line, r.fold(e)
 }
 
 // footer lists the members, and who is in the call, at the end.
 func (r *replay) footer(w io.Writer) {
 	var ms []string
-	for u, role := range r.members {
+	for u, role := range r.tl.Roles() {
 		ms = append(ms, fmt.Sprintf("%s (%s)", r.name(u), role))
 	}
 	slices.Sort(ms)
 	fmt.Fprintf(w, "members: %s\n", strings.Join(ms, ", "))
-	if c := r.calls[r.call]; c != nil {
-		var in []string
-		for _, u := range c.in {
-			in = append(in, r.name(u))
-		}
-		fmt.Fprintf(w, "in the call: %s\n", strings.Join(in, ", "))
+	calls := r.tl.Calls()
+	if len(calls) == 0 || calls[len(calls)-1].EndedSeq != 0 {
+		return
 	}
+	parts := r.tl.Participants()
+	slices.SortStableFunc(parts, func(a, b projections.CallParticipant) int { return a.JoinedAt.Compare(b.JoinedAt) })
+	var in []string
+	for _, p := range parts {
+		if p.CallID == calls[len(calls)-1].ID {
+			in = append(in, r.name(p.UserID))
+		}
+	}
+	fmt.Fprintf(w, "in the call: %s\n", strings.Join(in, ", "))
 }
