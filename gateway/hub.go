@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -414,14 +413,6 @@ func (h *hub) allConns() []*conn {
 		}
 	}
 	return out
-}
-
-func prepare(v any) (*websocket.PreparedMessage, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return websocket.NewPreparedMessage(websocket.TextMessage, b)
 }
 
 // presenceFrame tells clients a user's presence.

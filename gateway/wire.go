@@ -6,6 +6,8 @@ import (
 
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
 )
 
 // eventFrame is the frame that carries a room event to clients.
@@ -18,26 +20,37 @@ type eventFrame struct {
 	At     time.Time `json:"at"`
 }
 
-// wireNames are the public names of room events.
+// wireNames are the public names of room events, by event type. Every
+// event type of the domain is here or in userStreamEvents
+// (TestEveryEventTypeHasAWireName).
 var wireNames = map[string]string{
-	"RoomCreated":       "room.created",
-	"MemberJoined":      "member.joined",
-	"MemberLeft":        "member.left",
-	"MemberKicked":      "member.kicked",
-	"MemberBanned":      "member.banned",
-	"MemberUnbanned":    "member.unbanned",
-	"MemberRoleChanged": "member.role_changed",
-	"RoomRenamed":       "room.renamed",
-	"InviteCodeRotated": "invite.rotated",
-	"MessagePosted":     "message.posted",
-	"MessageEdited":     "message.edited",
-	"MessageDeleted":    "message.deleted",
-	"ReactionAdded":     "reaction.added",
-	"ReactionRemoved":   "reaction.removed",
-	"CallStarted":       "call.started",
-	"CallJoined":        "call.joined",
-	"CallLeft":          "call.left",
-	"CallEnded":         "call.ended",
+	domain.RoomCreated{}.EventType():       "room.created",
+	domain.MemberJoined{}.EventType():      "member.joined",
+	domain.MemberLeft{}.EventType():        "member.left",
+	domain.MemberKicked{}.EventType():      "member.kicked",
+	domain.MemberBanned{}.EventType():      "member.banned",
+	domain.MemberUnbanned{}.EventType():    "member.unbanned",
+	domain.MemberRoleChanged{}.EventType(): "member.role_changed",
+	domain.RoomRenamed{}.EventType():       "room.renamed",
+	domain.InviteCodeRotated{}.EventType(): "invite.rotated",
+	domain.MessagePosted{}.EventType():     "message.posted",
+	domain.MessageEdited{}.EventType():     "message.edited",
+	domain.MessageDeleted{}.EventType():    "message.deleted",
+	domain.ReactionAdded{}.EventType():     "reaction.added",
+	domain.ReactionRemoved{}.EventType():   "reaction.removed",
+	domain.CallStarted{}.EventType():       "call.started",
+	domain.CallJoined{}.EventType():        "call.joined",
+	domain.CallLeft{}.EventType():          "call.left",
+	domain.CallEnded{}.EventType():         "call.ended",
+}
+
+// userStreamEvents are the event types of user streams, which never reach
+// clients as event frames (the hub turns some of them into presence,
+// read_marker and session changes).
+var userStreamEvents = []string{
+	domain.UserSignedUp{}.EventType(), domain.SessionStarted{}.EventType(), domain.SessionUsed{}.EventType(),
+	domain.SessionEnded{}.EventType(), domain.ConnectionOpened{}.EventType(), domain.ConnectionClosed{}.EventType(),
+	domain.RoomRead{}.EventType(),
 }
 
 // publicData returns what clients may see of a room event: everything but
@@ -77,4 +90,51 @@ func encodeRoomEvent(re *eventstore.RecordedEvent) (room domain.RoomID, frame []
 	}
 	frame, err = json.Marshal(eventFrame{Type: "event", RoomID: string(room), Seq: re.Revision, Event: name, Data: publicData(ev), At: re.RecordedAt})
 	return room, frame, ev, err == nil, err
+}
+
+// ackFrame acknowledges a request frame.
+type ackFrame struct {
+	Type          string `json:"type"` // "ack"
+	ID            string `json:"id,omitempty"`
+	RoomID        string `json:"room_id,omitempty"`
+	Seq           uint64 `json:"seq,omitempty"`
+	ClientMsgID   string `json:"client_msg_id,omitempty"`
+	TooManyMissed bool   `json:"too_many_missed,omitempty"`
+}
+
+// errorFrame reports a failed request frame.
+type errorFrame struct {
+	Type    string `json:"type"` // "error"
+	ID      string `json:"id,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// frameID digs the id out of a frame that will not be handled.
+func frameID(data []byte) string {
+	var f struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(data, &f) != nil || len(f.ID) > maxFrameID {
+		return ""
+	}
+	return f.ID
+}
+
+// parseRoomID checks a room ID from a client.
+func parseRoomID(s string) (domain.RoomID, error) {
+	u, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return "", domain.Errorf(domain.KindNotFound, "", "no such room, or you are not a member")
+	}
+	return domain.RoomID(u.String()), nil
+}
+
+// prepare encodes a frame once for any number of connections.
+func prepare(v any) (*websocket.PreparedMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return websocket.NewPreparedMessage(websocket.TextMessage, b)
 }
