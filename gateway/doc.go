@@ -4,6 +4,43 @@
 // turns requests into commands and queries, and translates errors into
 // statuses and error codes in one place.
 //
+// # Map
+//
+//   - gateway.go: Config, New, Run (the loops), tracking of connections for
+//     shutdown; rest.go, auth.go, sessions.go: the REST handlers (each
+//     returns its error; handle, authed and member write it once, through
+//     errors.go's table); edge.go, caps.go, text.go: the defenses below.
+//   - ws.go: a WebSocket's life (upgrade, hello, reader, parking, end);
+//     requests.go: what its request frames do (handleFrame, subscribe);
+//     frames.go: decoding and checking request frames; wire.go: encoding
+//     (event frames and their public names, acks and errors, prepare) and
+//     parsing room IDs; typing.go: typing, over the bus's ephemeral topic.
+//   - hub.go, fanout.go: who is subscribed to what, and the delivery of
+//     committed events; conn.go, batchconn.go: a connection's queues and
+//     writer; presence.go: presence frames, the node lease and the reaper.
+//   - calls.go, callhost.go, callrelay.go: call signalling, the host of a
+//     room's call, and the relay to it from other nodes.
+//
+// # A connection's life
+//
+// serveWS takes a slot of the per-address cap, authenticates by token or
+// cookie when the request has one, upgrades, and hands the socket to
+// serveConn on a new goroutine (so that the HTTP server frees what it held
+// for the request). serveConn waits for hello if there was no token (at
+// most HelloTimeout), takes the per-user cap, makes the conn, queues ready
+// (always the first frame), adds it to the hub (presence online) and
+// records ConnectionOpened. From then on a connection has: a reader, which
+// reads frames while the socket has them and handles each one inline
+// (rate limited, FramesPerSecond and FrameBurst, closed on a flood), then
+// parks on a fresh small goroutine until the socket is readable again
+// (park, readable.go; TLS connections keep a blocking reader); a writer
+// goroutine, started only while its queues hold frames (conn.writeLoop);
+// and a ping timer (PingInterval; no pong or frame within PongTimeout ends
+// it). When the reader ends, endConn closes the socket after a close frame,
+// removes the conn from the hub, takes it out of its call, records
+// ConnectionClosed and frees its slot. Shutdown closes every tracked
+// connection with 1001.
+//
 // # The edge's defenses
 //
 // Before any route (edge.go, ServeHTTP): every response gets the security
