@@ -28,8 +28,8 @@
 // serveConn on a new goroutine (so that the HTTP server frees what it held
 // for the request). serveConn waits for hello if there was no token (at
 // most HelloTimeout), takes the per-user cap, makes the conn, queues ready
-// (always the first frame), adds it to the hub (presence online) and
-// records ConnectionOpened. From then on a connection has: a reader, which
+// (always the first frame), adds it to the hub and records
+// ConnectionOpened (the user's first one puts them online). From then on a connection has: a reader, which
 // reads frames while the socket has them and handles each one inline
 // (rate limited, FramesPerSecond and FrameBurst, closed on a flood), then
 // parks on a fresh small goroutine until the socket is readable again
