@@ -171,11 +171,16 @@ func (s *SFU) Join(roomID, user, conn string, send func(Message)) (*Participant,
 	return p, nil
 }
 
+// room returns roomID's call, or nil.
+func (s *SFU) room(roomID string) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[roomID]
+}
+
 // Participant returns user's participant in roomID's call, or nil.
 func (s *SFU) Participant(roomID, user string) *Participant {
-	s.mu.Lock()
-	r := s.rooms[roomID]
-	s.mu.Unlock()
+	r := s.room(roomID)
 	if r == nil {
 		return nil
 	}
@@ -186,9 +191,7 @@ func (s *SFU) Participant(roomID, user string) *Participant {
 
 // Participants returns the participants of roomID's call now.
 func (s *SFU) Participants(roomID string) []*Participant {
-	s.mu.Lock()
-	r := s.rooms[roomID]
-	s.mu.Unlock()
+	r := s.room(roomID)
 	if r == nil {
 		return nil
 	}

@@ -61,6 +61,21 @@ func chJoinWith(t *testing.T, ctx context.Context, user *apitest.Client, base, r
 	return c
 }
 
+// chObserve returns a WebSocket of user subscribed to room from its
+// start, to watch the room's events; it is closed at the end of the test.
+func chObserve(t *testing.T, ctx context.Context, user *apitest.Client, room string) *apitest.WS {
+	t.Helper()
+	obs, err := user.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { obs.Close() })
+	if _, err := obs.Subscribe(ctx, room, 0); err != nil {
+		t.Fatal(err)
+	}
+	return obs
+}
+
 // chMetrics returns a node's /metrics series.
 func chMetrics(t *testing.T, node *invChild) map[string]float64 {
 	t.Helper()
@@ -252,14 +267,7 @@ func TestCallFromNodeWithoutCalls(t *testing.T) {
 
 	// Dave's media connections close (his WebSocket stays): the host
 	// removes him after its grace and records connection_failed.
-	obs, err := invOn(alice, a.base).Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	if _, err := obs.Subscribe(ctx, room, 0); err != nil {
-		t.Fatal(err)
-	}
+	obs := chObserve(t, ctx, invOn(alice, a.base), room)
 	dc := chJoin(t, ctx, dave, c.base, room)
 	waitCall(t, 30*time.Second, "alice to hear and see dave", func() bool { return hearsAndSees(ac, dave.User.ID) }, describe)
 	dc.Close()
@@ -423,14 +431,7 @@ func TestCallHostLost(t *testing.T) {
 
 	// Dave never rejoins; alice's node is gone: each leaves the call, with
 	// the reason.
-	obs, err := invOn(bob, b.base).Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	if _, err := obs.Subscribe(ctx, room, 0); err != nil {
-		t.Fatal(err)
-	}
+	obs := chObserve(t, ctx, invOn(bob, b.base), room)
 	left := map[string]string{}
 	for left[alice.User.ID] == "" || left[dave.User.ID] == "" {
 		f := nextEvent(t, ctx, obs)
