@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,11 +100,26 @@ func TestBadFrames(t *testing.T) {
 			// closing is stored too, so that each case starts quiet.
 			dial := func(t *testing.T) (*apitest.WS, eventstore.Position) {
 				t.Helper()
+				before := sut.head(t, ctx)
 				ws, err := alice.Dial(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				ping(t, ctx, ws)
+				// The opening is durable before the pong, but on PostgreSQL
+				// a read sees it only once older transactions are done:
+				// wait until it is there, so that it is before head.
+				for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					opened := slices.ContainsFunc(sut.since(t, ctx, before), func(e eventstore.RecordedEvent) bool {
+						return e.Stream == me && e.Type == "ConnectionOpened"
+					})
+					if opened {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("the connection's opening was not stored")
+					}
+				}
 				t.Cleanup(func() {
 					ws.Close()
 					sut.waitForUserEvent(t, ctx, alice.User.ID, "ConnectionClosed")
