@@ -152,20 +152,26 @@ type (
 	}
 	// MessagePosted is a message. Its sequence number identifies it.
 	MessagePosted struct {
-		SenderID    UserID    `json:"sender_id"`
-		ClientMsgID string    `json:"client_msg_id"`
-		Text        string    `json:"text"`
-		ReplyTo     uint64    `json:"reply_to,omitempty"`
-		Mentions    []UserID  `json:"mentions,omitempty"`
-		At          time.Time `json:"at"`
+		SenderID    UserID   `json:"sender_id"`
+		ClientMsgID string   `json:"client_msg_id"`
+		Text        string   `json:"text"`
+		ReplyTo     uint64   `json:"reply_to,omitempty"`
+		Mentions    []UserID `json:"mentions,omitempty"`
+		// Attachments are the files shared with the message, in the order
+		// they were given.
+		Attachments []Attachment `json:"attachments,omitempty"`
+		At          time.Time    `json:"at"`
 	}
 	// MessageEdited replaces a message's text.
 	MessageEdited struct {
-		Seq      uint64    `json:"seq"`
-		Text     string    `json:"text"`
-		Mentions []UserID  `json:"mentions,omitempty"`
-		By       UserID    `json:"by"`
-		At       time.Time `json:"at"`
+		Seq      uint64   `json:"seq"`
+		Text     string   `json:"text"`
+		Mentions []UserID `json:"mentions,omitempty"`
+		// RemovedAttachments are the IDs of attachments the edit takes off
+		// the message; the others stay.
+		RemovedAttachments []string  `json:"removed_attachments,omitempty"`
+		By                 UserID    `json:"by"`
+		At                 time.Time `json:"at"`
 	}
 	// MessageDeleted removes a message's content.
 	MessageDeleted struct {
@@ -188,6 +194,21 @@ type (
 		At     time.Time `json:"at"`
 	}
 )
+
+// Attachment is a file shared with a message: a blob in the blob store,
+// named by its ID, with what the server found out about it at upload.
+type Attachment struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"content_type"`
+	// Width and Height are an image's or a video's dimensions in pixels,
+	// zero when unknown.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	// Digest is "sha256:" and the hex SHA-256 of the stored bytes.
+	Digest string `json:"digest"`
+}
 
 func (UserSignedUp) EventType() string      { return "UserSignedUp" }
 func (SessionStarted) EventType() string    { return "SessionStarted" }
