@@ -55,6 +55,12 @@ var moduleSpec = regexp.MustCompile(`((?:\bfrom|\bimport)\s*\(?\s*)"(\.{1,2}/[^"
 // session).
 var preloadList = regexp.MustCompile(`"modulepreload:([^"]+)"`)
 
+// stylesheetRef matches a string literal "stylesheet:/css/x.css" in a
+// module: it is replaced by the stylesheet's hashed URL, for a module
+// that adds a stylesheet the page does not load up front (main.js: the
+// call UI's, with the app).
+var stylesheetRef = regexp.MustCompile(`()"stylesheet:(/[^"]+\.css)(")`)
+
 // htmlRef matches an absolute href or src attribute in index.html, and
 // cssRef an absolute url("...") in a stylesheet.
 var (
@@ -125,6 +131,9 @@ func (b *builder) hash(name string) (string, error) {
 		body, err = b.rewrite(body, moduleSpec, func(spec string) string { return path.Join(path.Dir(name), spec) }, name)
 		if err == nil {
 			body, err = b.preloads(body, name)
+		}
+		if err == nil {
+			body, err = b.rewrite(body, stylesheetRef, func(ref string) string { return ref }, name)
 		}
 	case ".css":
 		body, err = b.rewrite(body, cssRef, func(ref string) string { return ref }, name)

@@ -18,12 +18,26 @@ let appModules = null;
 // so that they are fetched at once rather than one import level at a time.
 const APP_GRAPH = "modulepreload:./ui/app.js ./socket.js";
 
-/** Loads the app's modules, once. */
+// The call UI's stylesheet (its hashed URL, put in by the server): the
+// sign-in screen never needs it, so the page does not load it up front.
+const CALL_CSS = "stylesheet:/css/call.css";
+
+/** Adds the stylesheet at href; resolves once it applies (or failed). */
+function addStylesheet(href) {
+  return new Promise((resolve) => {
+    const link = h("link", { rel: "stylesheet", href });
+    link.addEventListener("load", resolve, { once: true });
+    link.addEventListener("error", resolve, { once: true }); // the app works on; only the call UI is unstyled
+    document.head.append(link);
+  });
+}
+
+/** Loads the app's modules and stylesheet, once. */
 function loadApp() {
   if (!appModules && Array.isArray(APP_GRAPH)) {
     for (const href of APP_GRAPH) document.head.append(h("link", { rel: "modulepreload", href }));
   }
-  appModules ??= Promise.all([import("./socket.js"), import("./client.js"), import("./ui/app.js")])
+  appModules ??= Promise.all([import("./socket.js"), import("./client.js"), import("./ui/app.js"), addStylesheet(CALL_CSS)])
     .then(([{ Socket }, { Client }, { App }]) => ({ Socket, Client, App }));
   return appModules;
 }
