@@ -13,7 +13,9 @@ func TestPresenceBatcher(t *testing.T) {
 	alice, bob, carol := domain.UserIDFor("alice"), domain.UserIDFor("bob"), domain.UserIDFor("carol")
 	seen := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
 	online := func(u domain.UserID) presenceEntry { return presenceEntry{UserID: u, Status: "online"} }
-	offline := func(u domain.UserID) presenceEntry { return presenceEntry{UserID: u, Status: "offline", LastSeen: &seen} }
+	offline := func(u domain.UserID) presenceEntry {
+		return presenceEntry{UserID: u, Status: "offline", LastSeen: &seen}
+	}
 	type add struct {
 		to string
 		e  presenceEntry
