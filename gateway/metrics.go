@@ -31,8 +31,9 @@ type Metrics interface {
 	// PresenceChange counts a user's presence change this node pushed to
 	// the connections of their peers.
 	PresenceChange()
-	// PresenceFrames counts n presence and presence_batch frames queued
-	// at the end of a presence window.
+	// PresenceFrames counts the end of a presence window and the n
+	// presence and presence_batch frames it queued (at most one per
+	// connection).
 	PresenceFrames(n int)
 }
 

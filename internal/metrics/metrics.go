@@ -32,6 +32,7 @@ type Metrics struct {
 	relayErrors   *prometheus.CounterVec
 	presFrames    prometheus.Counter
 	presChanges   prometheus.Counter
+	presWindows   prometheus.Counter
 }
 
 // New returns the collectors, registered with the Go runtime's and the
@@ -90,6 +91,10 @@ func New() *Metrics {
 		Name: "confab_presence_changes_total",
 		Help: "Presence changes (a user going online or offline) this node pushed to the connections of the user's peers.",
 	})
+	m.presWindows = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "confab_presence_windows_total",
+		Help: "Presence windows that ended with frames to send: each queues at most one presence frame per connection.",
+	})
 	for _, k := range []string{"req", "reply", "push"} {
 		m.relayed.WithLabelValues(k)
 	}
@@ -104,7 +109,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag, m.slow,
-		m.relayed, m.relayErrors, m.presFrames, m.presChanges,
+		m.relayed, m.relayErrors, m.presFrames, m.presChanges, m.presWindows,
 	)
 	return m
 }
@@ -137,8 +142,12 @@ func (m *Metrics) CallRelayError(reason string) { m.relayErrors.WithLabelValues(
 // PresenceChange counts a presence change pushed to a user's peers.
 func (m *Metrics) PresenceChange() { m.presChanges.Inc() }
 
-// PresenceFrames counts n presence frames queued.
-func (m *Metrics) PresenceFrames(n int) { m.presFrames.Add(float64(n)) }
+// PresenceFrames counts a presence window's end and the n frames it
+// queued.
+func (m *Metrics) PresenceFrames(n int) {
+	m.presWindows.Inc()
+	m.presFrames.Add(float64(n))
+}
 
 // Fanout observes the delay from an event's commit to its delivery.
 func (m *Metrics) Fanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }
