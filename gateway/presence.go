@@ -121,10 +121,15 @@ func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[
 
 // flushPresence queues on each connection of batch the frame of its
 // window's changes. Connections given the same changes share one
-// prepared frame.
+// prepared frame. The frames are counted before they are queued, so that
+// a client that has one sees it in the metrics.
 func (g *Gateway) flushPresence(batch *presenceBatcher[*conn]) {
+	type out struct {
+		c  *conn
+		pm *websocket.PreparedMessage
+	}
+	var outs []out
 	shared := map[string]*websocket.PreparedMessage{}
-	n := 0
 	batch.flush(func(c *conn, frame []byte) {
 		pm := shared[string(frame)]
 		if pm == nil {
@@ -135,10 +140,12 @@ func (g *Gateway) flushPresence(batch *presenceBatcher[*conn]) {
 			}
 			shared[string(frame)] = pm
 		}
-		c.send(pm)
-		n++
+		outs = append(outs, out{c, pm})
 	})
-	g.metrics.PresenceFrames(n)
+	g.metrics.PresenceFrames(len(outs))
+	for _, o := range outs {
+		o.c.send(o.pm)
+	}
 }
 
 // leaseLoop renews this node's lease and ends the connections of nodes
