@@ -17,7 +17,9 @@
 //     parsing room IDs; typing.go: typing, over the bus's ephemeral topic.
 //   - hub.go, fanout.go: who is subscribed to what, and the delivery of
 //     committed events; conn.go, batchconn.go: a connection's queues and
-//     writer; presence.go: presence frames, the node lease and the reaper.
+//     writer; presence.go: the presence loop, the node lease and the
+//     reaper; members.go: the rooms' member sets, for presence;
+//     presencebatch.go: a connection's presence changes of one window.
 //   - calls.go, callhost.go, callrelay.go: call signalling, the host of a
 //     room's call, and the relay to it from other nodes.
 //
@@ -69,8 +71,8 @@
 // Config.Loops: the hub follower (bus.FollowSupervised: committed events
 // to subscribed connections), the typing follower (ephemeral frames from
 // every node), the call relay and call hosts loops (with CallHosts; see
-// Calls across nodes), presence (pushes presence flips; a change that cannot be
-// read is retried until it can), the node lease (renewed every LeaseTTL/3,
+// Calls across nodes), presence (pushes presence flips, a window's at a
+// time; a change that cannot be read is retried until it can), the node lease (renewed every LeaseTTL/3,
 // retried with backoff) and the reaper (ends the connections and call
 // seats of nodes whose lease expired; a failed round is tried again at
 // the next tick). Faults of the store or the bus are retried inside the
@@ -80,6 +82,40 @@
 // eventstore.Classify calls transient, as the read models' database
 // gives them) are answered 503 "unavailable" with Retry-After, and logged
 // at debug level only: the loops log the outage once.
+//
+// # Presence
+//
+// The hub queues a presence change (the user and the position of the
+// event) for each ConnectionOpened and ConnectionClosed it dispatches;
+// the presence loop (presenceLoop, one goroutine) takes them in order.
+// For each, it waits for the read models to reach the event, reads the
+// user's status (a second connection of an online user changes nothing)
+// and their rooms (RoomIDsOf, one row per room), and finds their peers in
+// the member cache (members.go): the members of each room, loaded from the
+// read models (MemberIDs) the first time a change needs the room, then
+// kept current by the membership events the hub dispatches (onMembers:
+// RoomCreated, DMs included, MemberJoined, MemberLeft, MemberKicked,
+// MemberBanned, in log order, right after the hub applies them). A room
+// loading while dispatch runs on keeps what dispatch sees meanwhile and
+// applies it to the loaded rows, after waiting for the read models to
+// reach the last membership event dispatch had seen. After a change,
+// those of its rooms that no longer have a member connected to this
+// node are dropped (a room left by its last local member while
+// connected stays until a change of a member needs it again).
+//
+// The change is not sent at once: it goes into the batch of each
+// receiving connection (presencebatch.go: per connection, the latest
+// status of each user), and when the window (Limits.PresenceWindow,
+// 100 ms by default; it opens at the first change after a flush) ends, the
+// loop queues each connection's batch as one frame: "presence" for one
+// change (the frame of old), "presence_batch" for several. Connections
+// given the same changes share one prepared frame. A storm of n connects
+// in one room thus costs about n × windows frames instead of n², and one
+// member query per room instead of one per change. The batch and the
+// loop's map of online users are the loop's alone (no lock); the member
+// cache's mutex is below hub.mu (the loop holds hub.mu read-locked while
+// it reads the cache and the users' connections; dispatch takes the
+// cache's mutex alone).
 //
 // # Fan-out
 //
@@ -96,8 +132,9 @@
 // user's event and after a membership change (whose effects must follow
 // the deliveries before it). A subscription delivers each seq once, in
 // order: subscription.mu orders offer with the catch-up handover
-// (finishCatchUp). Lock order: hub.mu, then subscription.mu or conn.mu,
-// then conn.qmu; batchConn.mu is the writer's, below all of them.
+// (finishCatchUp). Lock order: hub.mu, then subscription.mu, conn.mu or
+// memberCache.mu, then conn.qmu; batchConn.mu is the writer's, below all
+// of them.
 //
 // # Health
 //

@@ -42,6 +42,7 @@ type Limits struct {
 	CommandTimeout  time.Duration // one request (default 10s)
 	TypingInterval  time.Duration // typing frames forwarded per room and connection (default 2s)
 	LeaseTTL        time.Duration // node lease; connections of a node silent this long are ended (default 15s)
+	PresenceWindow  time.Duration // a connection's presence changes are sent together at most this often (default 100ms)
 	// Caps; zero takes the default, a negative value lifts the cap.
 	ConnsPerUser     int // WebSockets one user may hold on this node (default 32)
 	ConnsPerIP       int // WebSockets one client address may hold on this node (default 256)
@@ -78,6 +79,7 @@ func (l *Limits) setDefaults() {
 	dur(&l.CommandTimeout, 10*time.Second)
 	dur(&l.TypingInterval, 2*time.Second)
 	dur(&l.LeaseTTL, 15*time.Second)
+	dur(&l.PresenceWindow, 100*time.Millisecond)
 	capDef := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -164,6 +166,7 @@ type Gateway struct {
 	loops    *supervise.Set
 	mux      *http.ServeMux
 	hub      *hub
+	members  *memberCache // member sets of rooms, for presence
 	upgrader websocket.Upgrader
 	caps     *connCaps
 	newRooms *throttle.Buckets // rooms created per user; nil: no cap
@@ -219,6 +222,8 @@ func New(cfg Config) (*Gateway, error) {
 		CheckOrigin:     g.checkWSOrigin,
 	}
 	g.hub.onRoomEvent = g.onCallEvent
+	g.members = newMemberCache(cfg.Projections)
+	g.hub.onMembers = g.members.apply
 	g.hub.onFanout = cfg.Metrics.Fanout
 	g.routes()
 	return g, nil

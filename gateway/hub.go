@@ -29,6 +29,10 @@ type hub struct {
 	presence chan presenceChange
 	// onRoomEvent, if set, sees every room event after its delivery.
 	onRoomEvent func(room domain.RoomID, seq uint64, ev domain.Event)
+	// onMembers, if set, sees every membership event (changesMembers)
+	// right after the hub applied it, in log order, before the events
+	// after it are dispatched: the presence loop's member cache.
+	onMembers func(room domain.RoomID, pos eventstore.Position, ev domain.Event)
 	// onFanout, if set, gets the time from a room event's commit to its
 	// frame being queued, for events this node has subscribers of.
 	onFanout func(time.Duration)
@@ -265,6 +269,9 @@ func (h *hub) dispatch(_ context.Context, events []eventstore.RecordedEvent) err
 		if changesMembers(ev) {
 			flush()
 			h.membersChanged(room, ev)
+			if h.onMembers != nil {
+				h.onMembers(room, re.Position, ev)
+			}
 		}
 	}
 	return nil
@@ -415,7 +422,8 @@ func (h *hub) allConns() []*conn {
 	return out
 }
 
-// presenceFrame tells clients a user's presence.
+// presenceFrame tells clients a user's presence: what a connection is
+// sent for the changes of one presence window when there is one.
 type presenceFrame struct {
 	Type     string        `json:"type"` // "presence"
 	UserID   domain.UserID `json:"user_id"`

@@ -28,6 +28,13 @@ type Metrics interface {
 	// "refused" (the host refused the frame), "malformed" (an envelope
 	// ignored) or "publish" (the bus refused to send).
 	CallRelayError(reason string)
+	// PresenceChange counts a user's presence change this node pushed to
+	// the connections of their peers.
+	PresenceChange()
+	// PresenceFrames counts the end of a presence window and the n
+	// presence and presence_batch frames it queued (at most one per
+	// connection).
+	PresenceFrames(n int)
 }
 
 // noMetrics records nothing.
@@ -39,6 +46,8 @@ func (noMetrics) Fanout(time.Duration)  {}
 func (noMetrics) SlowConsumer(string)   {}
 func (noMetrics) CallRelayed(string)    {}
 func (noMetrics) CallRelayError(string) {}
+func (noMetrics) PresenceChange()       {}
+func (noMetrics) PresenceFrames(int)    {}
 
 // Labels of frames that were not handled.
 const (

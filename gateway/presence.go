@@ -9,26 +9,40 @@ import (
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
 	"github.com/confabhq/confab/internal/supervise"
+	"github.com/gorilla/websocket"
 )
 
 // presenceLoop pushes a user's presence to everyone who shares a room
 // with them whenever it flips: online when their first connection opens,
-// offline with last_seen when their last one closes (on any node). A
-// change that cannot be read because the database is away or the read
-// models are behind is retried with loop's backoff until it can, so
-// presence converges once the database is back; other errors are logged
-// and the change skipped. It returns ctx.Err(), or a fatal error.
+// offline with last_seen when their last one closes (on any node). The
+// peers are the members of the user's rooms, from the member cache
+// (members.go). Each receiving connection collects the changes of a
+// window (Limits.PresenceWindow) and gets them in one frame when the
+// window ends (presencebatch.go). A change that cannot be read because
+// the database is away or the read models are behind is retried with
+// loop's backoff until it can, so presence converges once the database is
+// back; other errors are logged and the change skipped. It returns
+// ctx.Err(), or a fatal error.
 func (g *Gateway) presenceLoop(ctx context.Context, loop *supervise.Loop) error {
 	last := map[domain.UserID]bool{}
+	batch := newPresenceBatcher[*conn]()
+	window := time.NewTimer(time.Hour)
+	window.Stop()
+	defer window.Stop()
+	var windowEnd <-chan time.Time // nil while no window is open
 	for {
 		var pc presenceChange
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-windowEnd:
+			windowEnd = nil
+			g.flushPresence(batch)
+			continue
 		case pc = <-g.hub.presence:
 		}
 		err := loop.Do(ctx, func(ctx context.Context) error {
-			err := g.pushPresence(ctx, pc, last)
+			err := g.pushPresence(ctx, pc, last, batch)
 			if err != nil && !eventstore.IsTransient(err) {
 				// Not a fault of the database: retrying would not help.
 				g.logger.Warn("presence: cannot push a change", "user", pc.user, "err", err)
@@ -39,12 +53,17 @@ func (g *Gateway) presenceLoop(ctx context.Context, loop *supervise.Loop) error 
 		if err != nil {
 			return err
 		}
+		if windowEnd == nil && !batch.empty() {
+			window.Reset(g.limits.PresenceWindow)
+			windowEnd = window.C
+		}
 	}
 }
 
-// pushPresence sends the presence of pc's user to the peers unless last
-// says they were online already and still are.
-func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[domain.UserID]bool) error {
+// pushPresence adds the presence of pc's user to the batch of every
+// connection of their peers (and their own), unless last says they were
+// online already and still are.
+func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[domain.UserID]bool, batch *presenceBatcher[*conn]) error {
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err := g.read.WaitFor(wctx, pc.pos)
 	cancel()
@@ -58,16 +77,19 @@ func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[
 	if u.Online && last[pc.user] {
 		return nil
 	}
-	frame := presenceFrame{Type: "presence", UserID: u.ID, Status: "offline"}
+	e := presenceEntry{UserID: u.ID, Status: "offline"}
 	if u.Online {
-		frame.Status = "online"
+		e.Status = "online"
 	} else if !u.LastSeen.IsZero() {
 		ls := u.LastSeen
-		frame.LastSeen = &ls
+		e.LastSeen = &ls
 	}
-	peers, err := g.read.SharedRoomMembers(ctx, pc.user)
+	rooms, err := g.read.RoomIDsOf(ctx, pc.user)
 	if err != nil {
-		return fmt.Errorf("presence: read the room members of %s: %w", pc.user, err)
+		return fmt.Errorf("presence: read the rooms of %s: %w", pc.user, err)
+	}
+	if err := g.members.load(ctx, rooms); err != nil {
+		return fmt.Errorf("presence: %w", err)
 	}
 	// Only online users are remembered, so the map is as big as this
 	// node's view of who is online, not of everyone ever seen: an
@@ -78,18 +100,52 @@ func (g *Gateway) pushPresence(ctx context.Context, pc presenceChange, last map[
 	} else {
 		delete(last, pc.user)
 	}
-	pm, err := prepare(frame)
-	if err != nil {
-		return nil
+	g.metrics.PresenceChange()
+	h := g.hub
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.users[pc.user] {
+		batch.add(c, e)
 	}
-	g.hub.mu.RLock()
-	for _, p := range peers {
-		for c := range g.hub.users[p] {
-			c.send(pm)
+	g.members.each(rooms, func(p domain.UserID) {
+		if p == pc.user {
+			return
 		}
-	}
-	g.hub.mu.RUnlock()
+		for c := range h.users[p] {
+			batch.add(c, e)
+		}
+	})
+	g.members.evict(rooms, func(p domain.UserID) bool { return len(h.users[p]) > 0 })
 	return nil
+}
+
+// flushPresence queues on each connection of batch the frame of its
+// window's changes. Connections given the same changes share one
+// prepared frame. The frames are counted before they are queued, so that
+// a client that has one sees it in the metrics.
+func (g *Gateway) flushPresence(batch *presenceBatcher[*conn]) {
+	type out struct {
+		c  *conn
+		pm *websocket.PreparedMessage
+	}
+	var outs []out
+	shared := map[string]*websocket.PreparedMessage{}
+	batch.flush(func(c *conn, frame []byte) {
+		pm := shared[string(frame)]
+		if pm == nil {
+			var err error
+			if pm, err = websocket.NewPreparedMessage(websocket.TextMessage, frame); err != nil {
+				g.logger.Error("cannot prepare frame", "err", err)
+				return
+			}
+			shared[string(frame)] = pm
+		}
+		outs = append(outs, out{c, pm})
+	})
+	g.metrics.PresenceFrames(len(outs))
+	for _, o := range outs {
+		o.c.send(o.pm)
+	}
 }
 
 // leaseLoop renews this node's lease and ends the connections of nodes

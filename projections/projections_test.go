@@ -230,6 +230,10 @@ var applyTests = []struct {
 			equal(t, "shared with alice", shared, want)
 			equal(t, "shared with carol", must[[]domain.UserID](t)(p.SharedRoomMembers(ctx, carol)), []domain.UserID{carol})
 			equal(t, "rooms of carol", len(must[[]projections.RoomSummary](t)(p.RoomsOf(ctx, carol))), 0)
+			equal(t, "member IDs", must[[]domain.UserID](t)(p.MemberIDs(ctx, general)), want)
+			equal(t, "member IDs of a missing room", len(must[[]domain.UserID](t)(p.MemberIDs(ctx, "nope"))), 0)
+			equal(t, "room IDs of alice", must[[]domain.RoomID](t)(p.RoomIDsOf(ctx, alice)), []domain.RoomID{general})
+			equal(t, "room IDs of carol", len(must[[]domain.RoomID](t)(p.RoomIDsOf(ctx, carol))), 0)
 		},
 	},
 	{

@@ -269,7 +269,7 @@ func TestBadFrames(t *testing.T) {
 							answers++
 						}
 						switch {
-						case f.Type() == "presence":
+						case f.Type() == "presence" || f.Type() == "presence_batch":
 						case f.Type() == "pong":
 						case f.Type() == "error" && f.Str("code") == "rate_limited" && strings.HasPrefix(f.Str("id"), fmt.Sprintf("f%d-", round)) && f.Str("message") != "":
 							limited++

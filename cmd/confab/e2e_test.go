@@ -150,11 +150,11 @@ func TestChatFlow(t *testing.T) {
 			}
 			wsB.Close()
 			for {
-				f, err := wsA.NextOf(ctx, "presence")
+				f, err := wsA.Next(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if f.Str("user_id") == bob.User.ID && f.Str("status") == "offline" && f.Str("last_seen") != "" {
+				if p, ok := f.PresenceOf(bob.User.ID); ok && p.Str("status") == "offline" && p.Str("last_seen") != "" {
 					break
 				}
 			}

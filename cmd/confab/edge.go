@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -20,8 +21,21 @@ func edgeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ws-per-user", Value: 32, Usage: "WebSockets one user may hold open on this node (0: no cap)", Sources: cli.EnvVars("CONFAB_WS_PER_USER")},
 		&cli.IntFlag{Name: "ws-per-ip", Value: 256, Usage: "WebSockets one client address may hold open on this node (0: no cap; see --trusted-proxies)", Sources: cli.EnvVars("CONFAB_WS_PER_IP")},
 		&cli.IntFlag{Name: "ws-max-subscriptions", Value: 500, Usage: "rooms one WebSocket may subscribe to (0: no cap)", Sources: cli.EnvVars("CONFAB_WS_MAX_SUBSCRIPTIONS")},
+		&cli.DurationFlag{Name: "presence-window", Value: defaultPresenceWindow, Usage: "a WebSocket is sent the presence changes of this long together, in one frame (1ms to 10s)", Sources: cli.EnvVars("CONFAB_PRESENCE_WINDOW"), Validator: checkPresenceWindow},
 		&cli.IntFlag{Name: "rooms-per-hour", Value: 30, Usage: "group rooms one user may create at once, and then per hour, on this node (0: no cap)", Sources: cli.EnvVars("CONFAB_ROOMS_PER_HOUR")},
 	}
+}
+
+// defaultPresenceWindow is --presence-window's default.
+const defaultPresenceWindow = 100 * time.Millisecond
+
+// checkPresenceWindow refuses a presence window that would send every
+// change alone (below 1ms) or hold changes for too long (above 10s).
+func checkPresenceWindow(d time.Duration) error {
+	if d < time.Millisecond || d > 10*time.Second {
+		return fmt.Errorf("--presence-window %s: want 1ms to 10s", d)
+	}
+	return nil
 }
 
 // edgeLimits are the gateway's limits from the flags; a cap of 0 (none)
@@ -37,6 +51,7 @@ func edgeLimits(c *cli.Command) gateway.Limits {
 		FramesPerSecond: c.Float64("ws-rate"), FrameBurst: int(c.Int("ws-burst")),
 		ConnsPerUser: capOf("ws-per-user"), ConnsPerIP: capOf("ws-per-ip"),
 		MaxSubscriptions: capOf("ws-max-subscriptions"), RoomsPerHour: capOf("rooms-per-hour"),
+		PresenceWindow: c.Duration("presence-window"),
 	}
 }
 

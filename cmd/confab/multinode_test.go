@@ -116,7 +116,8 @@ func (mc *mnConn) waitSeq(t *testing.T, ctx context.Context, room string, seq ui
 
 func presenceOf(user *apitest.Client, status string) func(apitest.Frame) bool {
 	return func(f apitest.Frame) bool {
-		return f.Type() == "presence" && f.Str("user_id") == user.User.ID && f.Str("status") == status
+		p, ok := f.PresenceOf(user.User.ID)
+		return ok && p.Str("status") == status
 	}
 }
 
@@ -314,10 +315,11 @@ func TestMultiNode(t *testing.T) {
 	}
 	acked.add(invAcked{Seq: seq, Sender: carol.User.ID, ID: inflight, Text: "message " + inflight})
 	invWaitFor(t, ctx, time.Minute, "alice to see carol online again", func() (bool, string) {
-		fs := aliceWS.framesOf(func(f apitest.Frame) bool { return f.Type() == "presence" && f.Str("user_id") == carol.User.ID })
+		fs := aliceWS.framesOf(func(f apitest.Frame) bool { _, ok := f.PresenceOf(carol.User.ID); return ok })
 		var statuses []string
 		for _, f := range fs {
-			statuses = append(statuses, f.Str("status"))
+			p, _ := f.PresenceOf(carol.User.ID)
+			statuses = append(statuses, p.Str("status"))
 		}
 		return len(fs) >= 3 && statuses[len(statuses)-1] == "online", strings.Join(statuses, ",")
 	})

@@ -29,6 +29,37 @@ func (f Frame) Uint(k string) uint64 { n, _ := f[k].(float64); return uint64(n) 
 // Data returns the data object of an event frame.
 func (f Frame) Data() Frame { d, _ := f["data"].(map[string]any); return Frame(d) }
 
+// Presence returns the presence changes a presence or presence_batch
+// frame carries, each with user_id, status and maybe last_seen (a
+// presence frame's own fields); none for another frame.
+func (f Frame) Presence() []Frame {
+	switch f.Type() {
+	case "presence":
+		return []Frame{f}
+	case "presence_batch":
+		users, _ := f["users"].([]any)
+		out := make([]Frame, 0, len(users))
+		for _, u := range users {
+			if m, ok := u.(map[string]any); ok {
+				out = append(out, Frame(m))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// PresenceOf returns user's presence change in a presence or
+// presence_batch frame, if it has one.
+func (f Frame) PresenceOf(user string) (Frame, bool) {
+	for _, p := range f.Presence() {
+		if p.Str("user_id") == user {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
 // WS is a WebSocket connection to the API. Acks and errors are matched to
 // requests by id; every other frame is queued for Next.
 type WS struct {

@@ -30,6 +30,9 @@ type Metrics struct {
 	slow          *prometheus.CounterVec
 	relayed       *prometheus.CounterVec
 	relayErrors   *prometheus.CounterVec
+	presFrames    prometheus.Counter
+	presChanges   prometheus.Counter
+	presWindows   prometheus.Counter
 }
 
 // New returns the collectors, registered with the Go runtime's and the
@@ -80,6 +83,18 @@ func New() *Metrics {
 		Name: "confab_call_relay_errors_total",
 		Help: "Call relay failures, by reason: timeout (the host did not answer within 5 s), not_host (the host had given the call up), refused (the host refused the frame), malformed (an envelope ignored), publish (the bus refused to send).",
 	}, []string{"reason"})
+	m.presFrames = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "confab_presence_frames_total",
+		Help: "Presence frames (presence and presence_batch) queued to this node's WebSockets: at most one per connection per presence window.",
+	})
+	m.presChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "confab_presence_changes_total",
+		Help: "Presence changes (a user going online or offline) this node pushed to the connections of the user's peers.",
+	})
+	m.presWindows = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "confab_presence_windows_total",
+		Help: "Presence windows that ended with frames to send: each queues at most one presence frame per connection.",
+	})
 	for _, k := range []string{"req", "reply", "push"} {
 		m.relayed.WithLabelValues(k)
 	}
@@ -94,7 +109,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.framesIn, m.framesOut, m.fanout, m.appended, m.appends, m.appendSeconds, m.projLag, m.slow,
-		m.relayed, m.relayErrors,
+		m.relayed, m.relayErrors, m.presFrames, m.presChanges, m.presWindows,
 	)
 	return m
 }
@@ -123,6 +138,16 @@ func (m *Metrics) CallRelayed(kind string) { m.relayed.WithLabelValues(kind).Inc
 
 // CallRelayError counts a call relay failure.
 func (m *Metrics) CallRelayError(reason string) { m.relayErrors.WithLabelValues(reason).Inc() }
+
+// PresenceChange counts a presence change pushed to a user's peers.
+func (m *Metrics) PresenceChange() { m.presChanges.Inc() }
+
+// PresenceFrames counts a presence window's end and the n frames it
+// queued.
+func (m *Metrics) PresenceFrames(n int) {
+	m.presWindows.Inc()
+	m.presFrames.Add(float64(n))
+}
 
 // Fanout observes the delay from an event's commit to its delivery.
 func (m *Metrics) Fanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }

@@ -73,7 +73,8 @@ export class Client extends Emitter {
     });
     socket.on("unauthenticated", () => this.#checkSession());
     socket.on("frame:event", (f) => this.#onEvent(f));
-    socket.on("frame:presence", (f) => this.#onPresence(f));
+    socket.on("frame:presence", (f) => this.#onPresence([f]));
+    socket.on("frame:presence_batch", (f) => this.#onPresence(f.users || []));
     socket.on("frame:typing", (f) => this.#onTyping(f));
     socket.on("frame:read_marker", (f) => this.#onReadMarker(f));
     socket.on("frame:rooms_changed", (f) => this.#onRoomsChanged(f));
@@ -485,12 +486,17 @@ export class Client extends Emitter {
     this.userFetches.set(id, p);
   }
 
-  #onPresence(f) {
-    const u = this.users.get(f.user_id);
-    if (!u) return;
-    u.status = f.status;
-    if (f.last_seen) u.last_seen = f.last_seen;
-    this.emit("users");
+  /** Applies presence changes: a presence frame's, or a presence_batch's users (each once, latest). */
+  #onPresence(changes) {
+    let changed = false;
+    for (const f of changes) {
+      const u = this.users.get(f.user_id);
+      if (!u) continue;
+      u.status = f.status;
+      if (f.last_seen) u.last_seen = f.last_seen;
+      changed = true;
+    }
+    if (changed) this.emit("users");
   }
 
   // ---- events -------------------------------------------------------------
