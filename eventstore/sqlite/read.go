@@ -82,8 +82,13 @@ const (
 
 // query runs a query on a reader connection and appends the events it
 // returns to dst. It reads through the driver directly: database/sql's
-// Scan converts and copies every column of every row once more.
+// Scan converts and copies every column of every row once more. The
+// statement is prepared once per connection (see stmtCache).
 func (s *Store) query(ctx context.Context, dst []eventstore.RecordedEvent, q string, args ...any) ([]eventstore.RecordedEvent, error) {
+	if !s.stmts.acquire() {
+		return nil, eventstore.ErrClosed
+	}
+	defer s.stmts.release()
 	conn, err := s.r.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -96,12 +101,21 @@ func (s *Store) query(ctx context.Context, dst []eventstore.RecordedEvent, q str
 		}
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
-	err = conn.Raw(func(dc any) error {
-		qc, ok := dc.(driver.QueryerContext)
+	err = conn.Raw(func(raw any) error {
+		dc, ok := raw.(driver.Conn)
 		if !ok {
-			return fmt.Errorf("driver connection %T cannot query", dc)
+			return fmt.Errorf("driver connection %T is not a driver.Conn", raw)
 		}
-		rows, err := qc.QueryContext(ctx, q, named)
+		stmt, err := s.stmts.get(ctx, dc, q)
+		if err != nil {
+			return err
+		}
+		defer s.stmts.check(dc)
+		sq, ok := stmt.(driver.StmtQueryContext)
+		if !ok {
+			return fmt.Errorf("driver statement %T cannot query", stmt)
+		}
+		rows, err := sq.QueryContext(ctx, named)
 		if err != nil {
 			return err
 		}
