@@ -45,23 +45,29 @@ func (c *stmtCache) acquire() bool {
 	return !closed
 }
 
+// maxStmts bounds the statements cached per connection; past it, a
+// query's statement is prepared for one use (cached false).
+const maxStmts = 32
+
 // get returns the statement of query prepared on dc, preparing it on
 // first use. The caller has dc to itself (inside Conn.Raw) and has
-// acquired the cache.
-func (c *stmtCache) get(ctx context.Context, dc driver.Conn, query string) (driver.Stmt, error) {
+// acquired the cache; it closes the statement after use if it is not
+// cached.
+func (c *stmtCache) get(ctx context.Context, dc driver.Conn, query string) (stmt driver.Stmt, cached bool, err error) {
 	c.mu.Lock()
-	stmt := c.m[dc][query]
+	stmt = c.m[dc][query]
+	full := len(c.m[dc]) >= maxStmts
 	c.mu.Unlock()
 	if stmt != nil {
-		return stmt, nil
+		return stmt, true, nil
 	}
 	pc, ok := dc.(driver.ConnPrepareContext)
 	if !ok {
-		return nil, fmt.Errorf("driver connection %T cannot prepare", dc)
+		return nil, false, fmt.Errorf("driver connection %T cannot prepare", dc)
 	}
-	stmt, err := prepare(ctx, pc, query)
-	if err != nil {
-		return nil, err
+	stmt, err = prepare(ctx, pc, query)
+	if err != nil || full {
+		return stmt, false, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -72,7 +78,7 @@ func (c *stmtCache) get(ctx context.Context, dc driver.Conn, query string) (driv
 		c.m[dc] = map[string]driver.Stmt{}
 	}
 	c.m[dc][query] = stmt
-	return stmt, nil
+	return stmt, true, nil
 }
 
 // check finalizes dc's statements if dc is no longer valid: the pool

@@ -299,11 +299,11 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir 
 		return nil, eventstore.ErrClosed
 	}
 	rev := int64(min(from, math.MaxInt64))
-	q := `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`
+	q := `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`
 	if dir == eventstore.Backwards {
-		q = `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`
+		q = `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC`
 	}
-	evs, err := s.query(ctx, make([]eventstore.RecordedEvent, 0, min(limit, 256)), q, stream, rev, int64(limit))
+	evs, err := s.query(ctx, make([]eventstore.RecordedEvent, 0, min(limit, 256)), limited(q, limit), stream, rev)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s: %w", stream, err)
 	}
