@@ -22,6 +22,7 @@ type session struct {
 	SessionID string
 	TokenHash string
 	CreatedAt time.Time
+	lastUsed  time.Time // the read models' last recorded use
 }
 
 // requestToken returns the bearer token of a request: the Authorization
@@ -45,6 +46,17 @@ var errUnauthenticated = domain.Errorf(domain.KindUnauthenticated, "", "missing 
 // identity a request has. An expired session gets "session expired"; a
 // session in use has its use recorded (see sessions.go).
 func (g *Gateway) lookupSession(ctx context.Context, token string) (*session, error) {
+	s, err := g.authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	g.touch(s.UserID, s.SessionID, s.lastUsed)
+	return s, nil
+}
+
+// authenticate is lookupSession without recording the use: a WebSocket
+// records it with its opening (commands.Connect.SessionID).
+func (g *Gateway) authenticate(ctx context.Context, token string) (*session, error) {
 	if token == "" || len(token) > 128 {
 		return nil, errUnauthenticated
 	}
@@ -63,8 +75,7 @@ func (g *Gateway) lookupSession(ctx context.Context, token string) (*session, er
 	if err != nil {
 		return nil, err
 	}
-	g.touch(s.UserID, s.SessionID, s.LastUsedAt)
-	return &session{UserID: s.UserID, Username: u.Username, SessionID: s.SessionID, TokenHash: hash, CreatedAt: s.CreatedAt}, nil
+	return &session{UserID: s.UserID, Username: u.Username, SessionID: s.SessionID, TokenHash: hash, CreatedAt: s.CreatedAt, lastUsed: s.LastUsedAt}, nil
 }
 
 // withClient returns the request's context carrying what a new session

@@ -14,7 +14,9 @@ import (
 // (domain.SessionPolicy) at its idle timeout or its maximum age. Every
 // authentication (REST request, WebSocket upgrade, hello) checks it, and
 // records the session's use (a SessionUsed event) when the recorded one
-// is at least a touch interval old. An open WebSocket is use too: the
+// is at least a touch interval old (a WebSocket records it in the append
+// of its ConnectionOpened: commands.Connect.SessionID, one append per
+// connect). An open WebSocket is use too: the
 // session loop touches the sessions of this node's connections every
 // sweep, and closes, with 4001 "session expired", those whose session
 // reached its maximum age. Sessions that end (signed out, revoked, past

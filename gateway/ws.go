@@ -31,7 +31,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	}()
 	var sess *session
 	if token := requestToken(r); token != "" {
-		s, err := g.lookupSession(r.Context(), token)
+		s, err := g.authenticate(r.Context(), token)
 		switch {
 		case err == nil:
 			sess = s
@@ -99,7 +99,7 @@ func (g *Gateway) serveConn(ws *websocket.Conn, hj *batchHijacker, sess *session
 	g.sendJSON(c, map[string]any{"type": "ready", "conn_id": c.id, "user": map[string]any{"id": c.user, "username": c.username}})
 	g.hub.addConn(c)
 
-	if _, err := g.cmds.Connect.Handle(g.baseCtx, commands.Connect{User: c.user, ConnID: c.id, NodeID: g.nodeID}); err != nil {
+	if _, err := g.cmds.Connect.Handle(g.baseCtx, commands.Connect{User: c.user, ConnID: c.id, NodeID: g.nodeID, SessionID: c.sessionID}); err != nil {
 		if eventstore.IsTransient(err) {
 			// The store takes no writes now (it is down, or its disk is
 			// full): try later.
@@ -166,7 +166,7 @@ func (g *Gateway) hello(ws *websocket.Conn) *session {
 		}
 		return fail(websocket.ClosePolicyViolation, fe.code, fe.msg)
 	}
-	s, err := g.lookupSession(context.Background(), f.Token)
+	s, err := g.authenticate(context.Background(), f.Token)
 	if err != nil {
 		ae := toAPIError(err, g.logger)
 		return fail(closeSignedOut, ae.Code, ae.Message)

@@ -57,6 +57,9 @@ type Projections struct {
 	mu      sync.Mutex
 	last    eventstore.Position // the checkpoint as last committed or read
 	changed chan struct{}       // closed and replaced when last changes
+
+	// prepared holds the *sql.Stmt of each query of queryRow, by its text.
+	prepared sync.Map
 }
 
 // Open migrates the schema and returns the read models on db. For SQLite,

@@ -91,7 +91,7 @@ func (p *Projections) RoomByInviteCode(ctx context.Context, code string) (domain
 // Member returns user's role in room; ok is false if user is not a member
 // (never joined, left, was kicked or banned) or the room does not exist.
 func (p *Projections) Member(ctx context.Context, room domain.RoomID, user domain.UserID) (role domain.Role, ok bool, err error) {
-	err = p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT role FROM proj_members WHERE room_id = ? AND user_id = ?`), string(room), string(user)).Scan(&role)
+	err = p.queryRow(ctx, `SELECT role FROM proj_members WHERE room_id = ? AND user_id = ?`, string(room), string(user)).Scan(&role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}

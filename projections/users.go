@@ -53,7 +53,7 @@ type User struct {
 // SessionByTokenHash returns the session whose token has the given hash
 // (hex SHA-256), or a KindNotFound error: a session that ended is gone.
 func (p *Projections) SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error) {
-	s, err := scanSession(p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT `+sessionColumns+` FROM proj_sessions WHERE token_hash = ?`), tokenHash).Scan)
+	s, err := scanSession(p.queryRow(ctx, `SELECT `+sessionColumns+` FROM proj_sessions WHERE token_hash = ?`, tokenHash).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, domain.Errorf(domain.KindNotFound, "find session", "no such session")
 	}
@@ -105,7 +105,7 @@ func scanUser(scan func(dest ...any) error, u *User, dest ...any) error {
 // KindNotFound error.
 func (p *Projections) User(ctx context.Context, id domain.UserID) (User, error) {
 	u := User{ID: id}
-	row := p.db.QueryRowContext(ctx, p.d.Rebind(`SELECT `+userColumns+` FROM proj_users u WHERE u.user_id = ?`), string(id))
+	row := p.queryRow(ctx, `SELECT `+userColumns+` FROM proj_users u WHERE u.user_id = ?`, string(id))
 	err := scanUser(row.Scan, &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, domain.Errorf(domain.KindNotFound, "find user", "no such user")

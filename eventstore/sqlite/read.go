@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/confabhq/confab/eventstore"
@@ -40,7 +41,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	from := int64(min(after.Commit, math.MaxInt64))
 	half := limit / 2
 	if limit < splitMin || from+int64(half) >= s.written.Load() {
-		evs, err := s.query(ctx, make([]eventstore.RecordedEvent, 0, min(limit, 1024)), qAll, from, int64(limit))
+		evs, err := s.query(ctx, make([]eventstore.RecordedEvent, 0, min(limit, 1024)), limited(qAll, limit), from)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: read all after %v: %w", after, err)
 		}
@@ -56,7 +57,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 		defer close(done)
 		first, firstErr = s.query(ctx, buf[:0:half], qRange, from, from+int64(half))
 	}()
-	rest, err := s.query(ctx, buf[half:half:limit], qAll, from+int64(half), int64(limit-half))
+	rest, err := s.query(ctx, buf[half:half:limit], limited(qAll, limit-half), from+int64(half))
 	<-done
 	switch {
 	case firstErr != nil:
@@ -68,7 +69,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	}
 	// Nothing in the first range: a hole, or a snapshot from before the
 	// writer's last commits. Read again, in one piece.
-	evs, err := s.query(ctx, buf[:0], qAll, from, int64(limit))
+	evs, err := s.query(ctx, buf[:0], limited(qAll, limit), from)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read all after %v: %w", after, err)
 	}
@@ -76,14 +77,26 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 }
 
 const (
-	qAll   = `SELECT ` + columns + ` FROM events WHERE position > ? ORDER BY position LIMIT ?`
+	qAll   = `SELECT ` + columns + ` FROM events WHERE position > ? ORDER BY position` // + LIMIT, see limited
 	qRange = `SELECT ` + columns + ` FROM events WHERE position > ? AND position <= ? ORDER BY position`
 )
 
+// limited returns q with a LIMIT of n written into its text. A bound
+// LIMIT ? makes SQLite compile the statement again at every run (its
+// plan depends on the value), which costs more than the read; a few
+// distinct limits (the callers' batch sizes) give a few statements per
+// connection (see stmtCache).
+func limited(q string, n int) string { return q + " LIMIT " + strconv.Itoa(n) }
+
 // query runs a query on a reader connection and appends the events it
 // returns to dst. It reads through the driver directly: database/sql's
-// Scan converts and copies every column of every row once more.
+// Scan converts and copies every column of every row once more. The
+// statement is prepared once per connection (see stmtCache).
 func (s *Store) query(ctx context.Context, dst []eventstore.RecordedEvent, q string, args ...any) ([]eventstore.RecordedEvent, error) {
+	if !s.stmts.acquire() {
+		return nil, eventstore.ErrClosed
+	}
+	defer s.stmts.release()
 	conn, err := s.r.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -96,12 +109,25 @@ func (s *Store) query(ctx context.Context, dst []eventstore.RecordedEvent, q str
 		}
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
-	err = conn.Raw(func(dc any) error {
-		qc, ok := dc.(driver.QueryerContext)
+	err = conn.Raw(func(raw any) error {
+		dc, ok := raw.(driver.Conn)
 		if !ok {
-			return fmt.Errorf("driver connection %T cannot query", dc)
+			return fmt.Errorf("driver connection %T is not a driver.Conn", raw)
 		}
-		rows, err := qc.QueryContext(ctx, q, named)
+		stmt, cached, err := s.stmts.get(ctx, dc, q)
+		if err != nil {
+			return err
+		}
+		if cached {
+			defer s.stmts.check(dc)
+		} else {
+			defer stmt.Close()
+		}
+		sq, ok := stmt.(driver.StmtQueryContext)
+		if !ok {
+			return fmt.Errorf("driver statement %T cannot query", stmt)
+		}
+		rows, err := sq.QueryContext(ctx, named)
 		if err != nil {
 			return err
 		}

@@ -28,8 +28,9 @@ const subscribeBatch = 2048
 
 // Store is an event store in a SQLite file.
 type Store struct {
-	w       *sql.DB // the writer: one connection
-	r       *sql.DB // readers
+	w       *sql.DB   // the writer: one connection
+	r       *sql.DB   // readers
+	stmts   stmtCache // the readers' prepared statements
 	wr      *writer
 	group   *eventstore.GroupCommitter
 	changed eventstore.Signal
@@ -220,15 +221,23 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // modernc's *sqlite.Error with SQLITE_FULL, SQLITE_IOERR or
 // SQLITE_READONLY, which eventstore.Classify calls transient: the read
 // models' loop retries them and the gateway answers "unavailable".
+//
+// Its handles keep up to readModelIdle connections open between uses:
+// opening one costs its pragmas and the parse of the whole schema, and
+// the read models' prepared statements live on their connection.
 func OpenDB(path string) (*sql.DB, error) {
 	return openHandle(dsn(path, true))
 }
+
+// readModelIdle is how many idle connections OpenDB's handles keep.
+const readModelIdle = 16
 
 func openHandle(dsn string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	db.SetMaxIdleConns(readModelIdle)
 	return db, nil
 }
 
@@ -290,11 +299,11 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir 
 		return nil, eventstore.ErrClosed
 	}
 	rev := int64(min(from, math.MaxInt64))
-	q := `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`
+	q := `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision >= ? ORDER BY revision`
 	if dir == eventstore.Backwards {
-		q = `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`
+		q = `SELECT ` + columns + ` FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC`
 	}
-	evs, err := s.query(ctx, make([]eventstore.RecordedEvent, 0, min(limit, 256)), q, stream, rev, int64(limit))
+	evs, err := s.query(ctx, make([]eventstore.RecordedEvent, 0, min(limit, 256)), limited(q, limit), stream, rev)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read %s: %w", stream, err)
 	}
@@ -326,9 +335,9 @@ func (s *Store) Close() error {
 	}
 	if s.readOnly != nil {
 		s.changed.Broadcast()
-		return s.r.Close()
+		return errors.Join(s.stmts.close(), s.r.Close())
 	}
 	s.group.Close()
 	s.changed.Broadcast()
-	return errors.Join(s.wr.close(), s.r.Close(), s.w.Close())
+	return errors.Join(s.wr.close(), s.stmts.close(), s.r.Close(), s.w.Close())
 }
