@@ -94,7 +94,6 @@
 //     measured apart, from the first call.join until everyone receives:
 //     each node's CPU-seconds, per participant on it, and relay messages.
 //     More than one host is flagged: the call is split.
-//
 //   - chat across nodes (chatnodes.go): --server repeated (or a comma list)
 //     without --call spreads the clients over those nodes, client i on node
 //     i mod N; as room r's members are the users r*M .. r*M+M-1, every
