@@ -18,7 +18,7 @@ type CopyFunc func(ctx context.Context, driverConn any, table string, cols []str
 // them instead of inserting them in its write statement: COPY costs a
 // round trip of its own, and under that many rows the INSERT from arrays
 // is as cheap.
-const copyMin = 64
+const copyMin = 200
 
 // UseCopy makes the PostgreSQL applier insert a batch's new rows of a
 // table with f (COPY FROM) when there are at least copyMin of them; the
