@@ -34,6 +34,10 @@ type applier struct {
 	shadow bool
 	// joinsSet is true once joinsByIndex ran in the transaction.
 	joinsSet bool
+	// conn is the connection holding tx and copy the COPY it inserts a
+	// table's many new rows with (PostgreSQL with UseCopy), else nil.
+	conn *sql.Conn
+	copy CopyFunc
 }
 
 // batches keeps the batches of appliers that closed, with their maps and

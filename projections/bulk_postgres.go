@@ -150,8 +150,19 @@ func (a *applier) writeAll(ctx context.Context, tables []tableIO) error {
 	var shape pgShape
 	shape.write = true
 	var args []any
+	type copied struct {
+		d    *tableDef
+		cols []any
+	}
+	var copies []copied
 	for ti, t := range tables {
 		for op := opInsert; op <= opDelete; op++ {
+			if op == opInsert {
+				if cols, ok := a.copies(t); ok {
+					copies = append(copies, copied{t.tableDef(), cols})
+					continue
+				}
+			}
 			cols, ok := t.columns(op)
 			if !ok {
 				continue
@@ -160,11 +171,18 @@ func (a *applier) writeAll(ctx context.Context, tables []tableIO) error {
 			args = append(args, cols...)
 		}
 	}
-	if shape.bits == 0 {
-		return nil
+	if shape.bits != 0 {
+		if _, err := a.tx.ExecContext(ctx, a.shadowed(pgQuery(shape, tables)), args...); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
 	}
-	if _, err := a.tx.ExecContext(ctx, a.shadowed(pgQuery(shape, tables)), args...); err != nil {
-		return fmt.Errorf("write: %w", err)
+	// The copies come after the statement: its deletes and updates are
+	// of other rows (a row is written once per batch), and a new row
+	// never meets one that the statement removes.
+	for _, c := range copies {
+		if err := a.copyRows(ctx, c.d, c.cols); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/eventstore/postgres"
 	"github.com/confabhq/confab/projections"
 )
 
@@ -118,4 +119,43 @@ func TestFoldEqualsStatements(t *testing.T) {
 		t.Fatalf("only %d messages", n)
 	}
 	sameDump(t, dumps[projections.Postgres], dumps[projections.SQLite])
+}
+
+// TestCopyEqualsInsert applies a busy log in batches of 1000 on
+// PostgreSQL, where a table's many new rows (the messages) go by COPY
+// (UseCopy), and one event per batch, where every row goes in the write
+// statement: the rows must be the same, and the batches must have copied.
+func TestCopyEqualsInsert(t *testing.T) {
+	log := &memLog{revs: map[string]uint64{}}
+	g := newGen(t, log, 9)
+	g.chatty = true
+	g.run(4000)
+
+	copied := 0
+	copying := newPostgresBackend(t)
+	p := copying.open(t)
+	p.UseCopy(func(ctx context.Context, dc any, table string, cols []string, columns []any) (int64, error) {
+		n, err := postgres.CopyFrom(ctx, dc, table, cols, columns)
+		copied += int(n)
+		return n, err
+	})
+	for i := 0; i < len(log.events); i += 1000 {
+		if err := p.Apply(ctx, log.events[i:min(i+1000, len(log.events))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if copied == 0 {
+		t.Fatal("no row was copied")
+	}
+	verify(t, p, g)
+
+	inserting := newPostgresBackend(t)
+	inserting.noCopy = true
+	q := inserting.open(t)
+	for i := range log.events {
+		if err := q.Apply(ctx, log.events[i:i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameDump(t, dump(t, p), dump(t, q))
 }

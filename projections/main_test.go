@@ -27,6 +27,9 @@ type backend struct {
 	openStore func(t testing.TB) eventstore.Store
 	// fresh returns another backend of the same kind on a new database.
 	fresh func(t testing.TB) *backend
+	// noCopy: PostgreSQL's applier inserts every row in its write
+	// statement (without UseCopy), as before it could copy.
+	noCopy bool
 }
 
 // eachBackend runs f on SQLite and on PostgreSQL, each on a database of
@@ -98,6 +101,9 @@ func (b *backend) open(t testing.TB) *projections.Projections {
 	p, err := projections.Open(context.Background(), b.db, b.dialect)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !b.noCopy {
+		p.UseCopy(postgres.CopyFrom)
 	}
 	return p
 }

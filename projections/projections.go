@@ -50,6 +50,8 @@ func Filter() eventstore.Filter {
 type Projections struct {
 	db *sql.DB
 	d  Dialect
+	// copy inserts many new rows with COPY (UseCopy), if set.
+	copy CopyFunc
 
 	// applyMu serializes Apply and Rebuild within the process.
 	applyMu sync.Mutex
@@ -210,10 +212,11 @@ func (p *Projections) apply(ctx context.Context, events []eventstore.RecordedEve
 }
 
 func (p *Projections) applyTx(ctx context.Context, events []eventstore.RecordedEvent, rebuild bool) (eventstore.Position, error) {
-	tx, err := p.db.BeginTx(ctx, nil)
+	tx, conn, release, err := p.begin(ctx)
 	if err != nil {
 		return eventstore.Position{}, fmt.Errorf("projections: apply: begin: %w", err)
 	}
+	defer release()
 	defer tx.Rollback()
 	cp, rebuilding, err := lockCheckpoint(ctx, tx, p.d)
 	if err != nil {
@@ -222,7 +225,7 @@ func (p *Projections) applyTx(ctx context.Context, events []eventstore.RecordedE
 	if rebuilding && !rebuild {
 		return cp, errRebuilding
 	}
-	a := newApplier(tx, p.d)
+	a := p.newApplierOn(tx, conn)
 	defer a.close()
 	start := cp
 	for i := range events {

@@ -462,16 +462,17 @@ func isDeadlock(err error) bool {
 // applyShadow applies a batch of events to the shadow tables and moves
 // the shadow checkpoint, in one transaction.
 func (p *Projections) applyShadow(ctx context.Context, events []eventstore.RecordedEvent) error {
-	tx, err := p.db.BeginTx(ctx, nil)
+	tx, conn, release, err := p.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("projections: rebuild: begin: %w", err)
 	}
+	defer release()
 	defer tx.Rollback()
 	st, err := lockShadow(ctx, tx, p.d)
 	if err != nil {
 		return err
 	}
-	a := newApplier(tx, p.d)
+	a := p.newApplierOn(tx, conn)
 	a.shadow = true
 	defer a.close()
 	cp, n := st.pos, int64(0)

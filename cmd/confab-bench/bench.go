@@ -67,7 +67,7 @@ type bench struct {
 	cfg    config
 	log    *slog.Logger
 	http   *http.Client
-	wsURL  string
+	wsURLs []string // each server's WebSocket endpoint; client i uses wsURLOf(i)
 	runID  string
 	marker string // "cb <runID> ": the prefix of every message text
 
@@ -80,7 +80,7 @@ type bench struct {
 	dialSem       chan struct{}
 	srcIPs        []net.IP
 	probe         *serverProbe
-	nodeProbes    []*serverProbe // --call across nodes: each node's /metrics
+	nodeProbes    []*serverProbe // across nodes: each node's /metrics (--call), or /proc or /metrics (chat)
 	msgSeq        atomic.Uint64
 	outstanding   atomic.Int64 // sends not yet answered
 	closing       atomic.Bool
@@ -93,11 +93,13 @@ type bench struct {
 func newBench(cfg config, log *slog.Logger) (*bench, error) {
 	b := &bench{
 		cfg: cfg, log: log, http: newHTTPClient(),
-		wsURL:   "ws" + strings.TrimPrefix(cfg.Server, "http") + "/api/v1/ws",
 		runID:   randomString(8),
 		dialSem: make(chan struct{}, cfg.ConnectConcurrency),
 	}
 	b.marker = "cb " + b.runID + " "
+	for _, s := range cfg.nodes() {
+		b.wsURLs = append(b.wsURLs, "ws"+strings.TrimPrefix(s, "http")+"/api/v1/ws")
+	}
 	for i := range cfg.SourceIPs {
 		if cfg.SourceIPs == 1 {
 			break // let the kernel choose
@@ -175,6 +177,8 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		rep.Finished = time.Now().UTC()
 		return rep, err
 	}
+
+	b.nodeProbes = b.newChatNodeProbes(ctx)
 
 	// Connect.
 	runCtx, cancel := context.WithCancel(ctx)
@@ -436,6 +440,7 @@ func (b *bench) step(ctx context.Context, i int, rate float64) stepReport {
 	}
 	b.log.Info("run: sending", "rate", rate, "duration", cfg.Duration, "per_conn_rate", fmt.Sprintf("%.2f", rep.PerConnSendRate))
 	s0 := b.probe.sample(ctx)
+	p0 := b.sampleProcs(ctx)
 	g0 := selfCPU()
 	start := time.Now()
 	jobs := make(chan slot, 4096)
@@ -495,6 +500,7 @@ func (b *bench) step(ctx context.Context, i int, rate float64) stepReport {
 	rep.DrainComplete = b.waitDelivered(ctx, heads, deadline)
 	rep.DrainSeconds = time.Since(drainStart).Seconds()
 	s1 := b.probe.sample(ctx)
+	p1 := b.sampleProcs(ctx)
 	rep.GeneratorCPUSeconds = selfCPU() - g0
 
 	// Check every receiver of every room, then start afresh.
@@ -534,6 +540,7 @@ func (b *bench) step(ctx context.Context, i int, rate float64) stepReport {
 			rep.Server.CPUPerMillionDeliveries = rep.Server.CPUSeconds / float64(rep.Deliveries) * 1e6
 		}
 	}
+	rep.Procs = b.procsOver(p0, p1, rep.Deliveries)
 	rep.judge(cfg)
 	b.log.Info("run: step done", "rate", rate, "acks_per_sec", fmt.Sprintf("%.0f", rep.AckRate),
 		"deliveries_per_sec", fmt.Sprintf("%.0f", rep.DeliveryRate), "p99_ms", rep.Latency.P99,

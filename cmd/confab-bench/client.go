@@ -93,8 +93,8 @@ func (c *client) roomIndex(id string) int {
 
 var writeBufferPool = &sync.Pool{}
 
-// dial opens the WebSocket of client i, from the i-th source address when
-// several are configured.
+// dial opens the WebSocket of client i on its node, from the i-th source
+// address when several are configured.
 func (b *bench) dial(ctx context.Context, i int, token string) (*websocket.Conn, error) {
 	nd := &net.Dialer{Timeout: 30 * time.Second}
 	if len(b.srcIPs) > 0 {
@@ -107,7 +107,7 @@ func (b *bench) dial(ctx context.Context, i int, token string) (*websocket.Conn,
 		WriteBufferSize:  1024,
 		WriteBufferPool:  writeBufferPool,
 	}
-	conn, resp, err := d.DialContext(ctx, b.wsURL, http.Header{"Authorization": {"Bearer " + token}})
+	conn, resp, err := d.DialContext(ctx, b.wsURLOf(i), http.Header{"Authorization": {"Bearer " + token}})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("dial: HTTP %d", resp.StatusCode)

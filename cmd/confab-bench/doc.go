@@ -94,6 +94,16 @@
 //     measured apart, from the first call.join until everyone receives:
 //     each node's CPU-seconds, per participant on it, and relay messages.
 //     More than one host is flagged: the call is split.
+//   - chat across nodes (chatnodes.go): --server repeated (or a comma list)
+//     without --call spreads the clients over those nodes, client i on node
+//     i mod N; as room r's members are the users r*M .. r*M+M-1, every
+//     room has members on every node. Setup and REST reads use the first
+//     --server. Each step reports every node's connections and CPU (from
+//     /proc for a loopback node, else its /metrics).
+//
+// --watch name=pid adds a process tree to each step's figures: its CPU and
+// that of its descendants, with the children they reaped (PostgreSQL's
+// backends: give its postmaster), e.g. --watch postgres=PID,nats=PID.
 //
 // Server figures come from /proc/<pid>/stat and /proc/<pid>/status when
 // the server runs on the same machine (--server-pid, found by itself for a

@@ -43,7 +43,8 @@ type Main struct {
 type config struct {
 	Server string `json:"server"`
 	// Servers are every --server, the first being Server; set only when
-	// there are several (--call across nodes).
+	// there are several (--call across nodes, or chat across nodes:
+	// chatnodes.go).
 	Servers        []string      `json:"servers,omitempty"`
 	Users          int           `json:"users"`
 	Rooms          int           `json:"rooms"`
@@ -79,6 +80,8 @@ type config struct {
 	Warmup             time.Duration `json:"warmup,omitempty"`
 	LateJoiner         bool          `json:"late_joiner,omitempty"`
 	LogLevel           string        `json:"-"`
+	// Watch are process trees whose CPU each step reports (--watch).
+	Watch watchList `json:"watch,omitempty"`
 }
 
 func (c config) mode() string {
@@ -149,7 +152,8 @@ func (m *Main) parseFlags(args []string) (config, error) {
 		fs.PrintDefaults()
 	}
 	servers := urlList{urls: []string{"http://127.0.0.1:8080"}}
-	fs.Var(&servers, "server", "base URL of the confab server; with --call it may be repeated (or a comma list) to spread the participants over several nodes, round-robin, the first publisher on the first URL (see nodes.go); setup and the single-server figures use the first")
+	fs.Var(&servers, "server", "base URL of the confab server; it may be repeated (or a comma list) to spread the clients over several nodes, round-robin (client i on node i mod N; see chatnodes.go), and with --call the participants, the first publisher on the first URL (see nodes.go); setup and the single-server figures use the first")
+	fs.Var(&cfg.Watch, "watch", "name=pid of a process whose CPU, with its descendants' (and the children they reaped), each step reports, e.g. postgres=<postmaster pid>,nats=<pid>; repeated or a comma list")
 	fs.IntVar(&cfg.Users, "users", 100, "signed-up users, one WebSocket connection each")
 	fs.IntVar(&cfg.Rooms, "rooms", 10, "rooms")
 	fs.IntVar(&cfg.MembersPerRoom, "members-per-room", 10, "members of each room; room r gets users r*M .. r*M+M-1 (mod --users), so users are in several rooms when rooms*members > users")
@@ -203,9 +207,6 @@ func (m *Main) parseFlags(args []string) (config, error) {
 	}
 	cfg.Server = servers.urls[0]
 	if len(servers.urls) > 1 {
-		if !cfg.Call {
-			return cfg, errors.New("several --server need --call (the chat modes use one server)")
-		}
 		cfg.Servers = servers.urls
 	}
 	if cfg.Call {

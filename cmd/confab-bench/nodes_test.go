@@ -156,7 +156,6 @@ func TestNodesFlags(t *testing.T) {
 		return m.parseFlags(args)
 	}
 	for _, args := range [][]string{
-		{"--server", "http://a:1,http://b:2"},                                                  // several servers without --call
 		{"--call", "--server", "http://a:1", "--server", "b:2"},                                // not a URL
 		{"--call", "--server", "http://a:1", "--server", "http://a:1/"},                        // twice
 		{"--call", "--server", "http://a:1,http://b:2", "--metrics-url", "http://a:9/metrics"}, // one endpoint for two

@@ -44,31 +44,34 @@ type serverInfo struct {
 
 // stepReport is one send rate's result.
 type stepReport struct {
-	TargetRate          float64           `json:"target_rate"`
-	PerConnSendRate     float64           `json:"per_conn_send_rate"` // the busiest connection's
-	Seconds             float64           `json:"seconds"`            // sending
-	Sent                uint64            `json:"sent"`
-	Skipped             uint64            `json:"skipped_offline"` // sends not made: the chosen clients were reconnecting
-	Acked               uint64            `json:"acked"`
-	Unanswered          uint64            `json:"unanswered"` // sends without ack or error after the drain
-	Errors              map[string]uint64 `json:"errors,omitempty"`
-	RateLimited         uint64            `json:"rate_limited"`
-	SendRate            float64           `json:"sends_per_sec"`
-	AckRate             float64           `json:"acks_per_sec"`
-	Deliveries          uint64            `json:"deliveries"` // message events of this step received
-	ExpectedDeliveries  uint64            `json:"expected_deliveries"`
-	DeliverySeconds     float64           `json:"delivery_seconds"` // first send to last delivery
-	DeliveryRate        float64           `json:"deliveries_per_sec"`
-	Latency             latency           `json:"latency"`     // send -> event at each receiver (sender included)
-	AckLatency          latency           `json:"ack_latency"` // send -> ack
-	DrainSeconds        float64           `json:"drain_seconds"`
-	DrainComplete       bool              `json:"drain_complete"`
-	Check               verdict           `json:"check"`
-	Server              *stepServer       `json:"server,omitempty"`
-	GeneratorCPUSeconds float64           `json:"generator_cpu_seconds"`
-	Storm               *stormReport      `json:"storm,omitempty"`
-	Clean               bool              `json:"clean"`
-	NotClean            []string          `json:"not_clean,omitempty"`
+	TargetRate         float64           `json:"target_rate"`
+	PerConnSendRate    float64           `json:"per_conn_send_rate"` // the busiest connection's
+	Seconds            float64           `json:"seconds"`            // sending
+	Sent               uint64            `json:"sent"`
+	Skipped            uint64            `json:"skipped_offline"` // sends not made: the chosen clients were reconnecting
+	Acked              uint64            `json:"acked"`
+	Unanswered         uint64            `json:"unanswered"` // sends without ack or error after the drain
+	Errors             map[string]uint64 `json:"errors,omitempty"`
+	RateLimited        uint64            `json:"rate_limited"`
+	SendRate           float64           `json:"sends_per_sec"`
+	AckRate            float64           `json:"acks_per_sec"`
+	Deliveries         uint64            `json:"deliveries"` // message events of this step received
+	ExpectedDeliveries uint64            `json:"expected_deliveries"`
+	DeliverySeconds    float64           `json:"delivery_seconds"` // first send to last delivery
+	DeliveryRate       float64           `json:"deliveries_per_sec"`
+	Latency            latency           `json:"latency"`     // send -> event at each receiver (sender included)
+	AckLatency         latency           `json:"ack_latency"` // send -> ack
+	DrainSeconds       float64           `json:"drain_seconds"`
+	DrainComplete      bool              `json:"drain_complete"`
+	Check              verdict           `json:"check"`
+	Server             *stepServer       `json:"server,omitempty"`
+	// Procs are the CPU of every node (several --server) and --watch
+	// process tree over the step.
+	Procs               []stepProc   `json:"procs,omitempty"`
+	GeneratorCPUSeconds float64      `json:"generator_cpu_seconds"`
+	Storm               *stormReport `json:"storm,omitempty"`
+	Clean               bool         `json:"clean"`
+	NotClean            []string     `json:"not_clean,omitempty"`
 }
 
 type stepServer struct {
@@ -181,6 +184,13 @@ func (r *report) writeText(w io.Writer) {
 		if sv := st.Server; sv != nil {
 			p("  server: %.2f CPU-s (%.2f cores), %.2f CPU-s per million deliveries, RSS %s -> %s",
 				sv.CPUSeconds, sv.CPUPerSecond, sv.CPUPerMillionDeliveries, mb(sv.RSSStart), mb(sv.RSSEnd))
+		}
+		for _, pr := range st.Procs {
+			conns := ""
+			if pr.Connections > 0 {
+				conns = fmt.Sprintf(" (%d connections)", pr.Connections)
+			}
+			p("  %s%s: %.2f CPU-s (%.2f cores), %.2f CPU-s per million deliveries", pr.Name, conns, pr.CPUSeconds, pr.Cores, pr.CPUPerMillionDeliveries)
 		}
 		p("  generator: %.2f CPU-s", st.GeneratorCPUSeconds)
 		if sm := st.Storm; sm != nil {

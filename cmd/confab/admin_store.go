@@ -81,7 +81,7 @@ func (m *Main) openAdmin(ctx context.Context, c *cli.Command, create bool) (*adm
 
 // projections opens the read models on the store's database.
 func (a *admin) projections(ctx context.Context) (*projections.Projections, error) {
-	p, err := projections.Open(ctx, a.db, a.dialect)
+	p, err := a.openProjections(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open the read models: %w", err)
 	}

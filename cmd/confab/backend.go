@@ -34,6 +34,19 @@ type backend struct {
 	readOnly bool
 }
 
+// openProjections opens the read models on the backend's database; on
+// PostgreSQL their bulk writes copy new rows with COPY.
+func (b *backend) openProjections(ctx context.Context) (*projections.Projections, error) {
+	p, err := projections.Open(ctx, b.db, b.dialect)
+	if err != nil {
+		return nil, err
+	}
+	if b.dialect == projections.Postgres {
+		p.UseCopy(postgres.CopyFrom)
+	}
+	return p, nil
+}
+
 func (b *backend) Close() error {
 	var errs []error
 	if b.db != nil {

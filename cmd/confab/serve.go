@@ -154,7 +154,7 @@ func (n *node) openCore(ctx context.Context, c *cli.Command) (*commands.Handlers
 	if n.head, err = n.b.store.Head(ctx); err != nil {
 		return nil, err
 	}
-	if n.read, err = projections.Open(ctx, n.b.db, n.b.dialect); err != nil {
+	if n.read, err = n.b.openProjections(ctx); err != nil {
 		return nil, err
 	}
 	n.mets = metrics.New()
