@@ -113,13 +113,19 @@ func ParseSearchQuery(text string) (SearchQuery, error) {
 			continue
 		}
 		// A token runs to the next space; key:value is a filter if key is
-		// letters only and value does not start with "//" (a link).
+		// letters only and value does not start with "//" (a link). A
+		// filter's name with nothing after the colon is an error; other
+		// words ending with a colon are words.
 		end := strings.IndexFunc(s, unicode.IsSpace)
 		if end < 0 {
 			end = len(s)
 		}
 		tok := s[:end]
-		if key, value, ok := strings.Cut(tok, ":"); ok && isFilterKey(key) && value != "" && !strings.HasPrefix(value, "//") {
+		key, value, ok := strings.Cut(tok, ":")
+		if ok && value == "" && searchFilters[strings.ToLower(key)] {
+			return q, invalidQuery("%s: needs a value", strings.ToLower(key))
+		}
+		if ok && isFilterKey(key) && value != "" && !strings.HasPrefix(value, "//") {
 			key = strings.ToLower(key)
 			if !searchFilters[key] {
 				return q, invalidQuery("unknown filter %q: filters are from:, in:, has:, before:, after:, mentions:", key+":")
