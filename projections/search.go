@@ -161,8 +161,6 @@ func (p *Projections) searchHits(ctx context.Context, tx *sql.Tx, q SearchQuery,
 		where = append(where, "s.tsv @@ to_tsquery(CAST(? AS regconfig), ?)")
 		args = append(args, p.searchLanguage, q.tsQuery())
 	}
-	where = append(where, order+" < ?")
-	args = append(args, before)
 	ids := make([]string, 0, len(rooms))
 	for id := range rooms {
 		ids = append(ids, "?")
@@ -200,14 +198,64 @@ func (p *Projections) searchHits(ctx context.Context, tx *sql.Tx, q SearchQuery,
 		where = append(where, "s.created_at >= ?")
 		args = append(args, micros(q.After.AddDate(0, 0, 1)))
 	}
-	args = append(args, limit)
-	query := "SELECT s.room_id, s.seq, s.pos FROM " + from + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " DESC LIMIT ?"
-	rows, err := tx.QueryContext(ctx, p.d.Rebind(query), args...)
+	if p.d == Postgres && q.hasWords() {
+		return searchWindows(ctx, tx, p.d, where, args, before, limit)
+	}
+	query := "SELECT s.room_id, s.seq, s.pos FROM " + from + " WHERE " + strings.Join(append(where, order+" < ?"), " AND ") +
+		" ORDER BY " + order + " DESC LIMIT ?"
+	return queryHits(ctx, tx, p.d, nil, query, append(args, before, limit)...)
+}
+
+// searchWindow is the first span of positions searchWindows looks in;
+// each next one is searchWindowGrowth times wider.
+const (
+	searchWindow       = 1024
+	searchWindowGrowth = 8
+)
+
+// searchWindows runs a PostgreSQL word query in spans of positions,
+// newest first, each wider than the one before, until it has limit
+// rows or has looked everywhere. Asked at once for the newest matches,
+// the planner either reads every match from the GIN index and sorts
+// them (slow for a common word) or walks proj_search by pos and tests
+// every row (slow for a rare one); a span bounds both: the GIN index
+// finds the matches (ORDER BY pos + 0 keeps the planner off the walk),
+// and a common word fills the page from the first, narrow spans.
+func searchWindows(ctx context.Context, tx *sql.Tx, d Dialect, where []string, args []any, before int64, limit int) ([]searchHit, error) {
+	if before == math.MaxInt64 {
+		var top sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(pos) FROM proj_search`).Scan(&top); err != nil {
+			return nil, err
+		}
+		if !top.Valid {
+			return nil, nil
+		}
+		before = top.Int64 + 1
+	}
+	query := d.Rebind("SELECT s.room_id, s.seq, s.pos FROM proj_search s WHERE " + strings.Join(append(where, "s.pos < ?", "s.pos >= ?"), " AND ") +
+		" ORDER BY s.pos + 0 DESC LIMIT ?")
+	var hits []searchHit
+	for span := int64(searchWindow); before > 0 && len(hits) < limit; span *= searchWindowGrowth {
+		lo := max(before-span, 0)
+		if span > math.MaxInt64/searchWindowGrowth {
+			lo = 0
+		}
+		var err error
+		if hits, err = queryHits(ctx, tx, Postgres, hits, query, append(args, before, lo, limit-len(hits))...); err != nil {
+			return nil, err
+		}
+		before = lo
+	}
+	return hits, nil
+}
+
+// queryHits appends the rows of a search query to hits.
+func queryHits(ctx context.Context, tx *sql.Tx, d Dialect, hits []searchHit, query string, args ...any) ([]searchHit, error) {
+	rows, err := tx.QueryContext(ctx, d.Rebind(query), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var hits []searchHit
 	for rows.Next() {
 		var h searchHit
 		if err := rows.Scan(&h.room, &h.seq, &h.pos); err != nil {

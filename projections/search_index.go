@@ -126,7 +126,7 @@ func prepareSearchIndex(ctx context.Context, db *sql.DB, d Dialect, language str
 	}
 	stmts := []string{
 		`ALTER TABLE proj_search ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('` + language + `'::regconfig, text)) STORED`,
-		`CREATE INDEX proj_search_tsv ON proj_search USING gin (tsv)`,
+		`CREATE INDEX proj_search_tsv ON proj_search USING gin (tsv) WITH (fastupdate = off)`,
 	}
 	if err == nil {
 		stmts = append([]string{`ALTER TABLE proj_search DROP COLUMN tsv`}, stmts...)

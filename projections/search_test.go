@@ -225,13 +225,13 @@ func searchLog(t *testing.T) *logBuilder {
 	}
 	png := domain.Attachment{ID: "a1", Name: "cat.png", Size: 3, ContentType: "image/png", Width: 1, Height: 1, Digest: "sha256:00"}
 	pdf := domain.Attachment{ID: "a2", Name: "plan.pdf", Size: 3, ContentType: "application/pdf", Digest: "sha256:00"}
-	post(general, alice, 0, "Hello world, the Deployment is today")                  // general 5
+	post(general, alice, 0, "Hello world, the Deployment is today")                // general 5
 	post(general, bob, 1, "deploying now @carol see https://ci.example.com/run/1") // general 6
-	post(general, carol, 2, "Café crème for everyone", png)                         // general 7
-	post(random, alice, 3, "the quarterly plan", pdf, png)                          // random 3
+	post(general, carol, 2, "Café crème for everyone", png)                        // general 7
+	post(random, alice, 3, "the quarterly plan", pdf, png)                         // random 3
 	post(dm, bob, 4, "secret deployment notes for @alice")                         // dm 2
-	post(general, dave, 5, "hello again world")                                     // general 8
-	post(general, alice, 6, "to be deleted: deployment")                            // general 9
+	post(general, dave, 5, "hello again world")                                    // general 8
+	post(general, alice, 6, "to be deleted: deployment")                           // general 9
 	l.room(general, domain.MessageEdited{Seq: 8, Text: "goodbye world", At: t0.AddDate(0, 0, 6)})
 	l.room(general, domain.MessageDeleted{Seq: 9, By: alice, At: t0.AddDate(0, 0, 6)})
 	l.room(random, domain.MessageEdited{Seq: 3, Text: "the quarterly plan v2", RemovedAttachments: []string{"a1"}, At: t0.AddDate(0, 0, 7)})
