@@ -428,7 +428,8 @@ func toMessageJSON(room domain.RoomID, m projections.Message) messageJSON {
 }
 
 // listMessages pages a room's history, newest first: messages with seq <
-// before (all if before is 0), at most limit (default 50, at most 100).
+// before (all if before is 0), at most limit (default 50, at most 100);
+// or, to jump to a message, those right after a seq, or around one.
 func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	before, limit, err := pageParams(r, "list messages")
 	if err != nil {
