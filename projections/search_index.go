@@ -40,9 +40,14 @@ const DefaultSearchLanguage = "simple"
 const searchFTSTable = "proj_search_fts"
 
 // createSearchFTS makes SQLite's index; unicode61 folds case and strips
-// diacritics, as the query side expects (search.go).
+// diacritics, as the query side expects (search.go). Every word of a
+// query is a prefix: the prefix indexes (of the first 2 to 6 characters)
+// give a short word one list of messages, where FTS5 would otherwise
+// merge the lists of every word it starts (a common word's, and those of
+// every longer word beginning with it), which made a common word 2.5×
+// slower over 200,000 messages (docs/benchmarks.md, "Search").
 const createSearchFTS = `CREATE VIRTUAL TABLE IF NOT EXISTS ` + searchFTSTable +
-	` USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`
+	` USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5 6')`
 
 // schemaTables are the tables a shadow rebuild copies and swaps: the read
 // models and, on SQLite, the FTS5 index of proj_search.
