@@ -58,6 +58,14 @@ func (p *Projections) Search(ctx context.Context, user domain.UserID, q SearchQu
 		}
 	}
 	err := p.readTx(ctx, func(tx *sql.Tx) error {
+		if p.d == Postgres && q.hasWords() {
+			// Plan each query for its words and span: a generic plan,
+			// made for no words and no span in particular, walks the
+			// table by pos for a rare word.
+			if _, err := tx.ExecContext(ctx, `SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`); err != nil {
+				return err
+			}
+		}
 		rooms, err := searchRooms(ctx, tx, p.d, user, q, room)
 		if err != nil || len(rooms) == 0 {
 			return err
