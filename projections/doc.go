@@ -141,9 +141,9 @@
 // proj_search_fts, whose rowid is proj_search.pos, which the SQLite
 // applier writes beside proj_search and which a shadow rebuild copies
 // and swaps with the read models (schemaTables); on PostgreSQL a stored
-// generated tsvector column with a GIN index (its pending list of
-// new entries, which every query scans, held to 256 kB), in the text search configuration
-// WithSearchLanguage names ("simple" by default). Search
+// generated tsvector column with a GIN index (its pending list of new
+// entries, which every query scans, held to 256 kB), in the text search
+// configuration WithSearchLanguage names ("simple" by default). Search
 // (search.go) takes a SearchQuery that ParseSearchQuery
 // (search_query.go) made from the user's text, and builds the index's
 // query (an FTS5 MATCH, a tsquery) from its words, which hold only
