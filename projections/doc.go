@@ -126,7 +126,33 @@
 //	proj_read_markers  each user's last read sequence number per room
 //	proj_connections   open connections: a user with one is online
 //	proj_node_leases   node leases for the presence reaper
+//	proj_search        the search index: one row per live message (text, sender,
+//	                   mentions, attachments, links), by room and seq, ordered by
+//	                   the log position of its MessagePosted
+//	proj_search_fts    SQLite only: the FTS5 index of proj_search's text
 //	proj_shadow        progress of shadow rebuilds (made by the first one)
+//
+// # Search
+//
+// proj_search is a read model like the others (migration 00005): both
+// appliers write it, Rebuild empties it, RebuildShadow copies and swaps
+// it, Dump lists it. Its word index depends on the database and is made
+// by Open (search_index.go): on SQLite a contentless FTS5 table,
+// proj_search_fts, whose rowid is proj_search.pos, which the SQLite
+// applier writes beside proj_search and which a shadow rebuild copies
+// and swaps with the read models (schemaTables); on PostgreSQL a stored
+// generated tsvector column with a GIN index (its pending list of new
+// entries, which every query scans, held to 256 kB), in the text search
+// configuration WithSearchLanguage names ("simple" by default). Search
+// (search.go) takes a SearchQuery that ParseSearchQuery
+// (search_query.go) made from the user's text, and builds the index's
+// query (an FTS5 MATCH, a tsquery) from its words, which hold only
+// letters and digits: nothing the user types is query syntax. It
+// searches the rooms the user is a member of at the query's snapshot,
+// newest first by pos: on SQLite the FTS5 index yields its rowids in
+// that order; on PostgreSQL the query runs in spans of positions, each
+// wider than the one before, so that neither a common word (every
+// match read and sorted) nor a rare one (every row walked) is slow.
 //
 // A session's last use comes from SessionUsed events, which the gateway
 // appends at most once per touch interval per session

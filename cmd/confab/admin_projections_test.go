@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,17 @@ func TestAdminRebuildWhileServing(t *testing.T) {
 			h := history(t, ctx, alice, room.ID)
 			if len(h) != 66 || h[2].Text != "message 0" || h[62].Text != "during 0" || h[66].Text != "during 4" || h[67].Text != "after the swap" {
 				t.Fatalf("after the swap: %d messages; #2 %q, #62 %q, #66 %q, #67 %q", len(h), h[2].Text, h[62].Text, h[66].Text, h[67].Text)
+			}
+			// The search index was rebuilt and swapped with the rest, and
+			// follows on.
+			for q, want := range map[string]int{"during": 5, "swap": 1, `"message 42"`: 1, "message": 60} {
+				var found struct{ Results []any }
+				if err := alice.Do(ctx, "GET", "/api/v1/search?limit=50&q="+url.QueryEscape(q), nil, &found); err != nil {
+					t.Fatalf("search %q after the swap: %v", q, err)
+				}
+				if n := len(found.Results); n != min(want, 50) {
+					t.Errorf("search %q after the swap: %d results, want %d", q, n, min(want, 50))
+				}
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for {

@@ -36,8 +36,8 @@ type backend struct {
 
 // openProjections opens the read models on the backend's database; on
 // PostgreSQL their bulk writes copy new rows with COPY.
-func (b *backend) openProjections(ctx context.Context) (*projections.Projections, error) {
-	p, err := projections.Open(ctx, b.db, b.dialect)
+func (b *backend) openProjections(ctx context.Context, opts ...projections.Option) (*projections.Projections, error) {
+	p, err := projections.Open(ctx, b.db, b.dialect, opts...)
 	if err != nil {
 		return nil, err
 	}
