@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,8 +137,10 @@ func TestAdminMoveToPostgres(t *testing.T) {
 	sameEvents(t, jsonLines(t, exp2), lines)
 
 	// Rebuilt, the read models are the server's, row for row.
+	// Log positions are the store's own (PostgreSQL's sequence has gaps),
+	// so the search rows are compared without them.
 	admRun(t, nil, append([]string{"projections", "rebuild", "--all"}, dst.args...)...)
-	sameDumps(t, dst.dump(t), src.dump(t))
+	sameDumps(t, withoutLogPositions(dst.dump(t)), withoutLogPositions(src.dump(t)))
 
 	// Replay on the new store: the deleted secret as it was, and gone.
 	replay := func(args ...string) string {
@@ -481,4 +484,20 @@ func TestAdminErrors(t *testing.T) {
 	if _, err := os.Stat(missing); err == nil {
 		t.Error("a command made the missing data directory")
 	}
+}
+
+// logPosition is the field of a dumped proj_search row that holds the
+// message's position in its store's log.
+var logPosition = regexp.MustCompile(`\tpos=\d+`)
+
+// withoutLogPositions returns dump with the search rows' log positions
+// taken out, for comparing the read models of two stores.
+func withoutLogPositions(dump map[string][]string) map[string][]string {
+	rows := dump["proj_search"]
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = logPosition.ReplaceAllString(r, "")
+	}
+	dump["proj_search"] = out
+	return dump
 }
