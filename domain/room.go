@@ -31,11 +31,11 @@ type Room struct {
 
 // MessageState is what a room remembers of a message.
 type MessageState struct {
-	Sender    UserID
-	Deleted   bool
+	Sender  UserID
+	Deleted bool
 	// Attachments are the IDs of the message's attachments still on it.
 	Attachments []string
-	Reactions map[string]map[UserID]bool // emoji -> users
+	Reactions   map[string]map[UserID]bool // emoji -> users
 }
 
 // Apply evolves the room by one of its events, which has sequence number
