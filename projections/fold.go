@@ -52,6 +52,7 @@ type batch struct {
 	conns        *table[connRow]
 	calls        *table[callRow]
 	participants *table[participantRow]
+	attachments  *table[attachmentRow]
 	// tables lists them all, to load and write.
 	tables []tableIO
 }
@@ -81,7 +82,7 @@ func newBatch() *batch {
 		members: newTable(membersDef, func(r *memberRow) []any { return []any{&r.room, &r.user, &r.role, &r.joined} }),
 		bans:    newTable(bansDef, func(r *banRow) []any { return []any{&r.room, &r.user, &r.by, &r.at} }),
 		messages: newTable(messagesDef, func(r *messageRow) []any {
-			return []any{&r.room, &r.seq, &r.sender, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted}
+			return []any{&r.room, &r.seq, &r.sender, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted, &r.attachments}
 		}),
 		reactions:   newTable(reactionsDef, func(r *reactionRow) []any { return []any{&r.room, &r.seq, &r.emoji, &r.user, &r.at} }),
 		readMarkers: newTable(readMarkersDef, func(r *readMarkerRow) []any { return []any{&r.user, &r.room, &r.seq} }),
@@ -92,8 +93,9 @@ func newBatch() *batch {
 		participants: newTable(participantsDef, func(r *participantRow) []any {
 			return []any{&r.room, &r.user, &r.call, &r.node, &r.conn, &r.joined}
 		}),
+		attachments: newTable(attachmentsDef, attachmentFields),
 	}
-	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants}
+	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants, b.attachments}
 	return b
 }
 
@@ -129,6 +131,10 @@ func (b *batch) queueUser(user domain.UserID, ev domain.Event, at int64) {
 	case domain.ConnectionClosed:
 		b.conns.wantKey(key2(u, ev.ConnID))
 		b.users.wantKey(key1(u))
+	case domain.AttachmentUploaded:
+		b.attachments.wantKey(key1(ev.Attachment.ID))
+	case domain.AttachmentDiscarded:
+		b.attachments.wantKey(key1(ev.ID))
 	}
 	b.events = append(b.events, queued{user: user, ev: ev, at: at})
 }
@@ -180,6 +186,7 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, ev domain.Event, at in
 		b.calls.wantKey(key2(r, ev.CallID))
 		b.participants.want(0, key1(r))
 	}
+	b.queueAttachments(r, int64(seq), ev)
 	b.events = append(b.events, queued{isRoom: true, room: room, seq: seq, ev: ev, at: at})
 }
 
@@ -269,6 +276,8 @@ func (b *batch) foldUser(user string, ev domain.Event, at int64) error {
 		if u.has && u.now.lastSeen < at {
 			u.now.lastSeen = at
 		}
+	case domain.AttachmentUploaded, domain.AttachmentDiscarded:
+		return b.foldUpload(user, ev, at)
 	}
 	return nil
 }
@@ -302,7 +311,9 @@ func (b *batch) foldRoom(room string, seq int64, ev domain.Event, at int64) erro
 	case domain.RoomRenamed, domain.InviteCodeRotated:
 		// the room row is changed below
 	case domain.MessagePosted, domain.MessageEdited, domain.MessageDeleted, domain.ReactionAdded, domain.ReactionRemoved:
-		err = b.foldMessage(room, seq, ev, at)
+		if err = b.foldMessage(room, seq, ev, at); err == nil {
+			err = b.foldMessageAttachments(room, seq, ev, at)
+		}
 	case domain.CallStarted, domain.CallJoined, domain.CallLeft, domain.CallEnded:
 		err = b.foldCall(room, seq, ev, at)
 	}
@@ -388,10 +399,14 @@ func (b *batch) foldMessage(room string, seq int64, ev domain.Event, at int64) e
 		if err != nil {
 			return err
 		}
+		files, err := encodeAttachments(ev.Attachments)
+		if err != nil {
+			return err
+		}
 		e, err := b.messages.get(msgKey(room, seq))
 		if err == nil && !e.has {
 			e.set(messageRow{room: room, seq: seq, sender: string(ev.SenderID), clientID: ev.ClientMsgID, text: ev.Text,
-				replyTo: int64(ev.ReplyTo), mentions: mentions, created: at})
+				replyTo: int64(ev.ReplyTo), mentions: mentions, created: at, attachments: files})
 		}
 		return err
 	case domain.MessageEdited:
@@ -402,6 +417,9 @@ func (b *batch) foldMessage(room string, seq int64, ev domain.Event, at int64) e
 		e, err := b.messages.get(msgKey(room, int64(ev.Seq)))
 		if err == nil && e.has && e.now.deleted == 0 {
 			e.now.text, e.now.mentions, e.now.edited = ev.Text, mentions, at
+			if len(ev.RemovedAttachments) > 0 {
+				e.now.attachments, err = withoutAttachments(e.now.attachments, ev.RemovedAttachments)
+			}
 		}
 		return err
 	case domain.MessageDeleted:
@@ -410,7 +428,7 @@ func (b *batch) foldMessage(room string, seq int64, ev domain.Event, at int64) e
 			return err
 		}
 		if e.has {
-			e.now.text, e.now.mentions, e.now.deleted = "", "[]", 1
+			e.now.text, e.now.mentions, e.now.deleted, e.now.attachments = "", "[]", 1, "[]"
 		}
 		b.reactions.each(func(r *entry[reactionRow]) {
 			if r.now.room == room && r.now.seq == int64(ev.Seq) {
