@@ -129,6 +129,8 @@ func (g *Gateway) uploadAttachment(w http.ResponseWriter, r *http.Request, rc ro
 		}
 		return g.tooLarge()
 	}
+	// A large file takes longer than a request's read timeout.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(g.limits.UploadTimeout))
 	body := bufio.NewReaderSize(r.Body, 4096)
 	head, err := body.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {

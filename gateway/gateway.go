@@ -51,6 +51,9 @@ type Limits struct {
 	// Attachments.
 	MaxUploadBytes int64 // largest file uploaded (default DefaultMaxUpload, 25 MiB)
 	UploadQuota    int64 // bytes one user's attachments may take (0: no quota)
+	// UploadTimeout is how long an upload's body may take to arrive; it
+	// replaces the server's read timeout for uploads (default 10 min).
+	UploadTimeout time.Duration
 }
 
 func (l *Limits) setDefaults() {
@@ -65,6 +68,7 @@ func (l *Limits) setDefaults() {
 		}
 	}
 	def(&l.MaxFrameBytes, 64<<10)
+	dur(&l.UploadTimeout, 10*time.Minute)
 	if l.MaxUploadBytes <= 0 {
 		l.MaxUploadBytes = DefaultMaxUpload
 	}
