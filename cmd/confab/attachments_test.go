@@ -12,6 +12,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	blobfile "github.com/confabhq/confab/blobstore/file"
 	blobpg "github.com/confabhq/confab/blobstore/postgres"
 	"github.com/confabhq/confab/internal/apitest"
+	"github.com/confabhq/confab/internal/pgtest"
 )
 
 // gpsMarker stands for the location a photo's EXIF carries.
@@ -404,5 +406,59 @@ func TestBlobCollector(t *testing.T) {
 				t.Fatalf("collected upload: %d", s)
 			}
 		})
+	}
+}
+
+// TestBlobsExportImport moves the blobs of the embedded store into
+// PostgreSQL with events export-blobs / import-blobs, and events replay
+// shows the attachment.
+func TestBlobsExportImport(t *testing.T) {
+	data := t.TempDir()
+	args := []string{"--data", data}
+	addr, stop := startServe(t, args...)
+	ctx := testCtx(t)
+	alice, err := apitest.SignUp(ctx, "http://"+addr, "alice", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	room, err := alice.CreateRoom(ctx, "moving")
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := alice.Upload(ctx, room.ID, "photo.jpg", photo(t, 64, 48), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.PostFiles(ctx, room.ID, "m1", "look", []string{att.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := admRun(t, nil, "events", "replay", "--data", data, "--room", room.ID)
+	if !strings.Contains(out, "alice: look [attached: photo.jpg (image/jpeg, 64×48, ") {
+		t.Fatalf("replay does not show the attachment:\n%s", out)
+	}
+	dir := t.TempDir()
+	admRun(t, nil, "events", "export-blobs", "--data", data, "--dir", dir)
+	src := blobDigests(t, openTestBlobs(t, args))
+	if len(src) != 2 { // the photo and its thumbnail
+		t.Fatalf("%d blobs, want 2", len(src))
+	}
+	pg := []string{"--store", "postgres", "--postgres-url", pgtest.NewTestDatabase(t)}
+	admRun(t, nil, append([]string{"events", "import-blobs", "--dir", dir}, pg...)...)
+	got := blobDigests(t, openTestBlobs(t, pg))
+	for d := range src {
+		if !got[d] {
+			t.Fatalf("%s not imported", d)
+		}
+	}
+	// A damaged export is refused.
+	for name := range src {
+		os.WriteFile(filepath.Join(dir, strings.TrimPrefix(name, "sha256:")), []byte("damaged"), 0o600)
+		break
+	}
+	if msg := admFail(t, nil, append([]string{"events", "import-blobs", "--dir", dir}, pg...)...); !strings.Contains(msg, "damaged") {
+		t.Fatalf("damaged export: %s", msg)
 	}
 }
