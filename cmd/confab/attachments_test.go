@@ -11,6 +11,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -461,4 +463,50 @@ func TestBlobsExportImport(t *testing.T) {
 	if msg := admFail(t, nil, append([]string{"events", "import-blobs", "--dir", dir}, pg...)...); !strings.Contains(msg, "damaged") {
 		t.Fatalf("damaged export: %s", msg)
 	}
+}
+
+// BenchmarkUpload measures uploads of 10 MiB files (not images) through a
+// real server on SQLite and the file blob store: MB/s is upload
+// throughput.
+func BenchmarkUpload(b *testing.B) {
+	data := b.TempDir()
+	addr, stop := startServeB(b, "--data", data, "--upload-quota", "0")
+	defer stop()
+	ctx := context.Background()
+	alice, err := apitest.SignUp(ctx, "http://"+addr, "alice", "correct horse")
+	if err != nil {
+		b.Fatal(err)
+	}
+	room, err := alice.CreateRoom(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := randomBytes(10 << 20)
+	b.SetBytes(int64(len(file)))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		file[0], file[1] = byte(i), byte(i>>8) // a new blob each time
+		if _, err := alice.Upload(ctx, room.ID, "f.bin", file, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startServeB is startServe for benchmarks, its logs discarded.
+func startServeB(b *testing.B, args ...string) (string, func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Ready: func(a net.Addr) { ready <- a }}
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Run(ctx, append([]string{"confab", "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "off", "--calls=false"}, args...))
+	}()
+	select {
+	case a := <-ready:
+		return a.String(), func() error { cancel(); return <-done }
+	case err := <-done:
+		cancel()
+		b.Fatalf("serve ended before listening: %v", err)
+	}
+	return "", nil
 }
