@@ -131,10 +131,10 @@ func SanitizeFileName(name string) string {
 	var b strings.Builder
 	for _, r := range name {
 		switch {
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == '"', r == ':', r == '*', r == '?', r == '<', r == '>', r == '|':
-			continue
 		case unicode.IsSpace(r):
 			b.WriteByte(' ')
+		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == '"', r == ':', r == '*', r == '?', r == '<', r == '>', r == '|':
+			continue
 		default:
 			b.WriteRune(r)
 		}
