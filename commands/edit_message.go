@@ -13,6 +13,10 @@ type EditMessage struct {
 	Actor domain.UserID
 	Seq   uint64
 	Text  string
+	// Attachments, if not nil, lists the attachments the message keeps
+	// (a subset of its current ones); the others are taken off. Nil keeps
+	// them all.
+	Attachments []string
 }
 
 // EditMessageHandler handles EditMessage.
@@ -30,6 +34,6 @@ func NewEditMessageHandler(agg *Aggregates) (*EditMessageHandler, error) {
 func (h *EditMessageHandler) Handle(ctx context.Context, cmd EditMessage) (Result, error) {
 	mentioned := mentionedIDs(cmd.Text)
 	return h.agg.updateRoom(ctx, cmd.Room, nil, func(r *domain.Room) ([]domain.Event, error) {
-		return r.Edit(cmd.Actor, cmd.Seq, cmd.Text, mentioned, h.agg.now())
+		return r.EditFiles(cmd.Actor, cmd.Seq, cmd.Text, mentioned, cmd.Attachments, cmd.Attachments != nil, h.agg.now())
 	})
 }

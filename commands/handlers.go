@@ -29,6 +29,9 @@ type Handlers struct {
 	Connect       *ConnectHandler
 	JoinCall      *JoinCallHandler
 	LeaveCall     *LeaveCallHandler
+	// RecordUpload and DiscardAttachment record uploads and their end.
+	RecordUpload      *RecordUploadHandler
+	DiscardAttachment *DiscardAttachmentHandler
 	// Sessions are the use cases of a user's sessions; SessionPolicy is
 	// the policy every session is held to.
 	TouchSession        *TouchSessionHandler
@@ -114,7 +117,7 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.Password = password.Default
 	}
 	h := &Handlers{Aggregates: agg, Hashing: newHashing(cfg), SessionPolicy: agg.sessions}
-	var errs [18]error
+	var errs [20]error
 	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password, h.Hashing, newSignUpBuckets(cfg, agg.now))
 	h.SignIn, errs[1] = NewSignInHandler(agg, h.Hashing, cfg.Password)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
@@ -133,6 +136,8 @@ func New(cfg Config) (*Handlers, error) {
 	h.TouchSession, errs[15] = NewTouchSessionHandler(agg)
 	h.RevokeSession, errs[16] = NewRevokeSessionHandler(agg)
 	h.RevokeOtherSessions, errs[17] = NewRevokeOtherSessionsHandler(agg)
+	h.RecordUpload, errs[18] = NewRecordUploadHandler(agg)
+	h.DiscardAttachment, errs[19] = NewDiscardAttachmentHandler(agg)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

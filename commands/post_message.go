@@ -17,6 +17,9 @@ type PostMessage struct {
 	ClientMsgID string
 	Text        string
 	ReplyTo     uint64
+	// Attachments are the IDs of the sender's uploads to the room that
+	// the message carries (at most domain.MaxAttachments).
+	Attachments []string
 }
 
 // PostMessageHandler handles PostMessage.
@@ -36,10 +39,38 @@ func NewPostMessageHandler(agg *Aggregates) (*PostMessageHandler, error) {
 // posts share commits instead of taking one each.
 func (h *PostMessageHandler) Handle(ctx context.Context, cmd PostMessage) (Result, error) {
 	mentioned := mentionedIDs(cmd.Text)
+	files, err := h.agg.uploads(ctx, cmd.Sender, cmd.Room, cmd.Attachments)
+	if err != nil {
+		return Result{}, err
+	}
 	id := uuid.UUID(domain.MessageEventID(cmd.Room, cmd.Sender, cmd.ClientMsgID))
 	return h.agg.combineRoom(ctx, cmd.Room, func(int, domain.Event) uuid.UUID { return id }, func(r *domain.Room) ([]domain.Event, error) {
-		return r.Post(cmd.Sender, cmd.ClientMsgID, cmd.Text, cmd.ReplyTo, mentioned, h.agg.now())
+		return r.PostFiles(cmd.Sender, cmd.ClientMsgID, cmd.Text, cmd.ReplyTo, mentioned, files, h.agg.now())
 	})
+}
+
+// uploads returns the attachments ids name: uploads of user to room
+// that are not discarded, else an invalid error. An upload already on a
+// message the room refuses (domain.Room.PostFiles).
+func (a *Aggregates) uploads(ctx context.Context, user domain.UserID, room domain.RoomID, ids []string) ([]domain.Attachment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if len(ids) > domain.MaxAttachments {
+		return nil, domain.Errorf(domain.KindInvalid, "post message", "a message carries at most %d attachments", domain.MaxAttachments)
+	}
+	files := make([]domain.Attachment, 0, len(ids))
+	err := a.readUser(ctx, user, func(u *domain.User) error {
+		for _, id := range ids {
+			up, ok := u.Upload(id)
+			if !ok || up.Room != room {
+				return domain.Errorf(domain.KindInvalid, "post message", "attachment %q is not an upload of yours to this room", id)
+			}
+			files = append(files, up.Attachment)
+		}
+		return nil
+	})
+	return files, err
 }
 
 // mentionedIDs returns the IDs of the users text mentions.

@@ -30,6 +30,8 @@ var sampleEvents = []Event{
 	MessageDeleted{Seq: 4, By: admin, At: now},
 	ReactionAdded{Seq: 4, Emoji: "👨‍👩‍👧", UserID: member, At: now},
 	ReactionRemoved{Seq: 4, Emoji: "👍", UserID: member, At: now},
+	AttachmentUploaded{RoomID: "r1", Attachment: Attachment{ID: "a1", Name: "cat.png", Size: 42, ContentType: "image/png", Width: 3, Height: 2, Digest: "sha256:00"}, Thumbnail: "sha256:01", At: now},
+	AttachmentDiscarded{ID: "a1", At: now},
 	CallStarted{CallID: "c1", By: member, At: now},
 	CallJoined{CallID: "c1", UserID: member, NodeID: "n1", ConnID: "k1", At: now},
 	CallLeft{CallID: "c1", UserID: member, Reason: CallLeaveFailed, At: now},

@@ -23,13 +23,19 @@ type Room struct {
 	Messages map[uint64]*MessageState
 	// Call is the ongoing call, nil if none.
 	Call *Call
+	// Attachments maps the IDs of the attachments posted in the room to
+	// the sequence number of the message that holds (or held) them: an
+	// attachment goes on one message, once.
+	Attachments map[string]uint64
 }
 
 // MessageState is what a room remembers of a message.
 type MessageState struct {
-	Sender    UserID
-	Deleted   bool
-	Reactions map[string]map[UserID]bool // emoji -> users
+	Sender  UserID
+	Deleted bool
+	// Attachments are the IDs of the message's attachments still on it.
+	Attachments []string
+	Reactions   map[string]map[UserID]bool // emoji -> users
 }
 
 // Apply evolves the room by one of its events, which has sequence number
@@ -64,11 +70,24 @@ func (r *Room) Apply(seq uint64, e Event) {
 	case InviteCodeRotated:
 		r.InviteCode = e.InviteCode
 	case MessagePosted:
-		r.Messages[seq] = &MessageState{Sender: e.SenderID}
+		m := &MessageState{Sender: e.SenderID}
+		for _, a := range e.Attachments {
+			if r.Attachments == nil {
+				r.Attachments = map[string]uint64{}
+			}
+			r.Attachments[a.ID] = seq
+			m.Attachments = append(m.Attachments, a.ID)
+		}
+		r.Messages[seq] = m
+	case MessageEdited:
+		if m := r.Messages[e.Seq]; m != nil && len(e.RemovedAttachments) > 0 {
+			m.Attachments = slices.DeleteFunc(m.Attachments, func(id string) bool { return slices.Contains(e.RemovedAttachments, id) })
+		}
 	case MessageDeleted:
 		if m := r.Messages[e.Seq]; m != nil {
 			m.Deleted = true
 			m.Reactions = nil
+			m.Attachments = nil
 		}
 	case ReactionAdded:
 		if m := r.Messages[e.Seq]; m != nil {
@@ -313,13 +332,26 @@ func (r *Room) RotateInvite(actor UserID, newCode string, now time.Time) ([]Even
 // Post posts a message. mentioned are the IDs of the users the text
 // mentions (UserIDFor of ParseMentions); only members are kept.
 func (r *Room) Post(sender UserID, clientMsgID, text string, replyTo uint64, mentioned []UserID, now time.Time) ([]Event, error) {
+	return r.PostFiles(sender, clientMsgID, text, replyTo, mentioned, nil, now)
+}
+
+// PostFiles posts a message with attachments: files are uploads of the
+// sender to this room (the caller resolved them from the sender's
+// uploads), none on a message yet. The text may be empty when there is
+// at least one file.
+func (r *Room) PostFiles(sender UserID, clientMsgID, text string, replyTo uint64, mentioned []UserID, files []Attachment, now time.Time) ([]Event, error) {
 	if err := r.mustBeMember("post message", sender); err != nil {
 		return nil, err
 	}
 	if err := ValidateClientMsgID(clientMsgID); err != nil {
 		return nil, err
 	}
-	if err := ValidateText(text); err != nil {
+	if text != "" || len(files) == 0 {
+		if err := ValidateText(text); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.checkAttachments(files); err != nil {
 		return nil, err
 	}
 	if replyTo != 0 {
@@ -327,7 +359,7 @@ func (r *Room) Post(sender UserID, clientMsgID, text string, replyTo uint64, men
 			return nil, Errorf(KindInvalid, "post message", "reply_to %d is not a message of this room", replyTo)
 		}
 	}
-	return []Event{MessagePosted{SenderID: sender, ClientMsgID: clientMsgID, Text: text, ReplyTo: replyTo, Mentions: r.members(mentioned), At: now}}, nil
+	return []Event{MessagePosted{SenderID: sender, ClientMsgID: clientMsgID, Text: text, ReplyTo: replyTo, Mentions: r.members(mentioned), Attachments: files, At: now}}, nil
 }
 
 // members returns those of ids that are members, each once.
@@ -352,10 +384,14 @@ func (r *Room) message(op string, seq uint64) (*MessageState, error) {
 
 // Edit replaces the text of one of the actor's own messages.
 func (r *Room) Edit(actor UserID, seq uint64, text string, mentioned []UserID, now time.Time) ([]Event, error) {
+	return r.EditFiles(actor, seq, text, mentioned, nil, false, now)
+}
+
+// EditFiles is Edit that, if setFiles, also keeps only the attachments
+// keep lists (a subset of the message's), taking the others off. The
+// text may be empty when an attachment stays.
+func (r *Room) EditFiles(actor UserID, seq uint64, text string, mentioned []UserID, keep []string, setFiles bool, now time.Time) ([]Event, error) {
 	if err := r.mustBeMember("edit message", actor); err != nil {
-		return nil, err
-	}
-	if err := ValidateText(text); err != nil {
 		return nil, err
 	}
 	m, err := r.message("edit message", seq)
@@ -365,7 +401,18 @@ func (r *Room) Edit(actor UserID, seq uint64, text string, mentioned []UserID, n
 	if m.Sender != actor {
 		return nil, Errorf(KindForbidden, "edit message", "you may edit only your own messages")
 	}
-	return []Event{MessageEdited{Seq: seq, Text: text, Mentions: r.members(mentioned), By: actor, At: now}}, nil
+	var removed []string
+	if setFiles {
+		if removed, err = removedAttachments(m, keep); err != nil {
+			return nil, err
+		}
+	}
+	if text != "" || len(m.Attachments) == len(removed) {
+		if err := ValidateText(text); err != nil {
+			return nil, err
+		}
+	}
+	return []Event{MessageEdited{Seq: seq, Text: text, Mentions: r.members(mentioned), RemovedAttachments: removed, By: actor, At: now}}, nil
 }
 
 // Delete deletes a message: its sender may, and in a group room the owner

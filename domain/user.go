@@ -18,6 +18,10 @@ type User struct {
 	ReadMarkers map[RoomID]uint64
 	// Conns maps open connection IDs to their nodes.
 	Conns map[string]string
+	// uploads maps the IDs of the user's attachments that are not
+	// discarded to them; uploadBytes is the sum of their sizes.
+	uploads     map[string]Upload
+	uploadBytes int64
 }
 
 // Apply evolves the user by one of its events.
@@ -39,6 +43,8 @@ func (u *User) Apply(e Event) {
 		u.Conns[e.ConnID] = e.NodeID
 	case ConnectionClosed:
 		delete(u.Conns, e.ConnID)
+	case AttachmentUploaded, AttachmentDiscarded:
+		u.applyUpload(e)
 	}
 }
 

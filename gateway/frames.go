@@ -25,6 +25,9 @@ type Frame struct {
 	ReplyTo     uint64 `json:"reply_to,omitempty"`
 	Emoji       string `json:"emoji,omitempty"`
 	Remove      bool   `json:"remove,omitempty"`
+	// Attachments are the upload IDs a send carries, or those an edit
+	// keeps (absent: all).
+	Attachments *[]string `json:"attachments,omitempty"`
 
 	// Call signaling.
 	SDP       string            `json:"sdp,omitempty"`

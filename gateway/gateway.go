@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/confabhq/confab/blobstore"
 	"github.com/confabhq/confab/bus"
 	"github.com/confabhq/confab/commands"
 	"github.com/confabhq/confab/eventstore"
@@ -48,6 +49,12 @@ type Limits struct {
 	ConnsPerIP       int // WebSockets one client address may hold on this node (default 256)
 	MaxSubscriptions int // rooms one connection may subscribe to (default 500)
 	RoomsPerHour     int // group rooms one user may create at once and then per hour on this node (default 30)
+	// Attachments.
+	MaxUploadBytes int64 // largest file uploaded (default DefaultMaxUpload, 25 MiB)
+	UploadQuota    int64 // bytes one user's attachments may take (0: no quota)
+	// UploadTimeout is how long an upload's body may take to arrive; it
+	// replaces the server's read timeout for uploads (default 10 min).
+	UploadTimeout time.Duration
 }
 
 func (l *Limits) setDefaults() {
@@ -62,6 +69,10 @@ func (l *Limits) setDefaults() {
 		}
 	}
 	def(&l.MaxFrameBytes, 64<<10)
+	dur(&l.UploadTimeout, 10*time.Minute)
+	if l.MaxUploadBytes <= 0 {
+		l.MaxUploadBytes = DefaultMaxUpload
+	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = 64 << 10
 	}
@@ -140,6 +151,9 @@ type Config struct {
 	// /readyz answers 503 while any loop of the set is retrying or
 	// failed. Default: a set of the gateway's loops only.
 	Loops *supervise.Set
+	// Blobs, if set, stores attachments; without it uploads and
+	// downloads answer unavailable.
+	Blobs blobstore.Store
 }
 
 // Gateway serves confab's HTTP API and WebSocket.
@@ -170,6 +184,7 @@ type Gateway struct {
 	upgrader websocket.Upgrader
 	caps     *connCaps
 	newRooms *throttle.Buckets // rooms created per user; nil: no cap
+	blobs    blobstore.Store
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -208,7 +223,7 @@ func New(cfg Config) (*Gateway, error) {
 		store: cfg.Store, cmds: cfg.Commands, read: cfg.Projections, pub: cfg.Pub, sub: cfg.Sub,
 		nodeID: cfg.NodeID, limits: cfg.Limits, logger: cfg.Logger, secure: cfg.SecureCookies, ui: cfg.UI,
 		sfu: cfg.SFU, ice: cfg.ICEServers, metrics: cfg.Metrics, maxLag: cfg.ReadyMaxLag, proxies: cfg.TrustedProxies,
-		loops: cfg.Loops, hosts: cfg.CallHosts,
+		loops: cfg.Loops, hosts: cfg.CallHosts, blobs: cfg.Blobs,
 		mux: http.NewServeMux(), hub: newHub(cfg.Logger), conns: map[*conn]struct{}{},
 		caps:     newConnCaps(cfg.Limits.ConnsPerUser, cfg.Limits.ConnsPerIP),
 		newRooms: roomBuckets(cfg.Limits.RoomsPerHour),

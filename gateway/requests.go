@@ -37,12 +37,12 @@ func (g *Gateway) handleFrame(ctx context.Context, c *conn, f Frame) {
 		var room domain.RoomID
 		var res commands.Result
 		if room, err = parseRoomID(f.RoomID); err == nil {
-			res, err = g.cmds.PostMessage.Handle(ctx, commands.PostMessage{Room: room, Sender: c.user, ClientMsgID: f.ClientMsgID, Text: f.Text, ReplyTo: f.ReplyTo})
+			res, err = g.cmds.PostMessage.Handle(ctx, commands.PostMessage{Room: room, Sender: c.user, ClientMsgID: f.ClientMsgID, Text: f.Text, ReplyTo: f.ReplyTo, Attachments: derefIDs(f.Attachments)})
 			ack.Seq, ack.ClientMsgID = res.Revision, f.ClientMsgID
 		}
 	case FrameEdit:
 		err = g.roomCommand(ctx, f, &ack, func(room domain.RoomID) (commands.Result, error) {
-			return g.cmds.EditMessage.Handle(ctx, commands.EditMessage{Room: room, Actor: c.user, Seq: f.Seq, Text: f.Text})
+			return g.cmds.EditMessage.Handle(ctx, commands.EditMessage{Room: room, Actor: c.user, Seq: f.Seq, Text: f.Text, Attachments: keepList(f.Attachments)})
 		})
 	case FrameDelete:
 		err = g.roomCommand(ctx, f, &ack, func(room domain.RoomID) (commands.Result, error) {

@@ -49,6 +49,9 @@ func (g *Gateway) routes() {
 	m.HandleFunc("PUT /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(true))))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(false))))
 	m.HandleFunc("POST /api/v1/rooms/{id}/read", g.authed(g.member(g.markRead)))
+	m.HandleFunc("POST /api/v1/rooms/{id}/attachments", g.authed(g.member(g.uploadAttachment)))
+	m.HandleFunc("GET /api/v1/attachments/{id}/thumbnail", g.authed(g.getThumbnail))
+	m.HandleFunc("GET /api/v1/attachments/{id}/{name}", g.authed(g.getAttachment))
 	m.HandleFunc("GET /api/v1/rooms/{id}/call", g.authed(g.member(g.getCall)))
 	m.HandleFunc("GET /api/v1/rooms/{id}/calls", g.authed(g.member(g.listCalls)))
 	m.HandleFunc("GET /api/v1/rtc/ice-servers", g.authed(g.getICEServers))
@@ -401,18 +404,19 @@ type reactionJSON struct {
 }
 
 type messageJSON struct {
-	RoomID      domain.RoomID   `json:"room_id"`
-	Seq         uint64          `json:"seq"`
-	SenderID    domain.UserID   `json:"sender_id"`
-	SenderName  string          `json:"sender_name"`
-	ClientMsgID string          `json:"client_msg_id"`
-	Text        string          `json:"text"`
-	ReplyTo     uint64          `json:"reply_to,omitempty"`
-	Mentions    []domain.UserID `json:"mentions"`
-	Reactions   []reactionJSON  `json:"reactions"`
-	CreatedAt   time.Time       `json:"created_at"`
-	EditedAt    *time.Time      `json:"edited_at,omitempty"`
-	Deleted     bool            `json:"deleted,omitempty"`
+	RoomID      domain.RoomID    `json:"room_id"`
+	Seq         uint64           `json:"seq"`
+	SenderID    domain.UserID    `json:"sender_id"`
+	SenderName  string           `json:"sender_name"`
+	ClientMsgID string           `json:"client_msg_id"`
+	Text        string           `json:"text"`
+	ReplyTo     uint64           `json:"reply_to,omitempty"`
+	Mentions    []domain.UserID  `json:"mentions"`
+	Attachments []attachmentJSON `json:"attachments,omitempty"`
+	Reactions   []reactionJSON   `json:"reactions"`
+	CreatedAt   time.Time        `json:"created_at"`
+	EditedAt    *time.Time       `json:"edited_at,omitempty"`
+	Deleted     bool             `json:"deleted,omitempty"`
 }
 
 func toMessageJSON(room domain.RoomID, m projections.Message) messageJSON {
@@ -421,6 +425,7 @@ func toMessageJSON(room domain.RoomID, m projections.Message) messageJSON {
 	if j.Mentions == nil {
 		j.Mentions = []domain.UserID{}
 	}
+	j.Attachments = toAttachmentsJSON(m.Attachments)
 	for _, r := range m.Reactions {
 		j.Reactions = append(j.Reactions, reactionJSON{Emoji: r.Emoji, Users: r.Users})
 	}
@@ -502,14 +507,15 @@ func (g *Gateway) messageResponse(w http.ResponseWriter, r *http.Request, status
 
 func (g *Gateway) postMessage(w http.ResponseWriter, r *http.Request, rc roomCtx) error {
 	var in struct {
-		ClientMsgID string `json:"client_msg_id"`
-		Text        string `json:"text"`
-		ReplyTo     uint64 `json:"reply_to"`
+		ClientMsgID string   `json:"client_msg_id"`
+		Text        string   `json:"text"`
+		ReplyTo     uint64   `json:"reply_to"`
+		Attachments []string `json:"attachments"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
 		return err
 	}
-	res, err := g.cmds.PostMessage.Handle(r.Context(), commands.PostMessage{Room: rc.room, Sender: rc.UserID, ClientMsgID: in.ClientMsgID, Text: in.Text, ReplyTo: in.ReplyTo})
+	res, err := g.cmds.PostMessage.Handle(r.Context(), commands.PostMessage{Room: rc.room, Sender: rc.UserID, ClientMsgID: in.ClientMsgID, Text: in.Text, ReplyTo: in.ReplyTo, Attachments: in.Attachments})
 	if err != nil {
 		return err
 	}
@@ -534,12 +540,13 @@ func (g *Gateway) editMessage(w http.ResponseWriter, r *http.Request, rc roomCtx
 		return err
 	}
 	var in struct {
-		Text string `json:"text"`
+		Text        string    `json:"text"`
+		Attachments *[]string `json:"attachments"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
 		return err
 	}
-	res, err := g.cmds.EditMessage.Handle(r.Context(), commands.EditMessage{Room: rc.room, Actor: rc.UserID, Seq: seq, Text: in.Text})
+	res, err := g.cmds.EditMessage.Handle(r.Context(), commands.EditMessage{Room: rc.room, Actor: rc.UserID, Seq: seq, Text: in.Text, Attachments: keepList(in.Attachments)})
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ var wireNames = map[string]string{
 var userStreamEvents = []string{
 	domain.UserSignedUp{}.EventType(), domain.SessionStarted{}.EventType(), domain.SessionUsed{}.EventType(),
 	domain.SessionEnded{}.EventType(), domain.ConnectionOpened{}.EventType(), domain.ConnectionClosed{}.EventType(),
-	domain.RoomRead{}.EventType(),
+	domain.RoomRead{}.EventType(), domain.AttachmentUploaded{}.EventType(), domain.AttachmentDiscarded{}.EventType(),
 }
 
 // publicData returns what clients may see of a room event: everything but
@@ -65,6 +65,15 @@ func publicData(e domain.Event) any {
 			By domain.UserID `json:"by"`
 			At time.Time     `json:"at"`
 		}{e.By, e.At}
+	case domain.MessagePosted:
+		if len(e.Attachments) > 0 {
+			// Attachments as the API shows them, with their URLs.
+			return struct {
+				domain.MessagePosted
+				Attachments []attachmentJSON `json:"attachments"`
+			}{e, toAttachmentsJSON(e.Attachments)}
+		}
+		return e
 	case domain.CallJoined:
 		// Where a participant is connected is the servers' business.
 		return struct {

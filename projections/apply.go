@@ -167,6 +167,10 @@ func EventTime(ev domain.Event, recorded time.Time) time.Time {
 		at = ev.At
 	case domain.CallEnded:
 		at = ev.At
+	case domain.AttachmentUploaded:
+		at = ev.At
+	case domain.AttachmentDiscarded:
+		at = ev.At
 	}
 	if at.IsZero() {
 		return recorded

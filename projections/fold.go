@@ -54,6 +54,7 @@ type batch struct {
 	calls        *table[callRow]
 	participants *table[participantRow]
 	search       *table[searchRow]
+	attachments  *table[attachmentRow]
 	// tables lists them all, to load and write.
 	tables []tableIO
 }
@@ -83,7 +84,7 @@ func newBatch() *batch {
 		members: newTable(membersDef, func(r *memberRow) []any { return []any{&r.room, &r.user, &r.role, &r.joined} }),
 		bans:    newTable(bansDef, func(r *banRow) []any { return []any{&r.room, &r.user, &r.by, &r.at} }),
 		messages: newTable(messagesDef, func(r *messageRow) []any {
-			return []any{&r.room, &r.seq, &r.sender, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted}
+			return []any{&r.room, &r.seq, &r.sender, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted, &r.attachments}
 		}),
 		reactions:   newTable(reactionsDef, func(r *reactionRow) []any { return []any{&r.room, &r.seq, &r.emoji, &r.user, &r.at} }),
 		readMarkers: newTable(readMarkersDef, func(r *readMarkerRow) []any { return []any{&r.user, &r.room, &r.seq} }),
@@ -97,8 +98,9 @@ func newBatch() *batch {
 		search: newTable(searchDef, func(r *searchRow) []any {
 			return []any{&r.room, &r.seq, &r.pos, &r.sender, &r.created, &r.text, &r.mentions, &r.files, &r.images, &r.hasLink}
 		}),
+		attachments: newTable(attachmentsDef, attachmentFields),
 	}
-	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants, b.search}
+	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants, b.search, b.attachments}
 	return b
 }
 
@@ -134,6 +136,10 @@ func (b *batch) queueUser(user domain.UserID, ev domain.Event, at int64) {
 	case domain.ConnectionClosed:
 		b.conns.wantKey(key2(u, ev.ConnID))
 		b.users.wantKey(key1(u))
+	case domain.AttachmentUploaded:
+		b.attachments.wantKey(key1(ev.Attachment.ID))
+	case domain.AttachmentDiscarded:
+		b.attachments.wantKey(key1(ev.ID))
 	}
 	b.events = append(b.events, queued{user: user, ev: ev, at: at})
 }
@@ -188,6 +194,7 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, pos int64, ev domain.E
 		b.calls.wantKey(key2(r, ev.CallID))
 		b.participants.want(0, key1(r))
 	}
+	b.queueAttachments(r, int64(seq), ev)
 	b.events = append(b.events, queued{isRoom: true, room: room, seq: seq, pos: pos, ev: ev, at: at})
 }
 
@@ -277,6 +284,8 @@ func (b *batch) foldUser(user string, ev domain.Event, at int64) error {
 		if u.has && u.now.lastSeen < at {
 			u.now.lastSeen = at
 		}
+	case domain.AttachmentUploaded, domain.AttachmentDiscarded:
+		return b.foldUpload(user, ev, at)
 	}
 	return nil
 }
@@ -310,7 +319,9 @@ func (b *batch) foldRoom(room string, seq, pos int64, ev domain.Event, at int64)
 	case domain.RoomRenamed, domain.InviteCodeRotated:
 		// the room row is changed below
 	case domain.MessagePosted, domain.MessageEdited, domain.MessageDeleted, domain.ReactionAdded, domain.ReactionRemoved:
-		err = b.foldMessage(room, seq, pos, ev, at)
+		if err = b.foldMessage(room, seq, pos, ev, at); err == nil {
+			err = b.foldMessageAttachments(room, seq, ev, at)
+		}
 	case domain.CallStarted, domain.CallJoined, domain.CallLeft, domain.CallEnded:
 		err = b.foldCall(room, seq, ev, at)
 	}
@@ -396,10 +407,14 @@ func (b *batch) foldMessage(room string, seq, pos int64, ev domain.Event, at int
 		if err != nil {
 			return err
 		}
+		files, err := encodeAttachments(ev.Attachments)
+		if err != nil {
+			return err
+		}
 		e, err := b.messages.get(msgKey(room, seq))
 		if err == nil && !e.has {
 			e.set(messageRow{room: room, seq: seq, sender: string(ev.SenderID), clientID: ev.ClientMsgID, text: ev.Text,
-				replyTo: int64(ev.ReplyTo), mentions: mentions, created: at})
+				replyTo: int64(ev.ReplyTo), mentions: mentions, created: at, attachments: files})
 		}
 		if err != nil {
 			return err
@@ -417,6 +432,9 @@ func (b *batch) foldMessage(room string, seq, pos int64, ev domain.Event, at int
 		e, err := b.messages.get(msgKey(room, int64(ev.Seq)))
 		if err == nil && e.has && e.now.deleted == 0 {
 			e.now.text, e.now.mentions, e.now.edited = ev.Text, mentions, at
+			if len(ev.RemovedAttachments) > 0 {
+				e.now.attachments, err = withoutAttachments(e.now.attachments, ev.RemovedAttachments)
+			}
 		}
 		if err != nil {
 			return err
@@ -432,7 +450,7 @@ func (b *batch) foldMessage(room string, seq, pos int64, ev domain.Event, at int
 			return err
 		}
 		if e.has {
-			e.now.text, e.now.mentions, e.now.deleted = "", "[]", 1
+			e.now.text, e.now.mentions, e.now.deleted, e.now.attachments = "", "[]", 1, "[]"
 		}
 		s, err := b.search.get(msgKey(room, int64(ev.Seq)))
 		if err != nil {

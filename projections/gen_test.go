@@ -118,6 +118,37 @@ func (g *gen) emit(stream string, evs []domain.Event, err error, id uuid.UUID) {
 	g.last = res.Position
 }
 
+// upload sometimes uploads one or two files of user to room and returns
+// them.
+func (g *gen) upload(room domain.RoomID, user domain.UserID, now time.Time) []domain.Attachment {
+	if g.rng.IntN(5) != 0 || !g.rooms[room].IsMember(user) {
+		return nil
+	}
+	var files []domain.Attachment
+	for range 1 + g.rng.IntN(2) {
+		n := g.next()
+		a := domain.Attachment{ID: "att" + n, Name: "file" + n + ".png", Size: int64(g.rng.IntN(5000)), ContentType: "image/png",
+			Width: 1 + g.rng.IntN(100), Height: 1 + g.rng.IntN(100), Digest: fmt.Sprintf("sha256:%064d", g.rng.IntN(50))}
+		if g.rng.IntN(3) == 0 { // not an image: for has:file without has:image
+			a.Name, a.ContentType, a.Width, a.Height = "file"+n+".pdf", "application/pdf", 0, 0
+		}
+		evs, err := g.users[user].RecordUpload(room, a, "sha256:"+n, 0, now)
+		g.emit(domain.UserStream(user), evs, err, uuid.Nil)
+		if up, ok := g.users[user].Upload(a.ID); ok {
+			files = append(files, up.Attachment)
+		}
+	}
+	return files
+}
+
+// discard gives up user's uploads ids, as the collector does.
+func (g *gen) discard(user domain.UserID, ids []string, now time.Time) {
+	for _, id := range ids {
+		evs, err := g.users[user].Discard(id, now)
+		g.emit(domain.UserStream(user), evs, err, uuid.Nil)
+	}
+}
+
 func pick[T any](g *gen, xs []T) (T, bool) {
 	var zero T
 	if len(xs) == 0 {
@@ -320,8 +351,11 @@ func (g *gen) step() {
 		}
 		text += g.searchWords()
 		cid := "m" + g.next()
-		evs, err := r.Post(sender, cid, text, replyTo, mentioned, now)
-		g.attach(evs)
+		files := g.upload(id, sender, now)
+		if len(files) > 0 && g.rng.IntN(6) == 0 {
+			return // uploaded, never posted
+		}
+		evs, err := r.PostFiles(sender, cid, text, replyTo, mentioned, files, now)
 		g.emit(domain.RoomStream(id), evs, err, uuid.UUID(domain.MessageEventID(id, sender, cid)))
 	case k < 77:
 		id, r, _ := g.room()
@@ -337,8 +371,15 @@ func (g *gen) step() {
 			mentioned = []domain.UserID{u}
 		}
 		text += g.searchWords()
+		files := r.Messages[seq].Attachments
+		if len(files) > 0 && g.rng.IntN(2) == 0 {
+			keep := slices.Clone(files[:g.rng.IntN(len(files))])
+			evs, err := r.EditFiles(actor, seq, text, mentioned, keep, true, now)
+			g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+			g.discard(actor, files[len(keep):], now)
+			return
+		}
 		evs, err := r.Edit(actor, seq, text, mentioned, now)
-		g.detach(id, evs)
 		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 	case k < 81:
 		id, r, _ := g.room()
@@ -350,8 +391,12 @@ func (g *gen) step() {
 		if g.rng.IntN(3) == 0 {
 			actor = r.Owner
 		}
+		sender, files := r.Messages[seq].Sender, slices.Clone(r.Messages[seq].Attachments)
 		evs, err := r.Delete(actor, seq, now)
 		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+		if err == nil && g.rng.IntN(2) == 0 {
+			g.discard(sender, files, now)
+		}
 	case k < 90:
 		id, r, _ := g.room()
 		seq, ok := g.message(r)

@@ -25,7 +25,8 @@ type Message struct {
 	Text        string // "" once deleted
 	ReplyTo     uint64 // 0 if not a reply
 	Mentions    []domain.UserID
-	Reactions   []Reaction // by emoji; none once deleted
+	Attachments []domain.Attachment // none once deleted
+	Reactions   []Reaction          // by emoji; none once deleted
 	CreatedAt   time.Time
 	EditedAt    *time.Time // nil if never edited
 	Deleted     bool
@@ -37,14 +38,14 @@ type Reaction struct {
 	Users []domain.UserID // sorted
 }
 
-const messageColumns = `m.seq, m.sender_id, COALESCE(u.username, ''), m.client_msg_id, m.text, m.reply_to, m.mentions, m.created_at, m.edited_at, m.deleted`
+const messageColumns = `m.seq, m.sender_id, COALESCE(u.username, ''), m.client_msg_id, m.text, m.reply_to, m.mentions, m.created_at, m.edited_at, m.deleted, m.attachments`
 
 func scanMessage(rows *sql.Rows) (Message, error) {
 	var (
 		r    messageRow
 		name string
 	)
-	if err := rows.Scan(&r.seq, &r.sender, &name, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted); err != nil {
+	if err := rows.Scan(&r.seq, &r.sender, &name, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted, &r.attachments); err != nil {
 		return Message{}, err
 	}
 	m, err := r.message()
@@ -59,7 +60,11 @@ func (r *messageRow) message() (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("message %d: mentions: %w", r.seq, err)
 	}
-	m := Message{Seq: uint64(r.seq), SenderID: domain.UserID(r.sender), ClientMsgID: r.clientID, Text: r.text, ReplyTo: uint64(r.replyTo),
+	files, err := decodeAttachments(r.attachments)
+	if err != nil {
+		return Message{}, fmt.Errorf("message %d: attachments: %w", r.seq, err)
+	}
+	m := Message{Seq: uint64(r.seq), Attachments: files, SenderID: domain.UserID(r.sender), ClientMsgID: r.clientID, Text: r.text, ReplyTo: uint64(r.replyTo),
 		Mentions: ids, CreatedAt: fromMicros(r.created), Deleted: r.deleted != 0}
 	if r.edited != 0 {
 		t := fromMicros(r.edited)

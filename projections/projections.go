@@ -336,7 +336,7 @@ func (p *Projections) WaitFor(ctx context.Context, pos eventstore.Position) erro
 var readModelTables = []string{
 	"proj_users", "proj_sessions", "proj_rooms", "proj_members", "proj_bans",
 	"proj_messages", "proj_reactions", "proj_read_markers", "proj_connections",
-	"proj_calls", "proj_call_participants", "proj_search",
+	"proj_calls", "proj_call_participants", "proj_search", "proj_attachments",
 }
 
 // Rebuild empties the read models and the checkpoint and applies the

@@ -30,40 +30,6 @@ func (g *gen) searchWords() string {
 	return s
 }
 
-// attach gives some posted messages attachments, some of them images.
-func (g *gen) attach(evs []domain.Event) {
-	if len(evs) == 0 || g.rng.IntN(3) != 0 {
-		return
-	}
-	m, ok := evs[0].(domain.MessagePosted)
-	if !ok {
-		return
-	}
-	for range 1 + g.rng.IntN(2) {
-		a := domain.Attachment{ID: "att" + g.next(), Name: "f", Size: 10, ContentType: "application/pdf", Digest: "sha256:00"}
-		if g.rng.IntN(2) == 0 {
-			a.ContentType, a.Width, a.Height = "image/png", 4, 4
-		}
-		m.Attachments = append(m.Attachments, a)
-	}
-	evs[0] = m
-}
-
-// detach has some edits take an attachment off.
-func (g *gen) detach(room domain.RoomID, evs []domain.Event) {
-	if len(evs) == 0 {
-		return
-	}
-	e, ok := evs[0].(domain.MessageEdited)
-	if !ok {
-		return
-	}
-	if s := g.texts[room][e.Seq]; s != nil && len(s.files) > 0 && g.rng.IntN(2) == 0 {
-		e.RemovedAttachments = []string{s.files[g.rng.IntN(len(s.files))]}
-		evs[0] = e
-	}
-}
-
 // track records what a room event changes of what search finds.
 func (g *gen) track(room domain.RoomID, seq uint64, ev domain.Event) {
 	if g.texts[room] == nil {

@@ -41,8 +41,8 @@ const (
 		"ON CONFLICT (room_id, user_id) DO UPDATE SET role = excluded.role"
 	insertBan = "INSERT INTO proj_bans (room_id, user_id, banned_by, banned_at) VALUES (?, ?, ?, ?) " +
 		"ON CONFLICT (room_id, user_id) DO NOTHING"
-	insertMessage = "INSERT INTO proj_messages (room_id, seq, sender_id, client_msg_id, text, reply_to, mentions, created_at, edited_at, deleted) " +
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0) ON CONFLICT (room_id, seq) DO NOTHING"
+	insertMessage = "INSERT INTO proj_messages (room_id, seq, sender_id, client_msg_id, text, reply_to, mentions, created_at, edited_at, deleted, attachments) " +
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?) ON CONFLICT (room_id, seq) DO NOTHING"
 )
 
 // insertRow runs an insert of one row.
@@ -79,6 +79,8 @@ func (a *applier) runUser(ctx context.Context, user domain.UserID, ev domain.Eve
 			break // closing an unknown connection changes nothing
 		}
 		_, err = a.run(ctx, `UPDATE proj_users SET last_seen = ? WHERE user_id = ? AND last_seen < ?`, at, string(user), at)
+	case domain.AttachmentUploaded, domain.AttachmentDiscarded:
+		err = a.runUpload(ctx, user, ev, at)
 	}
 	return err
 }
@@ -131,11 +133,18 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, p
 		if mentions, err = encodeIDs(ev.Mentions); err != nil {
 			break
 		}
-		err = a.insertRow(ctx, insertMessage, string(room), int64(seq), string(ev.SenderID), ev.ClientMsgID, ev.Text, int64(ev.ReplyTo), mentions, at)
+		var files string
+		if files, err = encodeAttachments(ev.Attachments); err != nil {
+			break
+		}
+		err = a.insertRow(ctx, insertMessage, string(room), int64(seq), string(ev.SenderID), ev.ClientMsgID, ev.Text, int64(ev.ReplyTo), mentions, at, files)
 		if err == nil {
 			err = a.runSearchPost(ctx, newSearchRow(string(room), int64(seq), pos, ev, at))
 		}
 		touch.activity, touch.hasActivity = at, true
+		if err == nil {
+			err = a.runMessageAttachments(ctx, room, seq, ev, at)
+		}
 	case domain.MessageEdited:
 		var mentions string
 		if mentions, err = encodeIDs(ev.Mentions); err != nil {
@@ -146,13 +155,19 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, p
 		if err == nil {
 			err = a.runSearchEdit(ctx, string(room), ev)
 		}
+		if err == nil {
+			err = a.runMessageAttachments(ctx, room, seq, ev, at)
+		}
 	case domain.MessageDeleted:
-		_, err = a.run(ctx, `UPDATE proj_messages SET text = '', mentions = '[]', deleted = 1 WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq))
+		_, err = a.run(ctx, `UPDATE proj_messages SET text = '', mentions = '[]', deleted = 1, attachments = '[]' WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq))
 		if err == nil {
 			_, err = a.run(ctx, `DELETE FROM proj_reactions WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq))
 		}
 		if err == nil {
 			err = a.runSearchDelete(ctx, string(room), int64(ev.Seq))
+		}
+		if err == nil {
+			err = a.runMessageAttachments(ctx, room, seq, ev, at)
 		}
 	case domain.ReactionAdded:
 		// Only a live message takes reactions.

@@ -66,6 +66,8 @@ func (m *Main) eventsCommand() *cli.Command {
 				},
 				Action: m.eventsImport,
 			},
+			blobsExportCommand(m),
+			blobsImportCommand(m),
 		},
 	}
 }

@@ -310,7 +310,7 @@ func (r *replay) message(m projections.Message) string {
 		d, _ := r.deletions[m.Seq].ev.(domain.MessageDeleted) // noted by the deletion
 		return fmt.Sprintf("%s: [deleted at %s by %s]", who, r.deletions[m.Seq].at.Format(replayTime), r.name(d.By))
 	}
-	s := who + ": " + m.Text
+	s := who + ": " + m.Text + attachedList(m.Attachments)
 	if m.EditedAt != nil {
 		s += fmt.Sprintf("  (edited %s)", m.EditedAt.Format(replayTime))
 	}
@@ -322,6 +322,22 @@ func (r *replay) message(m projections.Message) string {
 		s += fmt.Sprintf("\n  %s %s", re.Emoji, strings.Join(names, ", "))
 	}
 	return s
+}
+
+// attachedList shows a message's attachments: " [attached: a.png (image/png, 800×600, 1234 bytes), ...]".
+func attachedList(files []domain.Attachment) string {
+	if len(files) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, a := range files {
+		p := fmt.Sprintf("%s (%s", a.Name, a.ContentType)
+		if a.Width > 0 {
+			p += fmt.Sprintf(", %d×%d", a.Width, a.Height)
+		}
+		parts = append(parts, p+fmt.Sprintf(", %d bytes)", a.Size))
+	}
+	return " [attached: " + strings.Join(parts, ", ") + "]"
 }
 
 // callOf returns the room's call with ID id.

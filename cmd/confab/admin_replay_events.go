@@ -79,6 +79,10 @@ func init() {
 		inUserStream[domain.RoomRead](),
 		inUserStream[domain.ConnectionOpened](),
 		inUserStream[domain.ConnectionClosed](),
+		// Uploads are the uploader's; a room shows a file once a message
+		// holds it.
+		inUserStream[domain.AttachmentUploaded](),
+		inUserStream[domain.AttachmentDiscarded](),
 		shown(func(r *replay, _ replayEvent, ev domain.RoomCreated) string {
 			if ev.Kind == domain.KindDM {
 				return "the direct messages began"
@@ -110,10 +114,14 @@ func init() {
 			if ev.ReplyTo != 0 {
 				who += fmt.Sprintf(" (reply to #%d)", ev.ReplyTo)
 			}
-			return who + ": " + ev.Text
+			return who + ": " + ev.Text + attachedList(ev.Attachments)
 		}).rendering((*replay).renderPosted),
 		shown(func(r *replay, _ replayEvent, ev domain.MessageEdited) string {
-			return fmt.Sprintf("%s edited #%d: %s", r.name(ev.By), ev.Seq, ev.Text)
+			s := fmt.Sprintf("%s edited #%d: %s", r.name(ev.By), ev.Seq, ev.Text)
+			if len(ev.RemovedAttachments) > 0 {
+				s += fmt.Sprintf(" (took off %d attachment(s))", len(ev.RemovedAttachments))
+			}
+			return s
 		}).changesMessage(),
 		shown(func(r *replay, _ replayEvent, ev domain.MessageDeleted) string {
 			was := "" // what the message said, while it stands

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/confabhq/confab/blobstore"
 	"github.com/confabhq/confab/bus"
 	natsbus "github.com/confabhq/confab/bus/nats"
 	"github.com/confabhq/confab/commands"
@@ -42,7 +43,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
 			&cli.BoolFlag{Name: "secure-cookies", Usage: "mark session cookies Secure (set when serving over HTTPS, directly or behind a proxy)", Sources: cli.EnvVars("CONFAB_SECURE_COOKIES")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 10 * time.Second, Usage: "how long a graceful shutdown may take", Sources: cli.EnvVars("CONFAB_SHUTDOWN_TIMEOUT")},
-		}, slices.Concat(edgeFlags(), tlsFlags(), opsFlags(), pprofFlags(), callFlags(), sessionFlags(), logFlags(), authFlags())...),
+		}, slices.Concat(edgeFlags(), tlsFlags(), opsFlags(), pprofFlags(), callFlags(), sessionFlags(), logFlags(), authFlags(), attachmentFlags())...),
 		Action: func(ctx context.Context, c *cli.Command) error {
 			logger, err := m.logger(c)
 			if err != nil {
@@ -109,6 +110,8 @@ type node struct {
 	loops  *supervise.Set
 	calls  *calls
 	gw     *gateway.Gateway
+	blobs  blobstore.Store
+	gc     *blobCollector
 
 	srv     *http.Server // the main server, on ln
 	ln      net.Listener
@@ -197,11 +200,20 @@ func (n *node) openGateway(c *cli.Command, cmds *commands.Handlers) (*serverTLS,
 	if err != nil {
 		return nil, err
 	}
+	limits := edgeLimits(c)
+	if err := uploadLimits(c, &limits); err != nil {
+		return nil, err
+	}
+	if n.blobs, err = openBlobs(context.Background(), c); err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	n.gc = &blobCollector{blobs: n.blobs, read: n.read, discard: cmds.DiscardAttachment, grace: c.Duration("blob-grace"),
+		interval: c.Duration("blob-gc-interval"), logger: n.logger}
 	n.gw, err = gateway.New(gateway.Config{
 		Store: n.b.gatewayStore(n.read), Commands: cmds, Projections: n.read, Pub: n.pubsub, Sub: n.pubsub,
 		NodeID: n.id, Logger: n.logger, SecureCookies: c.Bool("secure-cookies") || tlsSetup != nil, UI: web.Handler(),
 		SFU: n.calls.sfu, ICEServers: n.calls.iceServers(), CallHosts: hosts,
-		Limits:  edgeLimits(c),
+		Limits: limits, Blobs: n.blobs,
 		Metrics: n.mets, ReadyMaxLag: c.Int64("ready-max-lag"), TrustedProxies: proxies, Loops: n.loops,
 	})
 	if err != nil {
@@ -296,6 +308,9 @@ func (n *node) close() {
 	if n.pubsub != nil {
 		n.pubsub.Close()
 	}
+	if n.blobs != nil {
+		n.blobs.Close()
+	}
 	if n.b != nil {
 		n.b.Close()
 	}
@@ -354,6 +369,9 @@ func (n *node) startWorkers(ctx context.Context, g *errgroup.Group) {
 		g.Go(func() error { return notCanceled(n.read.Run(ctx, n.b.store, n.pubsub, n.loops.Loop("projections"))) })
 	}
 	g.Go(func() error { return notCanceled(n.gw.Run(ctx, n.head)) })
+	if !n.b.readOnly {
+		g.Go(func() error { return notCanceled(n.gc.run(ctx, n.loops.Loop("blob collector"))) })
+	}
 	g.Go(func() error { sampleProjectionLag(ctx, n.b.store, n.read, n.mets, n.logger); return nil })
 }
 

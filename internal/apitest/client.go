@@ -55,8 +55,22 @@ type Message struct {
 		Emoji string   `json:"emoji"`
 		Users []string `json:"users"`
 	} `json:"reactions"`
-	EditedAt *time.Time `json:"edited_at"`
-	Deleted  bool       `json:"deleted"`
+	Attachments []Attachment `json:"attachments"`
+	EditedAt    *time.Time   `json:"edited_at"`
+	Deleted     bool         `json:"deleted"`
+}
+
+// Attachment is an attachment as the API shows it.
+type Attachment struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Size         int64  `json:"size"`
+	ContentType  string `json:"content_type"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	Digest       string `json:"digest"`
+	URL          string `json:"url"`
+	ThumbnailURL string `json:"thumbnail_url"`
 }
 
 // Member is a room member as the API shows it.
