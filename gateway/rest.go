@@ -52,6 +52,7 @@ func (g *Gateway) routes() {
 	m.HandleFunc("GET /api/v1/rooms/{id}/call", g.authed(g.member(g.getCall)))
 	m.HandleFunc("GET /api/v1/rooms/{id}/calls", g.authed(g.member(g.listCalls)))
 	m.HandleFunc("GET /api/v1/rtc/ice-servers", g.authed(g.getICEServers))
+	m.HandleFunc("GET /api/v1/search", g.authed(g.search))
 	m.HandleFunc("GET /api/v1/ws", g.serveWS)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, errorf(http.StatusNotFound, domain.KindNotFound.String(), "no such endpoint: "+r.Method+" "+r.URL.Path))
@@ -433,6 +434,30 @@ func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCt
 	if err != nil {
 		return err
 	}
+	// after=SEQ and around=SEQ (jumping to a search result), exclusive
+	// with before and with each other.
+	var after, around uint64
+	q := r.URL.Query()
+	given := 0
+	for _, p := range []struct {
+		name string
+		to   *uint64
+	}{{"after", &after}, {"around", &around}, {"before", nil}} {
+		s := q.Get(p.name)
+		if s == "" {
+			continue
+		}
+		given++
+		if p.to == nil {
+			continue
+		}
+		if *p.to, err = strconv.ParseUint(s, 10, 64); err != nil || (p.name == "around" && *p.to == 0) {
+			return domain.Errorf(domain.KindInvalid, "list messages", "%s must be a sequence number", p.name)
+		}
+	}
+	if given > 1 {
+		return domain.Errorf(domain.KindInvalid, "list messages", "give at most one of before, after and around")
+	}
 	// History must include everything stored when it is asked for: a
 	// client that resumes after too_many_missed pages it up to the seq its
 	// subscribe ack gave.
@@ -443,7 +468,15 @@ func (g *Gateway) listMessages(w http.ResponseWriter, r *http.Request, rc roomCt
 	if err != nil {
 		return err
 	}
-	msgs, err := g.read.Messages(r.Context(), rc.room, before, limit)
+	var msgs []projections.Message
+	switch {
+	case q.Get("after") != "":
+		msgs, err = g.read.MessagesAfter(r.Context(), rc.room, after, limit)
+	case around != 0:
+		msgs, err = g.read.MessagesAround(r.Context(), rc.room, around, limit)
+	default:
+		msgs, err = g.read.Messages(r.Context(), rc.room, before, limit)
+	}
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,14 @@ func (a *applier) run(ctx context.Context, query string, args ...any) (sql.Resul
 	return s.ExecContext(ctx, args...)
 }
 
+// queryRow runs a query of one row now.
+func (a *applier) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if a.shadow {
+		query = shadowQuery(query)
+	}
+	return a.tx.QueryRowContext(ctx, a.d.Rebind(query), args...)
+}
+
 func (a *applier) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s := a.stmts[query]; s != nil {
 		return s, nil
@@ -210,10 +218,11 @@ func (a *applier) apply(ctx context.Context, e *eventstore.RecordedEvent) error 
 			return fmt.Errorf("%w: %w", eventstore.ErrCorrupt, err)
 		}
 		at := micros(EventTime(ev, e.RecordedAt))
+		pos := int64(e.Position.Prepare)
 		if a.b == nil {
-			return a.runRoom(ctx, room, e.Revision, ev, at)
+			return a.runRoom(ctx, room, e.Revision, pos, ev, at)
 		}
-		a.b.queueRoom(room, e.Revision, ev, at)
+		a.b.queueRoom(room, e.Revision, pos, ev, at)
 	}
 	return nil
 }

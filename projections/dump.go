@@ -26,7 +26,12 @@ func (p *Projections) Dump(ctx context.Context) (map[string][]string, error) {
 }
 
 func (p *Projections) dumpTable(ctx context.Context, table string) ([]string, error) {
-	lines, err := formatRows(ctx, p.db, table, `SELECT * FROM `+table)
+	query := `SELECT * FROM ` + table
+	if table == "proj_search" {
+		// Not PostgreSQL's tsv, which is generated from text (search_index.go).
+		query = `SELECT ` + strings.Join(searchDef.cols, ", ") + ` FROM proj_search`
+	}
+	lines, err := formatRows(ctx, p.db, table, query)
 	if err != nil {
 		return nil, err
 	}

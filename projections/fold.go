@@ -34,6 +34,7 @@ type queued struct {
 	user   domain.UserID // for user streams
 	room   domain.RoomID // for room streams
 	seq    uint64        // the room stream's revision
+	pos    int64         // the event's prepare position
 	ev     domain.Event
 	at     int64
 }
@@ -52,6 +53,7 @@ type batch struct {
 	conns        *table[connRow]
 	calls        *table[callRow]
 	participants *table[participantRow]
+	search       *table[searchRow]
 	// tables lists them all, to load and write.
 	tables []tableIO
 }
@@ -92,8 +94,11 @@ func newBatch() *batch {
 		participants: newTable(participantsDef, func(r *participantRow) []any {
 			return []any{&r.room, &r.user, &r.call, &r.node, &r.conn, &r.joined}
 		}),
+		search: newTable(searchDef, func(r *searchRow) []any {
+			return []any{&r.room, &r.seq, &r.pos, &r.sender, &r.created, &r.text, &r.mentions, &r.files, &r.images, &r.hasLink}
+		}),
 	}
-	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants}
+	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants, b.search}
 	return b
 }
 
@@ -133,9 +138,9 @@ func (b *batch) queueUser(user domain.UserID, ev domain.Event, at int64) {
 	b.events = append(b.events, queued{user: user, ev: ev, at: at})
 }
 
-// queueRoom records an event of room's stream with sequence number seq
-// and the rows it needs.
-func (b *batch) queueRoom(room domain.RoomID, seq uint64, ev domain.Event, at int64) {
+// queueRoom records an event of room's stream with sequence number seq,
+// at prepare position pos, and the rows it needs.
+func (b *batch) queueRoom(room domain.RoomID, seq uint64, pos int64, ev domain.Event, at int64) {
 	r := string(room)
 	b.rooms.wantKey(key1(r))
 	switch ev := ev.(type) {
@@ -162,10 +167,13 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, ev domain.Event, at in
 	case domain.MessagePosted:
 		b.messages.absent(0, msgKey(r, int64(seq)))
 		b.reactions.absent(0, msgKey(r, int64(seq)))
+		b.search.absent(0, msgKey(r, int64(seq)))
 	case domain.MessageEdited:
 		b.messages.wantKey(msgKey(r, int64(ev.Seq)))
+		b.search.wantKey(msgKey(r, int64(ev.Seq)))
 	case domain.MessageDeleted:
 		b.messages.wantKey(msgKey(r, int64(ev.Seq)))
+		b.search.wantKey(msgKey(r, int64(ev.Seq)))
 		b.reactions.want(0, msgKey(r, int64(ev.Seq)))
 	case domain.ReactionAdded:
 		b.messages.wantKey(msgKey(r, int64(ev.Seq)))
@@ -180,7 +188,7 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, ev domain.Event, at in
 		b.calls.wantKey(key2(r, ev.CallID))
 		b.participants.want(0, key1(r))
 	}
-	b.events = append(b.events, queued{isRoom: true, room: room, seq: seq, ev: ev, at: at})
+	b.events = append(b.events, queued{isRoom: true, room: room, seq: seq, pos: pos, ev: ev, at: at})
 }
 
 // reset forgets the batch's events and rows.
@@ -197,7 +205,7 @@ func (b *batch) fold() error {
 		q := &b.events[i]
 		var err error
 		if q.isRoom {
-			err = b.foldRoom(string(q.room), int64(q.seq), q.ev, q.at)
+			err = b.foldRoom(string(q.room), int64(q.seq), q.pos, q.ev, q.at)
 		} else {
 			err = b.foldUser(string(q.user), q.ev, q.at)
 		}
@@ -276,7 +284,7 @@ func (b *batch) foldUser(user string, ev domain.Event, at int64) error {
 // foldRoom applies an event of room's stream with sequence number seq
 // that happened at at, then moves the room's last_seq (and, for a
 // message, its activity).
-func (b *batch) foldRoom(room string, seq int64, ev domain.Event, at int64) error {
+func (b *batch) foldRoom(room string, seq, pos int64, ev domain.Event, at int64) error {
 	var err error
 	switch ev := ev.(type) {
 	case domain.RoomCreated:
@@ -302,7 +310,7 @@ func (b *batch) foldRoom(room string, seq int64, ev domain.Event, at int64) erro
 	case domain.RoomRenamed, domain.InviteCodeRotated:
 		// the room row is changed below
 	case domain.MessagePosted, domain.MessageEdited, domain.MessageDeleted, domain.ReactionAdded, domain.ReactionRemoved:
-		err = b.foldMessage(room, seq, ev, at)
+		err = b.foldMessage(room, seq, pos, ev, at)
 	case domain.CallStarted, domain.CallJoined, domain.CallLeft, domain.CallEnded:
 		err = b.foldCall(room, seq, ev, at)
 	}
@@ -381,7 +389,7 @@ func (b *batch) ban(room string, ev domain.MemberBanned, at int64) error {
 }
 
 // foldMessage applies a message or reaction event of room's stream.
-func (b *batch) foldMessage(room string, seq int64, ev domain.Event, at int64) error {
+func (b *batch) foldMessage(room string, seq, pos int64, ev domain.Event, at int64) error {
 	switch ev := ev.(type) {
 	case domain.MessagePosted:
 		mentions, err := encodeIDs(ev.Mentions)
@@ -393,6 +401,13 @@ func (b *batch) foldMessage(room string, seq int64, ev domain.Event, at int64) e
 			e.set(messageRow{room: room, seq: seq, sender: string(ev.SenderID), clientID: ev.ClientMsgID, text: ev.Text,
 				replyTo: int64(ev.ReplyTo), mentions: mentions, created: at})
 		}
+		if err != nil {
+			return err
+		}
+		s, err := b.search.get(msgKey(room, seq))
+		if err == nil && !s.has {
+			s.set(newSearchRow(room, seq, pos, ev, at))
+		}
 		return err
 	case domain.MessageEdited:
 		mentions, err := encodeIDs(ev.Mentions)
@@ -403,6 +418,13 @@ func (b *batch) foldMessage(room string, seq int64, ev domain.Event, at int64) e
 		if err == nil && e.has && e.now.deleted == 0 {
 			e.now.text, e.now.mentions, e.now.edited = ev.Text, mentions, at
 		}
+		if err != nil {
+			return err
+		}
+		s, err := b.search.get(msgKey(room, int64(ev.Seq)))
+		if err == nil && s.has {
+			s.now.edit(ev)
+		}
 		return err
 	case domain.MessageDeleted:
 		e, err := b.messages.get(msgKey(room, int64(ev.Seq)))
@@ -412,6 +434,11 @@ func (b *batch) foldMessage(room string, seq int64, ev domain.Event, at int64) e
 		if e.has {
 			e.now.text, e.now.mentions, e.now.deleted = "", "[]", 1
 		}
+		s, err := b.search.get(msgKey(room, int64(ev.Seq)))
+		if err != nil {
+			return err
+		}
+		s.remove()
 		b.reactions.each(func(r *entry[reactionRow]) {
 			if r.now.room == room && r.now.seq == int64(ev.Seq) {
 				r.remove()

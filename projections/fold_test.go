@@ -78,12 +78,14 @@ func TestRebuildFoldsAsIncremental(t *testing.T) {
 			after = events[len(events)-1].Position
 		}
 		verify(t, p, g)
-		incremental := dump(t, p)
+		verifySearch(t, p, g)
+		incremental, found := dump(t, p), searchSnapshot(t, p, g)
 
 		if err := p.Rebuild(ctx, store); err != nil {
 			t.Fatal(err)
 		}
 		sameDump(t, dump(t, p), incremental)
+		sameSearch(t, searchSnapshot(t, p, g), found)
 		verify(t, p, g)
 
 		res, err := p.RebuildShadow(ctx, store, projections.ShadowOptions{Verify: true})
@@ -94,6 +96,7 @@ func TestRebuildFoldsAsIncremental(t *testing.T) {
 			t.Fatalf("shadow rebuild: %+v", res)
 		}
 		sameDump(t, dump(t, p), incremental)
+		sameSearch(t, searchSnapshot(t, p, g), found)
 		verify(t, p, g)
 	})
 }

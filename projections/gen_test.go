@@ -43,6 +43,9 @@ type gen struct {
 	n    int // events appended
 	last eventstore.Position
 	seq  int // for unique names
+
+	// texts holds what search should find (search_test.go).
+	texts map[domain.RoomID]map[uint64]*searchable
 }
 
 // appender is the part of an event store gen writes to.
@@ -55,7 +58,7 @@ func newGen(t testing.TB, store appender, seed uint64) *gen {
 		t: t, store: store, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		now:   time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC),
 		users: map[domain.UserID]*domain.User{}, rooms: map[domain.RoomID]*domain.Room{},
-		hashes: map[string]domain.UserID{}, revs: map[string]uint64{},
+		hashes: map[string]domain.UserID{}, revs: map[string]uint64{}, texts: map[domain.RoomID]map[uint64]*searchable{},
 	}
 }
 
@@ -108,6 +111,7 @@ func (g *gen) emit(stream string, evs []domain.Event, err error, id uuid.UUID) {
 			g.users[u].Apply(ev)
 		} else if r, ok := domain.RoomIDOfStream(stream); ok {
 			g.rooms[r].Apply(g.revs[stream], ev)
+			g.track(r, g.revs[stream], ev)
 		}
 	}
 	g.n += len(evs)
@@ -314,8 +318,10 @@ func (g *gen) step() {
 		if g.rng.IntN(4) == 0 {
 			replyTo, _ = g.message(r)
 		}
+		text += g.searchWords()
 		cid := "m" + g.next()
 		evs, err := r.Post(sender, cid, text, replyTo, mentioned, now)
+		g.attach(evs)
 		g.emit(domain.RoomStream(id), evs, err, uuid.UUID(domain.MessageEventID(id, sender, cid)))
 	case k < 77:
 		id, r, _ := g.room()
@@ -330,7 +336,9 @@ func (g *gen) step() {
 			text += " @" + g.users[u].Username
 			mentioned = []domain.UserID{u}
 		}
+		text += g.searchWords()
 		evs, err := r.Edit(actor, seq, text, mentioned, now)
+		g.detach(id, evs)
 		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 	case k < 81:
 		id, r, _ := g.room()

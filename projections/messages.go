@@ -94,6 +94,78 @@ func (p *Projections) Messages(ctx context.Context, room domain.RoomID, before u
 	return msgs, nil
 }
 
+// MessagesAfter returns up to limit (1..MaxMessagesLimit) messages of
+// room right after sequence number after, newest first.
+func (p *Projections) MessagesAfter(ctx context.Context, room domain.RoomID, after uint64, limit int) ([]Message, error) {
+	if limit < 1 || limit > MaxMessagesLimit {
+		return nil, domain.Errorf(domain.KindInvalid, "list messages", "limit must be 1-%d", MaxMessagesLimit)
+	}
+	var msgs []Message
+	err := p.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		msgs, err = p.messagesAfter(ctx, tx, room, after, limit)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		return p.addReactions(ctx, tx, room, msgs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("projections: messages of %s after %d: %w", room, after, err)
+	}
+	return msgs, nil
+}
+
+// messagesAfter returns up to limit messages of room from seq from on
+// (excluded), newest first.
+func (p *Projections) messagesAfter(ctx context.Context, tx *sql.Tx, room domain.RoomID, from uint64, limit int) ([]Message, error) {
+	if from >= math.MaxInt64 {
+		return nil, nil
+	}
+	msgs, err := p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`, string(room), int64(from), limit)
+	slices.Reverse(msgs)
+	return msgs, err
+}
+
+// MessagesAround returns the message of room with sequence number seq (if
+// there is one) with up to (limit-1)/2 older and limit/2 newer messages:
+// at most limit (1..MaxMessagesLimit), newest first. A client jumps to a
+// search result with it.
+func (p *Projections) MessagesAround(ctx context.Context, room domain.RoomID, seq uint64, limit int) ([]Message, error) {
+	if limit < 1 || limit > MaxMessagesLimit {
+		return nil, domain.Errorf(domain.KindInvalid, "list messages", "limit must be 1-%d", MaxMessagesLimit)
+	}
+	if seq == 0 || seq > math.MaxInt64 {
+		return nil, domain.Errorf(domain.KindInvalid, "list messages", "around must be a sequence number")
+	}
+	var msgs []Message
+	err := p.readTx(ctx, func(tx *sql.Tx) error {
+		newer, err := p.messagesAfter(ctx, tx, room, seq-1, limit/2+1) // seq and newer
+		if err != nil {
+			return err
+		}
+		// seq itself, if it is a message, is the oldest of newer; if it
+		// is not, newer holds one too many.
+		if n := len(newer); n > limit/2 && newer[n-1].Seq != seq {
+			newer = newer[1:]
+		}
+		var older []Message
+		if k := (limit - 1) / 2; k > 0 {
+			if older, err = p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`, string(room), int64(seq), k); err != nil {
+				return err
+			}
+		}
+		msgs = append(newer, older...)
+		if len(msgs) == 0 {
+			return nil
+		}
+		return p.addReactions(ctx, tx, room, msgs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("projections: messages of %s around %d: %w", room, seq, err)
+	}
+	return msgs, nil
+}
+
 // MessageBySeq returns the message with sequence number seq in room, or a
 // KindNotFound error.
 func (p *Projections) MessageBySeq(ctx context.Context, room domain.RoomID, seq uint64) (Message, error) {

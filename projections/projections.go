@@ -50,6 +50,9 @@ func Filter() eventstore.Filter {
 type Projections struct {
 	db *sql.DB
 	d  Dialect
+	// searchLanguage is the search index's text search configuration
+	// (PostgreSQL).
+	searchLanguage string
 
 	// applyMu serializes Apply and Rebuild within the process.
 	applyMu sync.Mutex
@@ -63,17 +66,27 @@ type Projections struct {
 // db should be opened with a busy timeout (the event store writes to the
 // same file), for example
 // "file:PATH?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate".
-func Open(ctx context.Context, db *sql.DB, d Dialect) (*Projections, error) {
+//
+// On PostgreSQL the search index uses DefaultSearchLanguage unless
+// WithSearchLanguage names another text search configuration.
+func Open(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Projections, error) {
 	if db == nil {
 		return nil, errors.New("projections: open: nil database")
 	}
 	if !d.valid() {
 		return nil, fmt.Errorf("projections: open: unknown dialect %v", d)
 	}
+	o := options{searchLanguage: DefaultSearchLanguage}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := migrate(ctx, db, d); err != nil {
 		return nil, err
 	}
-	p := &Projections{db: db, d: d, changed: make(chan struct{})}
+	if err := prepareSearchIndex(ctx, db, d, o.searchLanguage); err != nil {
+		return nil, err
+	}
+	p := &Projections{db: db, d: d, searchLanguage: o.searchLanguage, changed: make(chan struct{})}
 	cp, _, err := readCheckpoint(ctx, db, d)
 	if err != nil {
 		return nil, err
@@ -317,7 +330,7 @@ func (p *Projections) WaitFor(ctx context.Context, pos eventstore.Position) erro
 var readModelTables = []string{
 	"proj_users", "proj_sessions", "proj_rooms", "proj_members", "proj_bans",
 	"proj_messages", "proj_reactions", "proj_read_markers", "proj_connections",
-	"proj_calls", "proj_call_participants",
+	"proj_calls", "proj_call_participants", "proj_search",
 }
 
 // Rebuild empties the read models and the checkpoint and applies the
@@ -370,6 +383,11 @@ func (p *Projections) reset(ctx context.Context) error {
 	for _, t := range readModelTables {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
 			return fmt.Errorf("projections: rebuild: empty %s: %w", t, err)
+		}
+	}
+	if p.d == SQLite {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+searchFTSTable+` (`+searchFTSTable+`) VALUES ('delete-all')`); err != nil {
+			return fmt.Errorf("projections: rebuild: empty %s: %w", searchFTSTable, err)
 		}
 	}
 	if err := writeCheckpoint(ctx, tx, p.d, eventstore.Start, true); err != nil {

@@ -102,7 +102,8 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 				t.Fatalf("checkpoint %v, want %v", cp, g.last)
 			}
 			verify(t, p, g)
-			incremental := dump(t, p)
+			verifySearch(t, p, g)
+			incremental, found := dump(t, p), searchSnapshot(t, p, g)
 			if n := len(incremental["proj_messages"]); n < 50 {
 				t.Fatalf("only %d messages: the log is not realistic", n)
 			}
@@ -111,6 +112,7 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameDump(t, dump(t, p), incremental)
+			sameSearch(t, searchSnapshot(t, p, g), found)
 			if cp2, err := p.Checkpoint(ctx); err != nil || cp2 != cp {
 				t.Fatalf("checkpoint after rebuild %v, %v; want %v", cp2, err, cp)
 			}

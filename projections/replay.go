@@ -31,10 +31,11 @@ func (t *Timeline) Apply(seq uint64, ev domain.Event, recorded time.Time) error 
 	b := t.b
 	// queueRoom marks the rows the event needs as loaded; nothing is
 	// loaded, so those not made by earlier events are absent.
-	b.queueRoom(t.room, seq, ev, micros(EventTime(ev, recorded)))
+	// It has no log positions: its search rows (unused) take the seq.
+	b.queueRoom(t.room, seq, int64(seq), ev, micros(EventTime(ev, recorded)))
 	q := b.events[len(b.events)-1]
 	b.events = b.events[:0]
-	if err := b.foldRoom(string(t.room), int64(q.seq), q.ev, q.at); err != nil {
+	if err := b.foldRoom(string(t.room), int64(q.seq), q.pos, q.ev, q.at); err != nil {
 		return fmt.Errorf("projections: timeline of %s: %T #%d: %w", t.room, ev, seq, err)
 	}
 	return nil

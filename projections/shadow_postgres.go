@@ -26,13 +26,17 @@ func postgresTable(ctx context.Context, q querier, table string, ddl []string) (
 		}
 		return rows.Err()
 	}
-	err = collect(`SELECT column_name, data_type, is_nullable, COALESCE(column_default, '') FROM information_schema.columns
+	err = collect(`SELECT column_name, data_type, is_nullable, COALESCE(column_default, ''), COALESCE(generation_expression, '') FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`, func(rows *sql.Rows) error {
-		var name, typ, null, def string
-		if err := rows.Scan(&name, &typ, &null, &def); err != nil {
+		var name, typ, null, def, gen string
+		if err := rows.Scan(&name, &typ, &null, &def, &gen); err != nil {
 			return err
 		}
-		desc = append(desc, "column "+name+" "+typ+" "+null+" "+def)
+		d := "column " + name + " " + typ + " " + null + " " + def
+		if gen != "" { // the search index's tsv: its language
+			d += " generated " + gen
+		}
+		desc = append(desc, d)
 		return nil
 	})
 	if err != nil {

@@ -26,6 +26,7 @@ var (
 		for _, t := range readModelTables {
 			m[t] = true
 		}
+		m[searchFTSTable] = true
 		return m
 	}()
 )
@@ -61,7 +62,7 @@ type schemaInfo struct {
 func liveSchema(ctx context.Context, q querier, d Dialect) (schemaInfo, error) {
 	var info schemaInfo
 	h := sha256.New()
-	for _, t := range readModelTables {
+	for _, t := range schemaTables(d) {
 		var desc []string
 		var err error
 		if d == Postgres {
@@ -96,7 +97,7 @@ func tableExists(ctx context.Context, q querier, d Dialect, table string) (bool,
 }
 
 func shadowTablesExist(ctx context.Context, q querier, d Dialect) (bool, error) {
-	for _, t := range readModelTables {
+	for _, t := range schemaTables(d) {
 		ok, err := tableExists(ctx, q, d, shadowPrefix+t)
 		if err != nil || !ok {
 			return false, err
@@ -125,7 +126,7 @@ func swapTables(ctx context.Context, tx *sql.Tx, d Dialect) error {
 			return err
 		}
 	}
-	for _, t := range readModelTables {
+	for _, t := range schemaTables(d) {
 		var liveIndexes []string
 		if d == SQLite {
 			var err error

@@ -130,7 +130,7 @@ func (p *Projections) prepareShadow(ctx context.Context, restart bool) (st *shad
 			return old, "", tx.Commit()
 		}
 	}
-	for _, t := range readModelTables {
+	for _, t := range schemaTables(p.d) {
 		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+shadowPrefix+t); err != nil {
 			return nil, "", fmt.Errorf("projections: rebuild: drop old shadow of %s: %w", t, err)
 		}
@@ -183,7 +183,7 @@ func (p *Projections) DiscardShadow(ctx context.Context) error {
 		return fmt.Errorf("projections: discard shadow: begin: %w", err)
 	}
 	defer tx.Rollback()
-	for _, t := range readModelTables {
+	for _, t := range schemaTables(p.d) {
 		if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+shadowPrefix+t); err != nil {
 			return fmt.Errorf("projections: discard shadow of %s: %w", t, err)
 		}

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/confabhq/confab/domain"
@@ -82,9 +83,9 @@ func (a *applier) runUser(ctx context.Context, user domain.UserID, ev domain.Eve
 	return err
 }
 
-// runRoom applies an event of room's stream with sequence number seq
-// that happened at at.
-func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, ev domain.Event, at int64) error {
+// runRoom applies an event of room's stream with sequence number seq,
+// at position pos (its prepare position) of the log, that happened at at.
+func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, pos int64, ev domain.Event, at int64) error {
 	var err error
 	touch := a.rooms[room]
 	if touch == nil {
@@ -131,6 +132,9 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, e
 			break
 		}
 		err = a.insertRow(ctx, insertMessage, string(room), int64(seq), string(ev.SenderID), ev.ClientMsgID, ev.Text, int64(ev.ReplyTo), mentions, at)
+		if err == nil {
+			err = a.runSearchPost(ctx, newSearchRow(string(room), int64(seq), pos, ev, at))
+		}
 		touch.activity, touch.hasActivity = at, true
 	case domain.MessageEdited:
 		var mentions string
@@ -139,10 +143,16 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, e
 		}
 		_, err = a.run(ctx, `UPDATE proj_messages SET text = ?, mentions = ?, edited_at = ? WHERE room_id = ? AND seq = ? AND deleted = 0`,
 			ev.Text, mentions, at, string(room), int64(ev.Seq))
+		if err == nil {
+			err = a.runSearchEdit(ctx, string(room), ev)
+		}
 	case domain.MessageDeleted:
 		_, err = a.run(ctx, `UPDATE proj_messages SET text = '', mentions = '[]', deleted = 1 WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq))
 		if err == nil {
 			_, err = a.run(ctx, `DELETE FROM proj_reactions WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq))
+		}
+		if err == nil {
+			err = a.runSearchDelete(ctx, string(room), int64(ev.Seq))
 		}
 	case domain.ReactionAdded:
 		// Only a live message takes reactions.
@@ -182,6 +192,62 @@ func (a *applier) runCall(ctx context.Context, room domain.RoomID, seq uint64, e
 			_, err = a.run(ctx, `DELETE FROM proj_call_participants WHERE room_id = ? AND call_id = ?`, string(room), ev.CallID)
 		}
 	}
+	return err
+}
+
+// The search index: proj_search and, on SQLite, its FTS5 table
+// (search_index.go), whose rowid is pos.
+const (
+	insertSearch = "INSERT INTO proj_search (room_id, seq, pos, sender_id, created_at, text, mentions, files, images, has_link) " +
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room_id, seq) DO NOTHING"
+	insertSearchFTS = "INSERT INTO proj_search_fts (rowid, text) VALUES (?, ?)"
+	deleteSearchFTS = "DELETE FROM proj_search_fts WHERE rowid = ?"
+)
+
+func (a *applier) runSearchPost(ctx context.Context, r searchRow) error {
+	res, err := a.run(ctx, insertSearch, r.room, r.seq, r.pos, r.sender, r.created, r.text, r.mentions, r.files, r.images, r.hasLink)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // applied before
+	}
+	return a.insertRow(ctx, insertSearchFTS, r.pos, r.text)
+}
+
+func (a *applier) runSearchEdit(ctx context.Context, room string, ev domain.MessageEdited) error {
+	r := searchRow{room: room, seq: int64(ev.Seq)}
+	err := a.queryRow(ctx, `SELECT pos, files, images FROM proj_search WHERE room_id = ? AND seq = ?`, room, int64(ev.Seq)).Scan(&r.pos, &r.files, &r.images)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // deleted, or never posted
+	}
+	if err != nil {
+		return err
+	}
+	r.edit(ev)
+	if _, err := a.run(ctx, `UPDATE proj_search SET text = ?, mentions = ?, files = ?, images = ?, has_link = ? WHERE room_id = ? AND seq = ?`,
+		r.text, r.mentions, r.files, r.images, r.hasLink, room, r.seq); err != nil {
+		return err
+	}
+	if _, err := a.run(ctx, deleteSearchFTS, r.pos); err != nil {
+		return err
+	}
+	return a.insertRow(ctx, insertSearchFTS, r.pos, r.text)
+}
+
+func (a *applier) runSearchDelete(ctx context.Context, room string, seq int64) error {
+	var pos int64
+	err := a.queryRow(ctx, `SELECT pos FROM proj_search WHERE room_id = ? AND seq = ?`, room, seq).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := a.run(ctx, deleteSearchFTS, pos); err != nil {
+		return err
+	}
+	_, err = a.run(ctx, `DELETE FROM proj_search WHERE room_id = ? AND seq = ?`, room, seq)
 	return err
 }
 

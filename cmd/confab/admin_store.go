@@ -29,6 +29,7 @@ func storeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
 		eventStoreDBURLFlag(),
 		minFreeDiskFlag(),
+		searchLanguageFlag(),
 	}, logFlags()...)
 }
 
@@ -42,6 +43,8 @@ type admin struct {
 	logger *slog.Logger
 	// where names the store for messages: "sqlite data/events.db".
 	where string
+	// searchLanguage is --search-language.
+	searchLanguage string
 }
 
 // openAdmin opens the store the flags name. Unless create is set, the
@@ -76,12 +79,12 @@ func (m *Main) openAdmin(ctx context.Context, c *cli.Command, create bool) (*adm
 		}
 		return nil, fmt.Errorf("open the %s store: %w", where, err)
 	}
-	return &admin{backend: b, logger: logger, where: where}, nil
+	return &admin{backend: b, logger: logger, where: where, searchLanguage: c.String("search-language")}, nil
 }
 
 // projections opens the read models on the store's database.
 func (a *admin) projections(ctx context.Context) (*projections.Projections, error) {
-	p, err := projections.Open(ctx, a.db, a.dialect)
+	p, err := projections.Open(ctx, a.db, a.dialect, projections.WithSearchLanguage(a.searchLanguage))
 	if err != nil {
 		return nil, fmt.Errorf("open the read models: %w", err)
 	}

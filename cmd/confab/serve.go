@@ -36,6 +36,7 @@ func (m *Main) serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "store", Value: "sqlite", Usage: storeUsage, Sources: cli.EnvVars("CONFAB_STORE")},
 			&cli.StringFlag{Name: "postgres-url", Usage: "PostgreSQL URL, with --store postgres", Sources: cli.EnvVars("CONFAB_POSTGRES_URL")},
 			eventStoreDBURLFlag(),
+			searchLanguageFlag(),
 			&cli.StringFlag{Name: "nats-url", Usage: "NATS server URL (JetStream): nodes sharing a --store postgres fan events and typing out through it; without it, they stay in this process", Sources: cli.EnvVars("CONFAB_NATS_URL")},
 			&cli.Float64Flag{Name: "ws-rate", Value: 20, Usage: "WebSocket frames per second a connection may send, sustained", Sources: cli.EnvVars("CONFAB_WS_RATE")},
 			&cli.IntFlag{Name: "ws-burst", Value: 50, Usage: "WebSocket frames a connection may send in a burst", Sources: cli.EnvVars("CONFAB_WS_BURST")},
@@ -154,7 +155,7 @@ func (n *node) openCore(ctx context.Context, c *cli.Command) (*commands.Handlers
 	if n.head, err = n.b.store.Head(ctx); err != nil {
 		return nil, err
 	}
-	if n.read, err = projections.Open(ctx, n.b.db, n.b.dialect); err != nil {
+	if n.read, err = projections.Open(ctx, n.b.db, n.b.dialect, projections.WithSearchLanguage(c.String("search-language"))); err != nil {
 		return nil, err
 	}
 	n.mets = metrics.New()

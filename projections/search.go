@@ -1,0 +1,261 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/confabhq/confab/domain"
+)
+
+// MaxSearchLimit is the most results one Search call returns.
+const MaxSearchLimit = 50
+
+// SearchRoom is the room of a search result.
+type SearchRoom struct {
+	ID   domain.RoomID
+	Name string
+	Kind string
+}
+
+// SearchResult is a message that matched, and its room.
+type SearchResult struct {
+	Message Message
+	Room    SearchRoom
+}
+
+// SearchPage is a page of results, newest first.
+type SearchPage struct {
+	Results []SearchResult
+	// Next is the cursor of the next page; "" on the last one.
+	Next string
+}
+
+// Search returns up to limit (1..MaxSearchLimit) messages that match q,
+// newest first (by their place in the log), from the rooms and DMs user
+// is a member of now: someone who left or was kicked from a room finds
+// nothing from it any more, not even what was posted while they were
+// there, as they can no longer read its history. room, if not "",
+// restricts the search to that room (a room user is not a member of
+// gives no results). cursor is "" for the first page, else the Next of
+// the page before; a cursor Search did not make is a KindInvalid error.
+// Deleted messages never match, and an edited message matches its text
+// now.
+func (p *Projections) Search(ctx context.Context, user domain.UserID, q SearchQuery, room domain.RoomID, cursor string, limit int) (SearchPage, error) {
+	var page SearchPage
+	if limit < 1 || limit > MaxSearchLimit {
+		return page, domain.Errorf(domain.KindInvalid, "search", "limit must be 1-%d", MaxSearchLimit)
+	}
+	before := int64(math.MaxInt64)
+	if cursor != "" {
+		var err error
+		if before, err = decodeSearchCursor(cursor); err != nil {
+			return page, err
+		}
+	}
+	err := p.readTx(ctx, func(tx *sql.Tx) error {
+		rooms, err := searchRooms(ctx, tx, p.d, user, q, room)
+		if err != nil || len(rooms) == 0 {
+			return err
+		}
+		hits, err := p.searchHits(ctx, tx, q, rooms, before, limit+1)
+		if err != nil {
+			return err
+		}
+		if len(hits) > limit {
+			hits = hits[:limit]
+			page.Next = encodeSearchCursor(hits[limit-1].pos)
+		}
+		page.Results, err = p.searchMessages(ctx, tx, hits, rooms)
+		return err
+	})
+	if err != nil {
+		return SearchPage{}, fmt.Errorf("projections: search: %w", err)
+	}
+	return page, nil
+}
+
+func encodeSearchCursor(pos int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("s" + strconv.FormatInt(pos, 10)))
+}
+
+func decodeSearchCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil && len(b) > 1 && b[0] == 's' {
+		if pos, err := strconv.ParseInt(string(b[1:]), 10, 64); err == nil && pos > 0 {
+			return pos, nil
+		}
+	}
+	return 0, domain.Errorf(domain.KindInvalid, "search", "bad cursor: pass the next_cursor of the page before")
+}
+
+// searchRooms returns the rooms user is a member of that q's in: and room
+// allow, by ID.
+func searchRooms(ctx context.Context, tx *sql.Tx, d Dialect, user domain.UserID, q SearchQuery, room domain.RoomID) (map[domain.RoomID]SearchRoom, error) {
+	rows, err := tx.QueryContext(ctx, d.Rebind(`SELECT r.room_id, r.name, r.kind FROM proj_members m JOIN proj_rooms r ON r.room_id = m.room_id
+		WHERE m.user_id = ?`), string(user))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[domain.RoomID]SearchRoom{}
+	for rows.Next() {
+		var r SearchRoom
+		if err := rows.Scan(&r.ID, &r.Name, &r.Kind); err != nil {
+			return nil, err
+		}
+		if room != "" && r.ID != room {
+			continue
+		}
+		if len(q.In) > 0 && !matchesIn(r, q.In) {
+			continue
+		}
+		out[r.ID] = r
+	}
+	return out, rows.Err()
+}
+
+// matchesIn reports whether one of the in: values names r: its ID, or its
+// name (case does not matter).
+func matchesIn(r SearchRoom, in []string) bool {
+	for _, v := range in {
+		if string(r.ID) == v || r.Name != "" && strings.EqualFold(r.Name, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// searchHit is a matching row of proj_search.
+type searchHit struct {
+	room domain.RoomID
+	seq  int64
+	pos  int64
+}
+
+// searchHits returns up to limit matching rows of rooms with pos below
+// before, newest first.
+func (p *Projections) searchHits(ctx context.Context, tx *sql.Tx, q SearchQuery, rooms map[domain.RoomID]SearchRoom, before int64, limit int) ([]searchHit, error) {
+	var (
+		from  string
+		where []string
+		args  []any
+		order = "s.pos"
+	)
+	switch {
+	case !q.hasWords():
+		from = "proj_search s"
+	case p.d == SQLite:
+		// The FTS5 index drives: it yields its rowids (pos) newest first,
+		// and the first limit rows that pass the filters end the query.
+		from = searchFTSTable + " CROSS JOIN proj_search s ON s.pos = " + searchFTSTable + ".rowid"
+		where = append(where, searchFTSTable+" MATCH ?")
+		args = append(args, q.ftsQuery())
+		order = searchFTSTable + ".rowid"
+	default:
+		from = "proj_search s"
+		where = append(where, "s.tsv @@ to_tsquery(CAST(? AS regconfig), ?)")
+		args = append(args, p.searchLanguage, q.tsQuery())
+	}
+	where = append(where, order+" < ?")
+	args = append(args, before)
+	ids := make([]string, 0, len(rooms))
+	for id := range rooms {
+		ids = append(ids, "?")
+		args = append(args, string(id))
+	}
+	where = append(where, "s.room_id IN ("+strings.Join(ids, ", ")+")")
+	if len(q.From) > 0 {
+		where = append(where, "s.sender_id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(q.From)), ", ")+")")
+		for _, id := range q.From {
+			args = append(args, string(id))
+		}
+	}
+	if len(q.Mentions) > 0 {
+		var or []string
+		for _, id := range q.Mentions {
+			or = append(or, "s.mentions LIKE ?")
+			args = append(args, "% "+string(id)+" %")
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	if q.HasFile {
+		where = append(where, "s.files <> ''")
+	}
+	if q.HasImage {
+		where = append(where, "s.images <> ''")
+	}
+	if q.HasLink {
+		where = append(where, "s.has_link = 1")
+	}
+	if !q.Before.IsZero() {
+		where = append(where, "s.created_at < ?")
+		args = append(args, micros(q.Before))
+	}
+	if !q.After.IsZero() {
+		where = append(where, "s.created_at >= ?")
+		args = append(args, micros(q.After.AddDate(0, 0, 1)))
+	}
+	args = append(args, limit)
+	query := "SELECT s.room_id, s.seq, s.pos FROM " + from + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " DESC LIMIT ?"
+	rows, err := tx.QueryContext(ctx, p.d.Rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var hits []searchHit
+	for rows.Next() {
+		var h searchHit
+		if err := rows.Scan(&h.room, &h.seq, &h.pos); err != nil {
+			return nil, err
+		}
+		hits = append(hits, h)
+	}
+	return hits, rows.Err()
+}
+
+// searchMessages returns the messages of hits, in order, with their
+// reactions and rooms.
+func (p *Projections) searchMessages(ctx context.Context, tx *sql.Tx, hits []searchHit, rooms map[domain.RoomID]SearchRoom) ([]SearchResult, error) {
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	// queryMessages returns no room ID: ask per room, which also gives
+	// each room's reactions in one query.
+	byRoom := map[domain.RoomID][]Message{}
+	seqs := map[domain.RoomID][]int64{}
+	for _, h := range hits {
+		seqs[h.room] = append(seqs[h.room], h.seq)
+	}
+	for room, ss := range seqs {
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(ss)), ", ")
+		a := []any{string(room)}
+		for _, s := range ss {
+			a = append(a, s)
+		}
+		ms, err := p.queryMessages(ctx, tx, "m.room_id = ? AND m.seq IN ("+in+")", a...)
+		if err != nil {
+			return nil, err
+		}
+		if len(ms) > 0 {
+			if err := p.addReactions(ctx, tx, room, ms); err != nil {
+				return nil, err
+			}
+		}
+		byRoom[room] = ms
+	}
+	out := make([]SearchResult, 0, len(hits))
+	for _, h := range hits {
+		for _, m := range byRoom[h.room] {
+			if int64(m.Seq) == h.seq {
+				out = append(out, SearchResult{Message: m, Room: rooms[h.room]})
+				break
+			}
+		}
+	}
+	return out, nil
+}
