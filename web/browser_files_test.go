@@ -251,4 +251,29 @@ func TestSearchAndJump(t *testing.T) {
 	// A message sent now goes to the present.
 	carol.send("back to now")
 	carol.waitMessage("back to now")
+
+	// On a phone the header's search button opens the panel full screen,
+	// and a result still jumps to its message.
+	carol.do(chromedp.EmulateViewport(390, 844))
+	// (Once the drawers have slid off screen.)
+	carol.waitJS("the header shows the search button at 390 px", `(() => {
+		const b = document.querySelector("#search-open");
+		const r = b.getBoundingClientRect();
+		return r.width > 0 && r.right <= innerWidth && b.getAttribute("aria-label") === "Search messages"
+			&& b.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
+	})()`)
+	carol.do(chromedp.Click(chromedp.ID("search-open")))
+	carol.waitJS("the panel fills the screen", `(() => {
+		const p = document.querySelector("#search-panel");
+		const r = p.getBoundingClientRect();
+		return !p.hidden && r.left === 0 && Math.abs(r.right - innerWidth) < 1 && r.top === 0 && Math.abs(r.bottom - innerHeight) < 1
+			&& document.documentElement.scrollWidth <= innerWidth && document.querySelectorAll("#search-results .search-result").length === 1;
+	})()`)
+	carol.do(chromedp.Click(chromedp.CSS("#search-results .search-result")))
+	carol.waitJS("at 390 px the message is highlighted and on screen", `(() => {
+		const m = document.querySelector("#timeline .msg.highlight");
+		if (!m || !m.textContent.includes("Haystack meeting")) return false;
+		const r = m.getBoundingClientRect(), tl = document.querySelector("#timeline").getBoundingClientRect();
+		return r.top >= tl.top && r.bottom <= tl.bottom && document.querySelector("#search-panel").hidden;
+	})()`)
 }
