@@ -85,11 +85,13 @@ export class Timeline {
   /** Back to the newest messages, leaving a jump window. */
   present() {
     const room = this.room;
-    if (room?.jump) {
+    const jumped = !!room?.jump;
+    if (jumped) {
       this.client.leaveJump(room);
       this.update();
     }
-    this.scrollToBottom(!room?.jump);
+    // From a jump window the present is a new page: no long smooth scroll.
+    this.scrollToBottom(!jumped);
   }
 
   scrollToBottom(smooth = false) {
