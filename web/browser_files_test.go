@@ -81,6 +81,15 @@ func TestFilesInBrowsers(t *testing.T) {
 
 	pic := base64.StdEncoding.EncodeToString(testPNG(t, 640, 360))
 	notes := base64.StdEncoding.EncodeToString([]byte("minutes of the meeting\n"))
+
+	// A file dropped by mistake is taken off before sending.
+	if !eval[bool](alice, dropFiles("#composer-input", [3]string{"wrong.txt", "text/plain", notes})) {
+		alice.fatalf("the composer did not take the drop")
+	}
+	alice.waitJS("the upload finishes", `document.querySelector('#upload-tray .upload[data-state="done"]')`)
+	alice.do(chromedp.Click(chromedp.CSS(`#upload-tray button[aria-label="Remove wrong.txt"]`)))
+	alice.waitJS("the tray is empty again", `document.querySelector("#upload-tray").hidden && !document.querySelector("#upload-tray .upload")`)
+
 	if !eval[bool](alice, dropFiles("#timeline", [3]string{"sunset.png", "image/png", pic}, [3]string{"notes.txt", "text/plain", notes})) {
 		alice.fatalf("the timeline did not take the drop")
 	}
@@ -91,11 +100,24 @@ func TestFilesInBrowsers(t *testing.T) {
 	alice.send("the view from the hill")
 	alice.waitJS("the tray empties once sent", `document.querySelector("#upload-tray").hidden`)
 
+	// A pasted image, sent without a caption.
+	square := base64.StdEncoding.EncodeToString(testPNG(t, 300, 300))
+	alice.do(chromedp.Evaluate[chromedp.Void](`(() => {
+		const dt = new DataTransfer();
+		dt.items.add(new File([Uint8Array.from(atob(` + jsString(square) + `), (c) => c.charCodeAt(0))], "square.png", {type: "image/png"}));
+		const el = document.querySelector("#composer-input");
+		el.focus();
+		el.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true}));
+	})()`))
+	alice.waitJS("the pasted image uploads", `document.querySelector('#upload-tray .upload[data-state="done"]')?.textContent.includes("square.png")`)
+	alice.do(chromedp.Focus(chromedp.ID("composer-input")), pressEnter)
+	alice.waitJS("the tray empties once the pasted image is sent", `document.querySelector("#upload-tray").hidden`)
+
 	// Bob sees the caption, the thumbnail and the file card.
 	bob.waitMessage("the view from the hill")
-	bob.waitJS("bob's thumbnail loads", `(() => {
-		const img = document.querySelector("#timeline .msg[data-seq] .att-image img");
-		return img && img.complete && img.naturalWidth > 0;
+	bob.waitJS("bob's thumbnails load", `(() => {
+		const imgs = [...document.querySelectorAll("#timeline .msg[data-seq] .att-image img")];
+		return imgs.length === 2 && imgs.every((img) => img.complete && img.naturalWidth > 0);
 	})()`)
 	box := eval[map[string]float64](bob, `(() => {
 		const img = document.querySelector("#timeline .att-image img");
@@ -123,6 +145,10 @@ func TestFilesInBrowsers(t *testing.T) {
 			&& v.querySelector(".viewer-title").textContent === "sunset.png";
 	})()`)
 	saveScreenshot(t, "viewer.png", bob.screenshot())
+	bob.do(chromedp.KeyEvent(kb.ArrowRight))
+	bob.waitJS("→ shows the next image of the room", `document.querySelector("#viewer .viewer-title").textContent === "square.png" && document.querySelector("#viewer .viewer-count").textContent === "2 of 2"`)
+	bob.do(chromedp.KeyEvent(kb.ArrowLeft))
+	bob.waitJS("← goes back", `document.querySelector("#viewer .viewer-title").textContent === "sunset.png"`)
 	for range 4 {
 		bob.do(chromedp.KeyEvent(kb.Tab))
 		if !eval[bool](bob, `document.querySelector("dialog#viewer").contains(document.activeElement)`) {
@@ -134,13 +160,14 @@ func TestFilesInBrowsers(t *testing.T) {
 	saveScreenshot(t, "files.png", bob.screenshot())
 
 	// Alice edits the message and takes the text file off.
-	alice.waitJS("alice's message shows its attachments", `document.querySelectorAll("#timeline .msg[data-seq] .attachments > *").length === 2`)
-	alice.do(chromedp.Focus(chromedp.ID("composer-input")), chromedp.KeyEvent(kb.ArrowUp))
+	const captioned = `[...document.querySelectorAll("#timeline .msg[data-seq]")].find((m) => m.querySelector(".msg-text")?.textContent.startsWith("the view from the hill"))`
+	alice.waitJS("alice's message shows its attachments", captioned+`?.querySelectorAll(".attachments > *").length === 2`)
+	alice.do(chromedp.Evaluate[chromedp.Void](captioned + `.querySelector('[data-action="edit"]').click()`))
 	alice.waitJS("the editor lists the attachments", `document.querySelectorAll(".msg-editor .edit-attachment").length === 2`)
 	alice.do(chromedp.Click(chromedp.CSS(`.msg-editor button[aria-label="Remove notes.txt"]`)))
 	alice.waitJS("one attachment is left in the editor", `document.querySelectorAll(".msg-editor .edit-attachment").length === 1`)
 	alice.do(chromedp.Focus(chromedp.CSS(".msg-edit-input")), pressEnter)
-	bob.waitJS("bob sees the file gone and the image still there", `!document.querySelector("#timeline .att-file") && document.querySelector("#timeline .att-image img")`)
+	bob.waitJS("bob sees the file gone and the image still there", `!document.querySelector("#timeline .att-file") && document.querySelectorAll("#timeline .att-image img").length === 2`)
 
 	// A reload shows the attachments from the history.
 	bob.do(chromedp.Reload())
