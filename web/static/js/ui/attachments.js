@@ -12,6 +12,32 @@ import { isImage } from "../api.js";
 
 const THUMB_W = 400; // px: the largest a thumbnail shows in the timeline
 const THUMB_H = 300;
+const RETRIES = 5; // loads of an image that failed, 0.4 s, 0.8 s, ... apart
+
+/**
+ * Loads an image again when it fails: the event that shows a message can
+ * reach us before the server's read model lets us fetch its files (a
+ * 404 for a moment), and a connection can drop.
+ */
+function retrying(img, url) {
+  let tries = 0;
+  let base = url;
+  img.addEventListener("error", () => {
+    if (img.dataset.src !== base) {
+      base = img.dataset.src; // another image now (the viewer): count afresh
+      tries = 0;
+    }
+    if (tries >= RETRIES || !img.isConnected) return;
+    const n = ++tries;
+    const want = base;
+    setTimeout(() => {
+      if (img.isConnected && img.dataset.src === want) img.src = `${want}${want.includes("?") ? "&" : "?"}retry=${n}`;
+    }, 200 * 2 ** n);
+  });
+  img.dataset.src = url;
+  img.src = url;
+  return img;
+}
 
 /** The box an image of w×h shows in: fits THUMB_W×THUMB_H, never enlarged. */
 export function thumbBox(w, h) {
@@ -32,7 +58,7 @@ function renderAttachment(a, onOpen) {
   const type = a.content_type || "";
   if (isImage(a)) {
     const box = thumbBox(a.width, a.height);
-    const img = h("img.att-thumb", { src: a.thumbnail_url, alt: a.name, width: String(box.w), height: String(box.h), decoding: "async" });
+    const img = retrying(h("img.att-thumb", { alt: a.name, width: String(box.w), height: String(box.h), decoding: "async" }), a.thumbnail_url);
     return h("button.att-image", {
       type: "button", "aria-label": "Open image " + a.name, title: a.name,
       dataset: { att: a.id }, onclick: (e) => onOpen && onOpen(a, e.currentTarget),
@@ -73,6 +99,7 @@ export function openViewer(images, index, opener) {
   let i = Math.max(0, Math.min(index, images.length - 1));
   const titleId = "viewer-title";
   const img = h("img.viewer-img", { alt: "" });
+  let retry = null;
   const title = h("h2.viewer-title", { id: titleId });
   const count = h("span.viewer-count", { "aria-live": "polite" });
   const download = h("a.icon-btn.viewer-download", { "aria-label": "Download", title: "Download" }, icon("download"));
@@ -85,8 +112,12 @@ export function openViewer(images, index, opener) {
 
   function show() {
     const a = images[i];
-    // The thumbnail is in the cache: it shows at once, the full image over it.
-    img.src = a.url;
+    if (retry) {
+      img.dataset.src = a.url;
+      img.src = a.url;
+    } else {
+      retry = retrying(img, a.url);
+    }
     img.alt = a.name;
     if (a.width > 0 && a.height > 0) {
       img.width = a.width;
