@@ -149,7 +149,8 @@ export function openViewer(images, index, opener) {
     closed = true;
     if (dlg.open) dlg.close();
     dlg.remove();
-    if (opener && opener.isConnected) opener.focus();
+    // Back to the image, without scrolling the timeline away from where it was.
+    if (opener && opener.isConnected) opener.focus({ preventScroll: true });
   }
   dlg.addEventListener("cancel", (e) => { e.preventDefault(); close(); });
   dlg.addEventListener("close", close);
