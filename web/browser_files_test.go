@@ -157,6 +157,12 @@ func TestFilesInBrowsers(t *testing.T) {
 	}
 	bob.do(chromedp.KeyEvent(kb.Escape))
 	bob.waitJS("Escape closes the viewer and focus goes back to the image", `!document.querySelector("dialog#viewer") && document.activeElement?.classList.contains("att-image")`)
+	// Clicking the image scrolled the timeline to it: back to the bottom.
+	bob.do(chromedp.Evaluate[chromedp.Void](`document.querySelector(".jump-present").hidden || document.querySelector(".jump-present").click()`))
+	bob.waitJS("the timeline is at the bottom", `(() => {
+		const t = document.querySelector("#timeline");
+		return document.querySelector(".jump-present").hidden && t.scrollHeight - t.scrollTop - t.clientHeight < 2;
+	})()`)
 	saveScreenshot(t, "files.png", bob.screenshot())
 
 	// Alice edits the message and takes the text file off.
