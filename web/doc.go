@@ -51,8 +51,19 @@
 //	ui/app.js         layout, routing, room header, connection banner, dialogs
 //	ui/auth.js        sign in / sign up
 //	ui/sidebar.js     rooms and DMs with unread badges, the user's panel
-//	ui/timeline.js    messages and system lines, keyed rendering, paging
-//	ui/composer.js    the composer, mention suggestions, the typing line
+//	ui/timeline.js    messages and system lines, keyed rendering, paging,
+//	                  jumping to a message (jumpTo)
+//	ui/attachments.js a message's files: image thumbnails in a box sized from
+//	                  the image's width and height before it loads, inline
+//	                  <video>/<audio>, file cards; the image viewer (a modal
+//	                  <dialog>: Esc, ←/→ through the room's images, Tab wraps)
+//	ui/composer.js    the composer, mention suggestions, the typing line;
+//	                  files (button, paste, a drop on the room) upload at once
+//	                  over XMLHttpRequest (api.js upload: progress, abort)
+//	                  and go out with the next message, its text their caption
+//	ui/search.js      the search panel (Ctrl+K or Ctrl+F, the header's button):
+//	                  GET /search, newest first, the query's terms in <mark>,
+//	                  "Load more" with next_cursor, "this room only" (room_id)
 //	ui/members.js     members with presence and "last seen", member actions
 //	ui/dialogs.js     modal dialogs on <dialog>; ui/toast.js: short notices
 //	util/dom.js       element helpers, icons, safe text rendering (links,
@@ -81,6 +92,16 @@
 // replayed onto messages loaded later over REST, so a snapshot never
 // undoes a newer event.
 //
+// A jump to a message outside the loaded history (a search result) loads
+// GET .../messages?around=SEQ into a window of its own (room.jump), not
+// contiguous with the live one: the timeline shows it while it is set,
+// pages it older with before= and newer with after=, and merges it into
+// the live window once a newer page reaches it (live again); "Jump to
+// present" or sending a message leaves it at once. Attachments in
+// message.posted events carry no URLs: normalizeAttachment (api.js) makes
+// them from the ID and name, as the server does; an edit's
+// removed_attachments takes them off.
+//
 // # Tests
 //
 // browser_test.go (chat) builds cmd/confab (or uses CONFAB_TEST_BIN), runs
@@ -89,6 +110,11 @@
 // with chromedp. It fails on any uncaught exception, console.error or
 // JavaScript dialog. Chromium missing: the tests skip, or fail with CI=true.
 // A passing run writes docs/screenshots/signin.png and chat.png.
+// browser_files_test.go drops an image and a file on the timeline (a
+// synthesized drop with a DataTransfer of Files), sees the thumbnail in the
+// other browser, the viewer, an edit that takes a file off, and finds an
+// old message by search and jumps to it, at 1280 px and at 390 px (the
+// panel full screen); it writes files.png, viewer.png and search.png.
 // browser_layout_test.go checks long names truncate and user text is
 // isolated; browser_assets_test.go counts the bytes Chromium transfers;
 // assets_test.go fetches the client over HTTP as a browser would.

@@ -93,13 +93,90 @@ export class Api {
     if (before > 0) q.set("before", String(before));
     return this.request("GET", `/rooms/${enc(id)}/messages?${q}`);
   }
-  postMessage(id, clientMsgId, text, replyTo = 0) {
-    return this.request("POST", `/rooms/${enc(id)}/messages`, { client_msg_id: clientMsgId, text, reply_to: replyTo });
+  /** The message seq with up to limit/2 older and limit/2 newer ones (a search result's context). */
+  messagesAround(id, seq, limit = 50) {
+    return this.request("GET", `/rooms/${enc(id)}/messages?around=${seq}&limit=${limit}`);
   }
-  editMessage(id, seq, text) { return this.request("PATCH", `/rooms/${enc(id)}/messages/${seq}`, { text }); }
+  /** The limit messages right after seq, newest first. */
+  messagesAfter(id, seq, limit = 50) {
+    return this.request("GET", `/rooms/${enc(id)}/messages?after=${seq}&limit=${limit}`);
+  }
+  postMessage(id, clientMsgId, text, replyTo = 0, attachments = []) {
+    const body = { client_msg_id: clientMsgId, text, reply_to: replyTo };
+    if (attachments.length) body.attachments = attachments;
+    return this.request("POST", `/rooms/${enc(id)}/messages`, body);
+  }
+  /** attachments, when given, are the IDs the message keeps (the others are taken off). */
+  editMessage(id, seq, text, attachments) {
+    const body = { text };
+    if (attachments) body.attachments = attachments;
+    return this.request("PATCH", `/rooms/${enc(id)}/messages/${seq}`, body);
+  }
   deleteMessage(id, seq) { return this.request("DELETE", `/rooms/${enc(id)}/messages/${seq}`); }
   react(id, seq, emoji, add) {
     return this.request(add ? "PUT" : "DELETE", `/rooms/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`);
   }
   markRead(id, seq) { return this.request("POST", `/rooms/${enc(id)}/read`, { seq }); }
+
+  // Search: q is parsed by the server (words, "phrases", from:, in:, has:, before:, after:, mentions:).
+  search(q, { roomId = "", cursor = "", limit = 25 } = {}) {
+    const p = new URLSearchParams({ q, limit: String(limit) });
+    if (roomId) p.set("room_id", roomId);
+    if (cursor) p.set("cursor", cursor);
+    return this.request("GET", `/search?${p}`);
+  }
+
+  /**
+   * Uploads a file to a room as an attachment, its bytes as the body.
+   * XMLHttpRequest, not fetch: it reports upload progress. Returns
+   * {promise, abort}; onProgress(fraction) is called as bytes go out; the
+   * promise resolves to the attachment, or rejects with an ApiError (code
+   * "aborted" after abort()).
+   */
+  upload(roomId, file, onProgress = () => {}) {
+    const xhr = new XMLHttpRequest();
+    const promise = new Promise((resolve, reject) => {
+      xhr.open("POST", `${this.base}/rooms/${enc(roomId)}/attachments?name=${enc(file.name || "file")}`);
+      xhr.responseType = "text";
+      xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total); });
+      xhr.addEventListener("load", () => {
+        let data = null;
+        try {
+          data = JSON.parse(xhr.responseText);
+        } catch {
+          // not JSON
+        }
+        if (xhr.status === 201 && data?.attachment) {
+          onProgress(1);
+          resolve(normalizeAttachment(data.attachment));
+          return;
+        }
+        const e = data?.error || {};
+        const err = new ApiError(xhr.status, e.code || "http_" + xhr.status, e.message || xhr.statusText || "upload failed");
+        if (xhr.status === 401) this.onUnauthenticated(err);
+        reject(err);
+      });
+      xhr.addEventListener("error", () => reject(new NetworkError(null)));
+      xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "upload cancelled")));
+      xhr.send(file);
+    });
+    return { promise, abort: () => xhr.abort() };
+  }
+}
+
+/**
+ * Fills in an attachment's URLs when an event carries only its fields
+ * (the WebSocket's message.posted has the domain object): the file, and a
+ * thumbnail for images.
+ */
+export function normalizeAttachment(a) {
+  const out = { ...a };
+  if (!out.url) out.url = `/api/v1/attachments/${enc(a.id)}/${enc(a.name || "file")}`;
+  if (!out.thumbnail_url && isImage(a)) out.thumbnail_url = `/api/v1/attachments/${enc(a.id)}/thumbnail`;
+  return out;
+}
+
+/** True for an attachment the server decoded as an image (it has a thumbnail). */
+export function isImage(a) {
+  return /^image\//.test(a.content_type || "") && (a.width > 0 || !!a.thumbnail_url);
 }

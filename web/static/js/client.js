@@ -25,10 +25,16 @@
 //   "removed"(room, why)  we are no longer in a room
 //   "notify" (room, message)  a live message that mentions us or is a DM
 //   "signedout" (reason)
+//
+// A jump to an old message (a search result) loads the messages around it
+// into room.jump, a window of its own that is not contiguous with the live
+// one: items() returns it while it is set; paging older (before=) and
+// newer (after=) grows it, and once the newer pages reach the live window
+// the two are merged and room.jump is dropped (live again).
 
 import { Emitter } from "./util/emitter.js";
 import { SocketError } from "./socket.js";
-import { ApiError } from "./api.js";
+import { ApiError, normalizeAttachment } from "./api.js";
 
 export const TAIL = 200; // events a first subscribe catches up on (system lines included)
 export const PAGE = 50; // messages per history page
@@ -246,7 +252,7 @@ export class Client extends Emitter {
     const out = {};
     for (const room of this.rooms.values()) {
       const list = room.pending.filter((p) => p.state !== "failed")
-        .map(({ client_msg_id, text, reply_to, created_at }) => ({ client_msg_id, text, reply_to, created_at }));
+        .map(({ client_msg_id, text, reply_to, created_at, attachments }) => ({ client_msg_id, text, reply_to, created_at, attachments }));
       if (list.length) out[room.id] = list;
     }
     // Rooms not loaded yet keep what was saved for them.
@@ -277,7 +283,8 @@ export class Client extends Emitter {
     for (const s of list) {
       if (typeof s?.client_msg_id !== "string" || typeof s.text !== "string") continue;
       if (room.pending.some((p) => p.client_msg_id === s.client_msg_id)) continue;
-      room.pending.push({ client_msg_id: s.client_msg_id, text: s.text, reply_to: s.reply_to || 0, created_at: s.created_at || new Date().toISOString(), state: "queued", error: null });
+      const attachments = Array.isArray(s.attachments) ? s.attachments.filter((a) => typeof a?.id === "string").map(normalizeAttachment) : [];
+      room.pending.push({ client_msg_id: s.client_msg_id, text: s.text, reply_to: s.reply_to || 0, attachments, created_at: s.created_at || new Date().toISOString(), state: "queued", error: null });
     }
   }
 
@@ -336,6 +343,7 @@ export class Client extends Emitter {
       typing: new Map(),
       replyCache: new Map(),
       markerSeq: null,
+      jump: null, // {items, low, high, hasOlder, hasNewer, loading, target}: see jumpTo
       version: 0,
     };
   }
@@ -417,6 +425,7 @@ export class Client extends Emitter {
   }
 
   #resetRoom(room, seq) {
+    room.jump = null;
     room.items.clear();
     room.sorted = null;
     room.modLog.clear();
@@ -539,6 +548,12 @@ export class Client extends Emitter {
         }
         const cached = room.replyCache.get(d.seq);
         if (cached) this.#applyMod(cached, ev);
+        const jumped = room.jump?.items.get(d.seq);
+        if (jumped && jumped !== it) {
+          this.#applyMod(jumped.msg, ev);
+          jumped.v++;
+          room.jump.sorted = null;
+        }
         break;
       }
       default:
@@ -558,6 +573,7 @@ export class Client extends Emitter {
       reply_to: d.reply_to || 0,
       mentions: d.mentions || [],
       reactions: [],
+      attachments: (d.attachments || []).map(normalizeAttachment),
       created_at: d.at || f.at,
     };
     room.items.set(f.seq, { kind: "msg", msg, v: 0 });
@@ -596,12 +612,14 @@ export class Client extends Emitter {
         msg.text = d.text;
         msg.mentions = d.mentions || [];
         msg.edited_at = d.at;
+        if (d.removed_attachments?.length) msg.attachments = msg.attachments.filter((a) => !d.removed_attachments.includes(a.id));
         return;
       case "message.deleted":
         msg.deleted = true;
         msg.text = "";
         msg.mentions = [];
         msg.reactions = [];
+        msg.attachments = [];
         return;
       case "reaction.added":
       case "reaction.removed": {
@@ -717,18 +735,101 @@ export class Client extends Emitter {
 
   /** The room's items in seq order. */
   items(room) {
+    const j = room.jump;
+    if (j) {
+      if (!j.sorted) j.sorted = [...j.items.values()].sort((a, b) => itemSeq(a) - itemSeq(b));
+      return j.sorted;
+    }
     if (!room.sorted) room.sorted = [...room.items.values()].sort((a, b) => itemSeq(a) - itemSeq(b));
     return room.sorted;
   }
 
   message(room, seq) {
-    const it = room.items.get(seq);
+    const it = room.items.get(seq) || room.jump?.items.get(seq);
     if (it?.kind === "msg") return it.msg;
     return room.replyCache.get(seq) || null;
   }
 
+  /** True when the message seq is in the view items() gives. */
+  shows(room, seq) {
+    return (room.jump ? room.jump.items : room.items).get(seq)?.kind === "msg";
+  }
+
+  /**
+   * Shows the message seq: at once when the live window holds it, else
+   * by loading the messages around it into room.jump. Resolves once it
+   * is in items(); rejects with the API's error (not_found: deleted or
+   * not there).
+   */
+  async jumpTo(room, seq) {
+    if (room.items.get(seq)?.kind === "msg" && seq >= room.historyBefore) {
+      if (room.jump) this.leaveJump(room);
+      return;
+    }
+    const half = PAGE / 2;
+    const { messages } = await this.api.messagesAround(room.id, seq, PAGE);
+    if (this.rooms.get(room.id) !== room) return;
+    if (!messages.some((m) => m.seq === seq)) throw new ApiError(404, "not_found", "that message is not there any more");
+    const older = messages.filter((m) => m.seq < seq).length;
+    const newer = messages.filter((m) => m.seq > seq).length;
+    const seqs = messages.map((m) => m.seq);
+    room.jump = {
+      items: new Map(), sorted: null, target: seq,
+      low: Math.min(...seqs), high: Math.max(...seqs),
+      hasOlder: older >= half, hasNewer: newer >= half, loading: null,
+    };
+    for (const m of messages) this.#insertSnapshot(room, m, room.jump.items);
+    if (!room.jump.hasNewer || room.jump.high >= room.historyBefore) this.#mergeJump(room);
+    room.version++;
+    this.emit("room", room.id);
+  }
+
+  /** Back to the live window (the present). */
+  leaveJump(room) {
+    if (!room.jump) return;
+    room.jump = null;
+    room.version++;
+    this.emit("room", room.id);
+  }
+
+  /** The jump window reaches the live one: one window again. */
+  #mergeJump(room) {
+    const j = room.jump;
+    room.jump = null;
+    if (j.low < room.historyBefore) {
+      for (const it of j.items.values()) if (!room.items.has(it.msg.seq)) room.items.set(it.msg.seq, it);
+      room.historyBefore = j.low;
+      room.hasMore = j.hasOlder;
+      room.sorted = null;
+    }
+  }
+
+  /** Loads the page of messages after the newest one of the jump window. */
+  loadNewer(room) {
+    const j = room.jump;
+    if (!j || !j.hasNewer) return Promise.resolve();
+    if (j.loading) return j.loading;
+    j.loading = (async () => {
+      try {
+        const { messages } = await this.api.messagesAfter(room.id, j.high, PAGE);
+        if (room.jump !== j) return;
+        for (const m of messages) this.#insertSnapshot(room, m, j.items);
+        if (messages.length) j.high = Math.max(j.high, ...messages.map((m) => m.seq));
+        j.sorted = null;
+        if (messages.length < PAGE || j.high >= room.historyBefore) this.#mergeJump(room);
+        room.version++;
+      } finally {
+        j.loading = null;
+        this.emit("room", room.id);
+      }
+    })();
+    this.emit("room", room.id);
+    return j.loading;
+  }
+
   /** Loads the page of messages before the oldest loaded one. */
   loadOlder(room) {
+    if (room.jump) return this.#loadOlderJump(room);
     if (!room.hasMore) return Promise.resolve();
     if (room.loadingHistory) return room.loadingHistory;
     room.loadingHistory = (async () => {
@@ -750,12 +851,43 @@ export class Client extends Emitter {
     return room.loadingHistory;
   }
 
-  #insertSnapshot(room, m) {
-    if (room.items.has(m.seq)) return;
+  #loadOlderJump(room) {
+    const j = room.jump;
+    if (!j.hasOlder) return Promise.resolve();
+    if (j.loadingOlder) return j.loadingOlder;
+    j.loadingOlder = (async () => {
+      try {
+        const { messages } = await this.api.messages(room.id, j.low, PAGE);
+        if (room.jump !== j) return;
+        for (const m of messages) this.#insertSnapshot(room, m, j.items);
+        if (messages.length) j.low = Math.min(j.low, ...messages.map((m) => m.seq));
+        if (messages.length < PAGE) j.hasOlder = false;
+        j.sorted = null;
+        room.version++;
+      } finally {
+        j.loadingOlder = null;
+        this.emit("room", room.id);
+      }
+    })();
+    this.emit("room", room.id);
+    return j.loadingOlder;
+  }
+
+  #insertSnapshot(room, m, into = room.items) {
+    if (into.has(m.seq)) return;
+    const live = into !== room.items ? room.items.get(m.seq) : null;
+    if (live?.kind === "msg") {
+      // The live window has it already, with every event applied.
+      into.set(m.seq, live);
+      return;
+    }
     const msg = structuredClone(m);
+    msg.attachments = (msg.attachments || []).map(normalizeAttachment);
+    msg.mentions ||= [];
+    msg.reactions ||= [];
     if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
     for (const ev of room.modLog.get(m.seq) || []) this.#applyMod(msg, ev);
-    room.items.set(m.seq, { kind: "msg", msg, v: 0 });
+    into.set(m.seq, { kind: "msg", msg, v: 0 });
   }
 
   /** Fetches one message (a reply's target) that is not loaded. */
@@ -766,6 +898,7 @@ export class Client extends Emitter {
       const { messages } = await this.api.messages(room.id, seq + 1, 1);
       const m = messages[0];
       if (m && m.seq === seq) {
+        m.attachments = (m.attachments || []).map(normalizeAttachment);
         if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
         for (const ev of room.modLog.get(seq) || []) this.#applyMod(m, ev);
         room.replyCache.set(seq, m);
@@ -779,11 +912,14 @@ export class Client extends Emitter {
 
   // ---- sending ------------------------------------------------------------
 
-  send(room, text, replyTo = 0) {
+  /** Sends a message; attachments are uploaded attachment objects. */
+  send(room, text, replyTo = 0, attachments = []) {
+    room.jump = null;
     const p = {
       client_msg_id: newClientMsgId(),
       text,
       reply_to: replyTo || 0,
+      attachments,
       created_at: new Date().toISOString(),
       state: "queued",
       error: null,
@@ -802,7 +938,9 @@ export class Client extends Emitter {
     if (!this.socket.ready || p.state !== "queued") return;
     p.state = "sending";
     const gen = this.gen;
-    this.socket.request({ type: "send", room_id: room.id, client_msg_id: p.client_msg_id, text: p.text, reply_to: p.reply_to })
+    const frame = { type: "send", room_id: room.id, client_msg_id: p.client_msg_id, text: p.text, reply_to: p.reply_to };
+    if (p.attachments?.length) frame.attachments = p.attachments.map((a) => a.id);
+    this.socket.request(frame)
       .then((ack) => {
         p.state = "sent";
         p.seq = ack.seq;
@@ -894,7 +1032,8 @@ export class Client extends Emitter {
 
   // ---- actions over REST --------------------------------------------------
 
-  edit(room, seq, text) { return this.api.editMessage(room.id, seq, text); }
+  /** keep, when given, are the IDs of the attachments the message keeps. */
+  edit(room, seq, text, keep) { return this.api.editMessage(room.id, seq, text, keep); }
   remove(room, seq) { return this.api.deleteMessage(room.id, seq); }
   toggleReaction(room, msg, emoji) {
     const mine = msg.reactions.some((r) => r.emoji === emoji && r.users.includes(this.me.id));

@@ -13,6 +13,7 @@ import { toast, toastError, humanError } from "./toast.js";
 import { Notifier } from "../notify.js";
 import { sessionsDialog } from "./sessions.js";
 import { mountCallSlot } from "../call/call.js";
+import { SearchPanel } from "./search.js";
 
 const NARROW = window.matchMedia("(max-width: 900px)");
 const LAST_ROOM = "confab.lastRoom";
@@ -58,6 +59,11 @@ export class App {
     this.composer = new Composer(client, {
       onEditLast: () => this.timeline.editLast(),
       onEscape: () => this.markActiveRead(),
+      onSent: () => this.timeline.scrollToBottom(),
+    });
+    this.search = new SearchPanel(client, {
+      onOpen: (roomId, seq) => this.openResult(roomId, seq),
+      onClose: () => this.searchBtn.focus(),
     });
     this.members = new Members(client, { openDM: (id) => this.openDMWith(id) });
     client.isReading = (room) => room.id === client.activeRoomId && document.visibilityState === "visible" && this.timeline.atBottom;
@@ -85,10 +91,13 @@ export class App {
     this.roomMenuBtn = iconButton("more", "Room settings", (e) => this.roomMenu(e.currentTarget), "room-menu-btn");
     this.roomMenuBtn.id = "room-menu-btn";
     this.roomMenuBtn.setAttribute("aria-haspopup", "menu");
+    this.searchBtn = h("button.search-open", { type: "button", id: "search-open", title: "Search messages (Ctrl+K)", "aria-label": "Search messages",
+      "aria-controls": "search-panel", "aria-keyshortcuts": "Control+K Control+F", onclick: () => this.search.show() },
+    icon("search"), h("span.search-open-label", "Search"), h("kbd.search-open-kbd", "Ctrl K"));
     this.header = h("header.room-header", { id: "room-header" },
       this.navToggle,
       h("div.room-title", this.titleIcon, this.titleText, this.titleSub),
-      h("div.room-header-actions", this.callSlot, this.inviteBtn, this.roomMenuBtn, this.membersToggle));
+      h("div.room-header-actions", this.searchBtn, this.callSlot, this.inviteBtn, this.roomMenuBtn, this.membersToggle));
     this.call = mountCallSlot(this.callSlot, { client: this.client, socket: this.socket, api: this.api });
 
     this.bannerText = h("span.conn-banner-text");
@@ -97,13 +106,52 @@ export class App {
 
     this.typingLine = h("div.typing-line", { id: "typing", "aria-live": "polite" });
     this.welcome = h("div.welcome", { id: "welcome", hidden: true });
-    this.roomView = h("div.room-view", this.timeline.el, this.typingLine, this.composer.form);
+    this.dropHint = h("div.drop-hint", { hidden: true, "aria-hidden": "true" }, h("div.drop-hint-inner", icon("clip"), "Drop files to attach them"));
+    this.roomView = h("div.room-view", this.timeline.el, this.typingLine, this.composer.form, this.dropHint);
+    this.#listenDrop();
     this.main = h("main.main", { id: "main" }, this.header, this.banner, this.welcome, this.roomView);
     this.scrim = h("div.scrim", { onclick: () => this.closeDrawers() });
     for (const btn of [this.sidebar.closeBtn, this.members.closeBtn]) btn.addEventListener("click", () => this.closeDrawers());
-    this.shell = h("div.app", { id: "app" }, this.sidebar.el, this.main, this.members.el, this.scrim);
+    this.shell = h("div.app", { id: "app" }, this.sidebar.el, this.main, this.members.el, this.scrim, this.search.el);
     if (localStorage.getItem(MEMBERS_PREF)) this.shell.classList.add("members-hidden");
     clear(this.root).appendChild(this.shell);
+  }
+
+  /** Dropping files anywhere on the room (timeline or composer) attaches them. */
+  #listenDrop() {
+    let depth = 0;
+    const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
+    const hide = () => { depth = 0; this.dropHint.hidden = true; };
+    this.roomView.addEventListener("dragenter", (e) => {
+      if (!hasFiles(e) || !this.shownRoom) return;
+      e.preventDefault();
+      depth++;
+      this.dropHint.hidden = false;
+    });
+    this.roomView.addEventListener("dragover", (e) => {
+      if (!hasFiles(e) || !this.shownRoom) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    });
+    this.roomView.addEventListener("dragleave", () => { if (--depth <= 0) hide(); });
+    this.roomView.addEventListener("drop", (e) => {
+      const files = [...(e.dataTransfer?.files || [])];
+      hide();
+      if (!files.length || !this.shownRoom) return;
+      e.preventDefault();
+      this.composer.addFiles(files);
+    });
+  }
+
+  /** A search result: its room, scrolled to the message and highlighted. */
+  openResult(roomId, seq) {
+    if (!this.client.rooms.has(roomId)) {
+      toast("You are not in that room any more.", { kind: "error" });
+      return;
+    }
+    this.search.el.hidden = true;
+    if (this.client.activeRoomId !== roomId) this.navigate(roomId);
+    this.timeline.jumpTo(seq);
   }
 
   toggleDrawer(side) {
@@ -230,8 +278,17 @@ export class App {
 
   #onKey(e) {
     if (e.defaultPrevented) return;
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && (e.key === "k" || e.key === "f")) {
+      // Ctrl+K and Ctrl+F: search (the browser's find would miss the
+      // messages not loaded).
+      if (document.querySelector("dialog[open]")) return;
+      e.preventDefault();
+      this.search.show();
+      return;
+    }
     if (e.key === "Escape") {
       if (document.querySelector("dialog[open]")) return;
+      if (this.search.open) { this.search.close(); return; }
       if (this.timeline.picker) { this.timeline.closePicker(); return; }
       if (this.members.menu) { this.members.closeMenu(); return; }
       if (this.closeDrawers()) return;

@@ -1,31 +1,53 @@
 // The message composer: Enter sends, Shift+Enter adds a line, Up edits
 // the last own message, Escape cancels a reply; "@" suggests members.
+//
+// Files (the attach button, a paste, a drop on the room: addFiles) upload
+// at once, each with its progress bar and a cancel button; the message
+// goes out with them when they are all done, its text their caption.
 import { h, icon, avatar } from "../util/dom.js";
-import { toast } from "./toast.js";
+import { toast, humanError } from "./toast.js";
 import { autosize } from "./timeline.js";
-import { truncate, isolate } from "../util/format.js";
+import { truncate, isolate, formatSize } from "../util/format.js";
 
 const MAX_CHARS = 4000;
+const MAX_FILES = 10; // attachments per message (the server's limit)
 
 export class Composer {
-  constructor(client, { onEditLast, onEscape }) {
+  constructor(client, { onEditLast, onEscape, onSent }) {
     this.client = client;
+    this.onSent = onSent;
     this.onEditLast = onEditLast;
     this.onEscape = onEscape;
     this.room = null;
     this.replyTo = null;
     this.drafts = new Map();
     this.suggest = { items: [], index: 0, start: -1 };
+    this.uploads = new Map(); // room id -> [upload]: {file, state, progress, attachment, error, abort, el}
 
     this.input = h("textarea.composer-input", { id: "composer-input", rows: 1, "aria-label": "Message", autocomplete: "off", spellcheck: "true", enterkeyhint: "send" });
     this.sendBtn = h("button.icon-btn.send-btn", { type: "submit", id: "composer-send", title: "Send (Enter)", "aria-label": "Send" }, icon("send"));
     this.replyBar = h("div.reply-bar", { hidden: true });
     this.counter = h("span.char-count", { hidden: true, "aria-live": "polite" });
     this.suggestions = h("ul.suggestions", { role: "listbox", id: "mention-suggestions", hidden: true });
+    this.fileInput = h("input.visually-hidden", { type: "file", multiple: true, id: "composer-file", tabindex: "-1", "aria-hidden": "true" });
+    this.fileInput.addEventListener("change", () => {
+      this.addFiles([...this.fileInput.files]);
+      this.fileInput.value = "";
+    });
+    this.attachBtn = h("button.icon-btn.attach-btn", { type: "button", id: "composer-attach", title: "Attach files", "aria-label": "Attach files",
+      onclick: () => this.fileInput.click() }, icon("clip"));
+    this.tray = h("ul.upload-tray", { id: "upload-tray", "aria-label": "Files to send", hidden: true });
     this.form = h("form.composer", { id: "composer", novalidate: true },
       this.suggestions,
       this.replyBar,
-      h("div.composer-box", this.input, this.counter, this.sendBtn));
+      this.tray,
+      h("div.composer-box", this.attachBtn, this.fileInput, this.input, this.counter, this.sendBtn));
+    this.input.addEventListener("paste", (e) => {
+      const files = [...(e.clipboardData?.files || [])];
+      if (!files.length) return;
+      e.preventDefault();
+      this.addFiles(files);
+    });
 
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -43,6 +65,8 @@ export class Composer {
     this.input.value = room ? this.drafts.get(room.id) || "" : "";
     this.input.placeholder = room ? (room.kind === "dm" ? "Message @" : "Message #") + this.client.displayName(room) : "";
     this.input.disabled = !room;
+    this.attachBtn.disabled = !room;
+    this.#renderTray();
     this.#hideSuggestions();
     this.#updateCounter();
     autosize(this.input, 240);
@@ -74,16 +98,104 @@ export class Composer {
     this.replyBar.replaceChildren();
   }
 
+  // ---- attachments --------------------------------------------------------
+
+  #list(room = this.room) {
+    if (!room) return [];
+    let list = this.uploads.get(room.id);
+    if (!list) this.uploads.set(room.id, (list = []));
+    return list;
+  }
+
+  /** Starts uploading files to the room shown, for the next message. */
+  addFiles(files) {
+    const room = this.room;
+    if (!room || !files.length) return;
+    const list = this.#list(room);
+    for (const file of files) {
+      if (list.length >= MAX_FILES) {
+        toast(`A message can carry at most ${MAX_FILES} files.`, { kind: "error" });
+        break;
+      }
+      const up = { file, state: "uploading", progress: 0, attachment: null, error: null, abort: null, bar: null };
+      list.push(up);
+      const { promise, abort } = this.client.api.upload(room.id, file, (f) => {
+        up.progress = f;
+        if (up.bar) up.bar.value = Math.round(f * 100);
+      });
+      up.abort = abort;
+      promise.then((a) => {
+        up.state = "done";
+        up.attachment = a;
+        up.progress = 1;
+      }, (err) => {
+        if (err.code === "aborted") return;
+        up.state = "failed";
+        up.error = uploadError(err, file);
+        toast(up.error, { kind: "error" });
+      }).finally(() => {
+        if (this.room === room) this.#renderTray();
+      });
+    }
+    this.#renderTray();
+    this.focus();
+  }
+
+  #remove(up) {
+    const list = this.#list();
+    const i = list.indexOf(up);
+    if (i < 0) return;
+    list.splice(i, 1);
+    if (up.state === "uploading") up.abort();
+    this.#renderTray();
+    this.focus();
+  }
+
+  #renderTray() {
+    const list = this.#list();
+    this.tray.hidden = !list.length;
+    this.tray.replaceChildren(...list.map((up) => {
+      const name = up.file.name || "file";
+      up.bar = up.state === "uploading"
+        ? h("progress.upload-progress", { max: "100", value: String(Math.round(up.progress * 100)), "aria-label": "Uploading " + name })
+        : null;
+      const status = up.state === "failed" ? h("span.upload-error", up.error)
+        : up.state === "done" ? h("span.upload-meta", formatSize(up.file.size))
+        : up.bar;
+      const label = up.state === "uploading" ? "Cancel upload of " + name : "Remove " + name;
+      return h("li.upload" + (up.state === "failed" ? ".failed" : ""), { dataset: { state: up.state } },
+        h("span.upload-name", { title: name }, h("bdi", name)),
+        status,
+        h("button.icon-btn.small", { type: "button", "aria-label": label, title: label, onclick: () => this.#remove(up) }, icon("close")));
+    }));
+    const busy = list.some((u) => u.state === "uploading");
+    this.sendBtn.disabled = busy;
+    this.sendBtn.title = busy ? "Uploading files…" : "Send (Enter)";
+  }
+
   submit() {
     const room = this.room;
     if (!room) return;
     const text = this.input.value;
-    if (!text.trim()) return;
+    const list = this.#list(room);
+    if (list.some((u) => u.state === "uploading")) {
+      toast("Wait until the files have uploaded, or cancel them.");
+      return;
+    }
+    if (list.some((u) => u.state === "failed")) {
+      toast("Some files could not be uploaded: remove them to send.", { kind: "error" });
+      return;
+    }
+    const attachments = list.map((u) => u.attachment);
+    if (!text.trim() && !attachments.length) return;
     if ([...text].length > MAX_CHARS) {
       toast(`Messages can be at most ${MAX_CHARS} characters.`, { kind: "error" });
       return;
     }
-    this.client.send(room, text, this.replyTo?.seq || 0);
+    this.client.send(room, text.trim() ? text : "", this.replyTo?.seq || 0, attachments);
+    this.uploads.delete(room.id);
+    this.#renderTray();
+    this.onSent?.();
     this.client.typingReset(room);
     this.input.value = "";
     this.drafts.delete(room.id);
@@ -185,6 +297,18 @@ export class Composer {
     this.suggestions.hidden = true;
     this.suggest = { items: [], index: 0, start: -1 };
     this.input.removeAttribute("aria-activedescendant");
+  }
+}
+
+/** What to tell the user when the server refuses an upload. */
+function uploadError(err, file) {
+  const name = isolate(file.name || "file");
+  switch (err.code) {
+    case "too_large": return `${name} is too large to upload (${formatSize(file.size)}).`;
+    case "quota_exceeded": return `${name}: you have used up your upload space.`;
+    case "invalid": return `${name} cannot be uploaded: ${humanError(err).replace(/\.$/, "")}.`;
+    case "not_found": return `${name}: you are not in this room any more.`;
+    default: return `${name} could not be uploaded: ${humanError(err)}`;
   }
 }
 

@@ -6,6 +6,11 @@
 // open editor survive updates. The scroll position sticks to the bottom
 // while the user is there, and otherwise stays anchored on the first
 // visible row (also when older history is prepended).
+//
+// After a jump to an old message (jumpTo: a search result) the timeline
+// shows the client's jump window: scrolling up loads older messages,
+// scrolling down newer ones until the window meets the live one; "Jump to
+// present" goes back at once.
 
 import { h, clear, icon, renderText, avatar, atBottom, hue } from "../util/dom.js";
 import { formatTime, formatFull, formatDay, dayKey, truncate } from "../util/format.js";
@@ -13,6 +18,8 @@ import { parseTime } from "../client.js";
 import { toast, toastError } from "./toast.js";
 import { confirmDialog } from "./dialogs.js";
 import { renderCallEvent } from "../call/events.js";
+import { renderAttachments, openViewer } from "./attachments.js";
+import { isImage } from "../api.js";
 
 const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "👀", "🙏", "✅"];
 const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
@@ -29,7 +36,8 @@ export class Timeline {
 
     this.list = h("div.tl-list");
     this.scroller = h("div.timeline", { id: "timeline", role: "log", "aria-label": "Messages", "aria-live": "polite", tabindex: "0" }, this.list);
-    this.jump = h("button.jump-present", { type: "button", hidden: true, onclick: () => this.scrollToBottom(true) }, "Jump to present", icon("down"));
+    this.jump = h("button.jump-present", { type: "button", hidden: true, onclick: () => this.present() }, "Jump to present", icon("down"));
+    this.highlightSeq = 0; // the message a jump went to, highlighted
     this.el = h("div.timeline-wrap", this.scroller, this.jump);
     this.picker = null;
 
@@ -49,6 +57,8 @@ export class Timeline {
     this.closePicker();
     this.room = room;
     this.editing = null;
+    this.highlightSeq = 0;
+    if (room?.jump) this.client.leaveJump(room);
     this.rows = new Map();
     clear(this.list);
     this.stuck = true;
@@ -72,7 +82,20 @@ export class Timeline {
     return this.stuck;
   }
 
+  /** Back to the newest messages, leaving a jump window. */
+  present() {
+    const room = this.room;
+    const jumped = !!room?.jump;
+    if (jumped) {
+      this.client.leaveJump(room);
+      this.update();
+    }
+    // From a jump window the present is a new page: no long smooth scroll.
+    this.scrollToBottom(!jumped);
+  }
+
   scrollToBottom(smooth = false) {
+    if (this.room?.jump) this.client.leaveJump(this.room);
     this.stuck = true;
     this.jump.hidden = true;
     if (smooth) this.scroller.scrollTo({ top: this.scroller.scrollHeight, behavior: "smooth" });
@@ -88,13 +111,17 @@ export class Timeline {
   #onScroll() {
     const wasStuck = this.stuck;
     const top = this.scroller.scrollTop;
+    const jumped = !!this.room?.jump;
     // Only scrolling up unsticks: content that grows below the fold moves
-    // the bottom away without the user doing anything.
-    if (atBottom(this.scroller)) this.stuck = true;
+    // the bottom away without the user doing anything. The bottom of a
+    // jump window is not the present: it never sticks there.
+    if (jumped) this.stuck = false;
+    else if (atBottom(this.scroller)) this.stuck = true;
     else if (top < this.lastTop - 1) this.stuck = false;
     this.lastTop = top;
     this.jump.hidden = this.stuck;
     if (this.scroller.scrollTop < 400) this.#loadOlder();
+    if (jumped && this.scroller.scrollHeight - top - this.scroller.clientHeight < 400) this.#loadNewer();
     if (this.stuck && !wasStuck) this.#maybeRead();
     this.closePicker();
   }
@@ -104,8 +131,23 @@ export class Timeline {
     if (room && this.client.isReading(room) && (room.unread || room.highSeq > room.readSeq)) this.client.scheduleRead(room);
   }
 
+  #loadNewer() {
+    const room = this.room;
+    if (!room?.jump?.hasNewer || room.jump.loading) return;
+    this.client.loadNewer(room).catch((err) => {
+      if (this.room === room) toastError(err, "Could not load newer messages: ");
+    });
+  }
+
   #loadOlder() {
     const room = this.room;
+    if (room?.jump) {
+      if (!room.jump.hasOlder || room.jump.loadingOlder) return;
+      this.client.loadOlder(room).catch((err) => {
+        if (this.room === room) toastError(err, "Could not load older messages: ");
+      });
+      return;
+    }
     if (!room || !room.hasMore || room.loadingHistory) return;
     this.client.loadOlder(room).catch((err) => {
       if (this.room === room) toastError(err, "Could not load older messages: ");
@@ -119,6 +161,10 @@ export class Timeline {
     const sc = this.scroller;
     let anchor = null;
     let anchorOffset = 0;
+    if (room.jump) {
+      this.stuck = false;
+      this.jump.hidden = false;
+    }
     if (!this.stuck) {
       // Anchor on the first row on screen, not on the "loading" row that
       // older history replaces.
@@ -139,7 +185,8 @@ export class Timeline {
     }
     // Not enough to scroll yet, or still near the top: fetch more history.
     if (sc.scrollHeight <= sc.clientHeight + 400 || (!this.stuck && sc.scrollTop < 400)) this.#loadOlder();
-    this.#maybeRead();
+    if (room.jump && sc.scrollHeight - sc.scrollTop - sc.clientHeight < 400) this.#loadNewer();
+    if (!room.jump) this.#maybeRead();
   }
 
   #reconcile(rows) {
@@ -178,7 +225,8 @@ export class Timeline {
     const room = this.room;
     const me = c.me.id;
     const rows = [];
-    if (room.hasMore || room.loadingHistory) {
+    const jump = room.jump;
+    if (jump ? jump.hasOlder : room.hasMore || room.loadingHistory) {
       rows.push({ key: "loading", sig: "l", make: () => h("div.tl-loading", { "aria-label": "Loading older messages" }, h("span.spinner"), "Loading older messages…") });
     } else {
       const name = c.displayName(room);
@@ -186,7 +234,7 @@ export class Timeline {
     }
     let day = null;
     let prev = null;
-    let markerDone = room.markerSeq === null;
+    let markerDone = room.markerSeq === null || !!jump;
     const pushDay = (at) => {
       const k = dayKey(at);
       if (k !== day) {
@@ -224,9 +272,15 @@ export class Timeline {
       }
       const editing = this.editing === msg.seq;
       const canDelete = msg.sender_id === me || (room.kind === "group" && (room.role === "owner" || room.role === "admin"));
-      const sig = [it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg)].join("\u0000");
-      rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete }) });
+      const highlight = msg.seq === this.highlightSeq;
+      const sig = [it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
+        msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0].join("\u0000");
+      rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete, highlight }) });
       prev = { msg, at };
+    }
+    if (jump) {
+      if (jump.hasNewer) rows.push({ key: "loading-newer", sig: "n", make: () => h("div.tl-loading", { "aria-label": "Loading newer messages" }, h("span.spinner"), "Loading newer messages…") });
+      return rows;
     }
     for (const p of room.pending) {
       const at = parseTime(p.created_at) || new Date();
@@ -284,7 +338,7 @@ export class Timeline {
       h("time.sys-time", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)));
   }
 
-  #messageRow(msg, at, { continued, name, editing, canDelete }) {
+  #messageRow(msg, at, { continued, name, editing, canDelete, highlight }) {
     const c = this.client;
     const me = c.me.id;
     const mine = msg.sender_id === me;
@@ -294,6 +348,7 @@ export class Timeline {
     if (mine) cls.push("mine");
     if (msg.deleted) cls.push("deleted");
     if (!mine && msg.mentions.includes(me)) cls.push("mentions-me");
+    if (highlight) cls.push("highlight");
     const el = h("div", { class: cls.join(" "), dataset: { seq: msg.seq, sender: msg.sender_id } });
 
     const gutter = continued
@@ -317,7 +372,11 @@ export class Timeline {
         const ed = parseTime(msg.edited_at);
         text.appendChild(h("span.msg-edited", { title: "Edited " + formatFull(ed) }, " (edited)"));
       }
-      body.appendChild(text);
+      // A message of files only has no text line (unless it was edited).
+      if (msg.text || msg.edited_at || !msg.attachments.length) body.appendChild(text);
+    }
+    if (msg.attachments.length && !msg.deleted && !editing) {
+      body.appendChild(renderAttachments(msg.attachments, { onOpen: (a, opener) => this.openImage(a, opener) }));
     }
     if (msg.reactions.length && !msg.deleted) {
       body.appendChild(h("div.reactions", msg.reactions.map((r) => {
@@ -385,27 +444,45 @@ export class Timeline {
       h("div.msg-body",
         p.reply_to ? this.#replyRef(p.reply_to) : null,
         continued ? null : h("div.msg-meta", h("span.msg-author", me.username), h("time.msg-time", formatTime(at))),
-        text, status));
+        p.text || !p.attachments?.length ? text : null,
+        p.attachments?.length ? renderAttachments(p.attachments) : null,
+        status));
   }
 
   #editor(msg) {
     const ta = h("textarea.msg-edit-input", { rows: 1, "aria-label": "Edit message", maxlength: "16000" });
     ta.value = msg.text;
+    // The attachments the edit keeps; the editor's × takes one off.
+    const keep = new Set(msg.attachments.map((a) => a.id));
+    const files = msg.attachments.length ? h("ul.edit-attachments", { "aria-label": "Attachments" }) : null;
+    const renderFiles = () => {
+      if (!files) return;
+      files.replaceChildren(...msg.attachments.filter((a) => keep.has(a.id)).map((a) => h("li.edit-attachment", { dataset: { att: a.id } },
+        icon(isImage(a) ? "clip" : "file"), h("bdi.edit-attachment-name", a.name),
+        h("button.icon-btn.small.danger", { type: "button", "aria-label": "Remove " + a.name, title: "Remove from the message", onclick: () => {
+          keep.delete(a.id);
+          renderFiles();
+          ta.focus();
+        } }, icon("close")))));
+      if (!keep.size) files.appendChild(h("li.muted.edit-attachment-none", "All attachments will be removed."));
+    };
+    renderFiles();
     const save = async () => {
       const text = ta.value;
-      if (!text.trim()) {
+      const removed = keep.size !== msg.attachments.length;
+      if (!text.trim() && !keep.size) {
         // An empty edit means delete, as in Discord.
         this.#cancelEdit();
         this.#delete(msg);
         return;
       }
-      if (text === msg.text) {
+      if (text === msg.text && !removed) {
         this.#cancelEdit();
         return;
       }
       ta.disabled = true;
       try {
-        await this.client.edit(this.room, msg.seq, text);
+        await this.client.edit(this.room, msg.seq, text, removed ? [...keep] : undefined);
         this.#cancelEdit();
       } catch (err) {
         ta.disabled = false;
@@ -429,7 +506,7 @@ export class Timeline {
       ta.focus();
       ta.setSelectionRange(ta.value.length, ta.value.length);
     });
-    return h("div.msg-editor", ta,
+    return h("div.msg-editor", ta, files,
       h("div.msg-editor-hint", "Escape to ", h("button.link", { type: "button", onclick: () => this.#cancelEdit() }, "cancel"),
         " · Enter to ", h("button.link", { type: "button", onclick: save }, "save")));
   }
@@ -505,13 +582,52 @@ export class Timeline {
   scrollToSeq(seq) {
     const row = this.rows.get("m" + seq);
     if (!row) {
-      toast("That message is further back in the history.");
+      this.jumpTo(seq);
       return;
     }
     row.el.scrollIntoView({ block: "center", behavior: "smooth" });
     row.el.classList.remove("flash");
     void row.el.offsetWidth;
     row.el.classList.add("flash");
+  }
+
+  /**
+   * Shows the message seq of the room, loading the messages around it
+   * when it is not loaded, scrolls to it and highlights it.
+   */
+  async jumpTo(seq) {
+    const room = this.room;
+    if (!room) return;
+    try {
+      await this.client.jumpTo(room, seq);
+    } catch (err) {
+      if (this.room === room) toastError(err, "Could not show that message: ");
+      return;
+    }
+    if (this.room !== room) return;
+    this.highlightSeq = seq;
+    this.stuck = false;
+    this.update();
+    const row = this.rows.get("m" + seq);
+    if (!row) return;
+    row.el.scrollIntoView({ block: "center" });
+    this.lastTop = this.scroller.scrollTop;
+    this.jump.hidden = false;
+    row.el.classList.add("flash");
+    // Render around it: older or newer pages the new position needs.
+    this.update();
+  }
+
+  /** The images of the loaded messages, in order, for the viewer. */
+  openImage(a, opener) {
+    const images = [];
+    for (const it of this.client.items(this.room)) {
+      if (it.kind !== "msg" || it.msg.deleted) continue;
+      for (const x of it.msg.attachments) if (isImage(x)) images.push(x);
+    }
+    const i = images.findIndex((x) => x.id === a.id);
+    if (i < 0) images.push(a);
+    openViewer(images, i < 0 ? images.length - 1 : i, opener);
   }
 
   openPicker(anchor, msg) {

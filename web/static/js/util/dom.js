@@ -73,6 +73,12 @@ const ICONS = {
   down: "M12 5v14M6 13l6 6 6-6",
   crown: "M3 8l4 4 5-7 5 7 4-4-2 11H5L3 8Z",
   shield: "M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3Z",
+  search: "M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14ZM20 20l-4-4",
+  clip: "M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4L16 7.1",
+  file: "M14 3H6v18h12V7l-4-4Zm0 0v4h4",
+  left: "M15 5l-7 7 7 7",
+  right: "M9 5l7 7-7 7",
+  download: "M12 4v11M7 10l5 5 5-5M5 20h14",
 };
 
 export function icon(name, label) {
@@ -195,6 +201,29 @@ export function renderText(el, text, resolveMention) {
       }
     }
   }
+  return el;
+}
+
+/**
+ * Renders text into el with every word that starts with one of terms
+ * (lowercase, as the server gives them) wrapped in <mark>: text nodes
+ * and elements only, never markup.
+ */
+export function renderHighlighted(el, text, terms) {
+  const words = [...new Set(terms.filter(Boolean))].sort((a, b) => b.length - a.length);
+  if (!words.length) {
+    el.appendChild(document.createTextNode(text));
+    return el;
+  }
+  const esc = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const re = new RegExp(`(?<![\\p{L}\\p{N}])(?:${esc.join("|")})`, "giu");
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index > last) el.appendChild(document.createTextNode(text.slice(last, m.index)));
+    el.appendChild(h("mark", m[0]));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
   return el;
 }
 

@@ -61,3 +61,17 @@ export function truncate(s, n) {
 export function isolate(s) {
   return "\u2068" + s + "\u2069";
 }
+
+/** A file size for people: "512 B", "1.4 KB", "25 MB" (powers of 1024). */
+export function formatSize(n) {
+  if (!(n >= 0)) return "";
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
