@@ -207,6 +207,19 @@ func (g *Gateway) attachmentFor(r *http.Request, s *session, id string) (attachm
 		return attachment, "", notFound
 	}
 	info, err := g.read.Attachment(r.Context(), id)
+	if stale := domain.KindOf(err) == domain.KindNotFound || err == nil && info.Seq == 0 && info.Uploader != s.UserID; stale {
+		// The caller may have seen the message that holds it (or their
+		// own upload's answer) before the read models did: look again
+		// once they have everything stored now. Only refusals wait.
+		head, herr := g.store.Head(r.Context())
+		if herr == nil {
+			herr = g.waitFor(r.Context(), commands.Result{Position: head})
+		}
+		if herr != nil {
+			return attachment, "", herr
+		}
+		info, err = g.read.Attachment(r.Context(), id)
+	}
 	if err != nil {
 		return attachment, "", err
 	}

@@ -217,6 +217,11 @@ func TestAttachments(t *testing.T) {
 			if len(files) != 1 || apitest.Frame(files[0].(map[string]any)).Str("url") != att.URL || apitest.Frame(files[0].(map[string]any)).Str("thumbnail_url") != att.ThumbnailURL {
 				t.Fatalf("live event %v", ev)
 			}
+			// At once, as a client showing the event does (the read models
+			// may not have the message yet: the server waits for them).
+			if s := fetchStatus(t, ctx, bob, att.ThumbnailURL); s != 200 {
+				t.Fatalf("thumbnail fetched on the live event: %d", s)
+			}
 			// And in history.
 			hist, err := bob.Messages(ctx, room.ID, 0, 10)
 			if err != nil || len(hist) == 0 || len(hist[0].Attachments) != 1 || hist[0].Attachments[0].ID != att.ID {
