@@ -718,43 +718,45 @@ func TestMetricsAddrDefault(t *testing.T) {
 	}
 }
 
-// TestDataFilesPrivate checks the modes of the embedded store: a new data
-// directory is 0700 and its files 0600 whatever the umask; an existing
+// TestDataFilesPrivate checks the modes of the embedded store: in a new
+// data directory every directory (the blob store's too) is 0700 and every
+// file 0600 whatever the umask; an existing
 // store with looser modes is tightened at start, with a log line.
 func TestDataFilesPrivate(t *testing.T) {
 	ctx := testCtx(t)
-	modes := func(dir string) map[string]fs.FileMode {
+	// modes returns the permissions of everything under dir, by path
+	// relative to it, and which of them are directories.
+	modes := func(dir string) (map[string]fs.FileMode, map[string]bool) {
 		t.Helper()
-		out := map[string]fs.FileMode{}
-		fi, err := os.Stat(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out["."] = fi.Mode().Perm()
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			fi, err := e.Info()
+		out, dirs := map[string]fs.FileMode{}, map[string]bool{}
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
-			out[e.Name()] = fi.Mode().Perm()
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			out[rel], dirs[rel] = fi.Mode().Perm(), d.IsDir()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return out
+		return out, dirs
 	}
-	check := func(t *testing.T, dir string) {
+	check := func(t *testing.T, dir string, want ...string) {
 		t.Helper()
-		got := modes(dir)
-		for _, name := range []string{"events.db", "events.db-wal", "events.db-shm"} {
+		got, dirs := modes(dir)
+		for _, name := range append([]string{"events.db", "events.db-wal", "events.db-shm"}, want...) {
 			if _, ok := got[name]; !ok {
 				t.Errorf("%s missing in the data directory: %v", name, got)
 			}
 		}
 		for name, mode := range got {
 			want := fs.FileMode(0o600)
-			if name == "." {
+			if dirs[name] {
 				want = 0o700
 			}
 			if mode != want {
@@ -766,10 +768,18 @@ func TestDataFilesPrivate(t *testing.T) {
 	t.Run("new", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		addr, stop := startServe(t, "--data", dir)
-		if _, err := apitest.SignUp(ctx, "http://"+addr, "alice", "correct horse"); err != nil {
+		alice, err := apitest.SignUp(ctx, "http://"+addr, "alice", "correct horse")
+		if err != nil {
 			t.Fatal(err)
 		}
-		check(t, dir) // while serving: the -wal and -shm files exist
+		room, err := alice.CreateRoom(ctx, "files")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.Upload(ctx, room.ID, "notes.txt", []byte("private notes"), false); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dir, "blobs") // while serving: the -wal and -shm files exist
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
