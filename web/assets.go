@@ -15,6 +15,9 @@ import (
 	"strings"
 
 	"github.com/andybalholm/brotli"
+	"github.com/tdewolff/minify/v2"
+	"github.com/tdewolff/minify/v2/css"
+	"github.com/tdewolff/minify/v2/js"
 )
 
 // hashLen is how many hex digits of a file's SHA-256 its hashed name
@@ -55,11 +58,11 @@ var moduleSpec = regexp.MustCompile(`((?:\bfrom|\bimport)\s*\(?\s*)"(\.{1,2}/[^"
 // session).
 var preloadList = regexp.MustCompile(`"modulepreload:([^"]+)"`)
 
-// stylesheetRef matches a string literal "stylesheet:/css/x.css" in a
-// module: it is replaced by the stylesheet's hashed URL, for a module
-// that adds a stylesheet the page does not load up front (main.js: the
-// call UI's, with the app).
-var stylesheetRef = regexp.MustCompile(`()"stylesheet:(/[^"]+\.css)(")`)
+// assetRef matches a string literal "asset:/css/x.css" in a module: it is
+// replaced by the file's hashed URL, for a module that refers to a file
+// by itself (main.js: the call UI's stylesheet, added with the app;
+// notify.js: the icon of a notification).
+var assetRef = regexp.MustCompile(`()"asset:(/[^"]+)(")`)
 
 // htmlRef matches an absolute href or src attribute in index.html, and
 // cssRef an absolute url("...") in a stylesheet.
@@ -133,10 +136,13 @@ func (b *builder) hash(name string) (string, error) {
 			body, err = b.preloads(body, name)
 		}
 		if err == nil {
-			body, err = b.rewrite(body, stylesheetRef, func(ref string) string { return ref }, name)
+			body, err = b.rewrite(body, assetRef, func(ref string) string { return ref }, name)
 		}
 	case ".css":
 		body, err = b.rewrite(body, cssRef, func(ref string) string { return ref }, name)
+	}
+	if err == nil {
+		body, err = minified(name, body)
 	}
 	if err != nil {
 		return "", err
@@ -146,6 +152,37 @@ func (b *builder) hash(name string) (string, error) {
 	u := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:])[:hashLen] + ext
 	b.urls[name], b.bodies[name] = u, body
 	return u, nil
+}
+
+// minifier strips the client's comments and whitespace and shortens its
+// local names: about half of the sources are doc comments, which the
+// browser need not download. Its output is deterministic, so a file's
+// hash still changes only when the file (or one it refers to) does.
+var minifier = func() *minify.M {
+	m := minify.New()
+	m.Add("text/javascript", &js.Minifier{Version: 2022})
+	m.Add("text/css", &css.Minifier{})
+	return m
+}()
+
+// minified is body minified when name is a script or a stylesheet, as it
+// is otherwise. A file the minifier cannot parse fails the start, as an
+// import of a missing file does.
+func minified(name string, body []byte) ([]byte, error) {
+	var mediatype string
+	switch path.Ext(name) {
+	case ".js":
+		mediatype = "text/javascript"
+	case ".css":
+		mediatype = "text/css"
+	default:
+		return body, nil
+	}
+	out, err := minifier.Bytes(mediatype, body)
+	if err != nil {
+		return nil, fmt.Errorf("web: minify %s: %w", name, err)
+	}
+	return out, nil
 }
 
 // rewrite replaces every reference re finds in body (its second group,

@@ -18,10 +18,12 @@ import (
 // hashedURL is the shape of a content-hashed asset URL.
 var hashedURL = regexp.MustCompile(`^/[a-z0-9/_-]+\.[0-9a-f]{10}\.(js|css|svg)$`)
 
-// refs finds the URLs a page or module refers to: href/src attributes and
-// module specifiers (static and dynamic imports), and a stylesheet a
-// module adds itself (main.js: const CALL_CSS = "/css/call.….css").
-var refs = regexp.MustCompile(`(?:href=|src=|from\s*|import\s*\(\s*|url\(|_CSS = )"(/[^"]+)"`)
+// refs finds the URLs a page, module or stylesheet refers to: every
+// string literal or url() holding an absolute path to a script,
+// stylesheet or image: href/src attributes, module specifiers (static and
+// dynamic imports) and a stylesheet a module adds itself (main.js:
+// CALL_CSS), however the minifier quoted or renamed them.
+var refs = regexp.MustCompile(`(?:["'` + "`" + `]|url\()(/[^"'` + "`" + `)\s]+\.(?:js|css|svg|png|woff2))`)
 
 func get(t *testing.T, srv *httptest.Server, path string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()

@@ -17,7 +17,10 @@
 // module becomes the array of the hashed URLs of those modules and all
 // they import statically: main.js adds them as modulepreload links when it
 // loads the app, so its graph is fetched at once, not one import level at a
-// time. Each file is compressed once with gzip (best) and brotli
+// time. Scripts and stylesheets are minified (tdewolff/minify: comments,
+// whitespace, local names) before they are hashed; a string literal
+// "asset:/path" in a module becomes that file's hashed URL. Each file is
+// compressed once with gzip (best) and brotli
 // (level 9); the request's Accept-Encoding picks the smallest accepted
 // variant (Vary: Accept-Encoding). Hashed URLs are sent with
 // Cache-Control "public, max-age=31536000, immutable"; index.html and the

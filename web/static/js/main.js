@@ -20,7 +20,7 @@ const APP_GRAPH = "modulepreload:./ui/app.js ./socket.js";
 
 // The call UI's stylesheet (its hashed URL, put in by the server): the
 // sign-in screen never needs it, so the page does not load it up front.
-const CALL_CSS = "stylesheet:/css/call.css";
+const CALL_CSS = "asset:/css/call.css";
 
 /** Adds the stylesheet at href; resolves once it applies (or failed). */
 function addStylesheet(href) {

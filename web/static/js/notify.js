@@ -4,6 +4,9 @@ import { truncate, isolate } from "./util/format.js";
 
 const PREF = "confab.notifications";
 
+// The notification's icon (its hashed URL, put in by the server).
+const ICON = "asset:/favicon.svg";
+
 export class Notifier {
   constructor(client, { onChange, openRoom }) {
     this.client = client;
@@ -57,7 +60,7 @@ export class Notifier {
     const title = room.kind === "dm" ? sender : `${isolate(sender)} in #${isolate(room.name)}`;
     try {
       // One notification per room: a burst (after a reconnect) replaces it.
-      const n = new Notification(title, { body: truncate(msg.text, 180), tag: room.id, renotify: true, icon: "/favicon.svg" });
+      const n = new Notification(title, { body: truncate(msg.text, 180), tag: room.id, renotify: true, icon: ICON });
       n.onclick = () => {
         window.focus();
         this.openRoom(room.id);
