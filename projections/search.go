@@ -155,15 +155,15 @@ func (p *Projections) searchHits(ctx context.Context, tx *sql.Tx, q SearchQuery,
 		order = "s.pos"
 	)
 	switch {
-	case !q.hasWords():
-		from = "proj_search s"
-	case p.d == SQLite:
+	case p.d == SQLite && (q.hasWords() || len(q.Mentions) > 0):
 		// The FTS5 index drives: it yields its rowids (pos) newest first,
 		// and the first limit rows that pass the filters end the query.
 		from = searchFTSTable + " CROSS JOIN proj_search s ON s.pos = " + searchFTSTable + ".rowid"
 		where = append(where, searchFTSTable+" MATCH ?")
 		args = append(args, q.ftsQuery())
 		order = searchFTSTable + ".rowid"
+	case !q.hasWords():
+		from = "proj_search s"
 	default:
 		from = "proj_search s"
 		where = append(where, "s.tsv @@ to_tsquery(CAST(? AS regconfig), ?)")

@@ -240,16 +240,29 @@ func (q *SearchQuery) addFilter(key, value string) error {
 }
 
 // ftsQuery returns the query of SQLite's FTS5 index: every word a quoted
-// prefix ("word"*), every phrase a quoted string, all of which must
-// match. The words hold letters and digits only (splitWords), so nothing
+// prefix ("word"*) and every phrase a quoted string, in the text column,
+// all of which must match; and, with mentions:, one of the mentioned
+// users' IDs in the mentions column (search_index.go). The words hold
+// letters and digits only (splitWords) and the IDs hex digits, so nothing
 // in them is FTS5 syntax.
 func (q SearchQuery) ftsQuery() string {
-	var parts []string
+	var words []string
 	for _, w := range q.Words {
-		parts = append(parts, `"`+w+`"*`)
+		words = append(words, `"`+w+`"*`)
 	}
 	for _, p := range q.Phrases {
-		parts = append(parts, `"`+strings.Join(p, " ")+`"`)
+		words = append(words, `"`+strings.Join(p, " ")+`"`)
+	}
+	var parts []string
+	if len(words) > 0 {
+		parts = append(parts, "text : ("+strings.Join(words, " AND ")+")")
+	}
+	if len(q.Mentions) > 0 {
+		ids := make([]string, len(q.Mentions))
+		for i, id := range q.Mentions {
+			ids[i] = `"` + strings.ReplaceAll(string(id), "-", "") + `"`
+		}
+		parts = append(parts, "mentions : ("+strings.Join(ids, " OR ")+")")
 	}
 	return strings.Join(parts, " AND ")
 }

@@ -198,7 +198,7 @@ func searchLog(t *testing.T) *logBuilder {
 	post(dm, bob, 4, "secret deployment notes for @alice")                         // dm 2
 	post(general, dave, 5, "hello again world")                                    // general 8
 	post(general, alice, 6, "to be deleted: deployment")                           // general 9
-	l.room(general, domain.MessageEdited{Seq: 8, Text: "goodbye world", At: t0.AddDate(0, 0, 6)})
+	l.room(general, domain.MessageEdited{Seq: 8, Text: "goodbye world @dave", Mentions: []domain.UserID{dave}, At: t0.AddDate(0, 0, 6)})
 	l.room(general, domain.MessageDeleted{Seq: 9, By: alice, At: t0.AddDate(0, 0, 6)})
 	l.room(random, domain.MessageEdited{Seq: 3, Text: "the quarterly plan v2", RemovedAttachments: []string{"a1"}, At: t0.AddDate(0, 0, 7)})
 	return l
@@ -243,6 +243,14 @@ func TestSearch(t *testing.T) {
 			{alice, "has:link", []string{g + "6"}},
 			{alice, "mentions:carol", []string{g + "6"}},
 			{alice, "mentions:alice", []string{d + "2"}},
+			{alice, "mentions:dave", []string{g + "8"}}, // mentioned by an edit
+			{alice, "mentions:carol deploy", []string{g + "6"}},
+			{alice, "mentions:carol hello", nil},
+			{alice, "mentions:alice mentions:carol", []string{d + "2", g + "6"}},
+			{alice, "mentions:alice from:alice", nil},
+			{alice, "mentions:dave in:general", []string{g + "8"}},
+			// A word is looked for in the text, not in the IDs of mentions.
+			{alice, strings.ReplaceAll(string(carol), "-", "")[:6], nil},
 			{alice, "before:2025-03-02", []string{g + "5"}},
 			{alice, "after:2025-03-05 before:2025-03-07", []string{g + "8"}},
 			{alice, "after:2025-03-07", nil},
@@ -466,4 +474,29 @@ func TestMessagesAroundAndAfter(t *testing.T) {
 		_, err := p.MessagesAround(ctx, general, 0, 5)
 		wantKind(t, err, domain.KindInvalid)
 	})
+}
+
+// TestSearchIndexUpgrade opens SQLite read models whose FTS5 index is of
+// before its mentions column: Open remakes it from proj_search, and
+// mentions: and words find what they did on fresh read models.
+func TestSearchIndexUpgrade(t *testing.T) {
+	b := newSQLiteBackend(t)
+	p := b.open(t)
+	if err := p.Apply(ctx, searchLog(t).events); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	queries := []string{"mentions:carol", "mentions:carol deploy", "deploy", `"hello world"`, "mentions:dave"}
+	for _, q := range queries {
+		want[q] = searchAll(t, p, alice, q)
+	}
+	b.exec(t, `DROP TABLE proj_search_fts`)
+	b.exec(t, `CREATE VIRTUAL TABLE proj_search_fts USING fts5(text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5 6')`)
+	b.exec(t, `INSERT INTO proj_search_fts (rowid, text) SELECT pos, text FROM proj_search`)
+
+	p = b.open(t)
+	for _, q := range queries {
+		equal(t, q+" after the upgrade", searchAll(t, p, alice, q), want[q])
+	}
+	equal(t, "mentions:carol", want["mentions:carol"], []string{"general/6"})
 }

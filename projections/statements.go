@@ -215,7 +215,7 @@ func (a *applier) runCall(ctx context.Context, room domain.RoomID, seq uint64, e
 const (
 	insertSearch = "INSERT INTO proj_search (room_id, seq, pos, sender_id, created_at, text, mentions, files, images, has_link) " +
 		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room_id, seq) DO NOTHING"
-	insertSearchFTS = "INSERT INTO proj_search_fts (rowid, text) VALUES (?, ?)"
+	insertSearchFTS = "INSERT INTO proj_search_fts (rowid, text, mentions) VALUES (?, ?, ?)"
 	deleteSearchFTS = "DELETE FROM proj_search_fts WHERE rowid = ?"
 )
 
@@ -227,7 +227,7 @@ func (a *applier) runSearchPost(ctx context.Context, r searchRow) error {
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err // applied before
 	}
-	return a.insertRow(ctx, insertSearchFTS, r.pos, r.text)
+	return a.insertRow(ctx, insertSearchFTS, r.pos, r.text, ftsMentions(r.mentions))
 }
 
 func (a *applier) runSearchEdit(ctx context.Context, room string, ev domain.MessageEdited) error {
@@ -247,7 +247,7 @@ func (a *applier) runSearchEdit(ctx context.Context, room string, ev domain.Mess
 	if _, err := a.run(ctx, deleteSearchFTS, r.pos); err != nil {
 		return err
 	}
-	return a.insertRow(ctx, insertSearchFTS, r.pos, r.text)
+	return a.insertRow(ctx, insertSearchFTS, r.pos, r.text, ftsMentions(r.mentions))
 }
 
 func (a *applier) runSearchDelete(ctx context.Context, room string, seq int64) error {
