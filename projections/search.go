@@ -214,21 +214,26 @@ func (p *Projections) searchHits(ctx context.Context, tx *sql.Tx, q SearchQuery,
 	return queryHits(ctx, tx, p.d, nil, query, append(args, before, limit)...)
 }
 
-// searchWindow is the first span of positions searchWindows looks in;
-// each next one is searchWindowGrowth times wider.
-const (
-	searchWindow       = 1024
-	searchWindowGrowth = 8
-)
+// searchWindow is the first span of positions searchWindows looks in.
+const searchWindow = 1024
 
 // searchWindows runs a PostgreSQL word query in spans of positions,
-// newest first, each wider than the one before, until it has limit
-// rows or has looked everywhere. Asked at once for the newest matches,
-// the planner either reads every match from the GIN index and sorts
-// them (slow for a common word) or walks proj_search by pos and tests
-// every row (slow for a rare one); a span bounds both: the GIN index
-// finds the matches (ORDER BY pos + 0 keeps the planner off the walk),
-// and a common word fills the page from the first, narrow spans.
+// newest first, until it has limit rows or has looked everywhere. Asked
+// at once for the newest matches, the planner either reads every match
+// from the GIN index and sorts them (slow for a common word) or walks
+// proj_search by pos and tests every row (slow for a rare one); a span
+// bounds both: the GIN index finds the matches (ORDER BY pos + 0 keeps
+// the planner off the walk), and a common word fills the page from the
+// first, narrow span.
+//
+// Each span reads the posting lists of the query's words again (a word
+// is a prefix, which GIN answers by reading every list it starts, with no
+// skipping), so the spans are few: the next one is as wide as the density
+// of matches in the ones before says the page needs, twice over, at least
+// twice as wide as the last; a span with no match at all sends the search
+// to everything older at once, as the matches there are at most a few per
+// searchWindow positions (two spans, not five, for two words of which one
+// is common; see docs/benchmarks.md, "Search").
 func searchWindows(ctx context.Context, tx *sql.Tx, d Dialect, where []string, args []any, before int64, limit int) ([]searchHit, error) {
 	if before == math.MaxInt64 {
 		var top sql.NullInt64
@@ -243,18 +248,33 @@ func searchWindows(ctx context.Context, tx *sql.Tx, d Dialect, where []string, a
 	query := d.Rebind("SELECT s.room_id, s.seq, s.pos FROM proj_search s WHERE " + strings.Join(append(where, "s.pos < ?", "s.pos >= ?"), " AND ") +
 		" ORDER BY s.pos + 0 DESC LIMIT ?")
 	var hits []searchHit
-	for span := int64(searchWindow); before > 0 && len(hits) < limit; span *= searchWindowGrowth {
+	var searched int64 // positions looked at so far
+	for span := int64(searchWindow); before > 0 && len(hits) < limit; {
 		lo := max(before-span, 0)
-		if span > math.MaxInt64/searchWindowGrowth {
-			lo = 0
-		}
 		var err error
 		if hits, err = queryHits(ctx, tx, Postgres, hits, query, append(args, before, lo, limit-len(hits))...); err != nil {
 			return nil, err
 		}
+		searched += before - lo
 		before = lo
+		span = nextSearchSpan(span, searched, len(hits), limit-len(hits))
 	}
 	return hits, nil
+}
+
+// nextSearchSpan returns the width of the span after one of width span,
+// once searched positions gave found matches and need more are wanted:
+// twice what the density so far predicts the page needs, at least twice
+// span; with no match yet, everything (math.MaxInt64).
+func nextSearchSpan(span, searched int64, found, need int) int64 {
+	if found == 0 || span >= math.MaxInt64/4 {
+		return math.MaxInt64
+	}
+	predicted := float64(searched) * float64(need) / float64(found) * 2
+	if predicted >= math.MaxInt64/4 {
+		return math.MaxInt64
+	}
+	return max(int64(predicted), 2*span)
 }
 
 // queryHits appends the rows of a search query to hits.

@@ -500,3 +500,55 @@ func TestSearchIndexUpgrade(t *testing.T) {
 	}
 	equal(t, "mentions:carol", want["mentions:carol"], []string{"general/6"})
 }
+
+// TestSearchSpans searches 6,000 messages, more than PostgreSQL's first
+// spans of positions, for words whose matches are dense, sparse, bunched
+// at the far end or alone: every search finds, page by page, exactly the
+// matching messages, newest first, whatever the density told the next
+// span.
+func TestSearchSpans(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b *backend) {
+		p := b.open(t)
+		l := newLog(t).signUp("alice", "bob").group(bob)
+		const n = 6000
+		var want = map[string][]string{}
+		for i := range n {
+			words := []string{"filler"}
+			if i%2 == 0 {
+				words = append(words, "dense")
+			}
+			if i%997 == 0 {
+				words = append(words, "sparse")
+			}
+			if i < 40 {
+				words = append(words, "ancient")
+			}
+			if i == 3 || i == 5000 {
+				words = append(words, "lonely")
+			}
+			if i%3 == 0 {
+				words = append(words, "third")
+			}
+			seq := fmt.Sprintf("general/%d", i+3) // after the group's first events
+			for _, w := range words {
+				want[w] = append([]string{seq}, want[w]...)
+			}
+			if i%2 == 0 && i%997 == 0 {
+				want["dense sparse"] = append([]string{seq}, want["dense sparse"]...)
+			}
+			if i < 40 && i%3 == 0 {
+				want["ancient third"] = append([]string{seq}, want["ancient third"]...)
+			}
+			l.room(general, domain.MessagePosted{SenderID: alice, ClientMsgID: fmt.Sprint(i), Text: strings.Join(words, " "), At: t0})
+		}
+		if err := p.Apply(ctx, l.events); err != nil {
+			t.Fatal(err)
+		}
+		want["nowhere"] = nil
+		for q, w := range want {
+			if got := searchAll(t, p, bob, q); !slices.Equal(got, w) {
+				t.Errorf("%q: %d results, want %d (first %v, want %v)", q, len(got), len(w), got[:min(len(got), 3)], w[:min(len(w), 3)])
+			}
+		}
+	})
+}
