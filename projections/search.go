@@ -181,7 +181,18 @@ func (p *Projections) searchHits(ctx context.Context, tx *sql.Tx, q SearchQuery,
 			args = append(args, string(id))
 		}
 	}
-	if len(q.Mentions) > 0 {
+	switch {
+	case len(q.Mentions) > 0 && p.d == Postgres:
+		// The expression of the index proj_search_mentions
+		// (search_index.go), so that the planner can take the
+		// mentioning rows from it.
+		where = append(where, "s.mentions <> ''", "string_to_array(btrim(s.mentions), ' ') && CAST(? AS text[])")
+		ids := make([]string, len(q.Mentions))
+		for i, id := range q.Mentions {
+			ids[i] = string(id)
+		}
+		args = append(args, "{"+strings.Join(ids, ",")+"}")
+	case len(q.Mentions) > 0:
 		var or []string
 		for _, id := range q.Mentions {
 			or = append(or, "s.mentions LIKE ?")
@@ -207,14 +218,22 @@ func (p *Projections) searchHits(ctx context.Context, tx *sql.Tx, q SearchQuery,
 		args = append(args, micros(q.After.AddDate(0, 0, 1)))
 	}
 	if p.d == Postgres && q.hasWords() {
-		return searchWindows(ctx, tx, p.d, where, args, before, limit)
+		first := int64(searchWindow)
+		if len(q.Words) > 1 {
+			// Every word must match: far fewer messages match two words
+			// than one, and each span reads every list of every word
+			// again.
+			first *= searchEmptyGrowth
+		}
+		return searchWindows(ctx, tx, p.d, where, args, before, first, limit)
 	}
 	query := "SELECT s.room_id, s.seq, s.pos FROM " + from + " WHERE " + strings.Join(append(where, order+" < ?"), " AND ") +
 		" ORDER BY " + order + " DESC LIMIT ?"
 	return queryHits(ctx, tx, p.d, nil, query, append(args, before, limit)...)
 }
 
-// searchWindow is the first span of positions searchWindows looks in.
+// searchWindow is the first span of positions searchWindows looks in
+// for one word (searchEmptyGrowth times wider for several).
 const searchWindow = 1024
 
 // searchWindows runs a PostgreSQL word query in spans of positions,
@@ -230,11 +249,12 @@ const searchWindow = 1024
 // is a prefix, which GIN answers by reading every list it starts, with no
 // skipping), so the spans are few: the next one is as wide as the density
 // of matches in the ones before says the page needs, twice over, at least
-// twice as wide as the last; a span with no match at all sends the search
-// to everything older at once, as the matches there are at most a few per
-// searchWindow positions (two spans, not five, for two words of which one
-// is common; see docs/benchmarks.md, "Search").
-func searchWindows(ctx context.Context, tx *sql.Tx, d Dialect, where []string, args []any, before int64, limit int) ([]searchHit, error) {
+// twice as wide as the last; after a span with no match at all the next
+// is searchEmptyGrowth times wider. Not everything at once: the index's
+// candidates may be many where the matches are few (a phrase of two
+// common words, whose order only the rows can tell; mentions:), and every
+// candidate in a span is read from the table (docs/benchmarks.md, "Search").
+func searchWindows(ctx context.Context, tx *sql.Tx, d Dialect, where []string, args []any, before, first int64, limit int) ([]searchHit, error) {
 	if before == math.MaxInt64 {
 		var top sql.NullInt64
 		if err := tx.QueryRowContext(ctx, `SELECT MAX(pos) FROM proj_search`).Scan(&top); err != nil {
@@ -249,7 +269,7 @@ func searchWindows(ctx context.Context, tx *sql.Tx, d Dialect, where []string, a
 		" ORDER BY s.pos + 0 DESC LIMIT ?")
 	var hits []searchHit
 	var searched int64 // positions looked at so far
-	for span := int64(searchWindow); before > 0 && len(hits) < limit; {
+	for span := first; before > 0 && len(hits) < limit; {
 		lo := max(before-span, 0)
 		var err error
 		if hits, err = queryHits(ctx, tx, Postgres, hits, query, append(args, before, lo, limit-len(hits))...); err != nil {
@@ -262,13 +282,20 @@ func searchWindows(ctx context.Context, tx *sql.Tx, d Dialect, where []string, a
 	return hits, nil
 }
 
+// searchEmptyGrowth is how much wider the next span is after spans
+// with no match at all.
+const searchEmptyGrowth = 32
+
 // nextSearchSpan returns the width of the span after one of width span,
 // once searched positions gave found matches and need more are wanted:
 // twice what the density so far predicts the page needs, at least twice
-// span; with no match yet, everything (math.MaxInt64).
+// span; with no match yet, searchEmptyGrowth times span.
 func nextSearchSpan(span, searched int64, found, need int) int64 {
-	if found == 0 || span >= math.MaxInt64/4 {
+	if span >= math.MaxInt64/searchEmptyGrowth {
 		return math.MaxInt64
+	}
+	if found == 0 {
+		return span * searchEmptyGrowth
 	}
 	predicted := float64(searched) * float64(need) / float64(found) * 2
 	if predicted >= math.MaxInt64/4 {

@@ -139,8 +139,15 @@ func prepareSearchIndex(ctx context.Context, db *sql.DB, d Dialect, language str
 	if err != nil && err != sql.ErrNoRows {
 		return fmt.Errorf("projections: search index: %w", err)
 	}
+	// mentions: from an index of the rows that mention someone (one in
+	// twenty in the benchmark's log): with the LIKE alone, mentions: and
+	// a word read every match of the word in the spans searched.
+	if _, err := tx.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS proj_search_mentions ON proj_search
+		USING gin (string_to_array(btrim(mentions), ' ')) WHERE mentions <> ''`); err != nil {
+		return fmt.Errorf("projections: search index of mentions: %w", err)
+	}
 	if err == nil && strings.Contains(expr.String, "'"+language+"'::regconfig") {
-		return nil
+		return tx.Commit()
 	}
 	stmts := []string{
 		`ALTER TABLE proj_search ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('` + language + `'::regconfig, text)) STORED`,
