@@ -129,7 +129,8 @@
 //	proj_search        the search index: one row per live message (text, sender,
 //	                   mentions, attachments, links), by room and seq, ordered by
 //	                   the log position of its MessagePosted
-//	proj_search_fts    SQLite only: the FTS5 index of proj_search's text
+//	proj_search_fts    SQLite only: the FTS5 index of proj_search's text and
+//	                   mentions
 //	proj_shadow        progress of shadow rebuilds (made by the first one)
 //
 // # Search
@@ -143,7 +144,8 @@
 // and swaps with the read models (schemaTables); on PostgreSQL a stored
 // generated tsvector column with a GIN index (its pending list of new
 // entries, which every query scans, held to 256 kB), in the text search
-// configuration WithSearchLanguage names ("simple" by default). Search
+// configuration WithSearchLanguage names ("simple" by default), and a
+// GIN index of the mentions of the rows that have some. Search
 // (search.go) takes a SearchQuery that ParseSearchQuery
 // (search_query.go) made from the user's text, and builds the index's
 // query (an FTS5 MATCH, a tsquery) from its words, which hold only
@@ -151,8 +153,9 @@
 // searches the rooms the user is a member of at the query's snapshot,
 // newest first by pos: on SQLite the FTS5 index yields its rowids in
 // that order; on PostgreSQL the query runs in spans of positions, each
-// wider than the one before, so that neither a common word (every
-// match read and sorted) nor a rare one (every row walked) is slow.
+// as wide as the density of the matches so far says the page needs, so
+// that neither a common word (every match read and sorted) nor a rare
+// one (every row walked) is slow.
 //
 // A session's last use comes from SessionUsed events, which the gateway
 // appends at most once per touch interval per session
