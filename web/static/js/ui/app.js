@@ -71,7 +71,10 @@ export class App {
     this.#buildLayout();
     this.#listen();
     this.sidebar.render();
-    this.#route();
+    // The first room is shown in a task of its own: building the shell
+    // and laying out and rendering the room are each a shorter task,
+    // which leaves the page free for input in between.
+    this.routeTimer = setTimeout(() => this.#route(), 0);
     this.notifier.updateTitle();
   }
 
@@ -235,6 +238,7 @@ export class App {
     clearInterval(this.bannerTimer);
     clearInterval(this.members.timer);
     clearTimeout(this.flushTimer);
+    clearTimeout(this.routeTimer);
     this.timeline.closePicker();
     this.members.closeMenu();
     this.call.destroy();
