@@ -136,30 +136,11 @@ func TestAttachments(t *testing.T) {
 			ctx := testCtx(t)
 			blobs := openTestBlobs(t, args)
 
-			alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bob, err := apitest.SignUp(ctx, base, "bob", "battery staple")
-			if err != nil {
-				t.Fatal(err)
-			}
-			carol, err := apitest.SignUp(ctx, base, "carol", "tr0ub4dor&3")
-			if err != nil {
-				t.Fatal(err)
-			}
-			room, err := alice.CreateRoom(ctx, "photos")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bob.Join(ctx, room.InviteCode); err != nil {
-				t.Fatal(err)
-			}
-			wsB, err := bob.Dial(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer wsB.Close()
+			alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
+			bob := apitest.MustSignUp(t, ctx, base, "bob", "battery staple")
+			carol := apitest.MustSignUp(t, ctx, base, "carol", "tr0ub4dor&3")
+			room := alice.MustCreateRoom(t, ctx, "photos", bob)
+			wsB := bob.MustDial(t, ctx)
 			if _, err := wsB.Subscribe(ctx, room.ID, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -365,18 +346,13 @@ func TestBlobCollector(t *testing.T) {
 			base := "http://" + addr
 			ctx := testCtx(t)
 			blobs := openTestBlobs(t, args)
-			alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-			if err != nil {
-				t.Fatal(err)
-			}
-			room, err := alice.CreateRoom(ctx, "gc")
-			if err != nil {
-				t.Fatal(err)
-			}
+			alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
+			room := alice.MustCreateRoom(t, ctx, "gc")
 			// Posted at once (the grace counts for unposted uploads too:
 			// retry the pair if the machine is slower than 2 s).
 			var att apitest.Attachment
 			var msg apitest.Message
+			var err error
 			for i := 0; ; i++ {
 				if att, err = alice.Upload(ctx, room.ID, "kept.bin", randomBytes(5000), false); err != nil {
 					t.Fatal(err)
@@ -424,14 +400,8 @@ func TestBlobsExportImport(t *testing.T) {
 	args := []string{"--data", data}
 	addr, stop := startServe(t, args...)
 	ctx := testCtx(t)
-	alice, err := apitest.SignUp(ctx, "http://"+addr, "alice", "correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := alice.CreateRoom(ctx, "moving")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := apitest.MustSignUp(t, ctx, "http://"+addr, "alice", "correct horse")
+	room := alice.MustCreateRoom(t, ctx, "moving")
 	att, err := alice.Upload(ctx, room.ID, "photo.jpg", photo(t, 64, 48), false)
 	if err != nil {
 		t.Fatal(err)
@@ -478,10 +448,7 @@ func BenchmarkUpload(b *testing.B) {
 	addr, stop := startServeB(b, "--data", data, "--upload-quota", "0")
 	defer stop()
 	ctx := context.Background()
-	alice, err := apitest.SignUp(ctx, "http://"+addr, "alice", "correct horse")
-	if err != nil {
-		b.Fatal(err)
-	}
+	alice := apitest.MustSignUp(b, ctx, "http://"+addr, "alice", "correct horse")
 	room, err := alice.CreateRoom(ctx, "bench")
 	if err != nil {
 		b.Fatal(err)

@@ -106,31 +106,11 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("confab_ws_connections %v before any client, want 0", v)
 	}
 
-	alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := apitest.SignUp(ctx, base, "bob", "battery staple")
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := alice.CreateRoom(ctx, "metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.Join(ctx, room.InviteCode); err != nil {
-		t.Fatal(err)
-	}
-	wsA, err := alice.Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wsA.Close()
-	wsB, err := bob.Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wsB.Close()
+	alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
+	bob := apitest.MustSignUp(t, ctx, base, "bob", "battery staple")
+	room := alice.MustCreateRoom(t, ctx, "metrics", bob)
+	wsA := alice.MustDial(t, ctx)
+	wsB := bob.MustDial(t, ctx)
 	for _, ws := range []*apitest.WS{wsA, wsB} {
 		if _, err := ws.Subscribe(ctx, room.ID, 0); err != nil {
 			t.Fatal(err)

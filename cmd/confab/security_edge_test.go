@@ -49,10 +49,7 @@ func TestSlowAndIdleConnectionsCut(t *testing.T) {
 	addr, stop := startServe(t, "--data", t.TempDir(), "--read-timeout", "1s", "--idle-timeout", "1s", "--read-header-timeout", "1s")
 	defer stop()
 	base := "http://" + addr
-	alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
 
 	t.Run("slow_body", func(t *testing.T) {
 		conn, err := net.Dial("tcp", addr)
@@ -97,11 +94,7 @@ func TestSlowAndIdleConnectionsCut(t *testing.T) {
 		}
 	})
 	t.Run("websocket_outlives_timeouts", func(t *testing.T) {
-		ws, err := alice.Dial(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ws.Close()
+		ws := alice.MustDial(t, ctx)
 		// Three times the read and idle timeouts pass in silence.
 		time.Sleep(3 * time.Second)
 		select {
@@ -146,10 +139,7 @@ func TestConnectionCaps(t *testing.T) {
 	base := "http://" + addr
 	users := map[string]*apitest.Client{}
 	for _, name := range []string{"alice", "bob", "carol"} {
-		c, err := apitest.SignUp(ctx, base, name, "correct horse")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := apitest.MustSignUp(t, ctx, base, name, "correct horse")
 		users[name] = c
 	}
 	alice := users["alice"]
@@ -332,14 +322,8 @@ func TestCrossSiteRequests(t *testing.T) {
 	defer stop()
 	base := "http://" + addr
 	self := "http://" + addr
-	alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := alice.CreateRoom(ctx, "general")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
+	room := alice.MustCreateRoom(t, ctx, "general")
 	post := "/api/v1/rooms/" + room.ID + "/messages"
 	n := 0
 	msg := func() map[string]string {
@@ -492,10 +476,7 @@ func TestSecurityHeaders(t *testing.T) {
 	addr, stop := startServe(t, "--data", t.TempDir())
 	defer stop()
 	base := "http://" + addr
-	alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
 	for _, tt := range []struct {
 		method, path string
 		h            http.Header
@@ -583,14 +564,8 @@ func TestStrictText(t *testing.T) {
 	addr, stop := startServe(t, sut.args...)
 	defer stop()
 	base := "http://" + addr
-	alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := alice.CreateRoom(ctx, "general")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
+	room := alice.MustCreateRoom(t, ctx, "general")
 	post := "/api/v1/rooms/" + room.ID + "/messages"
 	for _, body := range []string{
 		`{"client_msg_id":"u1","text":"a` + "\xff\xfe" + `b"}`,
@@ -622,11 +597,7 @@ func TestStrictText(t *testing.T) {
 		t.Errorf("valid text: %+v %v", m, err)
 	}
 
-	ws, err := alice.Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := alice.MustDial(t, ctx)
 	ping(t, ctx, ws)
 	head := sut.head(t, ctx)
 	// A lone surrogate: an error, the connection stays.
@@ -768,14 +739,8 @@ func TestDataFilesPrivate(t *testing.T) {
 	t.Run("new", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		addr, stop := startServe(t, "--data", dir)
-		alice, err := apitest.SignUp(ctx, "http://"+addr, "alice", "correct horse")
-		if err != nil {
-			t.Fatal(err)
-		}
-		room, err := alice.CreateRoom(ctx, "files")
-		if err != nil {
-			t.Fatal(err)
-		}
+		alice := apitest.MustSignUp(t, ctx, "http://"+addr, "alice", "correct horse")
+		room := alice.MustCreateRoom(t, ctx, "files")
 		if _, err := alice.Upload(ctx, room.ID, "notes.txt", []byte("private notes"), false); err != nil {
 			t.Fatal(err)
 		}
