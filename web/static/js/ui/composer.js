@@ -8,6 +8,7 @@ import { h, icon, avatar } from "../util/dom.js";
 import { toast, humanError } from "./toast.js";
 import { autosize } from "./timeline.js";
 import { truncate, isolate, formatSize } from "../util/format.js";
+import { plain } from "../util/markdown.js";
 
 const MAX_CHARS = 4000;
 const MAX_FILES = 10; // attachments per message (the server's limit)
@@ -86,7 +87,7 @@ export class Composer {
     const name = this.client.nameOf(msg.sender_id) || msg.sender_name || "someone";
     this.replyBar.replaceChildren(
       icon("reply"),
-      h("span", "Replying to ", h("strong", "@" + name), h("span.reply-bar-snippet", " — " + truncate(msg.text.replace(/\s+/g, " "), 80))),
+      h("span", "Replying to ", h("strong", "@" + name), h("span.reply-bar-snippet", " — " + truncate(plain(msg.text).replace(/\s+/g, " "), 80))),
       h("button.icon-btn.small", { type: "button", "aria-label": "Cancel reply", title: "Cancel reply (Esc)", onclick: () => { this.cancelReply(); this.focus(); } }, icon("close")));
     this.replyBar.hidden = false;
     this.focus();

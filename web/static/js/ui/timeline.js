@@ -12,7 +12,8 @@
 // scrolling down newer ones until the window meets the live one; "Jump to
 // present" goes back at once.
 
-import { h, clear, icon, renderText, avatar, atBottom, hue } from "../util/dom.js";
+import { h, clear, icon, avatar, atBottom, hue } from "../util/dom.js";
+import { render, plain } from "../util/markdown.js";
 import { formatTime, formatFull, formatDay, dayKey, truncate } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { toast, toastError } from "./toast.js";
@@ -25,8 +26,9 @@ const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "
 const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
 
 export class Timeline {
-  constructor(client, { onReply, focusComposer }) {
+  constructor(client, { onReply, focusComposer, openRoom }) {
     this.client = client;
+    this.openRoom = openRoom;
     this.onReply = onReply;
     this.focusComposer = focusComposer;
     this.room = null;
@@ -367,7 +369,7 @@ export class Timeline {
       body.appendChild(h("div.msg-text.msg-deleted", icon("trash"), "This message was deleted."));
     } else {
       // The user's text is a <bdi>: its direction controls end with it.
-      const text = h("div.msg-text", renderText(h("bdi"), msg.text, (n) => this.#resolveMention(msg, n)));
+      const text = h("div.msg-text", render(h("bdi"), msg.text, { mention: (n) => this.#resolveMention(msg, n), room: (n) => this.#resolveRoom(n), openRoom: this.openRoom }));
       if (msg.edited_at) {
         const ed = parseTime(msg.edited_at);
         text.appendChild(h("span.msg-edited", { title: "Edited " + formatFull(ed) }, " (edited)"));
@@ -410,7 +412,7 @@ export class Timeline {
       el.appendChild(h("span.reply-snippet.muted", "Original message was deleted"));
     } else {
       el.appendChild(h("span.reply-author", "@" + (c.nameOf(t.sender_id) || t.sender_name || "someone")));
-      el.appendChild(h("span.reply-snippet", truncate(t.text.replace(/\s+/g, " "), 120)));
+      el.appendChild(h("span.reply-snippet", truncate(plain(t.text).replace(/\s+/g, " "), 120)));
     }
     return el;
   }
@@ -424,13 +426,24 @@ export class Timeline {
     return { known: false };
   }
 
+  /** A #room link: a group room the user is in, by name (spaces as "-"), any case. */
+  #resolveRoom(name) {
+    const want = name.toLowerCase();
+    for (const r of this.client.rooms.values()) {
+      if (r.kind !== "group" || !r.name) continue;
+      const n = r.name.toLowerCase();
+      if (n === want || n.replace(/\s+/g, "-") === want) return r;
+    }
+    return null;
+  }
+
   #pendingRow(p, at, continued) {
     const c = this.client;
     const me = c.users.get(c.me.id) || c.me;
     const cls = ["msg", "mine", "pending"];
     if (continued) cls.push("continued");
     if (p.state === "failed") cls.push("failed");
-    const text = h("div.msg-text", renderText(h("bdi"), p.text, () => ({ known: false })));
+    const text = h("div.msg-text", render(h("bdi"), p.text, { room: (n) => this.#resolveRoom(n), openRoom: this.openRoom }));
     const status = p.state === "failed"
       ? h("div.msg-status.error", { role: "alert" }, "Not sent: ", p.error || "error", " ",
         h("button.link", { type: "button", onclick: () => c.retry(this.room, p) }, "Retry"), " · ",
