@@ -1,5 +1,7 @@
 // The message composer: Enter sends, Shift+Enter adds a line, Up edits
-// the last own message, Escape cancels a reply; "@" suggests members.
+// the last own message, Escape cancels a reply, Shift+Tab goes to the
+// newest message; "@" suggests members. The text is markdown
+// (util/markdown.js), sent as typed.
 //
 // Files (the attach button, a paste, a drop on the room: addFiles) upload
 // at once, each with its progress bar and a cancel button; the message
@@ -14,8 +16,9 @@ const MAX_CHARS = 4000;
 const MAX_FILES = 10; // attachments per message (the server's limit)
 
 export class Composer {
-  constructor(client, { onEditLast, onEscape, onSent }) {
+  constructor(client, { onEditLast, onEscape, onSent, onShiftTab }) {
     this.client = client;
+    this.onShiftTab = onShiftTab;
     this.onSent = onSent;
     this.onEditLast = onEditLast;
     this.onEscape = onEscape;
@@ -229,6 +232,9 @@ export class Composer {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       this.submit();
+    } else if (e.key === "Tab" && e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey) {
+      // Back to the messages (the newest), not to the attach button.
+      if (this.onShiftTab?.()) e.preventDefault();
     } else if (e.key === "Escape") {
       if (this.replyTo) {
         e.preventDefault();

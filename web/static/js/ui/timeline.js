@@ -11,6 +11,12 @@
 // shows the client's jump window: scrolling up loads older messages,
 // scrolling down newer ones until the window meets the live one; "Jump to
 // present" goes back at once.
+//
+// Keyboard: the messages are one tab stop (a roving tabindex: the last
+// one focused, else the newest); on a focused message ↑/↓, Home/End and
+// PageUp/PageDown move, Enter or R replies, E edits one's own, + opens the
+// reaction picker, Delete or Backspace deletes (after a confirmation), and
+// Escape goes back to the composer.
 
 import { h, clear, icon, avatar, atBottom, hue } from "../util/dom.js";
 import { render, plain } from "../util/markdown.js";
@@ -45,6 +51,12 @@ export class Timeline {
 
     this.scroller.addEventListener("scroll", () => this.#onScroll(), { passive: true });
     this.list.addEventListener("click", (e) => this.#onClick(e));
+    this.list.addEventListener("keydown", (e) => this.#onKey(e));
+    this.list.addEventListener("focusin", (e) => {
+      const row = e.target.closest?.(".msg[data-seq]");
+      if (row) this.#setRoving(row);
+    });
+    this.roving = null; // the message row that is the timeline's tab stop
     // While stuck to the bottom, stay there when the timeline or its
     // content changes size (a window resize, an editor growing, fonts).
     this.lastTop = 0;
@@ -62,6 +74,7 @@ export class Timeline {
     this.highlightSeq = 0;
     if (room?.jump) this.client.leaveJump(room);
     this.rows = new Map();
+    this.roving = null;
     clear(this.list);
     this.stuck = true;
     this.jump.hidden = true;
@@ -179,7 +192,13 @@ export class Timeline {
         }
       }
     }
+    // A focused message that is built again keeps the focus.
+    const active = document.activeElement;
+    const focused = active?.matches?.(".msg[data-seq]") && this.list.contains(active) ? active.dataset.seq : null;
     this.#reconcile(this.#buildRows());
+    this.#syncRoving();
+    const row = focused && this.rows.get("m" + focused)?.el;
+    if (row && row !== document.activeElement && (!document.activeElement || document.activeElement === document.body)) row.focus({ preventScroll: true });
     if (this.stuck) this.#pin();
     else if (anchor && anchor.isConnected) {
       sc.scrollTop = anchor.offsetTop - anchorOffset;
@@ -237,6 +256,9 @@ export class Timeline {
     let day = null;
     let prev = null;
     let markerDone = room.markerSeq === null || !!jump;
+    // #room links change with the rooms the user is in and their names.
+    let roomsSig = null;
+    const roomNames = () => (roomsSig ??= [...c.rooms.values()].filter((r) => r.kind === "group").map((r) => r.id + ":" + r.name).join(","));
     const pushDay = (at) => {
       const k = dayKey(at);
       if (k !== day) {
@@ -276,7 +298,7 @@ export class Timeline {
       const canDelete = msg.sender_id === me || (room.kind === "group" && (room.role === "owner" || room.role === "admin"));
       const highlight = msg.seq === this.highlightSeq;
       const sig = [it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
-        msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0].join("\u0000");
+        msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0, msg.text.includes("#") ? roomNames() : ""].join("\u0000");
       rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete, highlight }) });
       prev = { msg, at };
     }
@@ -351,7 +373,8 @@ export class Timeline {
     if (msg.deleted) cls.push("deleted");
     if (!mine && msg.mentions.includes(me)) cls.push("mentions-me");
     if (highlight) cls.push("highlight");
-    const el = h("div", { class: cls.join(" "), dataset: { seq: msg.seq, sender: msg.sender_id } });
+    const el = h("div", { class: cls.join(" "), dataset: { seq: msg.seq, sender: msg.sender_id }, tabindex: "-1", role: "article",
+      "aria-label": `${name || "someone"}, ${formatFull(at)}`, "aria-keyshortcuts": "Enter R E + Delete Escape" });
 
     const gutter = continued
       ? h("div.msg-gutter", h("time.msg-hovertime", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)))
@@ -592,6 +615,78 @@ export class Timeline {
     }
   }
 
+  #setRoving(row) {
+    if (this.roving === row) return;
+    if (this.roving?.isConnected) this.roving.tabIndex = -1;
+    this.roving = row;
+    row.tabIndex = 0;
+  }
+
+  /** Keeps one message the tab stop: the one it was (built again), else the newest. */
+  #syncRoving() {
+    let row = this.roving;
+    if (row && !row.isConnected) row = this.rows.get("m" + row.dataset.seq)?.el || null;
+    if (!row) {
+      const all = this.list.querySelectorAll(".msg[data-seq]");
+      row = all[all.length - 1] || null;
+    }
+    if (!row) return;
+    this.roving = null;
+    this.#setRoving(row);
+  }
+
+  #focusRow(row) {
+    this.#setRoving(row);
+    row.focus();
+  }
+
+  /** Focuses the newest message (Shift+Tab from the composer); false if there is none. */
+  focusLast() {
+    const all = this.list.querySelectorAll(".msg[data-seq]");
+    if (!all.length) return false;
+    this.#focusRow(all[all.length - 1]);
+    return true;
+  }
+
+  #onKey(e) {
+    const row = e.target;
+    if (!row.matches?.(".msg[data-seq]") || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const msg = this.client.message(this.room, Number(row.dataset.seq));
+    const live = msg && !msg.deleted;
+    const can = (action) => !!row.querySelector(`.msg-actions [data-action="${action}"]`);
+    const moves = { ArrowUp: -1, ArrowDown: 1, PageUp: -10, PageDown: 10, Home: -Infinity, End: Infinity };
+    if (e.key in moves) {
+      e.preventDefault();
+      const all = [...this.list.querySelectorAll(".msg[data-seq]")];
+      const i = all.indexOf(row);
+      const j = Math.max(0, Math.min(all.length - 1, i + moves[e.key]));
+      if (j !== i) this.#focusRow(all[j]);
+      else if (j === 0) this.#loadOlder();
+      return;
+    }
+    switch (e.key) {
+      case "Enter": case "r": case "R":
+        if (live) this.onReply(msg);
+        break;
+      case "e": case "E":
+        if (live && can("edit")) this.startEdit(msg.seq);
+        break;
+      case "+":
+        if (live) this.openPicker(row, msg);
+        break;
+      case "Delete": case "Backspace":
+        if (live && can("delete")) this.#delete(msg);
+        break;
+      case "Escape":
+        e.stopPropagation();
+        this.focusComposer();
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  }
+
   scrollToSeq(seq) {
     const row = this.rows.get("m" + seq);
     if (!row) {
@@ -650,6 +745,7 @@ export class Timeline {
       type: "button", title: emoji, "aria-label": "React with " + emoji,
       onclick: () => {
         this.closePicker();
+        if (anchor.isConnected) anchor.focus({ preventScroll: true });
         this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
       },
     }, emoji));
