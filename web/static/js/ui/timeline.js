@@ -126,6 +126,9 @@ export class Timeline {
   #onScroll() {
     const wasStuck = this.stuck;
     const top = this.scroller.scrollTop;
+    // The picker closes when the user scrolls, not when the timeline
+    // keeps itself at the bottom (#pin sets lastTop to where it went).
+    const moved = Math.abs(top - this.lastTop) > 1;
     const jumped = !!this.room?.jump;
     // Only scrolling up unsticks: content that grows below the fold moves
     // the bottom away without the user doing anything. The bottom of a
@@ -138,7 +141,7 @@ export class Timeline {
     if (this.scroller.scrollTop < 400) this.#loadOlder();
     if (jumped && this.scroller.scrollHeight - top - this.scroller.clientHeight < 400) this.#loadNewer();
     if (this.stuck && !wasStuck) this.#maybeRead();
-    this.closePicker();
+    if (moved) this.closePicker();
   }
 
   #maybeRead() {
