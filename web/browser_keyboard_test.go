@@ -122,7 +122,9 @@ func TestRichTextAndKeyboard(t *testing.T) {
 	bob.waitJS("bob sees alice's reply to him", `[...document.querySelectorAll("#timeline .msg[data-seq]")].some(m =>
 		m.querySelector(".msg-text")?.textContent === "got it" && m.querySelector(".reply-ref .reply-author")?.textContent === "@bob")`)
 
-	// + reacts to the payload message.
+	// + reacts to the payload message (once alice's reply is confirmed: a
+	// message still sending is not one of the timeline's stops).
+	alice.waitMessage("got it")
 	alice.do(chromedp.Focus(chromedp.ID("composer-input")), pressShiftTab, pressUp)
 	alice.waitJS("↑ from alice's reply is the payload", focusedText+` === `+jsString(payload))
 	alice.do(pressPlus)

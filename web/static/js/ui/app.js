@@ -332,7 +332,7 @@ export class App {
     // Typing anywhere (outside inputs) goes to the composer, like Discord.
     if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
       const t = e.target;
-      if (t === document.body || t === this.timeline.scroller) this.composer.focus();
+      if (t === document.body || t === this.timeline.scroller || t.matches?.(".msg[data-seq]")) this.composer.focus();
     }
   }
 
