@@ -153,25 +153,123 @@ func ValidateEmoji(emoji string) error {
 // ParseMentions returns the usernames mentioned in text as @name, lower
 // case, each once, in order of first appearance. An @ counts only at the
 // start or after a character that cannot be part of a username or an
-// e-mail address's local part.
+// e-mail address's local part, and only outside what the client's
+// markdown shows literally (web/static/js/util/markdown.js, the same
+// rule): not in a fenced code block (a line of three or more backticks,
+// also inside "> " quotes, up to the next such line of at least as many,
+// or the end of its quote), not in a code span (a run of backticks up to
+// the next run of as many on the same line), not escaped as \@, and not
+// in a bare http(s) URL.
 func ParseMentions(text string) []string {
 	var names []string
 	seen := map[string]bool{}
-	for i := 0; i < len(text); i++ {
-		if text[i] != '@' {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = strings.ReplaceAll(text, "\r", "\n")
+	fence, fenceDepth := 0, 0 // the open fence's backticks (0: none) and quote depth
+	for line := range strings.SplitSeq(text, "\n") {
+		depth, rest := stripQuotes(line, maxQuoteDepth)
+		if fence > 0 {
+			if depth >= fenceDepth {
+				if _, inner := stripQuotes(line, fenceDepth); fenceRun(inner, true) < fence {
+					continue
+				}
+				fence = 0
+				continue
+			}
+			fence = 0 // its quote ended
+		}
+		if n := fenceRun(rest, false); n > 0 {
+			fence, fenceDepth = n, depth
+			continue
+		}
+		names = lineMentions(line, names, seen)
+	}
+	return names
+}
+
+// maxQuoteDepth is how deep the client nests quotes (its MAX_DEPTH).
+const maxQuoteDepth = 8
+
+// stripQuotes removes up to max quote markers (up to three spaces, ">"
+// and one optional space) from the start of line.
+func stripQuotes(line string, max int) (depth int, rest string) {
+	for depth < max {
+		i := 0
+		for i < 3 && i < len(line) && line[i] == ' ' {
+			i++
+		}
+		if i >= len(line) || line[i] != '>' {
+			break
+		}
+		line = line[i+1:]
+		if len(line) > 0 && line[0] == ' ' {
+			line = line[1:]
+		}
+		depth++
+	}
+	return depth, line
+}
+
+// fenceRun returns the number of backticks of a code fence line (up to
+// three spaces, three or more backticks, then for an opening fence
+// anything without a backtick, for a closing one spaces only), or 0.
+func fenceRun(line string, closing bool) int {
+	i := 0
+	for i < 3 && i < len(line) && line[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(line) && line[j] == '`' {
+		j++
+	}
+	if j-i < 3 {
+		return 0
+	}
+	for _, c := range []byte(line[j:]) {
+		if c == '`' || closing && c != ' ' {
+			return 0
+		}
+	}
+	return j - i
+}
+
+// lineMentions appends the new mentions of one line outside a fence.
+func lineMentions(line string, names []string, seen map[string]bool) []string {
+	spans := codeSpans(line)
+	for i := 0; i < len(line); i++ {
+		if end, ok := spans[i]; ok {
+			i = end - 1
+			continue
+		}
+		c := line[i]
+		if c == '\\' && i+1 < len(line) && isASCIIPunct(line[i+1]) {
+			i++ // an escaped character, "\@" too
+			continue
+		}
+		if (c == 'h' || c == 'H') && (i == 0 || !isWordByte(line[i-1])) && hasURLScheme(line[i:]) {
+			for i+1 < len(line) {
+				r, n := utf8.DecodeRuneInString(line[i+1:])
+				if unicode.IsSpace(r) || r == '\ufeff' || strings.ContainsRune("<>\"'`", r) {
+					break
+				}
+				i += n
+			}
+			continue
+		}
+		if c != '@' {
 			continue
 		}
 		if i > 0 {
-			prev, _ := utf8.DecodeLastRuneInString(text[:i])
+			prev, _ := utf8.DecodeLastRuneInString(line[:i])
 			if isUsernameRune(prev) || prev == '@' {
 				continue
 			}
 		}
 		j := i + 1
-		for j < len(text) && isUsernameRune(rune(text[j])) {
+		for j < len(line) && isUsernameRune(rune(line[j])) {
 			j++
 		}
-		name := strings.TrimRight(text[i+1:j], ".-") // "@bob." ends a sentence
+		name := strings.TrimRight(line[i+1:j], ".-") // "@bob." ends a sentence
 		if len(name) < MinUsernameLen || len(name) > MaxUsernameLen {
 			continue
 		}
@@ -183,4 +281,70 @@ func ParseMentions(text string) []string {
 		i = j - 1
 	}
 	return names
+}
+
+// codeSpans maps the start of each code span of line to its end: a run of
+// backticks pairs with the next run of as many; a backslash escapes the
+// character after it outside code spans only.
+func codeSpans(line string) map[int]int {
+	var spans map[int]int
+	for i := 0; i < len(line); {
+		if line[i] == '\\' {
+			i += 2
+			continue
+		}
+		if line[i] != '`' {
+			i++
+			continue
+		}
+		n := tickRun(line, i)
+		found := -1
+		for j := i + n; j < len(line); {
+			if line[j] != '`' {
+				j++
+				continue
+			}
+			k := tickRun(line, j)
+			if k == n {
+				found = j
+				break
+			}
+			j += k
+		}
+		if found < 0 {
+			i += n
+			continue
+		}
+		if spans == nil {
+			spans = map[int]int{}
+		}
+		spans[i] = found + n
+		i = found + n
+	}
+	return spans
+}
+
+func tickRun(s string, i int) int {
+	j := i
+	for j < len(s) && s[j] == '`' {
+		j++
+	}
+	return j - i
+}
+
+func isASCIIPunct(c byte) bool {
+	return c >= '!' && c <= '/' || c >= ':' && c <= '@' || c >= '[' && c <= '`' || c >= '{' && c <= '~'
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+func hasURLScheme(s string) bool {
+	for _, p := range []string{"http://", "https://"} {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return true
+		}
+	}
+	return false
 }

@@ -269,6 +269,29 @@ func TestParseMentions(t *testing.T) {
 		{"@@x", nil},
 		{"@@bob", nil},
 		{"@@ @bob", []string{"bob"}},
+
+		// What the client's markdown shows literally mentions nobody.
+		{"`@bob` @carol", []string{"carol"}},
+		{"``a ` @bob`` @carol", []string{"carol"}},
+		{"`@bob", []string{"bob"}},                    // an unclosed code span is text
+		{"`a\n@bob`", []string{"bob"}},                // code spans end with their line
+		{"\\`@bob` @carol", []string{"bob", "carol"}}, // an escaped backtick opens nothing
+		{"\\@bob", nil},
+		{"\\\\@bob", []string{"bob"}}, // an escaped backslash, then a mention
+		{"**@bob** _x_ ~~@carol~~ ||@dave||", []string{"bob", "carol", "dave"}},
+		{"[@bob](https://example.com/@carol)", []string{"bob"}},
+		{"see https://social.example/@bob now @carol", []string{"carol"}},
+		{"xhttps://a/@bob", []string{"bob"}},
+		{"```\n@bob\n```\n@carol", []string{"carol"}},
+		{"```go\n@bob\n````\n@carol", []string{"carol"}},
+		{"````\n@bob\n```\n@carol", nil}, // a shorter run does not close
+		{"   ```\n@bob\n```", nil},
+		{"    ```\n@bob", []string{"bob"}},           // four spaces: no fence
+		{"```\n@bob", nil},                           // unclosed: to the end
+		{"> ```\n> @bob\n@carol", []string{"carol"}}, // the quote's end closes it
+		{"> ```\n>> @bob\n> ```\n> @carol", []string{"carol"}},
+		{"- ```\n@bob", []string{"bob"}},
+		{"a\r\n```\r\n@bob\r\n```\r\n@carol", []string{"carol"}},
 	}
 	for _, tt := range tests {
 		if got := ParseMentions(tt.text); !reflect.DeepEqual(got, tt.want) {

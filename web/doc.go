@@ -55,7 +55,12 @@
 //	ui/auth.js        sign in / sign up
 //	ui/sidebar.js     rooms and DMs with unread badges, the user's panel
 //	ui/timeline.js    messages and system lines, keyed rendering, paging,
-//	                  jumping to a message (jumpTo)
+//	                  jumping to a message (jumpTo); keyboard: the messages
+//	                  are one tab stop (roving tabindex), ↑/↓ Home/End
+//	                  PgUp/PgDn move, Enter/R reply, E edit, + react,
+//	                  Delete (confirmed), Esc back to the composer
+//	ui/switcher.js    loaded with import(): the quick switcher (Ctrl+K, fuzzy
+//	                  over rooms and DMs) and the shortcuts dialog (?)
 //	ui/attachments.js a message's files: image thumbnails in a box sized from
 //	                  the image's width and height before it loads, inline
 //	                  <video>/<audio>, file cards; the image viewer (a modal
@@ -64,13 +69,18 @@
 //	                  files (button, paste, a drop on the room) upload at once
 //	                  over XMLHttpRequest (api.js upload: progress, abort)
 //	                  and go out with the next message, its text their caption
-//	ui/search.js      the search panel (Ctrl+K or Ctrl+F, the header's button):
+//	ui/search.js      the search panel (Ctrl+F, the header's button):
 //	                  GET /search, newest first, the query's terms in <mark>,
 //	                  "Load more" with next_cursor, "this room only" (room_id)
 //	ui/members.js     members with presence and "last seen", member actions
 //	ui/dialogs.js     modal dialogs on <dialog>; ui/toast.js: short notices
-//	util/dom.js       element helpers, icons, safe text rendering (links,
+//	util/dom.js       element helpers, icons, plain text rendering (links,
 //	                  mentions); util/format.js: dates; util/emitter.js
+//	util/markdown.js  message text: a CommonMark subset (docs/protocol.md,
+//	                  "Message text") parsed into a tree, rendered as DOM
+//	                  nodes, or as plain text for previews and notifications;
+//	                  util/highlight.js colours code blocks, loaded with
+//	                  import() when one with a language shows
 //
 // User data reaches the page only through textContent and attributes,
 // never innerHTML, and always as a bidi isolate (a <bdi>, a class with

@@ -1,6 +1,7 @@
 // Unread count in the tab title, and desktop notifications for mentions
 // and DMs while the tab is hidden (if the user allowed them).
 import { truncate, isolate } from "./util/format.js";
+import { plain } from "./util/markdown.js";
 
 const PREF = "confab.notifications";
 
@@ -60,7 +61,7 @@ export class Notifier {
     const title = room.kind === "dm" ? sender : `${isolate(sender)} in #${isolate(room.name)}`;
     try {
       // One notification per room: a burst (after a reconnect) replaces it.
-      const n = new Notification(title, { body: truncate(msg.text, 180), tag: room.id, renotify: true, icon: ICON });
+      const n = new Notification(title, { body: truncate(plain(msg.text), 180), tag: room.id, renotify: true, icon: ICON });
       n.onclick = () => {
         window.focus();
         this.openRoom(room.id);

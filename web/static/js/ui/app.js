@@ -16,6 +16,12 @@ import { mountCallSlot } from "../call/call.js";
 import { SearchPanel } from "./search.js";
 
 const NARROW = window.matchMedia("(max-width: 900px)");
+
+/** True when el takes typing (a text field), where "?" is a character. */
+function typing(el) {
+  return !!el && (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT" ||
+    (el.tagName === "INPUT" && !["button", "checkbox", "radio", "submit", "reset", "file", "range", "color"].includes(el.type)));
+}
 const LAST_ROOM = "confab.lastRoom";
 const MEMBERS_PREF = "confab.membersHidden";
 
@@ -55,11 +61,13 @@ export class App {
     this.timeline = new Timeline(client, {
       onReply: (msg) => this.composer.replyToMessage(msg),
       focusComposer: () => this.composer.focus(),
+      openRoom: (id) => this.navigate(id),
     });
     this.composer = new Composer(client, {
       onEditLast: () => this.timeline.editLast(),
       onEscape: () => this.markActiveRead(),
       onSent: () => this.timeline.scrollToBottom(),
+      onShiftTab: () => this.timeline.focusLast(),
     });
     this.search = new SearchPanel(client, {
       onOpen: (roomId, seq) => this.openResult(roomId, seq),
@@ -94,9 +102,9 @@ export class App {
     this.roomMenuBtn = iconButton("more", "Room settings", (e) => this.roomMenu(e.currentTarget), "room-menu-btn");
     this.roomMenuBtn.id = "room-menu-btn";
     this.roomMenuBtn.setAttribute("aria-haspopup", "menu");
-    this.searchBtn = h("button.search-open", { type: "button", id: "search-open", title: "Search messages (Ctrl+K)", "aria-label": "Search messages",
-      "aria-controls": "search-panel", "aria-keyshortcuts": "Control+K Control+F", onclick: () => this.search.show() },
-    icon("search"), h("span.search-open-label", "Search"), h("kbd.search-open-kbd", "Ctrl K"));
+    this.searchBtn = h("button.search-open", { type: "button", id: "search-open", title: "Search messages (Ctrl+F)", "aria-label": "Search messages",
+      "aria-controls": "search-panel", "aria-keyshortcuts": "Control+F", onclick: () => this.search.show() },
+    icon("search"), h("span.search-open-label", "Search"), h("kbd.search-open-kbd", "Ctrl F"));
     this.header = h("header.room-header", { id: "room-header" },
       this.navToggle,
       h("div.room-title", this.titleIcon, this.titleText, this.titleSub),
@@ -282,12 +290,25 @@ export class App {
 
   #onKey(e) {
     if (e.defaultPrevented) return;
-    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && (e.key === "k" || e.key === "f")) {
-      // Ctrl+K and Ctrl+F: search (the browser's find would miss the
-      // messages not loaded).
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && (e.key === "k" || e.key === "K")) {
+      // Ctrl+K (Cmd+K): the quick switcher; again closes it.
+      e.preventDefault();
+      const open = document.querySelector("dialog#quick-switcher[open]");
+      if (open) open.close();
+      else if (!document.querySelector("dialog[open]")) this.#lazy((m) => m.quickSwitcher(this.client, (id) => this.navigate(id)));
+      return;
+    }
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key === "f") {
+      // Ctrl+F: search (the browser's find would miss the messages not
+      // loaded).
       if (document.querySelector("dialog[open]")) return;
       e.preventDefault();
       this.search.show();
+      return;
+    }
+    if (e.key === "?" && !e.ctrlKey && !e.metaKey && !e.altKey && !typing(e.target) && !document.querySelector("dialog[open]")) {
+      e.preventDefault();
+      this.#lazy((m) => m.shortcutsDialog());
       return;
     }
     if (e.key === "Escape") {
@@ -311,8 +332,13 @@ export class App {
     // Typing anywhere (outside inputs) goes to the composer, like Discord.
     if (e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
       const t = e.target;
-      if (t === document.body || t === this.timeline.scroller) this.composer.focus();
+      if (t === document.body || t === this.timeline.scroller || t.matches?.(".msg[data-seq]")) this.composer.focus();
     }
+  }
+
+  /** Runs fn with ui/switcher.js, loaded the first time. */
+  #lazy(fn) {
+    import("./switcher.js").then(fn, (err) => toastError(err, "Could not open: "));
   }
 
   #navOrder() {

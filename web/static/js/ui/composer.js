@@ -1,5 +1,7 @@
 // The message composer: Enter sends, Shift+Enter adds a line, Up edits
-// the last own message, Escape cancels a reply; "@" suggests members.
+// the last own message, Escape cancels a reply, Shift+Tab goes to the
+// newest message; "@" suggests members. The text is markdown
+// (util/markdown.js), sent as typed.
 //
 // Files (the attach button, a paste, a drop on the room: addFiles) upload
 // at once, each with its progress bar and a cancel button; the message
@@ -8,13 +10,15 @@ import { h, icon, avatar } from "../util/dom.js";
 import { toast, humanError } from "./toast.js";
 import { autosize } from "./timeline.js";
 import { truncate, isolate, formatSize } from "../util/format.js";
+import { plain } from "../util/markdown.js";
 
 const MAX_CHARS = 4000;
 const MAX_FILES = 10; // attachments per message (the server's limit)
 
 export class Composer {
-  constructor(client, { onEditLast, onEscape, onSent }) {
+  constructor(client, { onEditLast, onEscape, onSent, onShiftTab }) {
     this.client = client;
+    this.onShiftTab = onShiftTab;
     this.onSent = onSent;
     this.onEditLast = onEditLast;
     this.onEscape = onEscape;
@@ -86,7 +90,7 @@ export class Composer {
     const name = this.client.nameOf(msg.sender_id) || msg.sender_name || "someone";
     this.replyBar.replaceChildren(
       icon("reply"),
-      h("span", "Replying to ", h("strong", "@" + name), h("span.reply-bar-snippet", " — " + truncate(msg.text.replace(/\s+/g, " "), 80))),
+      h("span", "Replying to ", h("strong", "@" + name), h("span.reply-bar-snippet", " — " + truncate(plain(msg.text).replace(/\s+/g, " "), 80))),
       h("button.icon-btn.small", { type: "button", "aria-label": "Cancel reply", title: "Cancel reply (Esc)", onclick: () => { this.cancelReply(); this.focus(); } }, icon("close")));
     this.replyBar.hidden = false;
     this.focus();
@@ -228,6 +232,9 @@ export class Composer {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       this.submit();
+    } else if (e.key === "Tab" && e.shiftKey && !e.ctrlKey && !e.altKey && !e.metaKey) {
+      // Back to the messages (the newest), not to the attach button.
+      if (this.onShiftTab?.()) e.preventDefault();
     } else if (e.key === "Escape") {
       if (this.replyTo) {
         e.preventDefault();

@@ -7,6 +7,7 @@
 import { h, icon, iconButton, avatar, renderHighlighted } from "../util/dom.js";
 import { formatFull, formatTime, formatDay } from "../util/format.js";
 import { parseTime } from "../client.js";
+import { plain } from "../util/markdown.js";
 import { humanError } from "./toast.js";
 
 const DEBOUNCE = 350; // ms of no typing before a search starts
@@ -146,7 +147,7 @@ export class SearchPanel {
     const at = parseTime(m.created_at);
     const sender = c.user(m.sender_id) || { id: m.sender_id, username: m.sender_name || "" };
     const name = c.nameOf(m.sender_id) || m.sender_name || "someone";
-    const text = h("div.search-text", renderHighlighted(h("bdi"), m.text || "", this.terms));
+    const text = h("div.search-text", renderHighlighted(h("bdi"), plain(m.text || ""), this.terms));
     const files = (m.attachments || []).length
       ? h("div.search-files", icon("clip"), m.attachments.map((a) => a.name).join(", "))
       : null;

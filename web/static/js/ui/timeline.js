@@ -11,8 +11,15 @@
 // shows the client's jump window: scrolling up loads older messages,
 // scrolling down newer ones until the window meets the live one; "Jump to
 // present" goes back at once.
+//
+// Keyboard: the messages are one tab stop (a roving tabindex: the last
+// one focused, else the newest); on a focused message ↑/↓, Home/End and
+// PageUp/PageDown move, Enter or R replies, E edits one's own, + opens the
+// reaction picker, Delete or Backspace deletes (after a confirmation), and
+// Escape goes back to the composer.
 
-import { h, clear, icon, renderText, avatar, atBottom, hue } from "../util/dom.js";
+import { h, clear, icon, avatar, atBottom, hue } from "../util/dom.js";
+import { render, plain } from "../util/markdown.js";
 import { formatTime, formatFull, formatDay, dayKey, truncate } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { toast, toastError } from "./toast.js";
@@ -25,8 +32,9 @@ const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "
 const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
 
 export class Timeline {
-  constructor(client, { onReply, focusComposer }) {
+  constructor(client, { onReply, focusComposer, openRoom }) {
     this.client = client;
+    this.openRoom = openRoom;
     this.onReply = onReply;
     this.focusComposer = focusComposer;
     this.room = null;
@@ -43,6 +51,12 @@ export class Timeline {
 
     this.scroller.addEventListener("scroll", () => this.#onScroll(), { passive: true });
     this.list.addEventListener("click", (e) => this.#onClick(e));
+    this.list.addEventListener("keydown", (e) => this.#onKey(e));
+    this.list.addEventListener("focusin", (e) => {
+      const row = e.target.closest?.(".msg[data-seq]");
+      if (row) this.#setRoving(row);
+    });
+    this.roving = null; // the message row that is the timeline's tab stop
     // While stuck to the bottom, stay there when the timeline or its
     // content changes size (a window resize, an editor growing, fonts).
     this.lastTop = 0;
@@ -60,6 +74,7 @@ export class Timeline {
     this.highlightSeq = 0;
     if (room?.jump) this.client.leaveJump(room);
     this.rows = new Map();
+    this.roving = null;
     clear(this.list);
     this.stuck = true;
     this.jump.hidden = true;
@@ -111,6 +126,9 @@ export class Timeline {
   #onScroll() {
     const wasStuck = this.stuck;
     const top = this.scroller.scrollTop;
+    // The picker closes when the user scrolls, not when the timeline
+    // keeps itself at the bottom (#pin sets lastTop to where it went).
+    const moved = Math.abs(top - this.lastTop) > 1;
     const jumped = !!this.room?.jump;
     // Only scrolling up unsticks: content that grows below the fold moves
     // the bottom away without the user doing anything. The bottom of a
@@ -123,7 +141,7 @@ export class Timeline {
     if (this.scroller.scrollTop < 400) this.#loadOlder();
     if (jumped && this.scroller.scrollHeight - top - this.scroller.clientHeight < 400) this.#loadNewer();
     if (this.stuck && !wasStuck) this.#maybeRead();
-    this.closePicker();
+    if (moved) this.closePicker();
   }
 
   #maybeRead() {
@@ -177,7 +195,13 @@ export class Timeline {
         }
       }
     }
+    // A focused message that is built again keeps the focus.
+    const active = document.activeElement;
+    const focused = active?.matches?.(".msg[data-seq]") && this.list.contains(active) ? active.dataset.seq : null;
     this.#reconcile(this.#buildRows());
+    this.#syncRoving();
+    const row = focused && this.rows.get("m" + focused)?.el;
+    if (row && row !== document.activeElement && (!document.activeElement || document.activeElement === document.body)) row.focus({ preventScroll: true });
     if (this.stuck) this.#pin();
     else if (anchor && anchor.isConnected) {
       sc.scrollTop = anchor.offsetTop - anchorOffset;
@@ -235,6 +259,9 @@ export class Timeline {
     let day = null;
     let prev = null;
     let markerDone = room.markerSeq === null || !!jump;
+    // #room links change with the rooms the user is in and their names.
+    let roomsSig = null;
+    const roomNames = () => (roomsSig ??= [...c.rooms.values()].filter((r) => r.kind === "group").map((r) => r.id + ":" + r.name).join(","));
     const pushDay = (at) => {
       const k = dayKey(at);
       if (k !== day) {
@@ -274,7 +301,7 @@ export class Timeline {
       const canDelete = msg.sender_id === me || (room.kind === "group" && (room.role === "owner" || room.role === "admin"));
       const highlight = msg.seq === this.highlightSeq;
       const sig = [it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
-        msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0].join("\u0000");
+        msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0, msg.text.includes("#") ? roomNames() : ""].join("\u0000");
       rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete, highlight }) });
       prev = { msg, at };
     }
@@ -349,7 +376,8 @@ export class Timeline {
     if (msg.deleted) cls.push("deleted");
     if (!mine && msg.mentions.includes(me)) cls.push("mentions-me");
     if (highlight) cls.push("highlight");
-    const el = h("div", { class: cls.join(" "), dataset: { seq: msg.seq, sender: msg.sender_id } });
+    const el = h("div", { class: cls.join(" "), dataset: { seq: msg.seq, sender: msg.sender_id }, tabindex: "-1", role: "article",
+      "aria-label": `${name || "someone"}, ${formatFull(at)}`, "aria-keyshortcuts": "Enter R E + Delete Escape" });
 
     const gutter = continued
       ? h("div.msg-gutter", h("time.msg-hovertime", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)))
@@ -367,7 +395,7 @@ export class Timeline {
       body.appendChild(h("div.msg-text.msg-deleted", icon("trash"), "This message was deleted."));
     } else {
       // The user's text is a <bdi>: its direction controls end with it.
-      const text = h("div.msg-text", renderText(h("bdi"), msg.text, (n) => this.#resolveMention(msg, n)));
+      const text = h("div.msg-text", render(h("bdi"), msg.text, { mention: (n) => this.#resolveMention(msg, n), room: (n) => this.#resolveRoom(n), openRoom: this.openRoom }));
       if (msg.edited_at) {
         const ed = parseTime(msg.edited_at);
         text.appendChild(h("span.msg-edited", { title: "Edited " + formatFull(ed) }, " (edited)"));
@@ -410,7 +438,7 @@ export class Timeline {
       el.appendChild(h("span.reply-snippet.muted", "Original message was deleted"));
     } else {
       el.appendChild(h("span.reply-author", "@" + (c.nameOf(t.sender_id) || t.sender_name || "someone")));
-      el.appendChild(h("span.reply-snippet", truncate(t.text.replace(/\s+/g, " "), 120)));
+      el.appendChild(h("span.reply-snippet", truncate(plain(t.text).replace(/\s+/g, " "), 120)));
     }
     return el;
   }
@@ -424,13 +452,24 @@ export class Timeline {
     return { known: false };
   }
 
+  /** A #room link: a group room the user is in, by name (spaces as "-"), any case. */
+  #resolveRoom(name) {
+    const want = name.toLowerCase();
+    for (const r of this.client.rooms.values()) {
+      if (r.kind !== "group" || !r.name) continue;
+      const n = r.name.toLowerCase();
+      if (n === want || n.replace(/\s+/g, "-") === want) return r;
+    }
+    return null;
+  }
+
   #pendingRow(p, at, continued) {
     const c = this.client;
     const me = c.users.get(c.me.id) || c.me;
     const cls = ["msg", "mine", "pending"];
     if (continued) cls.push("continued");
     if (p.state === "failed") cls.push("failed");
-    const text = h("div.msg-text", renderText(h("bdi"), p.text, () => ({ known: false })));
+    const text = h("div.msg-text", render(h("bdi"), p.text, { room: (n) => this.#resolveRoom(n), openRoom: this.openRoom }));
     const status = p.state === "failed"
       ? h("div.msg-status.error", { role: "alert" }, "Not sent: ", p.error || "error", " ",
         h("button.link", { type: "button", onclick: () => c.retry(this.room, p) }, "Retry"), " · ",
@@ -579,6 +618,78 @@ export class Timeline {
     }
   }
 
+  #setRoving(row) {
+    if (this.roving === row) return;
+    if (this.roving?.isConnected) this.roving.tabIndex = -1;
+    this.roving = row;
+    row.tabIndex = 0;
+  }
+
+  /** Keeps one message the tab stop: the one it was (built again), else the newest. */
+  #syncRoving() {
+    let row = this.roving;
+    if (row && !row.isConnected) row = this.rows.get("m" + row.dataset.seq)?.el || null;
+    if (!row) {
+      const all = this.list.querySelectorAll(".msg[data-seq]");
+      row = all[all.length - 1] || null;
+    }
+    if (!row) return;
+    this.roving = null;
+    this.#setRoving(row);
+  }
+
+  #focusRow(row) {
+    this.#setRoving(row);
+    row.focus();
+  }
+
+  /** Focuses the newest message (Shift+Tab from the composer); false if there is none. */
+  focusLast() {
+    const all = this.list.querySelectorAll(".msg[data-seq]");
+    if (!all.length) return false;
+    this.#focusRow(all[all.length - 1]);
+    return true;
+  }
+
+  #onKey(e) {
+    const row = e.target;
+    if (!row.matches?.(".msg[data-seq]") || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const msg = this.client.message(this.room, Number(row.dataset.seq));
+    const live = msg && !msg.deleted;
+    const can = (action) => !!row.querySelector(`.msg-actions [data-action="${action}"]`);
+    const moves = { ArrowUp: -1, ArrowDown: 1, PageUp: -10, PageDown: 10, Home: -Infinity, End: Infinity };
+    if (e.key in moves) {
+      e.preventDefault();
+      const all = [...this.list.querySelectorAll(".msg[data-seq]")];
+      const i = all.indexOf(row);
+      const j = Math.max(0, Math.min(all.length - 1, i + moves[e.key]));
+      if (j !== i) this.#focusRow(all[j]);
+      else if (j === 0) this.#loadOlder();
+      return;
+    }
+    switch (e.key) {
+      case "Enter": case "r": case "R":
+        if (live) this.onReply(msg);
+        break;
+      case "e": case "E":
+        if (live && can("edit")) this.startEdit(msg.seq);
+        break;
+      case "+":
+        if (live) this.openPicker(row, msg);
+        break;
+      case "Delete": case "Backspace":
+        if (live && can("delete")) this.#delete(msg);
+        break;
+      case "Escape":
+        e.stopPropagation();
+        this.focusComposer();
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  }
+
   scrollToSeq(seq) {
     const row = this.rows.get("m" + seq);
     if (!row) {
@@ -637,6 +748,7 @@ export class Timeline {
       type: "button", title: emoji, "aria-label": "React with " + emoji,
       onclick: () => {
         this.closePicker();
+        if (anchor.isConnected) anchor.focus({ preventScroll: true });
         this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
       },
     }, emoji));
