@@ -20,6 +20,7 @@ import { confirmDialog } from "./dialogs.js";
 import { renderCallEvent } from "../call/events.js";
 import { renderAttachments, openViewer } from "./attachments.js";
 import { isImage } from "../api.js";
+import { emojify, emojiImg, onlyEmoji } from "../util/emoji.js";
 
 const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "👀", "🙏", "✅"];
 const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
@@ -367,7 +368,7 @@ export class Timeline {
       body.appendChild(h("div.msg-text.msg-deleted", icon("trash"), "This message was deleted."));
     } else {
       // The user's text is a <bdi>: its direction controls end with it.
-      const text = h("div.msg-text", renderText(h("bdi"), msg.text, (n) => this.#resolveMention(msg, n)));
+      const text = h("div.msg-text" + (onlyEmoji(msg.text) ? ".jumbo" : ""), renderText(h("bdi"), msg.text, (n) => this.#resolveMention(msg, n)));
       if (msg.edited_at) {
         const ed = parseTime(msg.edited_at);
         text.appendChild(h("span.msg-edited", { title: "Edited " + formatFull(ed) }, " (edited)"));
@@ -385,7 +386,7 @@ export class Timeline {
         return h("button.reaction" + (minePressed ? ".mine" : ""), {
           type: "button", "aria-pressed": String(minePressed), title: `${who} reacted with ${r.emoji}`,
           dataset: { action: "react", emoji: r.emoji },
-        }, h("span.reaction-emoji", r.emoji), h("span.reaction-count", String(r.users.length)));
+        }, h("span.reaction-emoji", emojify(r.emoji)), h("span.reaction-count", String(r.users.length)));
       })));
     }
     el.appendChild(gutter);
@@ -410,7 +411,7 @@ export class Timeline {
       el.appendChild(h("span.reply-snippet.muted", "Original message was deleted"));
     } else {
       el.appendChild(h("span.reply-author", "@" + (c.nameOf(t.sender_id) || t.sender_name || "someone")));
-      el.appendChild(h("span.reply-snippet", truncate(t.text.replace(/\s+/g, " "), 120)));
+      el.appendChild(h("span.reply-snippet", emojify(truncate(t.text.replace(/\s+/g, " "), 120))));
     }
     return el;
   }
@@ -633,13 +634,23 @@ export class Timeline {
   openPicker(anchor, msg) {
     this.closePicker();
     const room = this.room;
+    const react = (emoji) => this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
     const buttons = QUICK_EMOJI.map((emoji) => h("button.picker-emoji", {
       type: "button", title: emoji, "aria-label": "React with " + emoji,
       onclick: () => {
         this.closePicker();
-        this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
+        react(emoji);
       },
-    }, emoji));
+    }, emojiImg(emoji)));
+    // "More…": the whole set, searchable (ui/emoji-picker.js, loaded on use).
+    buttons.push(h("button.picker-emoji.picker-more", {
+      type: "button", title: "More emoji", "aria-label": "More emoji…", "aria-haspopup": "dialog",
+      onclick: async () => {
+        this.closePicker();
+        const { openEmojiPicker } = await import("./emoji-picker.js");
+        this.picker = openEmojiPicker({ anchor, label: "Pick a reaction", onPick: react, onClose: () => (this.picker = null) });
+      },
+    }, icon("plus")));
     const picker = h("div.picker", { role: "dialog", "aria-label": "Pick a reaction" }, buttons);
     picker.addEventListener("keydown", (e) => {
       const i = buttons.indexOf(document.activeElement);
@@ -673,8 +684,10 @@ export class Timeline {
 
   closePicker() {
     if (!this.picker) return;
-    this.picker.remove();
+    const picker = this.picker;
     this.picker = null;
+    if (picker.close) picker.close(); // the emoji picker
+    else picker.remove();
     document.removeEventListener("mousedown", this.pickerOutside);
   }
 }
