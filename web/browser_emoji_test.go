@@ -88,6 +88,11 @@ func TestEmojiInBrowsers(t *testing.T) {
 	bob.waitJS("the picker opens on the recent emoji", `document.querySelector('#emoji-picker .ep-tab[aria-selected="true"]')?.getAttribute("aria-label") === "Recently used" &&
 		document.querySelector("#emoji-picker .ep-emoji")?.dataset.emoji === "👋🏽"`)
 	bob.waitJS("the search has the focus", `document.activeElement?.classList.contains("ep-search")`)
+	bob.do(chromedp.Click(chromedp.CSS(`#emoji-picker .ep-tab[data-tab="0"]`)))
+	bob.waitJS("the first group shows, its images loaded", `document.querySelector("#emoji-picker .ep-heading").textContent === "Smileys & emotion" &&
+		[...document.querySelectorAll("#emoji-picker .ep-emoji img")].slice(0, 40).every(i => i.complete && i.naturalWidth > 0)`)
+	saveScreenshot(t, "emoji-picker.png", bob.screenshot())
+	bob.do(chromedp.Focus(chromedp.CSS("#emoji-picker .ep-search")))
 	bob.do(chromedp.KeyEvent(kb.Escape))
 	bob.waitJS("Escape closes the picker and gives the focus back", `!document.querySelector("#emoji-picker") && document.activeElement?.id === "composer-emoji"`)
 
@@ -114,4 +119,6 @@ func TestEmojiInBrowsers(t *testing.T) {
 	// A message of emoji only shows them large; an emoji the set lacks stays text.
 	alice.send("🎉🎉")
 	bob.waitJS("an emoji-only message is jumbo", `[...document.querySelectorAll("#timeline .msg-text.jumbo img.emoji")].length === 2`)
+	bob.waitJS("every emoji image has loaded", `[...document.querySelectorAll("#timeline img.emoji")].every(i => i.complete && i.naturalWidth > 0)`)
+	saveScreenshot(t, "emoji.png", bob.screenshot())
 }

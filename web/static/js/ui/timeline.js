@@ -124,7 +124,7 @@ export class Timeline {
     if (this.scroller.scrollTop < 400) this.#loadOlder();
     if (jumped && this.scroller.scrollHeight - top - this.scroller.clientHeight < 400) this.#loadNewer();
     if (this.stuck && !wasStuck) this.#maybeRead();
-    this.closePicker();
+    if (!this.picker?.close) this.closePicker(); // the full emoji picker stays while messages arrive
   }
 
   #maybeRead() {
