@@ -438,18 +438,24 @@ func (r *Room) Delete(actor UserID, seq uint64, now time.Time) ([]Event, error) 
 
 // React adds (add true) or removes a reaction of the actor to a message.
 // Adding a present reaction or removing an absent one changes nothing.
+// A reaction that is not an emoji of the set (from before reactions had
+// to be) can still be removed by its user.
 func (r *Room) React(actor UserID, seq uint64, emoji string, add bool, now time.Time) ([]Event, error) {
 	if err := r.mustBeMember("react", actor); err != nil {
 		return nil, err
 	}
-	if err := ValidateEmoji(emoji); err != nil {
-		return nil, err
+	invalidEmoji := ValidateEmoji(emoji)
+	if invalidEmoji != nil && add {
+		return nil, invalidEmoji
 	}
 	m, err := r.message("react", seq)
 	if err != nil {
 		return nil, err
 	}
 	has := m.Reactions[emoji][actor]
+	if invalidEmoji != nil && !has {
+		return nil, invalidEmoji
+	}
 	switch {
 	case add && !has:
 		return []Event{ReactionAdded{Seq: seq, Emoji: emoji, UserID: actor, At: now}}, nil

@@ -15,7 +15,7 @@ const (
 	MaxRoomNameLen    = 100  // runes
 	MaxMessageLen     = 4000 // runes
 	MaxClientMsgIDLen = 64
-	MaxEmojiLen       = 32 // bytes
+	MaxEmojiLen       = 64 // bytes: the longest emoji of the set is 35
 )
 
 func invalid(op, format string, args ...any) error { return Errorf(KindInvalid, op, format, args...) }
@@ -136,8 +136,8 @@ func ValidateClientMsgID(id string) error {
 	return nil
 }
 
-// ValidateEmoji checks a reaction: 1-32 bytes of UTF-8 without spaces or
-// control characters.
+// ValidateEmoji checks a reaction: one emoji of the bundled set (IsEmoji),
+// at most MaxEmojiLen bytes of UTF-8 without spaces or control characters.
 func ValidateEmoji(emoji string) error {
 	if emoji == "" || len(emoji) > MaxEmojiLen || !utf8.ValidString(emoji) {
 		return invalid("react", "emoji must be 1-%d bytes", MaxEmojiLen)
@@ -146,6 +146,9 @@ func ValidateEmoji(emoji string) error {
 		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			return invalid("react", "emoji must not contain spaces or control characters")
 		}
+	}
+	if !IsEmoji(emoji) {
+		return invalid("react", "a reaction must be one emoji")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -202,12 +203,28 @@ func TestValidateEmoji(t *testing.T) {
 		{"", false},
 		{"👍", true},
 		{"❤️", true},    // With variation selector 16.
+		{"❤", true},     // Without: the same heart.
 		{"👨‍👩‍👧", true}, // Joined with ZERO WIDTH JOINER.
-		{":+1:", true},
-		{strings.Repeat("x", 32), true},
+		{"👍🏽", true},    // Skin tone.
+		{"🧑🏻‍❤️‍💋‍🧑🏼", true}, // Two skin tones in a ZWJ sequence: 35 bytes.
+		{"🏳️‍🌈", true},       // ZWJ with VS16 inside.
+		{"🇫🇷", true},         // Flag: two regional indicators.
+		{"🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", true}, // England: tag sequence.
+		{"1️⃣", true},   // Keycap.
+		{"#⃣", true},    // Keycap without VS16.
+		{"🫨", true},     // Unicode 15.0.
+		{":+1:", false}, // A shortcode is not an emoji.
+		{"x", false},
+		{"1", false},
+		{"ok", false},
+		{"👍👍", false}, // Two emoji.
+		{"👍x", false},
+		{"🇦", false},                     // A lone regional indicator.
+		{"🇦🇦", false},                    // Not a country.
+		{"\u200d", false},                // ZWJ alone.
+		{"👍\u200d", false},               // Dangling ZWJ.
 		{strings.Repeat("x", 33), false}, // Too long.
-		{strings.Repeat("👍", 8), true},   // 32 bytes.
-		{strings.Repeat("👍", 9), false},  // 36 bytes.
+		{strings.Repeat("👍", 17), false}, // 68 bytes.
 		{"a b", false},
 		{" 👍", false},
 		{"👍\n", false},
@@ -220,6 +237,39 @@ func TestValidateEmoji(t *testing.T) {
 	}
 	for _, tt := range tests {
 		checkValid(t, "ValidateEmoji", tt.emoji, tt.valid, ValidateEmoji(tt.emoji))
+	}
+}
+
+// TestEveryEmojiOfTheSetIsValid checks that a reaction may be any emoji
+// of the bundled set, with U+FE0F where a browser would put it or not.
+func TestEveryEmojiOfTheSetIsValid(t *testing.T) {
+	seqs := strings.Fields(emojiSetHex)
+	if len(seqs) < 3500 {
+		t.Fatalf("the emoji set has %d emoji, want the whole of Twemoji 15 (3,600+)", len(seqs))
+	}
+	longest := ""
+	for _, seq := range seqs {
+		var b strings.Builder
+		for i, h := range strings.Split(seq, "-") {
+			r, err := strconv.ParseUint(h, 16, 32)
+			if err != nil {
+				t.Fatalf("bad entry %q", seq)
+			}
+			b.WriteRune(rune(r))
+			if i == 0 && len(seq) <= 5 {
+				b.WriteRune(0xFE0F) // "☺️": the fully-qualified form
+			}
+		}
+		e := b.String()
+		if err := ValidateEmoji(e); err != nil {
+			t.Errorf("ValidateEmoji(%q = %s): %v", e, seq, err)
+		}
+		if len(e) > len(longest) {
+			longest = e
+		}
+	}
+	if len(longest) > MaxEmojiLen {
+		t.Errorf("the longest emoji, %q, has %d bytes, more than MaxEmojiLen", longest, len(longest))
 	}
 }
 

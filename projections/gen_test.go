@@ -404,7 +404,7 @@ func (g *gen) step() {
 			return
 		}
 		actor, _ := g.member(r)
-		emoji, _ := pick(g, []string{"👍", "🎉", "❤️", "+1"})
+		emoji, _ := pick(g, []string{"👍", "🎉", "❤️", "👨‍👩‍👧"})
 		evs, err := r.React(actor, seq, emoji, g.rng.IntN(3) > 0, now)
 		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 	case k < 92:

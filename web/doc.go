@@ -30,6 +30,18 @@
 // 404, any other unknown path index.html. No inline script is
 // added, so the CSP's script-src 'self' holds as it is.
 //
+// # Emoji
+//
+// emoji.go serves the bundled emoji set, emoji/twemoji.zip (3,663
+// Twemoji 15.0 SVGs and data.json, 3.9 MB, made by scripts/gen-emoji
+// from pinned npm packages), under /emoji/<10 hex of the zip's
+// SHA-256>/<name>: immutable, gzip as stored (each file's deflate stream
+// in a gzip frame) or inflated for a client without gzip; any other name
+// or hash is a 404. It does not go through the asset table: thousands of
+// images would slow its start-up pass, and a page loads a few of them.
+// The first request reads the zip's directory and hashes it (about
+// 20 ms). The client's util/emoji-base.js (generated) names the prefix.
+//
 // # The client
 //
 // Plain modern JavaScript (ES modules, no build step, no dependencies),
@@ -74,8 +86,17 @@
 //	                  "Load more" with next_cursor, "this room only" (room_id)
 //	ui/members.js     members with presence and "last seen", member actions
 //	ui/dialogs.js     modal dialogs on <dialog>; ui/toast.js: short notices
+//	ui/emoji-picker.js the emoji picker (import() on first use: the
+//	                  composer's emoji button, a message's "More emoji…"):
+//	                  search, groups as tabs, recently used (localStorage),
+//	                  skin tone, arrows/Enter/Esc; css/emoji.css with it
 //	util/dom.js       element helpers, icons, plain text rendering (links,
-//	                  mentions); util/format.js: dates; util/emitter.js
+//	                  mentions, emoji); util/format.js: dates; util/emitter.js
+//	util/emoji.js     emojify(text): text nodes and <img class="emoji">
+//	                  (alt = the emoji, title = its :shortcode: on hover) for
+//	                  every RGI emoji; the set's data (names, shortcodes,
+//	                  keywords) fetched only when the picker, the completion
+//	                  or a tooltip needs it; search and :shortcode: replacement
 //	util/markdown.js  message text: a CommonMark subset (docs/protocol.md,
 //	                  "Message text") parsed into a tree, rendered as DOM
 //	                  nodes, or as plain text for previews and notifications;
@@ -131,4 +152,9 @@
 // browser_layout_test.go checks long names truncate and user text is
 // isolated; browser_assets_test.go counts the bytes Chromium transfers;
 // assets_test.go fetches the client over HTTP as a browser would.
+// browser_emoji_test.go picks emoji in the composer's picker and for a
+// reaction (with a skin tone), completes and converts :shortcodes:, and
+// checks the other browser shows Twemoji images; emoji_test.go checks the
+// emoji handler's headers and 404s, and that every emoji and shortcode of
+// data.json has its image and is a reaction the server accepts.
 package web

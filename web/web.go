@@ -55,12 +55,17 @@ func assets() *assetTable {
 // (immutable), under their plain names (revalidated), and index.html for
 // every other path, so that the client's own routes survive a reload.
 // Every file is sent gzip or brotli compressed when the browser accepts it.
+// The bundled emoji set is served under /emoji/<hash>/ (serveEmoji).
 func Handler() http.Handler {
 	t := assets()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, emojiPrefix) {
+			serveEmoji(w, r)
 			return
 		}
 		h := w.Header()

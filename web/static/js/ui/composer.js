@@ -1,6 +1,9 @@
 // The message composer: Enter sends, Shift+Enter adds a line, Up edits
 // the last own message, Escape cancels a reply, Shift+Tab goes to the
-// newest message; "@" suggests members. The text is markdown
+// newest message; "@" suggests members, ":" followed by two letters
+// suggests emoji by shortcode (a complete ":smile:" becomes the emoji as
+// its closing colon is typed, and on send); the emoji button opens the
+// picker (ui/emoji-picker.js, loaded on use). The text is markdown
 // (util/markdown.js), sent as typed.
 //
 // Files (the attach button, a paste, a drop on the room: addFiles) upload
@@ -11,6 +14,7 @@ import { toast, humanError } from "./toast.js";
 import { autosize } from "./timeline.js";
 import { truncate, isolate, formatSize } from "../util/format.js";
 import { plain } from "../util/markdown.js";
+import { emojiImg, loadEmojiData, searchEmoji, replaceShortcodes } from "../util/emoji.js";
 
 const MAX_CHARS = 4000;
 const MAX_FILES = 10; // attachments per message (the server's limit)
@@ -25,7 +29,9 @@ export class Composer {
     this.room = null;
     this.replyTo = null;
     this.drafts = new Map();
-    this.suggest = { items: [], index: 0, start: -1 };
+    this.suggest = { kind: "", items: [], index: 0, start: -1 };
+    this.emojiData = null; // loaded on the first ":" completion or picker
+    this.emojiPicker = null;
     this.uploads = new Map(); // room id -> [upload]: {file, state, progress, attachment, error, abort, el}
 
     this.input = h("textarea.composer-input", { id: "composer-input", rows: 1, "aria-label": "Message", autocomplete: "off", spellcheck: "true", enterkeyhint: "send" });
@@ -40,12 +46,14 @@ export class Composer {
     });
     this.attachBtn = h("button.icon-btn.attach-btn", { type: "button", id: "composer-attach", title: "Attach files", "aria-label": "Attach files",
       onclick: () => this.fileInput.click() }, icon("clip"));
+    this.emojiBtn = h("button.icon-btn.emoji-btn", { type: "button", id: "composer-emoji", title: "Emoji", "aria-label": "Emoji", "aria-haspopup": "dialog",
+      onclick: () => this.toggleEmojiPicker() }, icon("smile"));
     this.tray = h("ul.upload-tray", { id: "upload-tray", "aria-label": "Files to send", hidden: true });
     this.form = h("form.composer", { id: "composer", novalidate: true },
       this.suggestions,
       this.replyBar,
       this.tray,
-      h("div.composer-box", this.attachBtn, this.fileInput, this.input, this.counter, this.sendBtn));
+      h("div.composer-box", this.attachBtn, this.fileInput, this.input, this.counter, this.emojiBtn, this.sendBtn));
     this.input.addEventListener("paste", (e) => {
       const files = [...(e.clipboardData?.files || [])];
       if (!files.length) return;
@@ -58,7 +66,10 @@ export class Composer {
       this.submit();
     });
     this.input.addEventListener("keydown", (e) => this.#onKey(e));
-    this.input.addEventListener("input", () => this.#onInput());
+    this.input.addEventListener("input", (e) => {
+      if (e.data === ":") this.#convertShortcode();
+      this.#onInput();
+    });
     this.input.addEventListener("blur", () => setTimeout(() => this.#hideSuggestions(), 150));
   }
 
@@ -70,6 +81,9 @@ export class Composer {
     this.input.placeholder = room ? (room.kind === "dm" ? "Message @" : "Message #") + this.client.displayName(room) : "";
     this.input.disabled = !room;
     this.attachBtn.disabled = !room;
+    this.emojiBtn.disabled = !room;
+    this.emojiPicker?.close();
+    this.emojiPicker = null;
     this.#renderTray();
     this.#hideSuggestions();
     this.#updateCounter();
@@ -180,7 +194,8 @@ export class Composer {
   submit() {
     const room = this.room;
     if (!room) return;
-    const text = this.input.value;
+    let text = this.input.value;
+    if (this.emojiData) text = replaceShortcodes(this.emojiData, text);
     const list = this.#list(room);
     if (list.some((u) => u.state === "uploading")) {
       toast("Wait until the files have uploaded, or cancel them.");
@@ -247,6 +262,40 @@ export class Composer {
     }
   }
 
+  /** Opens the emoji picker above the composer, or closes it. */
+  async toggleEmojiPicker() {
+    if (this.emojiPicker) {
+      this.emojiPicker.close();
+      this.emojiPicker = null;
+      return;
+    }
+    const room = this.room;
+    let start = this.input.selectionStart ?? this.input.value.length;
+    let end = this.input.selectionEnd ?? start;
+    const { openEmojiPicker } = await import("./emoji-picker.js");
+    if (this.room !== room || this.emojiPicker) return;
+    this.emojiPicker = openEmojiPicker({
+      anchor: this.emojiBtn,
+      label: "Insert an emoji",
+      onClose: () => {
+        this.emojiPicker = null;
+        this.focus();
+      },
+      onPick: (emoji, keepOpen) => {
+        if (this.room !== room) return;
+        const v = this.input.value;
+        this.input.value = v.slice(0, start) + emoji + v.slice(end);
+        start = end = start + emoji.length;
+        this.input.setSelectionRange(start, end);
+        if (!keepOpen) {
+          this.emojiPicker = null;
+          this.focus();
+        }
+        this.#onInput();
+      },
+    });
+  }
+
   #onInput() {
     autosize(this.input, 240);
     this.#updateCounter();
@@ -266,6 +315,7 @@ export class Composer {
     const v = this.input.value;
     const caret = this.input.selectionStart;
     const m = /(^|[^A-Za-z0-9_.\-])@([A-Za-z0-9_.\-]{0,32})$/.exec(v.slice(0, caret));
+    if (room && !m) return this.#updateEmojiSuggestions(v, caret);
     if (!room || !m) return this.#hideSuggestions();
     const q = m[2].toLowerCase();
     const items = [];
@@ -276,24 +326,58 @@ export class Composer {
     }
     items.sort((a, b) => a.username.localeCompare(b.username));
     if (!items.length) return this.#hideSuggestions();
-    this.suggest = { items: items.slice(0, 8), index: 0, start: caret - m[2].length - 1 };
+    this.suggest = { kind: "mention", items: items.slice(0, 8), index: 0, start: caret - m[2].length - 1 };
     this.#renderSuggestions();
   }
 
+  /** ":sm" before the caret: emoji whose shortcode, name or keyword match. */
+  #updateEmojiSuggestions(v, caret) {
+    const m = /(^|[\s([{"'])(:([a-z0-9_+\-]{2,32}))$/i.exec(v.slice(0, caret));
+    if (!m) return this.#hideSuggestions();
+    if (!this.emojiData) {
+      loadEmojiData().then((d) => {
+        this.emojiData = d;
+        if (document.activeElement === this.input) this.#updateSuggestions();
+      }, () => {});
+      return;
+    }
+    const items = searchEmoji(this.emojiData, m[3], 8).map((e) => ({ emoji: e.emoji, code: e.codes.find((c) => c.includes(m[3].toLowerCase())) || e.codes[0], name: e.name }));
+    if (!items.length) return this.#hideSuggestions();
+    this.suggest = { kind: "emoji", items, index: 0, start: caret - m[2].length };
+    this.#renderSuggestions();
+  }
+
+  /** A ":code:" just closed before the caret becomes its emoji. */
+  #convertShortcode() {
+    if (!this.emojiData) return;
+    const v = this.input.value;
+    const caret = this.input.selectionStart;
+    const before = v.slice(0, caret);
+    const m = /(?<!\w):[a-z0-9_+\-]+:$/i.exec(before);
+    if (!m) return;
+    const replaced = before.slice(0, m.index) + replaceShortcodes(this.emojiData, m[0]);
+    if (replaced === before) return;
+    this.input.value = replaced + v.slice(caret);
+    this.input.setSelectionRange(replaced.length, replaced.length);
+  }
+
   #renderSuggestions() {
-    const { items, index } = this.suggest;
-    this.suggestions.replaceChildren(...items.map((u, i) => h("li.suggestion" + (i === index ? ".active" : ""), {
-      role: "option", "aria-selected": String(i === index), id: "mention-opt-" + i,
-      onmousedown: (e) => { e.preventDefault(); this.#pick(u); },
-    }, avatar(u, "sm"), h("span", u.username))));
+    const { kind, items, index } = this.suggest;
+    this.suggestions.setAttribute("aria-label", kind === "emoji" ? "Emoji" : "Members");
+    this.suggestions.replaceChildren(...items.map((it, i) => h("li.suggestion" + (i === index ? ".active" : ""), {
+      role: "option", "aria-selected": String(i === index), id: "mention-opt-" + i, dataset: kind === "emoji" ? { emoji: it.emoji } : {},
+      onmousedown: (e) => { e.preventDefault(); this.#pick(it); },
+    }, kind === "emoji"
+      ? [emojiImg(it.emoji), h("span", ":" + it.code + ":"), h("span.suggestion-note", it.name)]
+      : [avatar(it, "sm"), h("span", it.username)])));
     this.suggestions.hidden = false;
     this.input.setAttribute("aria-activedescendant", "mention-opt-" + index);
   }
 
-  #pick(user) {
+  #pick(item) {
     const v = this.input.value;
     const caret = this.input.selectionStart;
-    const before = v.slice(0, this.suggest.start) + "@" + user.username + " ";
+    const before = v.slice(0, this.suggest.start) + (this.suggest.kind === "emoji" ? item.emoji : "@" + item.username + " ");
     this.input.value = before + v.slice(caret);
     this.input.setSelectionRange(before.length, before.length);
     this.#hideSuggestions();
@@ -302,7 +386,7 @@ export class Composer {
 
   #hideSuggestions() {
     this.suggestions.hidden = true;
-    this.suggest = { items: [], index: 0, start: -1 };
+    this.suggest = { kind: "", items: [], index: 0, start: -1 };
     this.input.removeAttribute("aria-activedescendant");
   }
 }

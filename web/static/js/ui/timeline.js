@@ -27,6 +27,7 @@ import { confirmDialog } from "./dialogs.js";
 import { renderCallEvent } from "../call/events.js";
 import { renderAttachments, openViewer } from "./attachments.js";
 import { isImage } from "../api.js";
+import { emojify, emojiImg, onlyEmoji } from "../util/emoji.js";
 
 const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "👀", "🙏", "✅"];
 const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
@@ -141,7 +142,7 @@ export class Timeline {
     if (this.scroller.scrollTop < 400) this.#loadOlder();
     if (jumped && this.scroller.scrollHeight - top - this.scroller.clientHeight < 400) this.#loadNewer();
     if (this.stuck && !wasStuck) this.#maybeRead();
-    if (moved) this.closePicker();
+    if (moved && !this.picker?.close) this.closePicker(); // the full emoji picker stays while messages arrive
   }
 
   #maybeRead() {
@@ -395,7 +396,7 @@ export class Timeline {
       body.appendChild(h("div.msg-text.msg-deleted", icon("trash"), "This message was deleted."));
     } else {
       // The user's text is a <bdi>: its direction controls end with it.
-      const text = h("div.msg-text", render(h("bdi"), msg.text, { mention: (n) => this.#resolveMention(msg, n), room: (n) => this.#resolveRoom(n), openRoom: this.openRoom }));
+      const text = h("div.msg-text" + (onlyEmoji(msg.text) ? ".jumbo" : ""), render(h("bdi"), msg.text, { mention: (n) => this.#resolveMention(msg, n), room: (n) => this.#resolveRoom(n), openRoom: this.openRoom }));
       if (msg.edited_at) {
         const ed = parseTime(msg.edited_at);
         text.appendChild(h("span.msg-edited", { title: "Edited " + formatFull(ed) }, " (edited)"));
@@ -413,7 +414,7 @@ export class Timeline {
         return h("button.reaction" + (minePressed ? ".mine" : ""), {
           type: "button", "aria-pressed": String(minePressed), title: `${who} reacted with ${r.emoji}`,
           dataset: { action: "react", emoji: r.emoji },
-        }, h("span.reaction-emoji", r.emoji), h("span.reaction-count", String(r.users.length)));
+        }, h("span.reaction-emoji", emojify(r.emoji)), h("span.reaction-count", String(r.users.length)));
       })));
     }
     el.appendChild(gutter);
@@ -438,7 +439,7 @@ export class Timeline {
       el.appendChild(h("span.reply-snippet.muted", "Original message was deleted"));
     } else {
       el.appendChild(h("span.reply-author", "@" + (c.nameOf(t.sender_id) || t.sender_name || "someone")));
-      el.appendChild(h("span.reply-snippet", truncate(plain(t.text).replace(/\s+/g, " "), 120)));
+      el.appendChild(h("span.reply-snippet", emojify(truncate(plain(t.text).replace(/\s+/g, " "), 120))));
     }
     return el;
   }
@@ -744,14 +745,24 @@ export class Timeline {
   openPicker(anchor, msg) {
     this.closePicker();
     const room = this.room;
+    const react = (emoji) => this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
     const buttons = QUICK_EMOJI.map((emoji) => h("button.picker-emoji", {
       type: "button", title: emoji, "aria-label": "React with " + emoji,
       onclick: () => {
         this.closePicker();
         if (anchor.isConnected) anchor.focus({ preventScroll: true });
-        this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
+        react(emoji);
       },
-    }, emoji));
+    }, emojiImg(emoji)));
+    // "More…": the whole set, searchable (ui/emoji-picker.js, loaded on use).
+    buttons.push(h("button.picker-emoji.picker-more", {
+      type: "button", title: "More emoji", "aria-label": "More emoji…", "aria-haspopup": "dialog",
+      onclick: async () => {
+        this.closePicker();
+        const { openEmojiPicker } = await import("./emoji-picker.js");
+        this.picker = openEmojiPicker({ anchor, label: "Pick a reaction", onPick: react, onClose: () => (this.picker = null) });
+      },
+    }, icon("plus")));
     const picker = h("div.picker", { role: "dialog", "aria-label": "Pick a reaction" }, buttons);
     picker.addEventListener("keydown", (e) => {
       const i = buttons.indexOf(document.activeElement);
@@ -785,8 +796,10 @@ export class Timeline {
 
   closePicker() {
     if (!this.picker) return;
-    this.picker.remove();
+    const picker = this.picker;
     this.picker = null;
+    if (picker.close) picker.close(); // the emoji picker
+    else picker.remove();
     document.removeEventListener("mousedown", this.pickerOutside);
   }
 }

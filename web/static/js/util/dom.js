@@ -1,6 +1,7 @@
 // DOM helpers. User data only ever reaches the page through textContent
 // and attributes set with setAttribute/properties: never through
 // innerHTML.
+import { emojify } from "./emoji.js";
 
 /**
  * h("div.msg.mine", {dataset: {seq: 3}, onclick: fn}, child, "text", ...)
@@ -178,13 +179,14 @@ function mentions(text, before) {
 }
 
 /**
- * Renders message text into el as text nodes, links and mention chips.
- * resolveMention(name) returns {known, me} for a username.
+ * Renders message text into el as text nodes, emoji images (emojify),
+ * links and mention chips. resolveMention(name) returns {known, me} for a
+ * username.
  */
 export function renderText(el, text, resolveMention) {
   for (const tok of tokenize(text)) {
     if (tok.type === "text") {
-      el.appendChild(document.createTextNode(tok.text));
+      el.append(...emojify(tok.text));
     } else if (tok.type === "link") {
       const a = document.createElement("a");
       a.href = tok.url;

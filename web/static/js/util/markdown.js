@@ -18,6 +18,8 @@
 // a username character, "@" or "\", not in code; URLs are links, so an
 // "@" inside one is no mention either.
 
+import { emojify } from "./emoji.js";
+
 const MAX_DEPTH = 8;
 const MAX_LEN = 20000; // longer text is shown as it is
 const MAX_HREF = 2048; // a longer [label](destination) is text
@@ -364,7 +366,7 @@ const TAGS = { b: "strong", i: "em", s: "del" };
 
 function renderInline(el, nodes, ctx) {
   for (const n of nodes) {
-    if (typeof n === "string") el.appendChild(document.createTextNode(n));
+    if (typeof n === "string") el.append(...emojify(n));
     else if (TAGS[n.t]) el.appendChild(renderInline(make(TAGS[n.t]), n.c, ctx));
     else if (n.t === "code") el.appendChild(make("code", "md-code", n.text));
     else if (n.t === "spoiler") el.appendChild(spoiler(renderInline(make("span", "spoiler-text"), n.c, ctx)));
