@@ -26,9 +26,11 @@ type Handlers struct {
 	DeleteMessage *DeleteMessageHandler
 	React         *ReactHandler
 	MarkRead      *MarkReadHandler
-	Connect       *ConnectHandler
-	JoinCall      *JoinCallHandler
-	LeaveCall     *LeaveCallHandler
+	// MarkThreadRead moves read markers in threads.
+	MarkThreadRead *MarkThreadReadHandler
+	Connect        *ConnectHandler
+	JoinCall       *JoinCallHandler
+	LeaveCall      *LeaveCallHandler
 	// RecordUpload and DiscardAttachment record uploads and their end.
 	RecordUpload      *RecordUploadHandler
 	DiscardAttachment *DiscardAttachmentHandler
@@ -117,7 +119,7 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.Password = password.Default
 	}
 	h := &Handlers{Aggregates: agg, Hashing: newHashing(cfg), SessionPolicy: agg.sessions}
-	var errs [20]error
+	var errs [21]error
 	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password, h.Hashing, newSignUpBuckets(cfg, agg.now))
 	h.SignIn, errs[1] = NewSignInHandler(agg, h.Hashing, cfg.Password)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
@@ -138,6 +140,7 @@ func New(cfg Config) (*Handlers, error) {
 	h.RevokeOtherSessions, errs[17] = NewRevokeOtherSessionsHandler(agg)
 	h.RecordUpload, errs[18] = NewRecordUploadHandler(agg)
 	h.DiscardAttachment, errs[19] = NewDiscardAttachmentHandler(agg)
+	h.MarkThreadRead, errs[20] = NewMarkThreadReadHandler(agg)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

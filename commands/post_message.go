@@ -17,6 +17,9 @@ type PostMessage struct {
 	ClientMsgID string
 	Text        string
 	ReplyTo     uint64
+	// ThreadRoot, if not 0, posts the message as a reply in the thread
+	// of this message (domain.Room.PostInThread).
+	ThreadRoot uint64
 	// Attachments are the IDs of the sender's uploads to the room that
 	// the message carries (at most domain.MaxAttachments).
 	Attachments []string
@@ -45,7 +48,7 @@ func (h *PostMessageHandler) Handle(ctx context.Context, cmd PostMessage) (Resul
 	}
 	id := uuid.UUID(domain.MessageEventID(cmd.Room, cmd.Sender, cmd.ClientMsgID))
 	return h.agg.combineRoom(ctx, cmd.Room, func(int, domain.Event) uuid.UUID { return id }, func(r *domain.Room) ([]domain.Event, error) {
-		return r.PostFiles(cmd.Sender, cmd.ClientMsgID, cmd.Text, cmd.ReplyTo, mentioned, files, h.agg.now())
+		return r.PostInThread(cmd.Sender, cmd.ClientMsgID, cmd.Text, cmd.ReplyTo, cmd.ThreadRoot, mentioned, files, h.agg.now())
 	})
 }
 

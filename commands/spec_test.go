@@ -309,6 +309,10 @@ var commandTable = map[string]commandFunc{
 		res, err := h.MarkRead.Handle(ctx, c)
 		return outcome{result: res}, err
 	}),
+	"MarkThreadRead": handle(func(ctx context.Context, h *commands.Handlers, c commands.MarkThreadRead) (outcome, error) {
+		res, err := h.MarkThreadRead.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
 	"Connect": handle(func(ctx context.Context, h *commands.Handlers, c commands.Connect) (outcome, error) {
 		res, err := h.Connect.Handle(ctx, c)
 		return outcome{result: res}, err

@@ -55,6 +55,14 @@ type (
 		Seq    uint64    `json:"seq"`
 		At     time.Time `json:"at"`
 	}
+	// ThreadRead moves the user's read marker in a thread (of room
+	// RoomID, whose root message is Root) forward to the reply Seq.
+	ThreadRead struct {
+		RoomID RoomID    `json:"room_id"`
+		Root   uint64    `json:"root"`
+		Seq    uint64    `json:"seq"`
+		At     time.Time `json:"at"`
+	}
 	// ConnectionOpened records a client connection (a browser tab) on a
 	// node. A user with at least one open connection is online.
 	ConnectionOpened struct {
@@ -152,11 +160,14 @@ type (
 	}
 	// MessagePosted is a message. Its sequence number identifies it.
 	MessagePosted struct {
-		SenderID    UserID   `json:"sender_id"`
-		ClientMsgID string   `json:"client_msg_id"`
-		Text        string   `json:"text"`
-		ReplyTo     uint64   `json:"reply_to,omitempty"`
-		Mentions    []UserID `json:"mentions,omitempty"`
+		SenderID    UserID `json:"sender_id"`
+		ClientMsgID string `json:"client_msg_id"`
+		Text        string `json:"text"`
+		ReplyTo     uint64 `json:"reply_to,omitempty"`
+		// ThreadRoot is, for a reply in a thread, the sequence number of
+		// the thread's root message; 0 for a message of the timeline.
+		ThreadRoot uint64   `json:"thread_root,omitempty"`
+		Mentions   []UserID `json:"mentions,omitempty"`
 		// Attachments are the files shared with the message, in the order
 		// they were given.
 		Attachments []Attachment `json:"attachments,omitempty"`
@@ -173,11 +184,14 @@ type (
 		By                 UserID    `json:"by"`
 		At                 time.Time `json:"at"`
 	}
-	// MessageDeleted removes a message's content.
+	// MessageDeleted removes a message's content. ThreadRoot is the
+	// thread of a deleted reply (its MessagePosted's ThreadRoot), so that
+	// read models and clients update the root without looking it up.
 	MessageDeleted struct {
-		Seq uint64    `json:"seq"`
-		By  UserID    `json:"by"`
-		At  time.Time `json:"at"`
+		Seq        uint64    `json:"seq"`
+		ThreadRoot uint64    `json:"thread_root,omitempty"`
+		By         UserID    `json:"by"`
+		At         time.Time `json:"at"`
 	}
 	// ReactionAdded adds a user's reaction to a message.
 	ReactionAdded struct {
@@ -215,6 +229,7 @@ func (SessionStarted) EventType() string    { return "SessionStarted" }
 func (SessionEnded) EventType() string      { return "SessionEnded" }
 func (SessionUsed) EventType() string       { return "SessionUsed" }
 func (RoomRead) EventType() string          { return "RoomRead" }
+func (ThreadRead) EventType() string        { return "ThreadRead" }
 func (ConnectionOpened) EventType() string  { return "ConnectionOpened" }
 func (ConnectionClosed) EventType() string  { return "ConnectionClosed" }
 func (RoomCreated) EventType() string       { return "RoomCreated" }
@@ -251,6 +266,7 @@ func init() {
 	register[SessionEnded]()
 	register[SessionUsed]()
 	register[RoomRead]()
+	register[ThreadRead]()
 	register[ConnectionOpened]()
 	register[ConnectionClosed]()
 	register[RoomCreated]()

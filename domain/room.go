@@ -33,6 +33,8 @@ type Room struct {
 type MessageState struct {
 	Sender  UserID
 	Deleted bool
+	// ThreadRoot is the root's sequence number for a reply in a thread.
+	ThreadRoot uint64
 	// Attachments are the IDs of the message's attachments still on it.
 	Attachments []string
 	Reactions   map[string]map[UserID]bool // emoji -> users
@@ -70,7 +72,7 @@ func (r *Room) Apply(seq uint64, e Event) {
 	case InviteCodeRotated:
 		r.InviteCode = e.InviteCode
 	case MessagePosted:
-		m := &MessageState{Sender: e.SenderID}
+		m := &MessageState{Sender: e.SenderID, ThreadRoot: e.ThreadRoot}
 		for _, a := range e.Attachments {
 			if r.Attachments == nil {
 				r.Attachments = map[string]uint64{}
@@ -340,6 +342,13 @@ func (r *Room) Post(sender UserID, clientMsgID, text string, replyTo uint64, men
 // uploads), none on a message yet. The text may be empty when there is
 // at least one file.
 func (r *Room) PostFiles(sender UserID, clientMsgID, text string, replyTo uint64, mentioned []UserID, files []Attachment, now time.Time) ([]Event, error) {
+	return r.PostInThread(sender, clientMsgID, text, replyTo, 0, mentioned, files, now)
+}
+
+// PostInThread is PostFiles that, if threadRoot is not 0, posts the
+// message as a reply in the thread of the message threadRoot: a live
+// message of the room that is not itself a reply in a thread.
+func (r *Room) PostInThread(sender UserID, clientMsgID, text string, replyTo, threadRoot uint64, mentioned []UserID, files []Attachment, now time.Time) ([]Event, error) {
 	if err := r.mustBeMember("post message", sender); err != nil {
 		return nil, err
 	}
@@ -359,7 +368,29 @@ func (r *Room) PostFiles(sender UserID, clientMsgID, text string, replyTo uint64
 			return nil, Errorf(KindInvalid, "post message", "reply_to %d is not a message of this room", replyTo)
 		}
 	}
-	return []Event{MessagePosted{SenderID: sender, ClientMsgID: clientMsgID, Text: text, ReplyTo: replyTo, Mentions: r.members(mentioned), Attachments: files, At: now}}, nil
+	if threadRoot != 0 {
+		root := r.Messages[threadRoot]
+		switch {
+		case root == nil:
+			return nil, Errorf(KindNotFound, "post message", "thread_root %d is not a message of this room", threadRoot)
+		case root.Deleted:
+			return nil, Errorf(KindInvalid, "post message", "message %d is deleted: it cannot start a thread", threadRoot)
+		case root.ThreadRoot != 0:
+			return nil, Errorf(KindInvalid, "post message", "message %d is a reply in a thread: reply in its thread (%d)", threadRoot, root.ThreadRoot)
+		}
+	}
+	return []Event{MessagePosted{SenderID: sender, ClientMsgID: clientMsgID, Text: text, ReplyTo: replyTo, ThreadRoot: threadRoot, Mentions: r.members(mentioned), Attachments: files, At: now}}, nil
+}
+
+// ThreadRoot returns the root of the thread seq names: seq itself if it
+// is a message that is not a reply in a thread, else a not-found error.
+// A deleted root still names its thread (its replies stay readable).
+func (r *Room) ThreadRoot(op string, seq uint64) error {
+	m := r.Messages[seq]
+	if m == nil || m.ThreadRoot != 0 {
+		return Errorf(KindNotFound, op, "no thread %d", seq)
+	}
+	return nil
 }
 
 // members returns those of ids that are members, each once.
@@ -433,7 +464,7 @@ func (r *Room) Delete(actor UserID, seq uint64, now time.Time) ([]Event, error) 
 	if m.Deleted {
 		return nil, nil
 	}
-	return []Event{MessageDeleted{Seq: seq, By: actor, At: now}}, nil
+	return []Event{MessageDeleted{Seq: seq, ThreadRoot: m.ThreadRoot, By: actor, At: now}}, nil
 }
 
 // React adds (add true) or removes a reaction of the actor to a message.

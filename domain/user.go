@@ -16,6 +16,8 @@ type User struct {
 	sessionsStarted uint64
 	// ReadMarkers maps rooms to the last sequence number read.
 	ReadMarkers map[RoomID]uint64
+	// ThreadMarkers maps threads to the last sequence number read in them.
+	ThreadMarkers map[ThreadKey]uint64
 	// Conns maps open connection IDs to their nodes.
 	Conns map[string]string
 	// uploads maps the IDs of the user's attachments that are not
@@ -36,6 +38,12 @@ func (u *User) Apply(e Event) {
 			u.ReadMarkers = map[RoomID]uint64{}
 		}
 		u.ReadMarkers[e.RoomID] = max(u.ReadMarkers[e.RoomID], e.Seq)
+	case ThreadRead:
+		if u.ThreadMarkers == nil {
+			u.ThreadMarkers = map[ThreadKey]uint64{}
+		}
+		k := ThreadKey{e.RoomID, e.Root}
+		u.ThreadMarkers[k] = max(u.ThreadMarkers[k], e.Seq)
 	case ConnectionOpened:
 		if u.Conns == nil {
 			u.Conns = map[string]string{}
@@ -77,6 +85,25 @@ func (u *User) MarkRead(room RoomID, seq uint64, now time.Time) ([]Event, error)
 		return nil, nil
 	}
 	return []Event{RoomRead{RoomID: room, Seq: seq, At: now}}, nil
+}
+
+// ThreadKey names a thread: its room and its root's sequence number.
+type ThreadKey struct {
+	Room RoomID
+	Root uint64
+}
+
+// MarkThreadRead moves the read marker of a thread forward; moving it
+// back changes nothing. The caller checks membership and the thread
+// against the room.
+func (u *User) MarkThreadRead(room RoomID, root, seq uint64, now time.Time) ([]Event, error) {
+	if err := u.mustExist("mark thread read"); err != nil {
+		return nil, err
+	}
+	if seq <= u.ThreadMarkers[ThreadKey{room, root}] {
+		return nil, nil
+	}
+	return []Event{ThreadRead{RoomID: room, Root: root, Seq: seq, At: now}}, nil
 }
 
 // OpenConnection records a new connection of the user on a node.

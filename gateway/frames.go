@@ -23,6 +23,7 @@ type Frame struct {
 	ClientMsgID string `json:"client_msg_id,omitempty"`
 	Text        string `json:"text,omitempty"`
 	ReplyTo     uint64 `json:"reply_to,omitempty"`
+	ThreadRoot  uint64 `json:"thread_root,omitempty"` // send: a reply in this thread
 	Emoji       string `json:"emoji,omitempty"`
 	Remove      bool   `json:"remove,omitempty"`
 	// Attachments are the upload IDs a send carries, or those an edit

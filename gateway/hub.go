@@ -351,6 +351,13 @@ func (h *hub) dispatchUserEvent(user domain.UserID, re *eventstore.RecordedEvent
 		}
 		rr := ev.(domain.RoomRead)
 		h.toUser(user, map[string]any{"type": "read_marker", "room_id": rr.RoomID, "seq": rr.Seq})
+	case "ThreadRead":
+		ev, err := domain.Decode(re.Type, re.Data)
+		if err != nil {
+			return
+		}
+		tr := ev.(domain.ThreadRead)
+		h.toUser(user, map[string]any{"type": "thread_read", "room_id": tr.RoomID, "root": tr.Root, "seq": tr.Seq})
 	case "SessionEnded":
 		ev, err := domain.Decode(re.Type, re.Data)
 		if err != nil {

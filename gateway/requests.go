@@ -37,7 +37,7 @@ func (g *Gateway) handleFrame(ctx context.Context, c *conn, f Frame) {
 		var room domain.RoomID
 		var res commands.Result
 		if room, err = parseRoomID(f.RoomID); err == nil {
-			res, err = g.cmds.PostMessage.Handle(ctx, commands.PostMessage{Room: room, Sender: c.user, ClientMsgID: f.ClientMsgID, Text: f.Text, ReplyTo: f.ReplyTo, Attachments: derefIDs(f.Attachments)})
+			res, err = g.cmds.PostMessage.Handle(ctx, commands.PostMessage{Room: room, Sender: c.user, ClientMsgID: f.ClientMsgID, Text: f.Text, ReplyTo: f.ReplyTo, ThreadRoot: f.ThreadRoot, Attachments: derefIDs(f.Attachments)})
 			ack.Seq, ack.ClientMsgID = res.Revision, f.ClientMsgID
 		}
 	case FrameEdit:

@@ -49,6 +49,9 @@ func (g *Gateway) routes() {
 	m.HandleFunc("PUT /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(true))))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(false))))
 	m.HandleFunc("POST /api/v1/rooms/{id}/read", g.authed(g.member(g.markRead)))
+	m.HandleFunc("GET /api/v1/rooms/{id}/threads", g.authed(g.member(g.listThreads)))
+	m.HandleFunc("GET /api/v1/rooms/{id}/threads/{root}/messages", g.authed(g.member(g.listThreadMessages)))
+	m.HandleFunc("POST /api/v1/rooms/{id}/threads/{root}/read", g.authed(g.member(g.markThreadRead)))
 	m.HandleFunc("POST /api/v1/rooms/{id}/attachments", g.authed(g.member(g.uploadAttachment)))
 	m.HandleFunc("GET /api/v1/attachments/{id}/thumbnail", g.authed(g.getThumbnail))
 	m.HandleFunc("GET /api/v1/attachments/{id}/{name}", g.authed(g.getAttachment))
@@ -411,6 +414,8 @@ type messageJSON struct {
 	ClientMsgID string           `json:"client_msg_id"`
 	Text        string           `json:"text"`
 	ReplyTo     uint64           `json:"reply_to,omitempty"`
+	ThreadRoot  uint64           `json:"thread_root,omitempty"`
+	Thread      *threadJSON      `json:"thread,omitempty"`
 	Mentions    []domain.UserID  `json:"mentions"`
 	Attachments []attachmentJSON `json:"attachments,omitempty"`
 	Reactions   []reactionJSON   `json:"reactions"`
@@ -421,7 +426,7 @@ type messageJSON struct {
 
 func toMessageJSON(room domain.RoomID, m projections.Message) messageJSON {
 	j := messageJSON{RoomID: room, Seq: m.Seq, SenderID: m.SenderID, SenderName: m.SenderName, ClientMsgID: m.ClientMsgID,
-		Text: m.Text, ReplyTo: m.ReplyTo, Mentions: m.Mentions, Reactions: []reactionJSON{}, CreatedAt: m.CreatedAt, EditedAt: m.EditedAt, Deleted: m.Deleted}
+		Text: m.Text, ReplyTo: m.ReplyTo, ThreadRoot: m.ThreadRoot, Thread: toThreadJSON(m.Thread), Mentions: m.Mentions, Reactions: []reactionJSON{}, CreatedAt: m.CreatedAt, EditedAt: m.EditedAt, Deleted: m.Deleted}
 	if j.Mentions == nil {
 		j.Mentions = []domain.UserID{}
 	}
@@ -510,12 +515,13 @@ func (g *Gateway) postMessage(w http.ResponseWriter, r *http.Request, rc roomCtx
 		ClientMsgID string   `json:"client_msg_id"`
 		Text        string   `json:"text"`
 		ReplyTo     uint64   `json:"reply_to"`
+		ThreadRoot  uint64   `json:"thread_root"`
 		Attachments []string `json:"attachments"`
 	}
 	if err := g.decode(w, r, &in); err != nil {
 		return err
 	}
-	res, err := g.cmds.PostMessage.Handle(r.Context(), commands.PostMessage{Room: rc.room, Sender: rc.UserID, ClientMsgID: in.ClientMsgID, Text: in.Text, ReplyTo: in.ReplyTo, Attachments: in.Attachments})
+	res, err := g.cmds.PostMessage.Handle(r.Context(), commands.PostMessage{Room: rc.room, Sender: rc.UserID, ClientMsgID: in.ClientMsgID, Text: in.Text, ReplyTo: in.ReplyTo, ThreadRoot: in.ThreadRoot, Attachments: in.Attachments})
 	if err != nil {
 		return err
 	}

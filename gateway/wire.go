@@ -50,7 +50,7 @@ var wireNames = map[string]string{
 var userStreamEvents = []string{
 	domain.UserSignedUp{}.EventType(), domain.SessionStarted{}.EventType(), domain.SessionUsed{}.EventType(),
 	domain.SessionEnded{}.EventType(), domain.ConnectionOpened{}.EventType(), domain.ConnectionClosed{}.EventType(),
-	domain.RoomRead{}.EventType(), domain.AttachmentUploaded{}.EventType(), domain.AttachmentDiscarded{}.EventType(),
+	domain.RoomRead{}.EventType(), domain.ThreadRead{}.EventType(), domain.AttachmentUploaded{}.EventType(), domain.AttachmentDiscarded{}.EventType(),
 }
 
 // publicData returns what clients may see of a room event: everything but

@@ -127,6 +127,8 @@ func EventTime(ev domain.Event, recorded time.Time) time.Time {
 		at = ev.At
 	case domain.RoomRead:
 		at = ev.At
+	case domain.ThreadRead:
+		at = ev.At
 	case domain.ConnectionOpened:
 		at = ev.At
 	case domain.ConnectionClosed:

@@ -121,9 +121,13 @@
 //	proj_rooms         rooms: current name and invite code, last_seq, last activity
 //	proj_members       current members and roles
 //	proj_bans          current bans
-//	proj_messages      room timelines: one row per MessagePosted, edits and deletions applied
+//	proj_messages      room timelines: one row per MessagePosted, edits and deletions applied;
+//	                   replies in threads carry their root's seq (thread_root) and are
+//	                   left out of the timeline's queries and unread counts
 //	proj_reactions     reactions of live messages
 //	proj_read_markers  each user's last read sequence number per room
+//	proj_threads       per thread root: live replies, latest reply (threads.go)
+//	proj_thread_reads  each user's last read sequence number per thread
 //	proj_connections   open connections: a user with one is online
 //	proj_node_leases   node leases for the presence reaper
 //	proj_search        the search index: one row per live message (text, sender,

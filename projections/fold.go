@@ -55,6 +55,8 @@ type batch struct {
 	participants *table[participantRow]
 	search       *table[searchRow]
 	attachments  *table[attachmentRow]
+	threads      *table[threadRow]
+	threadReads  *table[threadReadRow]
 	// tables lists them all, to load and write.
 	tables []tableIO
 }
@@ -84,7 +86,7 @@ func newBatch() *batch {
 		members: newTable(membersDef, func(r *memberRow) []any { return []any{&r.room, &r.user, &r.role, &r.joined} }),
 		bans:    newTable(bansDef, func(r *banRow) []any { return []any{&r.room, &r.user, &r.by, &r.at} }),
 		messages: newTable(messagesDef, func(r *messageRow) []any {
-			return []any{&r.room, &r.seq, &r.sender, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted, &r.attachments}
+			return []any{&r.room, &r.seq, &r.sender, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted, &r.attachments, &r.threadRoot}
 		}),
 		reactions:   newTable(reactionsDef, func(r *reactionRow) []any { return []any{&r.room, &r.seq, &r.emoji, &r.user, &r.at} }),
 		readMarkers: newTable(readMarkersDef, func(r *readMarkerRow) []any { return []any{&r.user, &r.room, &r.seq} }),
@@ -99,8 +101,11 @@ func newBatch() *batch {
 			return []any{&r.room, &r.seq, &r.pos, &r.sender, &r.created, &r.text, &r.mentions, &r.files, &r.images, &r.hasLink}
 		}),
 		attachments: newTable(attachmentsDef, attachmentFields),
+		threads:     newTable(threadsDef, threadFields),
+		threadReads: newTable(threadReadsDef, threadReadFields),
 	}
-	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants, b.search, b.attachments}
+	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants, b.search, b.attachments,
+		b.threads, b.threadReads}
 	return b
 }
 
@@ -131,6 +136,8 @@ func (b *batch) queueUser(user domain.UserID, ev domain.Event, at int64) {
 		b.sessions.want(sessionsByUser, key1(u))
 	case domain.RoomRead:
 		b.readMarkers.wantKey(key2(u, string(ev.RoomID)))
+	case domain.ThreadRead:
+		b.threadReads.wantKey(threadReadKey(u, string(ev.RoomID), int64(ev.Root)))
 	case domain.ConnectionOpened:
 		b.conns.wantKey(key2(u, ev.ConnID))
 	case domain.ConnectionClosed:
@@ -174,6 +181,9 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, pos int64, ev domain.E
 		b.messages.absent(0, msgKey(r, int64(seq)))
 		b.reactions.absent(0, msgKey(r, int64(seq)))
 		b.search.absent(0, msgKey(r, int64(seq)))
+		if ev.ThreadRoot != 0 {
+			b.threads.wantKey(msgKey(r, int64(ev.ThreadRoot)))
+		}
 	case domain.MessageEdited:
 		b.messages.wantKey(msgKey(r, int64(ev.Seq)))
 		b.search.wantKey(msgKey(r, int64(ev.Seq)))
@@ -181,6 +191,9 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, pos int64, ev domain.E
 		b.messages.wantKey(msgKey(r, int64(ev.Seq)))
 		b.search.wantKey(msgKey(r, int64(ev.Seq)))
 		b.reactions.want(0, msgKey(r, int64(ev.Seq)))
+		if ev.ThreadRoot != 0 {
+			b.threads.wantKey(msgKey(r, int64(ev.ThreadRoot)))
+		}
 	case domain.ReactionAdded:
 		b.messages.wantKey(msgKey(r, int64(ev.Seq)))
 		b.reactions.want(0, msgKey(r, int64(ev.Seq)))
@@ -263,6 +276,8 @@ func (b *batch) foldUser(user string, ev domain.Event, at int64) error {
 		if !e.has || e.now.seq < int64(ev.Seq) {
 			e.set(readMarkerRow{user: user, room: string(ev.RoomID), seq: int64(ev.Seq)})
 		}
+	case domain.ThreadRead:
+		return b.foldThreadRead(user, ev)
 	case domain.ConnectionOpened:
 		e, err := b.conns.get(key2(user, ev.ConnID))
 		if err != nil {
@@ -412,12 +427,15 @@ func (b *batch) foldMessage(room string, seq, pos int64, ev domain.Event, at int
 			return err
 		}
 		e, err := b.messages.get(msgKey(room, seq))
-		if err == nil && !e.has {
-			e.set(messageRow{room: room, seq: seq, sender: string(ev.SenderID), clientID: ev.ClientMsgID, text: ev.Text,
-				replyTo: int64(ev.ReplyTo), mentions: mentions, created: at, attachments: files})
-		}
 		if err != nil {
 			return err
+		}
+		if !e.has {
+			e.set(messageRow{room: room, seq: seq, sender: string(ev.SenderID), clientID: ev.ClientMsgID, text: ev.Text,
+				replyTo: int64(ev.ReplyTo), mentions: mentions, created: at, attachments: files, threadRoot: int64(ev.ThreadRoot)})
+			if err := b.foldThreadReply(room, seq, ev, at); err != nil {
+				return err
+			}
 		}
 		s, err := b.search.get(msgKey(room, seq))
 		if err == nil && !s.has {
@@ -447,6 +465,9 @@ func (b *batch) foldMessage(room string, seq, pos int64, ev domain.Event, at int
 	case domain.MessageDeleted:
 		e, err := b.messages.get(msgKey(room, int64(ev.Seq)))
 		if err != nil {
+			return err
+		}
+		if err := b.foldThreadDelete(room, e, ev); err != nil {
 			return err
 		}
 		if e.has {

@@ -355,7 +355,15 @@ func (g *gen) step() {
 		if len(files) > 0 && g.rng.IntN(6) == 0 {
 			return // uploaded, never posted
 		}
-		evs, err := r.PostFiles(sender, cid, text, replyTo, mentioned, files, now)
+		// A quarter of the messages are replies in threads: on a root
+		// mostly, sometimes on a reply or a deleted message (refused).
+		var root uint64
+		if g.rng.IntN(4) == 0 {
+			if root, _ = g.message(r); root != 0 && r.Messages[root].ThreadRoot != 0 && g.rng.IntN(4) > 0 {
+				root = r.Messages[root].ThreadRoot
+			}
+		}
+		evs, err := r.PostInThread(sender, cid, text, replyTo, root, mentioned, files, now)
 		g.emit(domain.RoomStream(id), evs, err, uuid.UUID(domain.MessageEventID(id, sender, cid)))
 	case k < 77:
 		id, r, _ := g.room()
@@ -427,6 +435,11 @@ func (g *gen) step() {
 		id, r, _ := g.room()
 		uid, ok := g.member(r)
 		if !ok {
+			return
+		}
+		if seq, ok := g.message(r); ok && g.rng.IntN(3) == 0 && r.Messages[seq].ThreadRoot == 0 {
+			evs, err := g.users[uid].MarkThreadRead(id, seq, g.rng.Uint64N(r.Seq+1), now)
+			g.emit(domain.UserStream(uid), evs, err, uuid.Nil)
 			return
 		}
 		evs, err := g.users[uid].MarkRead(id, g.rng.Uint64N(r.Seq+1), now)

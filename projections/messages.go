@@ -24,6 +24,11 @@ type Message struct {
 	ClientMsgID string
 	Text        string // "" once deleted
 	ReplyTo     uint64 // 0 if not a reply
+	// ThreadRoot is the root's seq for a reply in a thread, else 0.
+	ThreadRoot uint64
+	// Thread summarizes the replies of a message that has had some;
+	// nil if it has had none.
+	Thread      *ThreadSummary
 	Mentions    []domain.UserID
 	Attachments []domain.Attachment // none once deleted
 	Reactions   []Reaction          // by emoji; none once deleted
@@ -38,18 +43,25 @@ type Reaction struct {
 	Users []domain.UserID // sorted
 }
 
-const messageColumns = `m.seq, m.sender_id, COALESCE(u.username, ''), m.client_msg_id, m.text, m.reply_to, m.mentions, m.created_at, m.edited_at, m.deleted, m.attachments`
+const messageColumns = `m.seq, m.sender_id, COALESCE(u.username, ''), m.client_msg_id, m.text, m.reply_to, m.mentions, m.created_at, m.edited_at, m.deleted, m.attachments, m.thread_root,
+	COALESCE(t.reply_count, 0), COALESCE(t.last_reply_seq, 0), COALESCE(t.last_reply_at, 0)`
+
+// timelineOnly leaves the replies in threads out of a query of messages.
+const timelineOnly = ` AND m.thread_root = 0`
 
 func scanMessage(rows *sql.Rows) (Message, error) {
 	var (
 		r    messageRow
+		t    threadRow
 		name string
 	)
-	if err := rows.Scan(&r.seq, &r.sender, &name, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted, &r.attachments); err != nil {
+	if err := rows.Scan(&r.seq, &r.sender, &name, &r.clientID, &r.text, &r.replyTo, &r.mentions, &r.created, &r.edited, &r.deleted, &r.attachments, &r.threadRoot,
+		&t.replies, &t.lastSeq, &t.lastAt); err != nil {
 		return Message{}, err
 	}
 	m, err := r.message()
 	m.SenderName = name
+	m.Thread = t.summary()
 	return m, err
 }
 
@@ -64,7 +76,7 @@ func (r *messageRow) message() (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("message %d: attachments: %w", r.seq, err)
 	}
-	m := Message{Seq: uint64(r.seq), Attachments: files, SenderID: domain.UserID(r.sender), ClientMsgID: r.clientID, Text: r.text, ReplyTo: uint64(r.replyTo),
+	m := Message{Seq: uint64(r.seq), Attachments: files, SenderID: domain.UserID(r.sender), ClientMsgID: r.clientID, Text: r.text, ReplyTo: uint64(r.replyTo), ThreadRoot: uint64(r.threadRoot),
 		Mentions: ids, CreatedAt: fromMicros(r.created), Deleted: r.deleted != 0}
 	if r.edited != 0 {
 		t := fromMicros(r.edited)
@@ -74,7 +86,8 @@ func (r *messageRow) message() (Message, error) {
 }
 
 // Messages returns up to limit (1..MaxMessagesLimit) messages of room
-// with sequence numbers below before (0: from the newest), newest first.
+// with sequence numbers below before (0: from the newest), newest first:
+// the timeline, without the replies in threads (ThreadMessages).
 // A room without messages, or that does not exist, has none.
 func (p *Projections) Messages(ctx context.Context, room domain.RoomID, before uint64, limit int) ([]Message, error) {
 	if limit < 1 || limit > MaxMessagesLimit {
@@ -87,7 +100,7 @@ func (p *Projections) Messages(ctx context.Context, room domain.RoomID, before u
 	var msgs []Message
 	err := p.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		msgs, err = p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`, string(room), upper, limit)
+		msgs, err = p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq < ?`+timelineOnly+` ORDER BY m.seq DESC LIMIT ?`, string(room), upper, limit)
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
@@ -100,7 +113,8 @@ func (p *Projections) Messages(ctx context.Context, room domain.RoomID, before u
 }
 
 // MessagesAfter returns up to limit (1..MaxMessagesLimit) messages of
-// room right after sequence number after, newest first.
+// room's timeline (no replies in threads) right after sequence number
+// after, newest first.
 func (p *Projections) MessagesAfter(ctx context.Context, room domain.RoomID, after uint64, limit int) ([]Message, error) {
 	if limit < 1 || limit > MaxMessagesLimit {
 		return nil, domain.Errorf(domain.KindInvalid, "list messages", "limit must be 1-%d", MaxMessagesLimit)
@@ -126,13 +140,13 @@ func (p *Projections) messagesAfter(ctx context.Context, tx *sql.Tx, room domain
 	if from >= math.MaxInt64 {
 		return nil, nil
 	}
-	msgs, err := p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`, string(room), int64(from), limit)
+	msgs, err := p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq > ?`+timelineOnly+` ORDER BY m.seq LIMIT ?`, string(room), int64(from), limit)
 	slices.Reverse(msgs)
 	return msgs, err
 }
 
 // MessagesAround returns the message of room with sequence number seq (if
-// there is one) with up to (limit-1)/2 older and limit/2 newer messages:
+// there is one, and it is not a reply in a thread) with up to (limit-1)/2 older and limit/2 newer messages:
 // at most limit (1..MaxMessagesLimit), newest first. A client jumps to a
 // search result with it.
 func (p *Projections) MessagesAround(ctx context.Context, room domain.RoomID, seq uint64, limit int) ([]Message, error) {
@@ -155,7 +169,7 @@ func (p *Projections) MessagesAround(ctx context.Context, room domain.RoomID, se
 		}
 		var older []Message
 		if k := (limit - 1) / 2; k > 0 {
-			if older, err = p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`, string(room), int64(seq), k); err != nil {
+			if older, err = p.queryMessages(ctx, tx, `m.room_id = ? AND m.seq < ?`+timelineOnly+` ORDER BY m.seq DESC LIMIT ?`, string(room), int64(seq), k); err != nil {
 				return err
 			}
 		}
@@ -198,6 +212,7 @@ func (p *Projections) MessageBySeq(ctx context.Context, room domain.RoomID, seq 
 func (p *Projections) queryMessages(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Message, error) {
 	rows, err := tx.QueryContext(ctx, p.d.Rebind(`SELECT `+messageColumns+`
 		FROM proj_messages m LEFT JOIN proj_users u ON u.user_id = m.sender_id
+		LEFT JOIN proj_threads t ON t.room_id = m.room_id AND t.root_seq = m.seq
 		WHERE `+where), args...)
 	if err != nil {
 		return nil, err

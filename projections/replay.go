@@ -70,11 +70,28 @@ func (t *Timeline) Message(seq uint64) (Message, bool) {
 	return msgs[0], len(msgs) == 1
 }
 
-// Messages returns the room's messages, oldest first, with their
-// reactions, as Projections.Messages does (but for SenderName).
-func (t *Timeline) Messages() []Message {
+// Messages returns the room's timeline, oldest first, with the messages'
+// reactions, as Projections.Messages does (but for SenderName): without
+// the replies in threads (ThreadMessages).
+func (t *Timeline) Messages() []Message { return t.messagesIn(0) }
+
+// ThreadMessages returns the replies in the thread of root, oldest
+// first, as Projections.ThreadMessages does (but for SenderName).
+func (t *Timeline) ThreadMessages(root uint64) []Message {
+	if root == 0 {
+		return nil
+	}
+	return t.messagesIn(int64(root))
+}
+
+// messagesIn returns the messages whose thread_root is root.
+func (t *Timeline) messagesIn(root int64) []Message {
 	var rows []*messageRow
-	t.b.messages.each(func(e *entry[messageRow]) { rows = append(rows, &e.now) })
+	t.b.messages.each(func(e *entry[messageRow]) {
+		if e.now.threadRoot == root {
+			rows = append(rows, &e.now)
+		}
+	})
 	slices.SortFunc(rows, func(a, b *messageRow) int { return cmp.Compare(a.seq, b.seq) })
 	return t.withReactions(rows)
 }
@@ -87,6 +104,9 @@ func (t *Timeline) withReactions(rows []*messageRow) []Message {
 		m, err := r.message()
 		if err != nil {
 			continue // the fold encoded the mentions: they decode
+		}
+		if th := t.b.threads.rows[msgKey(string(t.room), r.seq)]; th != nil && th.has {
+			m.Thread = th.now.summary()
 		}
 		bySeq[r.seq] = len(msgs)
 		msgs = append(msgs, m)

@@ -37,7 +37,8 @@ type RoomSummary struct {
 	// ReadSeq is the member's read marker: the last sequence number read.
 	ReadSeq uint64
 	// Unread counts the messages after ReadSeq that others sent and that
-	// are not deleted.
+	// are not deleted, in the timeline: replies in threads count in their
+	// thread (Threads), not here.
 	Unread int
 	// LastActivity is when the last message was posted, or the room was
 	// created if it has none; the list is sorted by it.
@@ -192,7 +193,7 @@ func (p *Projections) RoomsOf(ctx context.Context, user domain.UserID) ([]RoomSu
 	err := p.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, p.d.Rebind(`SELECT r.room_id, r.kind, r.name, r.owner_id, m.role, r.last_seq, COALESCE(rm.seq, 0), r.last_activity_at,
 				(SELECT COUNT(*) FROM proj_messages x
-				  WHERE x.room_id = m.room_id AND x.seq > COALESCE(rm.seq, 0) AND x.sender_id <> m.user_id AND x.deleted = 0)
+				  WHERE x.room_id = m.room_id AND x.seq > COALESCE(rm.seq, 0) AND x.sender_id <> m.user_id AND x.deleted = 0 AND x.thread_root = 0)
 			FROM proj_members m
 			JOIN proj_rooms r ON r.room_id = m.room_id
 			LEFT JOIN proj_read_markers rm ON rm.user_id = m.user_id AND rm.room_id = m.room_id

@@ -41,8 +41,8 @@ const (
 		"ON CONFLICT (room_id, user_id) DO UPDATE SET role = excluded.role"
 	insertBan = "INSERT INTO proj_bans (room_id, user_id, banned_by, banned_at) VALUES (?, ?, ?, ?) " +
 		"ON CONFLICT (room_id, user_id) DO NOTHING"
-	insertMessage = "INSERT INTO proj_messages (room_id, seq, sender_id, client_msg_id, text, reply_to, mentions, created_at, edited_at, deleted, attachments) " +
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?) ON CONFLICT (room_id, seq) DO NOTHING"
+	insertMessage = "INSERT INTO proj_messages (room_id, seq, sender_id, client_msg_id, text, reply_to, mentions, created_at, edited_at, deleted, attachments, thread_root) " +
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (room_id, seq) DO NOTHING"
 )
 
 // insertRow runs an insert of one row.
@@ -66,6 +66,8 @@ func (a *applier) runUser(ctx context.Context, user domain.UserID, ev domain.Eve
 		_, err = a.run(ctx, `DELETE FROM proj_sessions WHERE user_id = ? AND session_id = ?`, string(user), ev.SessionID)
 	case domain.RoomRead:
 		err = a.insertRow(ctx, insertReadMarker, string(user), string(ev.RoomID), int64(ev.Seq))
+	case domain.ThreadRead:
+		err = a.insertRow(ctx, insertThreadRead, string(user), string(ev.RoomID), int64(ev.Root), int64(ev.Seq))
 	case domain.ConnectionOpened:
 		err = a.insertRow(ctx, insertConnection, string(user), ev.ConnID, ev.NodeID, at)
 	case domain.ConnectionClosed:
@@ -137,7 +139,11 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, p
 		if files, err = encodeAttachments(ev.Attachments); err != nil {
 			break
 		}
-		err = a.insertRow(ctx, insertMessage, string(room), int64(seq), string(ev.SenderID), ev.ClientMsgID, ev.Text, int64(ev.ReplyTo), mentions, at, files)
+		var res sql.Result
+		res, err = a.run(ctx, insertMessage, string(room), int64(seq), string(ev.SenderID), ev.ClientMsgID, ev.Text, int64(ev.ReplyTo), mentions, at, files, int64(ev.ThreadRoot))
+		if err == nil && ev.ThreadRoot != 0 {
+			err = a.runThreadReply(ctx, res, string(room), int64(seq), ev, at)
+		}
 		if err == nil {
 			err = a.runSearchPost(ctx, newSearchRow(string(room), int64(seq), pos, ev, at))
 		}
@@ -159,6 +165,11 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, p
 			err = a.runMessageAttachments(ctx, room, seq, ev, at)
 		}
 	case domain.MessageDeleted:
+		if ev.ThreadRoot != 0 {
+			if err = a.runThreadDelete(ctx, string(room), ev); err != nil {
+				break
+			}
+		}
 		_, err = a.run(ctx, `UPDATE proj_messages SET text = '', mentions = '[]', deleted = 1, attachments = '[]' WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq))
 		if err == nil {
 			_, err = a.run(ctx, `DELETE FROM proj_reactions WHERE room_id = ? AND seq = ?`, string(room), int64(ev.Seq))

@@ -332,6 +332,7 @@ type messageRow struct {
 	mentions                 string
 	created, edited, deleted int64
 	attachments              string
+	threadRoot               int64
 }
 
 type reactionRow struct {
@@ -390,7 +391,7 @@ var (
 	roomsDef    = def("proj_rooms", "room_id kind name owner_id invite_code created_at:int last_seq:int last_activity_at:int", 1)
 	membersDef  = def("proj_members", "room_id user_id role joined_at:int", 2)
 	bansDef     = def("proj_bans", "room_id user_id banned_by banned_at:int", 2)
-	messagesDef = def("proj_messages", "room_id seq:int sender_id client_msg_id text reply_to:int mentions created_at:int edited_at:int deleted:int attachments", 2)
+	messagesDef = def("proj_messages", "room_id seq:int sender_id client_msg_id text reply_to:int mentions created_at:int edited_at:int deleted:int attachments thread_root:int", 2)
 	// Reactions are loaded per message (a deletion drops them all).
 	reactionsDef   = def("proj_reactions", "room_id seq:int emoji user_id reacted_at:int", 4, []int{0, 1})
 	readMarkersDef = def("proj_read_markers", "user_id room_id seq:int", 2)

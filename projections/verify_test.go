@@ -1,6 +1,8 @@
 package projections_test
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -73,7 +75,7 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 			read := u.ReadMarkers[s.ID]
 			unread := 0
 			for seq, m := range r.Messages {
-				if seq > read && m.Sender != id && !m.Deleted {
+				if seq > read && m.Sender != id && !m.Deleted && m.ThreadRoot == 0 {
 					unread++
 				}
 			}
@@ -183,9 +185,16 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 			timeline = append(timeline, page...)
 			before = page[len(page)-1].Seq
 		}
-		if len(timeline) != len(r.Messages) {
-			t.Errorf("room %s: %d messages, want %d", rid, len(timeline), len(r.Messages))
+		inTimeline := 0
+		for _, m := range r.Messages {
+			if m.ThreadRoot == 0 {
+				inTimeline++
+			}
 		}
+		if len(timeline) != inTimeline {
+			t.Errorf("room %s: %d messages, want %d", rid, len(timeline), inTimeline)
+		}
+		verifyThreads(t, g, p, rid, timeline)
 		for i, m := range timeline {
 			if i > 0 && timeline[i-1].Seq <= m.Seq {
 				t.Errorf("room %s: message %d after %d", rid, m.Seq, timeline[i-1].Seq)
@@ -218,6 +227,83 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 				t.Fatal(err)
 			}
 			equal(t, "message by seq", byseq, m)
+		}
+	}
+}
+
+// verifyThreads checks the threads of room rid, whose timeline is given,
+// against the generator's aggregates: each root's replies and summary,
+// and every member's list of threads with unread counts.
+func verifyThreads(t *testing.T, g *gen, p *projections.Projections, rid domain.RoomID, timeline []projections.Message) {
+	t.Helper()
+	ctx := context.Background()
+	r := g.rooms[rid]
+	replies := map[uint64][]uint64{} // root -> replies, in order
+	for _, seq := range slices.Sorted(maps.Keys(r.Messages)) {
+		if root := r.Messages[seq].ThreadRoot; root != 0 {
+			replies[root] = append(replies[root], seq)
+		}
+	}
+	for _, m := range timeline {
+		want := replies[m.Seq]
+		live := 0
+		for _, s := range want {
+			if !r.Messages[s].Deleted {
+				live++
+			}
+		}
+		switch {
+		case len(want) == 0 && m.Thread != nil:
+			t.Errorf("room %s message %d: thread %+v, want none", rid, m.Seq, m.Thread)
+		case len(want) > 0 && (m.Thread == nil || m.Thread.Replies != live || m.Thread.LastReplySeq != want[len(want)-1]):
+			t.Errorf("room %s message %d: thread %+v, want %d replies, last %d", rid, m.Seq, m.Thread, live, want[len(want)-1])
+		}
+		var got []uint64
+		for after := uint64(0); ; {
+			page, err := p.ThreadMessages(ctx, rid, m.Seq, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, reply := range page {
+				got = append(got, reply.Seq)
+				if reply.ThreadRoot != m.Seq || reply.Deleted != r.Messages[reply.Seq].Deleted {
+					t.Errorf("room %s reply %d: %+v", rid, reply.Seq, reply)
+				}
+			}
+			after = page[len(page)-1].Seq
+		}
+		equal(t, fmt.Sprintf("thread %d of %s", m.Seq, rid), got, want)
+	}
+	for id := range r.Members {
+		threads, err := p.Threads(ctx, id, rid, 0, projections.MaxThreadsLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(threads) != min(len(replies), projections.MaxThreadsLimit) {
+			t.Errorf("threads of %s for %s: %d, want %d", rid, id, len(threads), len(replies))
+		}
+		for i, th := range threads {
+			if i > 0 && threads[i-1].Root.Thread.LastReplySeq <= th.Root.Thread.LastReplySeq {
+				t.Errorf("threads of %s: out of order at %d", rid, i)
+			}
+			root := r.Messages[th.Root.Seq]
+			read := g.users[id].ThreadMarkers[domain.ThreadKey{Room: rid, Root: th.Root.Seq}]
+			unread, part := 0, root.Sender == id
+			for _, s := range replies[th.Root.Seq] {
+				m := r.Messages[s]
+				if s > read && m.Sender != id && !m.Deleted {
+					unread++
+				}
+				part = part || m.Sender == id
+			}
+			// Mentions make participants too: the read model knows them,
+			// the aggregate does not; only check that senders are.
+			if th.ReadSeq != read || th.Unread != unread || part && !th.Participating {
+				t.Errorf("thread %d of %s for %s: read %d unread %d participating %v; want %d %d %v", th.Root.Seq, rid, id, th.ReadSeq, th.Unread, th.Participating, read, unread, part)
+			}
 		}
 	}
 }

@@ -303,12 +303,15 @@ func (r *replay) renderCall(e replayEvent) string {
 // message shows a message as the read models have it.
 func (r *replay) message(m projections.Message) string {
 	who := r.name(m.SenderID)
+	if m.ThreadRoot != 0 {
+		who += fmt.Sprintf(" (in thread #%d)", m.ThreadRoot)
+	}
 	if m.ReplyTo != 0 {
 		who += fmt.Sprintf(" (reply to #%d)", m.ReplyTo)
 	}
 	if m.Deleted {
 		d, _ := r.deletions[m.Seq].ev.(domain.MessageDeleted) // noted by the deletion
-		return fmt.Sprintf("%s: [deleted at %s by %s]", who, r.deletions[m.Seq].at.Format(replayTime), r.name(d.By))
+		return fmt.Sprintf("%s: [deleted at %s by %s]", who, r.deletions[m.Seq].at.Format(replayTime), r.name(d.By)) + threadLine(m)
 	}
 	s := who + ": " + m.Text + attachedList(m.Attachments)
 	if m.EditedAt != nil {
@@ -321,7 +324,19 @@ func (r *replay) message(m projections.Message) string {
 		}
 		s += fmt.Sprintf("\n  %s %s", re.Emoji, strings.Join(names, ", "))
 	}
-	return s
+	return s + threadLine(m)
+}
+
+// threadLine shows the thread of a root: "\n  [thread: 2 replies, last #14]".
+func threadLine(m projections.Message) string {
+	if m.Thread == nil {
+		return ""
+	}
+	noun := "replies"
+	if m.Thread.Replies == 1 {
+		noun = "reply"
+	}
+	return fmt.Sprintf("\n  [thread: %d %s, last #%d]", m.Thread.Replies, noun, m.Thread.LastReplySeq)
 }
 
 // attachedList shows a message's attachments: " [attached: a.png (image/png, 800×600, 1234 bytes), ...]".

@@ -77,6 +77,7 @@ func init() {
 		inUserStream[domain.SessionEnded](),
 		inUserStream[domain.SessionUsed](),
 		inUserStream[domain.RoomRead](),
+		inUserStream[domain.ThreadRead](),
 		inUserStream[domain.ConnectionOpened](),
 		inUserStream[domain.ConnectionClosed](),
 		// Uploads are the uploader's; a room shows a file once a message

@@ -50,6 +50,8 @@ type Message struct {
 	ClientMsgID string   `json:"client_msg_id"`
 	Text        string   `json:"text"`
 	ReplyTo     uint64   `json:"reply_to"`
+	ThreadRoot  uint64   `json:"thread_root"`
+	Thread      *Thread  `json:"thread"`
 	Mentions    []string `json:"mentions"`
 	Reactions   []struct {
 		Emoji string   `json:"emoji"`

@@ -117,6 +117,15 @@ export class Api {
     return this.request(add ? "PUT" : "DELETE", `/rooms/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`);
   }
   markRead(id, seq) { return this.request("POST", `/rooms/${enc(id)}/read`, { seq }); }
+  // Threads (docs/protocol.md, "Threads").
+  postReply(id, root, clientMsgId, text, attachments = []) {
+    const body = { client_msg_id: clientMsgId, text, thread_root: root };
+    if (attachments.length) body.attachments = attachments;
+    return this.request("POST", `/rooms/${enc(id)}/messages`, body);
+  }
+  threadMessages(id, root, after = 0) { return this.request("GET", `/rooms/${enc(id)}/threads/${root}/messages?after=${after}&limit=100`); }
+  threads(id) { return this.request("GET", `/rooms/${enc(id)}/threads?limit=100`); }
+  markThreadRead(id, root, seq) { return this.request("POST", `/rooms/${enc(id)}/threads/${root}/read`, { seq }); }
 
   // Search: q is parsed by the server (words, "phrases", from:, in:, has:, before:, after:, mentions:).
   search(q, { roomId = "", cursor = "", limit = 25 } = {}) {

@@ -23,7 +23,9 @@
 //   "typing" (roomId)  who is typing
 //   "conn"   (state)   "connecting" | "syncing" | "online" | "reconnecting"
 //   "removed"(room, why)  we are no longer in a room
-//   "notify" (room, message)  a live message that mentions us or is a DM
+//   "notify" (room, message)  a live message that mentions us or is a DM,
+//                      or a reply in a thread we take part in
+//   "thread" (roomId, root)  a thread's replies, unread count or summary
 //   "signedout" (reason)
 //
 // A jump to an old message (a search result) loads the messages around it
@@ -31,6 +33,12 @@
 // one: items() returns it while it is set; paging older (before=) and
 // newer (after=) grows it, and once the newer pages reach the live window
 // the two are merged and room.jump is dropped (live again).
+//
+// Replies in threads (message.posted with thread_root) are not items of
+// the timeline: they update their root's `thread` summary and go to
+// room.threads (root -> {replies, unread, participating, loaded}), which
+// the thread panel (ui/thread.js) shows; their unread counts are per
+// thread, not in room.unread.
 
 import { Emitter } from "./util/emitter.js";
 import { SocketError } from "./socket.js";
@@ -83,6 +91,7 @@ export class Client extends Emitter {
     socket.on("frame:presence_batch", (f) => this.#onPresence(f.users || []));
     socket.on("frame:typing", (f) => this.#onTyping(f));
     socket.on("frame:read_marker", (f) => this.#onReadMarker(f));
+    socket.on("frame:thread_read", (f) => this.#onThreadRead(f));
     socket.on("frame:rooms_changed", (f) => this.#onRoomsChanged(f));
     socket.on("frame:error", (f) => console.warn("confab: server error frame", f.code, f.message));
   }
@@ -342,6 +351,10 @@ export class Client extends Emitter {
       modLog: new Map(),
       typing: new Map(),
       replyCache: new Map(),
+      threads: new Map(), // root seq -> thread state (thread())
+      threadOf: new Map(), // reply seq -> root seq
+      threadsLoaded: null, // the promise of GET /threads, once asked
+      openThread: 0, // the root of the thread the panel shows
       markerSeq: null,
       jump: null, // {items, low, high, hasOlder, hasNewer, loading, target}: see jumpTo
       version: 0,
@@ -526,7 +539,8 @@ export class Client extends Emitter {
     const d = f.data || {};
     switch (f.event) {
       case "message.posted":
-        this.#onPosted(room, f, d, live);
+        if (d.thread_root) this.#onThreadReply(room, f, d, live);
+        else this.#onPosted(room, f, d, live);
         break;
       case "message.edited":
       case "message.deleted":
@@ -548,6 +562,7 @@ export class Client extends Emitter {
         }
         const cached = room.replyCache.get(d.seq);
         if (cached) this.#applyMod(cached, ev);
+        this.#threadMod(room, ev);
         const jumped = room.jump?.items.get(d.seq);
         if (jumped && jumped !== it) {
           this.#applyMod(jumped.msg, ev);
@@ -602,6 +617,155 @@ export class Client extends Emitter {
     this.emit("rooms");
     if (!mine && f.seq > room.notifyAfter && (room.kind === "dm" || msg.mentions.includes(this.me.id))) this.emit("notify", room, msg);
     room.notifyAfter = Math.max(room.notifyAfter, f.seq);
+  }
+
+  // ---- threads -------------------------------------------------------------
+
+  /** The state of the thread of root in room (made empty if new). */
+  thread(room, root) {
+    let t = room.threads.get(root);
+    if (!t) room.threads.set(root, (t = { root, replies: new Map(), unread: 0, participating: false, loaded: null, version: 0 }));
+    return t;
+  }
+
+  /** The thread's replies, oldest first. */
+  threadReplies(room, root) {
+    return [...this.thread(room, root).replies.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Loads the room's threads (unread counts, participation), once. */
+  loadThreads(room) {
+    room.threadsLoaded ||= this.api.threads(room.id).then(({ threads }) => {
+      for (const s of threads) {
+        const t = this.thread(room, s.root.seq);
+        t.unread = s.unread;
+        t.readSeq = Math.max(t.readSeq || 0, s.read_seq || 0);
+        // The replies up to here are in unread; those after count live.
+        t.counted = Math.max(t.counted || 0, s.root.thread?.last_reply_seq || 0);
+        t.participating ||= s.participating;
+        t.version++;
+      }
+      room.version++;
+      this.emit("room", room.id);
+    }).catch((err) => { room.threadsLoaded = null; console.warn("confab: cannot load threads", err.message); });
+    return room.threadsLoaded;
+  }
+
+  /** Loads a thread's root and replies. */
+  loadThread(room, root) {
+    const t = this.thread(room, root);
+    t.loaded ||= this.api.threadMessages(room.id, root).then(({ root: r, messages }) => {
+      t.rootMsg = r;
+      for (const m of messages) {
+        if (t.replies.has(m.seq)) continue;
+        const msg = structuredClone(m);
+        msg.attachments = (msg.attachments || []).map(normalizeAttachment);
+        msg.mentions ||= [];
+        msg.reactions ||= [];
+        if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
+        for (const ev of room.modLog.get(m.seq) || []) this.#applyMod(msg, ev);
+        t.replies.set(m.seq, msg);
+        room.threadOf.set(m.seq, root);
+      }
+      if (r.sender_id === this.me.id) t.participating = true;
+      t.version++;
+      this.emit("thread", room.id, root);
+    }).catch((err) => { t.loaded = null; throw err; });
+    return t.loaded;
+  }
+
+  /** Posts a reply in the thread of root. */
+  async sendInThread(room, root, text, attachments = []) {
+    const t = this.thread(room, root);
+    t.participating = true;
+    const { message } = await this.api.postReply(room.id, root, newClientMsgId(), text, attachments.map((a) => a.id));
+    return message;
+  }
+
+  /** Marks the thread of root read up to its last reply. */
+  markThreadRead(room, root) {
+    const t = this.thread(room, root);
+    const last = Math.max(0, ...t.replies.keys());
+    if (!last || last <= (t.readSeq || 0)) {
+      if (t.unread) { t.unread = 0; t.version++; room.version++; this.emit("room", room.id); this.emit("thread", room.id, root); }
+      return;
+    }
+    t.readSeq = last;
+    t.unread = 0;
+    t.version++;
+    room.version++;
+    this.emit("room", room.id);
+    this.emit("thread", room.id, root);
+    this.api.markThreadRead(room.id, root, last).catch((err) => console.warn("confab: cannot mark the thread read", err.message));
+  }
+
+  #onThreadReply(room, f, d, live) {
+    const root = d.thread_root;
+    const msg = {
+      room_id: room.id, seq: f.seq, sender_id: d.sender_id, client_msg_id: d.client_msg_id, text: d.text,
+      reply_to: d.reply_to || 0, thread_root: root, mentions: d.mentions || [], reactions: [],
+      attachments: (d.attachments || []).map(normalizeAttachment), created_at: d.at || f.at,
+    };
+    const t = this.thread(room, root);
+    t.replies.set(f.seq, msg);
+    room.threadOf.set(f.seq, root);
+    this.ensureUser(d.sender_id);
+    const rootMsg = this.message(room, root) || t.rootMsg;
+    const mine = d.sender_id === this.me.id;
+    if (mine) t.participating = true;
+    const it = room.items.get(root) || room.jump?.items.get(root);
+    for (const m of new Set([it?.kind === "msg" ? it.msg : null, t.rootMsg].filter(Boolean))) {
+      const th = m.thread || { reply_count: 0 };
+      m.thread = { reply_count: th.reply_count + 1, last_reply_seq: f.seq, last_reply_at: msg.created_at };
+    }
+    if (it) it.v++;
+    const mentioned = msg.mentions.includes(this.me.id);
+    if (mentioned || rootMsg?.sender_id === this.me.id) t.participating = true;
+    // Replies caught up on before the room's threads loaded are in the
+    // counts GET /threads gives.
+    if (!mine && f.seq > (t.readSeq || 0) && f.seq > (t.counted || 0) && (live || room.threadsLoaded)) {
+      if (live && room.openThread === root && document.visibilityState === "visible") this.markThreadRead(room, root);
+      else t.unread++;
+    }
+    t.version++;
+    if (!mine && live && f.seq > room.notifyAfter && (t.participating || room.kind === "dm")) this.emit("notify", room, msg);
+    room.notifyAfter = Math.max(room.notifyAfter, f.seq);
+    this.emit("thread", room.id, root);
+  }
+
+  /** Applies an edit, deletion or reaction to a reply in a thread. */
+  #threadMod(room, ev) {
+    const root = room.threadOf.get(ev.data.seq) || ev.data.thread_root;
+    if (!root) return;
+    const t = this.thread(room, root);
+    const reply = t.replies.get(ev.data.seq);
+    const wasLive = reply ? !reply.deleted : true;
+    if (reply) this.#applyMod(reply, ev);
+    if (ev.event === "message.deleted" && ev.data.thread_root && wasLive) {
+      const it = room.items.get(root) || room.jump?.items.get(root);
+      for (const m of new Set([it?.kind === "msg" ? it.msg : null, t.rootMsg].filter(Boolean))) {
+        if (m.thread?.reply_count > 0) m.thread = { ...m.thread, reply_count: m.thread.reply_count - 1 };
+      }
+      if (it) it.v++;
+      if (reply && reply.sender_id !== this.me.id && ev.data.seq > (t.readSeq || 0) && t.unread > 0) t.unread--;
+    }
+    t.version++;
+    this.emit("thread", room.id, root);
+  }
+
+  #onThreadRead(f) {
+    const room = this.rooms.get(f.room_id);
+    if (!room) return;
+    const t = this.thread(room, f.root);
+    if (f.seq <= (t.readSeq || 0)) return;
+    t.readSeq = f.seq;
+    let n = 0;
+    for (const m of t.replies.values()) if (m.seq > f.seq && !m.deleted && m.sender_id !== this.me.id) n++;
+    t.unread = n;
+    t.version++;
+    room.version++;
+    this.emit("room", room.id);
+    this.emit("thread", room.id, f.root);
   }
 
   #applyMod(msg, ev) {

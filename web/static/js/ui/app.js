@@ -60,6 +60,7 @@ export class App {
     });
     this.timeline = new Timeline(client, {
       onReply: (msg) => this.composer.replyToMessage(msg),
+      onThread: (msg) => this.openThread(msg.seq),
       focusComposer: () => this.composer.focus(),
       openRoom: (id) => this.navigate(id),
     });
@@ -126,6 +127,18 @@ export class App {
     this.shell = h("div.app", { id: "app" }, this.sidebar.el, this.main, this.members.el, this.scrim, this.search.el);
     if (localStorage.getItem(MEMBERS_PREF)) this.shell.classList.add("members-hidden");
     clear(this.root).appendChild(this.shell);
+  }
+
+  /** Opens the thread of the message root of the room shown, in its panel (ui/thread.js, loaded the first time). */
+  async openThread(root) {
+    const room = this.shownRoom;
+    if (!room) return;
+    if (!this.threadPanel) {
+      const { ThreadPanel } = await import("./thread.js");
+      this.threadPanel ??= new ThreadPanel(this.client, { onClose: () => this.composer.focus() });
+      this.shell.appendChild(this.threadPanel.el);
+    }
+    if (this.shownRoom === room) this.threadPanel.show(room, root);
   }
 
   /** Dropping files anywhere on the room (timeline or composer) attaches them. */
@@ -314,6 +327,7 @@ export class App {
     if (e.key === "Escape") {
       if (document.querySelector("dialog[open]")) return;
       if (this.search.open) { this.search.close(); return; }
+      if (this.threadPanel?.open) { this.threadPanel.close(); return; }
       if (this.timeline.picker) { this.timeline.closePicker(); return; }
       if (this.members.menu) { this.members.closeMenu(); return; }
       if (this.closeDrawers()) return;
@@ -418,6 +432,7 @@ export class App {
     this.shell.classList.toggle("no-room", !room);
     if (room !== this.shownRoom) {
       this.shownRoom = room;
+      this.threadPanel?.close();
       if (room) {
         localStorage.setItem(LAST_ROOM, room.id);
         room.markerSeq = room.unread > 0 ? room.readSeq : null;

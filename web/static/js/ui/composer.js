@@ -20,9 +20,13 @@ const MAX_CHARS = 4000;
 const MAX_FILES = 10; // attachments per message (the server's limit)
 
 export class Composer {
-  constructor(client, { onEditLast, onEscape, onSent, onShiftTab }) {
+  // send, if given, sends instead of client.send (the thread panel's
+  // composer: send(room, text, replyTo, attachments)); id prefixes the
+  // element IDs, so that two composers can be on the page.
+  constructor(client, { onEditLast, onEscape, onSent, onShiftTab, send = null, id = "composer", label = "Message" }) {
     this.client = client;
     this.onShiftTab = onShiftTab;
+    this.sendFn = send;
     this.onSent = onSent;
     this.onEditLast = onEditLast;
     this.onEscape = onEscape;
@@ -34,22 +38,22 @@ export class Composer {
     this.emojiPicker = null;
     this.uploads = new Map(); // room id -> [upload]: {file, state, progress, attachment, error, abort, el}
 
-    this.input = h("textarea.composer-input", { id: "composer-input", rows: 1, "aria-label": "Message", autocomplete: "off", spellcheck: "true", enterkeyhint: "send" });
-    this.sendBtn = h("button.icon-btn.send-btn", { type: "submit", id: "composer-send", title: "Send (Enter)", "aria-label": "Send" }, icon("send"));
+    this.input = h("textarea.composer-input", { id: id + "-input", rows: 1, "aria-label": label, autocomplete: "off", spellcheck: "true", enterkeyhint: "send" });
+    this.sendBtn = h("button.icon-btn.send-btn", { type: "submit", id: id + "-send", title: "Send (Enter)", "aria-label": "Send" }, icon("send"));
     this.replyBar = h("div.reply-bar", { hidden: true });
     this.counter = h("span.char-count", { hidden: true, "aria-live": "polite" });
-    this.suggestions = h("ul.suggestions", { role: "listbox", id: "mention-suggestions", hidden: true });
-    this.fileInput = h("input.visually-hidden", { type: "file", multiple: true, id: "composer-file", tabindex: "-1", "aria-hidden": "true" });
+    this.suggestions = h("ul.suggestions", { role: "listbox", id: id === "composer" ? "mention-suggestions" : id + "-suggestions", hidden: true });
+    this.fileInput = h("input.visually-hidden", { type: "file", multiple: true, id: id + "-file", tabindex: "-1", "aria-hidden": "true" });
     this.fileInput.addEventListener("change", () => {
       this.addFiles([...this.fileInput.files]);
       this.fileInput.value = "";
     });
-    this.attachBtn = h("button.icon-btn.attach-btn", { type: "button", id: "composer-attach", title: "Attach files", "aria-label": "Attach files",
+    this.attachBtn = h("button.icon-btn.attach-btn", { type: "button", id: id + "-attach", title: "Attach files", "aria-label": "Attach files",
       onclick: () => this.fileInput.click() }, icon("clip"));
-    this.emojiBtn = h("button.icon-btn.emoji-btn", { type: "button", id: "composer-emoji", title: "Emoji", "aria-label": "Emoji", "aria-haspopup": "dialog",
+    this.emojiBtn = h("button.icon-btn.emoji-btn", { type: "button", id: id + "-emoji", title: "Emoji", "aria-label": "Emoji", "aria-haspopup": "dialog",
       onclick: () => this.toggleEmojiPicker() }, icon("smile"));
-    this.tray = h("ul.upload-tray", { id: "upload-tray", "aria-label": "Files to send", hidden: true });
-    this.form = h("form.composer", { id: "composer", novalidate: true },
+    this.tray = h("ul.upload-tray", { id: id === "composer" ? "upload-tray" : id + "-tray", "aria-label": "Files to send", hidden: true });
+    this.form = h("form.composer", { id, novalidate: true },
       this.suggestions,
       this.replyBar,
       this.tray,
@@ -211,7 +215,8 @@ export class Composer {
       toast(`Messages can be at most ${MAX_CHARS} characters.`, { kind: "error" });
       return;
     }
-    this.client.send(room, text.trim() ? text : "", this.replyTo?.seq || 0, attachments);
+    if (this.sendFn) this.sendFn(room, text.trim() ? text : "", this.replyTo?.seq || 0, attachments);
+    else this.client.send(room, text.trim() ? text : "", this.replyTo?.seq || 0, attachments);
     this.uploads.delete(room.id);
     this.#renderTray();
     this.onSent?.();

@@ -20,7 +20,7 @@
 
 import { h, clear, icon, avatar, atBottom, hue } from "../util/dom.js";
 import { render, plain } from "../util/markdown.js";
-import { formatTime, formatFull, formatDay, dayKey, truncate } from "../util/format.js";
+import { formatTime, formatFull, formatDay, dayKey, truncate, formatLastSeen } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { toast, toastError } from "./toast.js";
 import { confirmDialog } from "./dialogs.js";
@@ -33,10 +33,11 @@ const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "
 const GROUP_WITHIN = 7 * 60 * 1000; // ms: consecutive messages of one sender form a group
 
 export class Timeline {
-  constructor(client, { onReply, focusComposer, openRoom }) {
+  constructor(client, { onReply, onThread, focusComposer, openRoom }) {
     this.client = client;
     this.openRoom = openRoom;
     this.onReply = onReply;
+    this.onThread = onThread; // (msg): opens the message's thread
     this.focusComposer = focusComposer;
     this.room = null;
     this.rows = new Map(); // key -> {el, sig}
@@ -80,6 +81,7 @@ export class Timeline {
     this.stuck = true;
     this.jump.hidden = true;
     if (!room) return;
+    this.client.loadThreads(room);
     this.update();
     this.scrollToBottom();
     // Many unread messages: open at the first of them, like Element; the
@@ -301,7 +303,9 @@ export class Timeline {
       const editing = this.editing === msg.seq;
       const canDelete = msg.sender_id === me || (room.kind === "group" && (room.role === "owner" || room.role === "admin"));
       const highlight = msg.seq === this.highlightSeq;
-      const sig = [it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
+      const th = msg.thread?.reply_count ? room.threads.get(msg.seq) : null;
+      const threadSig = msg.thread ? `${msg.thread.reply_count}:${msg.thread.last_reply_seq}:${th?.unread || 0}:${formatLastSeen(parseTime(msg.thread.last_reply_at))}` : "";
+      const sig = [threadSig, it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
         msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0, msg.text.includes("#") ? roomNames() : ""].join("\u0000");
       rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete, highlight }) });
       prev = { msg, at };
@@ -417,12 +421,14 @@ export class Timeline {
         }, h("span.reaction-emoji", emojify(r.emoji)), h("span.reaction-count", String(r.users.length)));
       })));
     }
+    if (msg.thread?.reply_count && !editing) body.appendChild(threadSummary(msg, c.thread(this.room, msg.seq)));
     el.appendChild(gutter);
     el.appendChild(body);
     if (!msg.deleted && !editing) {
       el.appendChild(h("div.msg-actions", { role: "toolbar", "aria-label": "Message actions" },
         actionButton("smile", "Add reaction", "picker"),
         actionButton("reply", "Reply", "reply"),
+        this.onThread ? actionButton("chat", "Reply in thread", "thread") : null,
         mine ? actionButton("edit", "Edit", "edit") : null,
         canDelete ? actionButton("trash", "Delete", "delete", "danger") : null));
     }
@@ -600,6 +606,9 @@ export class Timeline {
     switch (btn.dataset.action) {
       case "reply":
         if (msg) this.onReply(msg);
+        break;
+      case "thread":
+        if (msg) this.onThread?.(msg);
         break;
       case "edit":
         if (msg) this.startEdit(seq);
@@ -802,6 +811,19 @@ export class Timeline {
     else picker.remove();
     document.removeEventListener("mousedown", this.pickerOutside);
   }
+}
+
+/** "3 replies · last reply 5 minutes ago" under a thread's root, with its unread count. */
+export function threadSummary(msg, t) {
+  const n = msg.thread.reply_count;
+  const last = parseTime(msg.thread.last_reply_at);
+  const unread = t?.unread || 0;
+  const label = `${n} ${n === 1 ? "reply" : "replies"}` + (unread ? `, ${unread} unread` : "");
+  return h("button.thread-summary" + (unread ? ".unread" : ""), { type: "button", dataset: { action: "thread" }, "aria-label": "Open thread: " + label },
+    icon("chat"),
+    h("span.thread-count", `${n} ${n === 1 ? "reply" : "replies"}`),
+    last ? h("span.thread-last.muted", " · last reply " + formatLastSeen(last)) : null,
+    unread ? h("span.thread-unread", { title: `${unread} unread` }, String(unread)) : null);
 }
 
 function actionButton(name, label, action, cls = "") {
