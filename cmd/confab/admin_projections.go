@@ -137,8 +137,8 @@ func (m *Main) projectionsStatus(ctx context.Context, c *cli.Command) error {
 		fmt.Fprintf(w, "%s\t%d\n", t.Table, t.Rows)
 	}
 	if s := st.Shadow; s != nil {
-		fmt.Fprintf(w, "\nshadow rebuild of %s: at %s, %d events applied, started %s, last progress %s ago\n",
-			st.Name, s.Position, s.Events, s.StartedAt.Format(time.RFC3339), time.Since(s.UpdatedAt).Round(time.Second))
+		fmt.Fprintf(w, "\nshadow rebuild of %s: at %s, %s applied, started %s, last progress %s ago\n",
+			st.Name, s.Position, count(s.Events, "event", "events"), s.StartedAt.Format(time.RFC3339), time.Since(s.UpdatedAt).Round(time.Second))
 		fmt.Fprintf(w, "(if no rebuild runs, `confab projections rebuild %s` resumes it)\n", st.Name)
 	}
 	return w.Flush()
@@ -252,7 +252,7 @@ func (m *Main) rebuild(ctx context.Context, c *cli.Command, a *admin, p *project
 	if res.Resumed {
 		how = fmt.Sprintf("resumed at %s", res.From)
 	}
-	fmt.Fprintf(m.Stdout, "%s: %s, %d events read; swapped in at %s\n", name, how, res.Read, res.Position)
+	fmt.Fprintf(m.Stdout, "%s: %s, %s read; swapped in at %s\n", name, how, count(res.Read, "event", "events"), res.Position)
 	return nil
 }
 
@@ -263,7 +263,7 @@ func (m *Main) printDiffs(name string, diffs []projections.TableDiff) {
 		fmt.Fprintf(m.Stdout, "%s: verified: the rebuilt rows equal the live ones\n", name)
 		return
 	}
-	fmt.Fprintf(m.Stdout, "%s: the rebuilt rows differ from the live ones in %d tables:\n", name, len(diffs))
+	fmt.Fprintf(m.Stdout, "%s: the rebuilt rows differ from the live ones in %s:\n", name, count(len(diffs), "table", "tables"))
 	for _, d := range diffs {
 		fmt.Fprintf(m.Stdout, "  %s: %d live rows, %d rebuilt; %d only live, %d only rebuilt\n", d.Table, d.LiveRows, d.RebuiltRows, d.OnlyLive, d.OnlyRebuilt)
 		for _, r := range d.OnlyLiveEx {
