@@ -1012,7 +1012,21 @@ export class Client extends Emitter {
   scheduleRead(room) {
     clearTimeout(room.readTimer);
     // Still reading when it fires? The tab may have been hidden meanwhile.
-    room.readTimer = setTimeout(() => { if (this.isReading(room)) this.markRead(room); }, 300);
+    room.readTimer = setTimeout(() => {
+      room.readTimer = null;
+      if (this.isReading(room)) this.markRead(room);
+    }, 300);
+  }
+
+  /**
+   * The user leaves room (another room, a reload): a read scheduled while
+   * they were reading it is sent now, so the messages they saw stay read.
+   */
+  flushRead(room) {
+    if (!room?.readTimer) return;
+    clearTimeout(room.readTimer);
+    room.readTimer = null;
+    this.markRead(room);
   }
 
   markRead(room) {

@@ -218,11 +218,13 @@ export class App {
       }
     };
     this.onOnline = () => this.socket.retryNow();
+    this.onPageHide = () => c.flushRead(this.shownRoom);
     this.onKey = (e) => this.#onKey(e);
     this.onNarrow = () => { this.closeDrawers(); this.#renderHeader(); };
     window.addEventListener("popstate", this.onPop);
     document.addEventListener("visibilitychange", this.onVisibility);
     window.addEventListener("online", this.onOnline);
+    window.addEventListener("pagehide", this.onPageHide);
     document.addEventListener("keydown", this.onKey);
     NARROW.addEventListener("change", this.onNarrow);
     this.bannerTimer = setInterval(() => { if (!this.banner.hidden) this.#renderBanner(); }, 500);
@@ -233,6 +235,7 @@ export class App {
     window.removeEventListener("popstate", this.onPop);
     document.removeEventListener("visibilitychange", this.onVisibility);
     window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("pagehide", this.onPageHide);
     document.removeEventListener("keydown", this.onKey);
     NARROW.removeEventListener("change", this.onNarrow);
     clearInterval(this.bannerTimer);
@@ -391,6 +394,7 @@ export class App {
     this.roomView.hidden = !room;
     this.shell.classList.toggle("no-room", !room);
     if (room !== this.shownRoom) {
+      c.flushRead(this.shownRoom);
       this.shownRoom = room;
       if (room) {
         localStorage.setItem(LAST_ROOM, room.id);
