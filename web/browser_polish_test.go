@@ -69,3 +69,40 @@ func TestReadAfterQuickRoomSwitch(t *testing.T) {
 		bob.fatalf("the DM shows as unread after the reload")
 	}
 }
+
+// TestPresenceUnknownWhileDisconnected: while bob's socket is down his
+// member list shows no one online (presence unknown, "Reconnecting…"),
+// and once it is back it shows what changed meanwhile: alice left.
+func TestPresenceUnknownWhileDisconnected(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	p := startProxy(t, srv.Addr)
+	alice := newBrowser(t, "alice")
+	alice.open(srv.URL)
+	alice.signUp("alice", "correct horse")
+	code := alice.createRoom("Lobby")
+	bob := newBrowser(t, "bob")
+	bob.open(p.URL())
+	bob.signUp("bob", "correct horse")
+	bob.joinRoom(code, "Lobby")
+	const aliceOnline = `[...document.querySelectorAll("#members-online .member")].some((m) => m.dataset.username === "alice")`
+	bob.waitJS("bob sees alice online", aliceOnline)
+
+	p.Cut()
+	bob.waitJS("bob's member list says presence is unknown", `document.querySelector("#member-list").dataset.presence === "unknown"
+		&& !document.querySelector("#members-stale").hidden && /connecting/i.test(document.querySelector("#members-stale").textContent)
+		&& document.querySelector("#members-online").hidden
+		&& [...document.querySelectorAll("#members-offline .member")].map((m) => m.dataset.status).join() === "unknown,unknown"
+		&& !document.querySelector('.presence-dot[data-status="online"]')`)
+	if got := eval[string](bob, `document.querySelector("#members-offline h3").textContent`); got != "Members — 2" {
+		t.Errorf("the list's heading while disconnected is %q, want %q", got, "Members — 2")
+	}
+
+	alice.Close() // alice goes offline while bob cannot hear it
+	p.Restore()
+	bob.waitJS("once reconnected, bob sees alice offline", `document.querySelector("#member-list").dataset.presence === "live"
+		&& document.querySelector("#members-stale").hidden
+		&& [...document.querySelectorAll("#members-offline .member")].some((m) => m.dataset.username === "alice" && m.dataset.status === "offline" && /last seen/.test(m.textContent))
+		&& [...document.querySelectorAll("#members-online .member")].some((m) => m.dataset.username === "bob")`)
+}

@@ -197,7 +197,7 @@ export class App {
       c.on("typing", (id) => { if (active(id)) this.invalidate("typing"); }),
       c.on("conn", (s) => {
         if (s === "online") this.everOnline = true;
-        this.invalidate("banner", "sidebar", "timeline");
+        this.invalidate("banner", "sidebar", "timeline", "members", "header");
         if (s === "online" && this.pendingJoin) this.#joinFromLink();
       }),
       c.on("removed", (room, why) => {
@@ -460,8 +460,9 @@ export class App {
     this.titleText.textContent = name;
     if (room.kind === "dm") {
       const peer = c.users.get(room.dmPeerId) || { id: room.dmPeerId, username: name };
-      this.titleIcon.replaceChildren(h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: peer.status || "offline" } })));
-      this.titleSub.textContent = peer.status === "online" ? "online" : peer.last_seen ? "last seen " + formatLastSeen(parseTime(peer.last_seen)) : "offline";
+      const status = c.presence(peer);
+      this.titleIcon.replaceChildren(h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status } })));
+      this.titleSub.textContent = status === "unknown" ? "connecting…" : status === "online" ? "online" : peer.last_seen ? "last seen " + formatLastSeen(parseTime(peer.last_seen)) : "offline";
     } else {
       this.titleIcon.replaceChildren(icon("hash"));
       const n = room.members.size;

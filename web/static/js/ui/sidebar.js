@@ -76,7 +76,7 @@ export class Sidebar {
     const unread = room.unread > 0 && !active;
     return {
       key: room.id,
-      sig: [active, unread ? room.unread : 0, name, room.kind, peer?.status || ""].join("|"),
+      sig: [active, unread ? room.unread : 0, name, room.kind, peer ? c.presence(peer) : ""].join("|"),
       make: () => {
         const a = h("a.room-link", {
           href: "/r/" + room.id,
@@ -95,7 +95,7 @@ export class Sidebar {
         if (active) a.setAttribute("aria-current", "page");
         else a.removeAttribute("aria-current");
         const lead = peer
-          ? h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: peer.status || "offline" } }))
+          ? h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: c.presence(peer) } }))
           : h("span.room-icon", icon("hash"));
         a.replaceChildren(lead, h("span.room-name", name));
         if (unread) a.appendChild(h("span.badge", { "aria-label": `${room.unread} unread` }, room.unread > 99 ? "99+" : String(room.unread)));
