@@ -1,9 +1,14 @@
 package web_test
 
 import (
+	"encoding/json"
+	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 )
 
 // Tests of small fixes (issue 16): each fails without its fix.
@@ -105,4 +110,90 @@ func TestPresenceUnknownWhileDisconnected(t *testing.T) {
 		&& document.querySelector("#members-stale").hidden
 		&& [...document.querySelectorAll("#members-offline .member")].some((m) => m.dataset.username === "alice" && m.dataset.status === "offline" && /last seen/.test(m.textContent))
 		&& [...document.querySelectorAll("#members-online .member")].some((m) => m.dataset.username === "bob")`)
+}
+
+// wsBot is a bot's WebSocket: it sends request frames and waits for
+// their answers.
+type wsBot struct {
+	t    *testing.T
+	conn *websocket.Conn
+	n    int
+}
+
+func dialBot(t *testing.T, srv *server, token string) *wsBot {
+	t.Helper()
+	h := http.Header{"Authorization": {"Bearer " + token}}
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/api/v1/ws", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &wsBot{t: t, conn: conn}
+}
+
+// request sends a frame and waits for its ack.
+func (b *wsBot) request(frame map[string]any) {
+	b.t.Helper()
+	b.n++
+	id := "r" + strconv.Itoa(b.n)
+	frame["id"] = id
+	if err := b.conn.WriteJSON(frame); err != nil {
+		b.t.Fatal(err)
+	}
+	b.conn.SetReadDeadline(time.Now().Add(waitTimeout))
+	for {
+		_, data, err := b.conn.ReadMessage()
+		if err != nil {
+			b.t.Fatalf("waiting for the answer to %v: %v", frame, err)
+		}
+		var f struct{ Type, ID, Code, Message string }
+		json.Unmarshal(data, &f)
+		if f.ID != id {
+			continue
+		}
+		if f.Type != "ack" {
+			b.t.Fatalf("%v: %s", frame, data)
+		}
+		return
+	}
+}
+
+// TestCallIsOneTimelineLine: a call shows as one line in the timeline,
+// updated as people join and leave, not a line per join and leave.
+func TestCallIsOneTimelineLine(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	alice := signUpAPI(t, srv, "alice")
+	bob := signUpAPI(t, srv, "bob")
+	carolTok := signUpAPI(t, srv, "carol")
+	room := srv.api(t, alice, "POST", "/rooms", map[string]any{"name": "Standup"})["room"].(map[string]any)
+	roomID := room["id"].(string)
+	srv.api(t, bob, "POST", "/rooms/join", map[string]any{"invite_code": room["invite_code"]})
+	srv.api(t, carolTok, "POST", "/rooms/join", map[string]any{"invite_code": room["invite_code"]})
+
+	carol := newBrowser(t, "carol")
+	carol.openSignedIn(srv.URL, carolTok, roomID)
+	carol.waitJS("the room shows", `document.querySelector("#room-title")?.textContent === "Standup"`)
+
+	callLines := `[...document.querySelectorAll('#timeline .sys[data-event^="call"]')]`
+	oneLine := func(what, re string) {
+		t.Helper()
+		carol.waitJS(what, `(() => { const l = `+callLines+`; return l.length === 1 && new RegExp(`+jsString(re)+`).test(l[0].textContent); })()`)
+	}
+	a := dialBot(t, srv, alice)
+	a.request(map[string]any{"type": "call.join", "room_id": roomID})
+	oneLine("the call's line says alice started it", `^Call started by alice · 1 joined · 1 in the call`)
+	b := dialBot(t, srv, bob)
+	b.request(map[string]any{"type": "call.join", "room_id": roomID})
+	oneLine("the same line counts bob", `^Call started by alice · 2 joined · 2 in the call`)
+	b.request(map[string]any{"type": "call.leave", "room_id": roomID})
+	oneLine("the same line says bob left", `^Call started by alice · 2 joined · 1 in the call`)
+	a.request(map[string]any{"type": "call.leave", "room_id": roomID})
+	oneLine("the call ended: the line sums it up", `^Call started by alice · 2 joined · ended after \d+ s`)
+
+	// After a reload, from history: the same one line.
+	carol.do(chromedp.Reload())
+	carol.waitJS("the room shows again", `document.querySelector("#room-title")?.textContent === "Standup"`)
+	oneLine("after a reload the call is one line", `^Call started by alice · 2 joined · ended after \d+ s`)
 }
