@@ -197,3 +197,40 @@ func TestCallIsOneTimelineLine(t *testing.T) {
 	carol.waitJS("the room shows again", `document.querySelector("#room-title")?.textContent === "Standup"`)
 	oneLine("after a reload the call is one line", `^Call started by alice · 2 joined · ended after \d+ s`)
 }
+
+// TestToastCoversNothing: the "You joined" toast covers neither the
+// composer nor the room header, at 1280 px and at 390 px.
+func TestToastCoversNothing(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	alice := signUpAPI(t, srv, "alice")
+	bob := newBrowser(t, "bob")
+	bob.open(srv.URL)
+	bob.signUp("bob", "correct horse")
+	for i, width := range []int64{1280, 390} {
+		name := "Room " + strconv.Itoa(i)
+		code := srv.api(t, alice, "POST", "/rooms", map[string]any{"name": name})["room"].(map[string]any)["invite_code"].(string)
+		bob.do(chromedp.EmulateViewport(width, 844))
+		bob.open(srv.URL + "/join/" + code)
+		bob.waitJS("the joined room opens", `document.querySelector("#room-title")?.textContent === `+jsString(name))
+		bob.waitJS("the toast shows", `[...document.querySelectorAll(".toast")].some((e) => e.textContent.includes("You joined"))`)
+		type rect struct{ Top, Bottom, Left, Right float64 }
+		r := eval[map[string]rect](bob, `(() => {
+			const r = (e) => { const b = e.getBoundingClientRect(); return {top: b.top, bottom: b.bottom, left: b.left, right: b.right}; };
+			return {toast: r([...document.querySelectorAll(".toast")].find((e) => e.textContent.includes("You joined"))),
+				composer: r(document.querySelector("#composer")), header: r(document.querySelector("#room-header"))};
+		})()`)
+		overlaps := func(a, b rect) bool {
+			return a.Left < b.Right && b.Left < a.Right && a.Top < b.Bottom && b.Top < a.Bottom
+		}
+		for _, other := range []string{"composer", "header"} {
+			if overlaps(r["toast"], r[other]) {
+				t.Errorf("at %d px the toast %+v covers the %s %+v", width, r["toast"], other, r[other])
+			}
+		}
+		if r["toast"].Left < 0 || r["toast"].Right > float64(width) {
+			t.Errorf("at %d px the toast %+v does not fit the screen", width, r["toast"])
+		}
+	}
+}
