@@ -234,3 +234,34 @@ func TestToastCoversNothing(t *testing.T) {
 		}
 	}
 }
+
+// visibleCreateJS lists the visible controls that create a room, by their
+// text or accessible name.
+const visibleCreateJS = `[...document.querySelectorAll("button, a")].filter((e) => {
+	const r = e.getBoundingClientRect();
+	if (!e.offsetParent || r.width === 0 || r.right <= 0 || r.left >= innerWidth || r.bottom <= 0 || r.top >= innerHeight) return false;
+	return /create (a )?room/i.test((e.getAttribute("aria-label") || "") + " " + e.textContent);
+}).map((e) => e.id || e.className)`
+
+// TestCreateRoomOnce: the empty home page offers "Create a room" once (its
+// card), at 1280 px and 390 px; in a room the sidebar offers it, once.
+func TestCreateRoomOnce(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	b := newBrowser(t, "alice")
+	b.open(srv.URL)
+	b.signUp("alice", "correct horse")
+	b.waitJS("the home page shows its cards", `document.querySelector("#welcome-create")?.offsetParent`)
+	for _, width := range []int64{1280, 390} {
+		b.do(chromedp.EmulateViewport(width, 844))
+		if got := eval[[]string](b, visibleCreateJS); len(got) != 1 || got[0] != "welcome-create" {
+			t.Errorf("at %d px the empty home page offers to create a room %d times: %q", width, len(got), got)
+		}
+	}
+	b.do(chromedp.EmulateViewport(1280, 800))
+	b.createRoom("General")
+	if got := eval[[]string](b, visibleCreateJS); len(got) != 1 || got[0] != "create-room" {
+		t.Errorf("in a room, the page offers to create a room %d times: %q", len(got), got)
+	}
+}

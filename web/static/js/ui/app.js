@@ -393,6 +393,8 @@ export class App {
     this.welcome.hidden = !!room;
     this.roomView.hidden = !room;
     this.shell.classList.toggle("no-room", !room);
+    // Home: its cards offer creating and joining, so the sidebar does not too.
+    this.shell.classList.toggle("home", !id);
     if (room !== this.shownRoom) {
       c.flushRead(this.shownRoom);
       this.shownRoom = room;
@@ -434,8 +436,8 @@ export class App {
       h("h2", "Welcome, ", h("bdi", me.username), "!"),
       h("p.muted", c.rooms.size ? "Pick a room on the left, or start something new." : "Create a room and share its invite code, or join one a friend shared with you."),
       h("div.welcome-cards",
-        h("button.welcome-card", { type: "button", onclick: () => this.createRoomDialog() }, icon("hash"), h("strong", "Create a room"), h("span.muted", "A place for your group to talk.")),
-        h("button.welcome-card", { type: "button", onclick: () => this.joinDialog() }, icon("key"), h("strong", "Join with a code"), h("span.muted", "Got an invite code? Enter it here.")),
+        h("button.welcome-card", { type: "button", id: "welcome-create", onclick: () => this.createRoomDialog() }, icon("hash"), h("strong", "Create a room"), h("span.muted", "A place for your group to talk.")),
+        h("button.welcome-card", { type: "button", id: "welcome-join", onclick: () => this.joinDialog() }, icon("key"), h("strong", "Join with a code"), h("span.muted", "Got an invite code? Enter it here.")),
         h("button.welcome-card", { type: "button", onclick: () => this.dmDialog() }, icon("at"), h("strong", "Message someone"), h("span.muted", "Start a direct message by username.")))));
   }
 
