@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,5 +264,50 @@ func TestCreateRoomOnce(t *testing.T) {
 	b.createRoom("General")
 	if got := eval[[]string](b, visibleCreateJS); len(got) != 1 || got[0] != "create-room" {
 		t.Errorf("in a room, the page offers to create a room %d times: %q", len(got), got)
+	}
+}
+
+// hashIconJS finds the "#" icon (its SVG path) in the elements sel selects.
+func hashIconJS(sel string) string {
+	return `[...document.querySelectorAll(` + jsString(sel) + `)].some((e) => [...e.querySelectorAll("svg path")].some((p) => p.getAttribute("d") === "M5 9h14M4 15h14M10 3 8 21M16 3l-2 18"))`
+}
+
+// TestDMHasNoHash: a DM shows the peer's avatar or "@", never "#": in the
+// sidebar, the header, the timeline's first lines, the composer and the
+// tab title.
+func TestDMHasNoHash(t *testing.T) {
+	chromiumPath(t)
+	t.Parallel()
+	srv := startServer(t)
+	alice := signUpAPI(t, srv, "alice")
+	bobTok := signUpAPI(t, srv, "bob")
+	bobID := srv.api(t, bobTok, "GET", "/me", nil)["user"].(map[string]any)["id"].(string)
+	srv.api(t, bobTok, "POST", "/rooms", map[string]string{"name": "General"})
+	dm := srv.api(t, alice, "POST", "/dms", map[string]string{"user_id": bobID})["room"].(map[string]any)["id"].(string)
+	srv.api(t, alice, "POST", "/rooms/"+dm+"/messages", map[string]any{"client_msg_id": "m1", "text": "hi bob"})
+
+	bob := newBrowser(t, "bob")
+	bob.open(srv.URL)
+	bob.waitJS("the sign-in form shows", `document.querySelector("#auth-form")`)
+	bob.fillAuth("bob", "correct horse")
+	bob.waitJS("the DM is listed", `document.querySelector("#dm-list .room-link")`)
+	if !eval[bool](bob, hashIconJS("#room-list .room-link")) {
+		t.Fatal("the test's # icon is not the one group rooms show: the test checks nothing")
+	}
+	bob.do(chromedp.Click(chromedp.CSS("#dm-list .room-link")))
+	bob.waitMessage("hi bob")
+	bob.waitJS("the DM's first line shows", `document.querySelector('#timeline .sys[data-event="room.created"]')`)
+	for _, where := range []string{"#dm-list", "#room-header", "#timeline"} {
+		if eval[bool](bob, hashIconJS(where)) {
+			t.Errorf("the DM shows a # icon in %s", where)
+		}
+	}
+	if !eval[bool](bob, `!!document.querySelector('#timeline .sys[data-event="room.created"] svg path')`) {
+		t.Error("the DM's first line has no icon")
+	}
+	got := eval[map[string]string](bob, `({title: document.title.replace(/[\u2068\u2069]/g, "").replace(/^\(\d+\) /, ""), placeholder: document.querySelector("#composer-input").placeholder,
+		start: document.querySelector("#timeline .tl-start")?.textContent || ""})`)
+	if got["title"] != "@alice · confab" || got["placeholder"] != "Message @alice" || strings.Contains(got["start"], "#") {
+		t.Errorf("the DM reads: %q", got)
 	}
 }

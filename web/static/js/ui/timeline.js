@@ -329,7 +329,7 @@ export class Timeline {
     let parts;
     switch (it.event) {
       case "room.created":
-        ico = "hash";
+        ico = d.kind === "dm" ? "at" : "hash";
         parts = d.kind === "dm" ? ["Direct messages started"] : [who(d.owner_id), " created the room ", h("strong", d.name || "")];
         break;
       case "member.joined": ico = "door"; parts = [who(d.user_id), " joined the room"]; break;
