@@ -624,7 +624,7 @@ func (b *browser) clear(sel string) {
 // createRoom creates a room and returns the invite code the UI shows.
 func (b *browser) createRoom(name string) string {
 	b.t.Helper()
-	b.do(chromedp.Click(chromedp.ID("create-room")))
+	b.clickAction("create-room", "welcome-create")
 	b.waitJS("the create-room dialog opens", `document.querySelector("#create-room-name")`)
 	b.do(chromedp.SendKeys(chromedp.ID("create-room-name"), name+kb.Enter))
 	b.waitJS("the room opens", `document.querySelector("#room-title")?.textContent === `+jsString(name))
@@ -635,9 +635,18 @@ func (b *browser) createRoom(name string) string {
 	return code
 }
 
+// clickAction clicks the sidebar's button with ID sidebar, or on the home
+// page (where the sidebar leaves them to the cards) the card with ID home.
+func (b *browser) clickAction(sidebar, home string) {
+	b.t.Helper()
+	js := `document.querySelector("#` + sidebar + `")?.offsetParent ? "` + sidebar + `" : document.querySelector("#` + home + `")?.offsetParent ? "` + home + `" : ""`
+	b.waitJS("#"+sidebar+" or #"+home+" shows", js)
+	b.do(chromedp.Click(chromedp.ID(eval[string](b, js))))
+}
+
 func (b *browser) joinRoom(code, wantTitle string) {
 	b.t.Helper()
-	b.do(chromedp.Click(chromedp.ID("join-room")))
+	b.clickAction("join-room", "welcome-join")
 	b.waitJS("the join dialog opens", `document.querySelector("#join-code")`)
 	b.do(chromedp.SendKeys(chromedp.ID("join-code"), code+kb.Enter))
 	b.waitJS("the joined room opens", `document.querySelector("#room-title")?.textContent === `+jsString(wantTitle))

@@ -66,7 +66,8 @@
 //	ui/app.js         layout, routing, room header, connection banner, dialogs
 //	ui/auth.js        sign in / sign up
 //	ui/sidebar.js     rooms and DMs with unread badges, the user's panel
-//	ui/timeline.js    messages and system lines, keyed rendering, paging,
+//	ui/timeline.js    messages and system lines (one per call, updated as
+//	                  people join and leave), keyed rendering, paging,
 //	                  jumping to a message (jumpTo); keyboard: the messages
 //	                  are one tab stop (roving tabindex), ↑/↓ Home/End
 //	                  PgUp/PgDn move, Enter/R reply, E edit, + react,
@@ -84,8 +85,10 @@
 //	ui/search.js      the search panel (Ctrl+F, the header's button):
 //	                  GET /search, newest first, the query's terms in <mark>,
 //	                  "Load more" with next_cursor, "this room only" (room_id)
-//	ui/members.js     members with presence and "last seen", member actions
+//	ui/members.js     members with presence and "last seen" (presence
+//	                  shows as unknown while the socket is down), member actions
 //	ui/dialogs.js     modal dialogs on <dialog>; ui/toast.js: short notices
+//	                  at the top, below the room header
 //	ui/emoji-picker.js the emoji picker (import() on first use: the
 //	                  composer's emoji button, a message's "More emoji…"):
 //	                  search, groups as tabs, recently used (localStorage),
@@ -143,12 +146,16 @@
 // directory, and drives headless Chromium (one fresh profile per browser)
 // with chromedp. It fails on any uncaught exception, console.error or
 // JavaScript dialog. Chromium missing: the tests skip, or fail with CI=true.
-// A passing run writes docs/screenshots/signin.png and chat.png.
+// A passing test keeps its screenshots (signin.png, chat.png, ...) in its
+// artifact directory (go test -artifacts); only -update-screenshots
+// (make screenshots) writes them over docs/screenshots: the suite never
+// writes tracked files.
 // browser_files_test.go drops an image and a file on the timeline (a
 // synthesized drop with a DataTransfer of Files), sees the thumbnail in the
 // other browser, the viewer, an edit that takes a file off, and finds an
 // old message by search and jumps to it, at 1280 px and at 390 px (the
-// panel full screen); it writes files.png, viewer.png and search.png.
+// panel full screen); its screenshots are files.png, viewer.png and
+// search.png.
 // browser_layout_test.go checks long names truncate and user text is
 // isolated; browser_assets_test.go counts the bytes Chromium transfers;
 // assets_test.go fetches the client over HTTP as a browser would.
@@ -157,4 +164,8 @@
 // checks the other browser shows Twemoji images; emoji_test.go checks the
 // emoji handler's headers and 404s, and that every emoji and shortcode of
 // data.json has its image and is a reaction the server accepts.
+// browser_polish_test.go holds the tests of small fixes: a read sent when
+// the user leaves a room, presence unknown while disconnected, a call as
+// one timeline line, toasts that cover nothing, one "Create a room" on
+// the home page, no "#" in DMs.
 package web

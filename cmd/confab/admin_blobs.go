@@ -58,7 +58,7 @@ func blobsExportCommand(m *Main) *cli.Command {
 				n++
 				return nil
 			})
-			fmt.Fprintf(m.Stderr, "exported %d blobs (%d there already) to %s\n", n, skipped, dir)
+			fmt.Fprintf(m.Stderr, "exported %s (%d there already) to %s\n", count(n, "blob", "blobs"), skipped, dir)
 			return err
 		},
 	}
@@ -133,7 +133,7 @@ func blobsImportCommand(m *Main) *cli.Command {
 				}
 				n++
 			}
-			fmt.Fprintf(m.Stderr, "imported %d blobs\n", n)
+			fmt.Fprintf(m.Stderr, "imported %s\n", count(n, "blob", "blobs"))
 			return nil
 		},
 	}

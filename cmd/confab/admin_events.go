@@ -327,7 +327,7 @@ func (m *Main) eventsExport(ctx context.Context, c *cli.Command) error {
 		return fmt.Errorf("export: write: %w", err)
 	}
 	prog.finish()
-	fmt.Fprintf(m.Stderr, "export: %d events of %d streams, up to %s\n", n, len(streams), head)
+	fmt.Fprintf(m.Stderr, "export: %s of %s, up to %s\n", count(n, "event", "events"), count(len(streams), "stream", "streams"), head)
 	return nil
 }
 

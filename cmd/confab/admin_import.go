@@ -287,11 +287,11 @@ func (m *Main) eventsImport(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stderr, "import: the export holds %d events of %d streams\n", ck.events, len(ck.streams))
+	fmt.Fprintf(m.Stderr, "import: the export holds %s of %s\n", count(ck.events, "event", "events"), count(len(ck.streams), "stream", "streams"))
 
 	a, err := m.openAdmin(ctx, c, !c.Bool("dry-run"))
 	if errors.Is(err, errNoStore) {
-		fmt.Fprintf(m.Stdout, "import: dry run: the export is valid; %d events would be appended to a new store\n", ck.events)
+		fmt.Fprintf(m.Stdout, "import: dry run: the export is valid; %s would be appended to a new store\n", count(ck.events, "event", "events"))
 		return nil
 	}
 	if err != nil {
@@ -339,10 +339,10 @@ func (m *Main) eventsImport(ctx context.Context, c *cli.Command) error {
 		}
 	}
 	if present > 0 {
-		fmt.Fprintf(m.Stderr, "import: %d events are in the store already (an earlier import); going on after them\n", present)
+		fmt.Fprintf(m.Stderr, "import: %s in the store already (an earlier import); going on after them\n", count(present, "event is", "events are"))
 	}
 	if c.Bool("dry-run") {
-		fmt.Fprintf(m.Stdout, "import: dry run: the export is valid; %d events would be appended\n", ck.events-present)
+		fmt.Fprintf(m.Stdout, "import: dry run: the export is valid; %s would be appended\n", count(ck.events-present, "event", "events"))
 		return nil
 	}
 
@@ -428,9 +428,9 @@ func (m *Main) eventsImport(ctx context.Context, c *cli.Command) error {
 	prog.set(appended.Load(), total)
 	prog.finish()
 	if err != nil {
-		return fmt.Errorf("%w\nimport: %d events were appended before it stopped; run the same import again to go on", err, appended.Load())
+		return fmt.Errorf("%w\nimport: %s appended before it stopped; run the same import again to go on", err, count(appended.Load(), "event was", "events were"))
 	}
-	fmt.Fprintf(m.Stdout, "import: appended %d events (%d were there already) to the %s store\n", appended.Load(), present, a.where)
+	fmt.Fprintf(m.Stdout, "import: appended %s (%s there already) to the %s store\n", count(appended.Load(), "event", "events"), count(present, "was", "were"), a.where)
 	fmt.Fprintln(m.Stderr, "import: the read models follow the log: rebuild them with `confab projections rebuild --all`, or start the server, which catches up from their checkpoint")
 	return nil
 }

@@ -14,8 +14,15 @@ import (
 // line when its stderr is not a terminal.
 const progressInterval = 2 * time.Second
 
+// barThrottle is how often the bar redraws at most.
+var barThrottle = 100 * time.Millisecond
+
+// rateAfter is how long progress runs before it shows a rate: over the
+// first moments a rate says little (and the bar's own read "0 events/hr").
+const rateAfter = 500 * time.Millisecond
+
 // progress reports how far a long command is: a progress bar with
-// events/s and ETA when w is a terminal, else a line every interval (and
+// events/s and ETA when w is a terminal ("—" until a rate is known), else a line every interval (and
 // one at the end), so that logs of scripted runs show progress too.
 type progress struct {
 	w        io.Writer
@@ -43,10 +50,10 @@ func newProgressBar(w io.Writer, label string, interval time.Duration, bar bool)
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(label),
 			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("events"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
+			// The bar's own rate and ETA are left out: on the first frames
+			// they read "0 events/hr" and "0s". barText shows ours.
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionThrottle(barThrottle),
 			progressbar.OptionFullWidth(),
 			progressbar.OptionClearOnFinish(),
 		)
@@ -59,10 +66,12 @@ func (p *progress) update(done, total int64) {
 	total = max(total, done)
 	p.done = done
 	if p.bar != nil {
-		if total != p.total {
+		changed := total != p.total
+		p.total = total
+		p.bar.Describe(p.barText(time.Now()))
+		if changed {
 			p.bar.ChangeMax64(total)
 		}
-		p.total = total
 		p.bar.Set64(done)
 		return
 	}
@@ -82,6 +91,37 @@ func (p *progress) set(done, total int64) {
 	}
 }
 
+// rate is the events per second so far, and whether it is known yet.
+func (p *progress) rate(now time.Time) (float64, bool) {
+	elapsed := now.Sub(p.start)
+	if elapsed < rateAfter || p.done == 0 {
+		return 0, false
+	}
+	return float64(p.done) / elapsed.Seconds(), true
+}
+
+// eta is the time left at rate, or "" if it is not known.
+func (p *progress) eta(rate float64) string {
+	if rate <= 0 || p.total <= p.done {
+		return ""
+	}
+	return time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second).String()
+}
+
+// barText is the bar's description: the label, events/s and ETA, with
+// "—" for a rate not known yet.
+func (p *progress) barText(now time.Time) string {
+	rate, ok := p.rate(now)
+	if !ok {
+		return p.label + " · — events/s"
+	}
+	s := fmt.Sprintf("%s · %.0f events/s", p.label, rate)
+	if eta := p.eta(rate); eta != "" {
+		s += " · ETA " + eta
+	}
+	return s
+}
+
 // line describes the progress at now.
 func (p *progress) line(now time.Time) string {
 	elapsed := now.Sub(p.start)
@@ -96,9 +136,8 @@ func (p *progress) line(now time.Time) string {
 		s += " events"
 	}
 	s += fmt.Sprintf(", %.0f events/s", rate)
-	if rate > 0 && p.total > p.done {
-		eta := time.Duration(float64(p.total-p.done) / rate * float64(time.Second))
-		s += ", ETA " + eta.Round(time.Second).String()
+	if eta := p.eta(rate); eta != "" {
+		s += ", ETA " + eta
 	}
 	return s
 }

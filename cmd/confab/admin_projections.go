@@ -54,9 +54,12 @@ func (m *Main) projectionsCommand() *cli.Command {
 
 // statusJSON is the JSON form of projections status.
 type statusJSON struct {
-	Store       string           `json:"store"`
-	Head        string           `json:"head"`
-	Projections []projectionJSON `json:"projections"`
+	Store string `json:"store"`
+	Head  string `json:"head"`
+	// PositionFormat says what the two numbers of a position
+	// ("733/619") are in this store.
+	PositionFormat string           `json:"position_format"`
+	Projections    []projectionJSON `json:"projections"`
 }
 
 type projectionJSON struct {
@@ -108,7 +111,7 @@ func (m *Main) projectionsStatus(ctx context.Context, c *cli.Command) error {
 	case st.Shadow != nil:
 		state = "live, shadow rebuild under way or interrupted"
 	}
-	out := statusJSON{Store: a.where, Head: head.String()}
+	out := statusJSON{Store: a.where, Head: head.String(), PositionFormat: a.positionFormat()}
 	pj := projectionJSON{Name: st.Name, Checkpoint: st.Checkpoint.String(), Lag: lag, LagAtLeast: !complete, State: state, Tables: map[string]int64{}}
 	for _, t := range st.Tables {
 		pj.Tables[t.Table] = t.Rows
@@ -125,20 +128,20 @@ func (m *Main) projectionsStatus(ctx context.Context, c *cli.Command) error {
 
 	w := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "store\t%s\n", a.where)
-	fmt.Fprintf(w, "head\t%s\n\n", head)
+	fmt.Fprintf(w, "head\t%s\n\n", a.position(head))
 	fmt.Fprintln(w, "PROJECTION\tCHECKPOINT\tLAG\tSTATE")
 	lagText := fmt.Sprint(lag)
 	if !complete {
 		lagText = fmt.Sprintf(">=%d", lag)
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\n\n", st.Name, st.Checkpoint, lagText, state)
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\n\n", st.Name, a.position(st.Checkpoint), lagText, state)
 	fmt.Fprintln(w, "TABLE\tROWS")
 	for _, t := range st.Tables {
 		fmt.Fprintf(w, "%s\t%d\n", t.Table, t.Rows)
 	}
 	if s := st.Shadow; s != nil {
-		fmt.Fprintf(w, "\nshadow rebuild of %s: at %s, %d events applied, started %s, last progress %s ago\n",
-			st.Name, s.Position, s.Events, s.StartedAt.Format(time.RFC3339), time.Since(s.UpdatedAt).Round(time.Second))
+		fmt.Fprintf(w, "\nshadow rebuild of %s: at %s, %s applied, started %s, last progress %s ago\n",
+			st.Name, a.position(s.Position), count(s.Events, "event", "events"), s.StartedAt.Format(time.RFC3339), time.Since(s.UpdatedAt).Round(time.Second))
 		fmt.Fprintf(w, "(if no rebuild runs, `confab projections rebuild %s` resumes it)\n", st.Name)
 	}
 	return w.Flush()
@@ -202,7 +205,7 @@ func (m *Main) rebuild(ctx context.Context, c *cli.Command, a *admin, p *project
 				switch phase {
 				case projections.PhaseCatchUp:
 					if pr.From != eventstore.Start && pr.Read == 0 {
-						prog.note("%s: resuming the interrupted rebuild at %s", name, pr.From)
+						prog.note("%s: resuming the interrupted rebuild at %s", name, a.position(pr.From))
 					}
 				case projections.PhaseVerify:
 					prog.note("%s: comparing the rebuilt rows with the live ones (the live read models wait meanwhile)", name)
@@ -219,7 +222,7 @@ func (m *Main) rebuild(ctx context.Context, c *cli.Command, a *admin, p *project
 	}
 	if c.Bool("confirm") {
 		opts.BeforeSwap = func(ctx context.Context, caughtUp eventstore.Position) error {
-			prog.note("%s: caught up at %s. Swap the rebuilt tables in? [y/N]", name, caughtUp)
+			prog.note("%s: caught up at %s. Swap the rebuilt tables in? [y/N]", name, a.position(caughtUp))
 			answer, err := readLine(ctx, os.Stdin)
 			if err != nil {
 				return err
@@ -250,20 +253,54 @@ func (m *Main) rebuild(ctx context.Context, c *cli.Command, a *admin, p *project
 	}
 	how := "rebuilt from the start"
 	if res.Resumed {
-		how = fmt.Sprintf("resumed at %s", res.From)
+		how = fmt.Sprintf("resumed at %s", a.position(res.From))
 	}
-	fmt.Fprintf(m.Stdout, "%s: %s, %d events read; swapped in at %s\n", name, how, res.Read, res.Position)
+	fmt.Fprintf(m.Stdout, "%s: %s, %s read; swapped in at %s\n", name, how, count(res.Read, "event", "events"), a.position(res.Position))
 	return nil
 }
 
 var errNotSwapped = errors.New("not swapped")
+
+// storeKind is the kind of store a names: sqlite, postgres or eventstoredb.
+func (a *admin) storeKind() string {
+	kind, _, _ := strings.Cut(a.where, " ")
+	return kind
+}
+
+// position writes p for people, saying what its numbers are: SQLite's
+// is one row ID (both parts are it); PostgreSQL's is the event's position
+// and the ID of the transaction that wrote it (the order is by
+// transaction first: see eventstore/postgres); EventStoreDB's are its
+// commit and prepare positions.
+func (a *admin) position(p eventstore.Position) string {
+	switch a.storeKind() {
+	case "sqlite":
+		if p.Commit == p.Prepare {
+			return fmt.Sprintf("position %d", p.Prepare)
+		}
+	case "postgres":
+		return fmt.Sprintf("position %d, transaction %d", p.Prepare, p.Commit)
+	}
+	return fmt.Sprintf("commit %d, prepare %d", p.Commit, p.Prepare)
+}
+
+// positionFormat says what the two numbers of Position.String are.
+func (a *admin) positionFormat() string {
+	switch a.storeKind() {
+	case "sqlite":
+		return "position/position"
+	case "postgres":
+		return "transaction/position"
+	}
+	return "commit/prepare"
+}
 
 func (m *Main) printDiffs(name string, diffs []projections.TableDiff) {
 	if len(diffs) == 0 {
 		fmt.Fprintf(m.Stdout, "%s: verified: the rebuilt rows equal the live ones\n", name)
 		return
 	}
-	fmt.Fprintf(m.Stdout, "%s: the rebuilt rows differ from the live ones in %d tables:\n", name, len(diffs))
+	fmt.Fprintf(m.Stdout, "%s: the rebuilt rows differ from the live ones in %s:\n", name, count(len(diffs), "table", "tables"))
 	for _, d := range diffs {
 		fmt.Fprintf(m.Stdout, "  %s: %d live rows, %d rebuilt; %d only live, %d only rebuilt\n", d.Table, d.LiveRows, d.RebuiltRows, d.OnlyLive, d.OnlyRebuilt)
 		for _, r := range d.OnlyLiveEx {

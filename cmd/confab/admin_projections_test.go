@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confabhq/confab/eventstore"
+	"github.com/confabhq/confab/eventstore/postgres"
 	"github.com/confabhq/confab/internal/apitest"
 )
 
@@ -173,6 +175,54 @@ func TestAdminRebuildWhileServing(t *testing.T) {
 				t.Fatalf("after a failed verify: #3 %q, #68 %q", h[3].Text, h[68].Text)
 			}
 			srv.stop(t)
+		})
+	}
+}
+
+// TestProjectionsStatusPositions: projections status says what the
+// numbers of the head and the checkpoint are, on both stores (on
+// PostgreSQL a position is two numbers: the event's position and its
+// writing transaction's ID).
+func TestProjectionsStatusPositions(t *testing.T) {
+	t.Parallel()
+	for _, mk := range []func(*testing.T) admStore{admSQLite, admPostgres} {
+		store := mk(t)
+		t.Run(store.name, func(t *testing.T) {
+			t.Parallel()
+			var es eventstore.Store
+			if store.name == "sqlite" {
+				es = sqliteStore(t, store.data)
+			} else {
+				pg, err := postgres.Open(admCtx(t), store.url, postgres.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { pg.Close() })
+				es = pg
+			}
+			l := newAdmLog(t, es)
+			l.signUp(time.Now(), "alice", "bob", "carol")
+			head := l.last
+			want := fmt.Sprintf("position %d", head.Prepare)
+			format := "position/position"
+			if store.name == "postgres" {
+				want = fmt.Sprintf("position %d, transaction %d", head.Prepare, head.Commit)
+				format = "transaction/position"
+			}
+			out, _ := admRun(t, nil, append([]string{"projections", "status"}, store.args...)...)
+			if !strings.Contains(out, "\nhead   "+want+"\n") {
+				t.Errorf("status does not show the head as %q:\n%s", want, out)
+			}
+			if strings.Contains(out, head.String()) {
+				t.Errorf("status shows the bare position %s:\n%s", head, out)
+			}
+			// Not projected yet: the checkpoint is the start, labelled too.
+			if !strings.Contains(out, "read_models  "+map[string]string{"sqlite": "position 0", "postgres": "position 0, transaction 0"}[store.name]+" ") {
+				t.Errorf("status does not label the checkpoint:\n%s", out)
+			}
+			if st := status(t, store); st.PositionFormat != format || st.Head != head.String() {
+				t.Errorf("status --json: head %q, position_format %q; want %q, %q", st.Head, st.PositionFormat, head.String(), format)
+			}
 		})
 	}
 }

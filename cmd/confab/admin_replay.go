@@ -99,7 +99,7 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 				return err
 			}
 		}
-		fmt.Fprintf(w, "%s as of %s UTC: %d of %d events\n", r.title(), until.Format(replayTime), len(decoded), total)
+		fmt.Fprintf(w, "%s as of %s UTC: %d of %s\n", r.title(), until.Format(replayTime), len(decoded), count(total, "event", "events"))
 		for _, it := range r.items {
 			fmt.Fprintln(w, r.render(it))
 		}
@@ -110,7 +110,7 @@ func (m *Main) eventsReplay(ctx context.Context, c *cli.Command) error {
 	if err := r.fold(decoded[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s, played back at %gx until %s UTC (%d of %d events)\n", r.title(), speed, until.Format(replayTime), len(decoded), total)
+	fmt.Fprintf(w, "%s, played back at %gx until %s UTC (%d of %s)\n", r.title(), speed, until.Format(replayTime), len(decoded), count(total, "event", "events"))
 	fmt.Fprintln(w, r.render(decoded[0]))
 	maxGap := c.Duration("max-gap")
 	for i := 1; i < len(decoded); i++ {
@@ -295,7 +295,7 @@ func (r *replay) renderCall(e replayEvent) string {
 	ev := e.ev.(domain.CallStarted)
 	s := r.name(ev.By) + " started a call"
 	if c, ok := r.callOf(ev.CallID); ok && c.EndedSeq != 0 {
-		return s + fmt.Sprintf(" (ended %s, after %v, %d people)", c.EndedAt.Format(replayTime), c.EndedAt.Sub(e.at).Round(time.Second), c.Participants)
+		return s + fmt.Sprintf(" (ended %s, after %v, %s)", c.EndedAt.Format(replayTime), c.EndedAt.Sub(e.at).Round(time.Second), count(c.Participants, "person", "people"))
 	}
 	return s + " (still going on)"
 }
@@ -350,7 +350,7 @@ func attachedList(files []domain.Attachment) string {
 		if a.Width > 0 {
 			p += fmt.Sprintf(", %d×%d", a.Width, a.Height)
 		}
-		parts = append(parts, p+fmt.Sprintf(", %d bytes)", a.Size))
+		parts = append(parts, p+", "+count(a.Size, "byte", "bytes")+")")
 	}
 	return " [attached: " + strings.Join(parts, ", ") + "]"
 }

@@ -155,7 +155,7 @@ func init() {
 			return s
 		}),
 		shown(func(_ *replay, e replayEvent, ev domain.CallEnded) string {
-			return fmt.Sprintf("the call ended after %v, %d people", e.at.Sub(ev.StartedAt).Round(time.Second), ev.Participants)
+			return fmt.Sprintf("the call ended after %v, %s", e.at.Sub(ev.StartedAt).Round(time.Second), count(ev.Participants, "person", "people"))
 		}),
 	)
 }

@@ -366,3 +366,33 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress bar %q", out)
 	}
 }
+
+// TestProgressBarFirstFrames renders a bar's first frames: no rate the
+// bar makes up ("0 events/hr", "/min"), "—" until a rate is known, then
+// events/s and an ETA.
+func TestProgressBarFirstFrames(t *testing.T) {
+	throttle := barThrottle
+	barThrottle = 0 // every update draws a frame
+	t.Cleanup(func() { barThrottle = throttle })
+	var bar bytes.Buffer
+	p := newProgressBar(&bar, "rebuild x", 0, true)
+	p.update(0, 0)
+	p.update(0, 10000)
+	p.update(3, 10000)
+	first := bar.String()
+	for _, bad := range []string{"/hr", "/min", "0 events/s", ":0s]"} {
+		if strings.Contains(first, bad) {
+			t.Errorf("the first frames show %q:\n%q", bad, first)
+		}
+	}
+	if !strings.Contains(first, "rebuild x · — events/s") {
+		t.Errorf("the first frames do not say the rate is not known yet:\n%q", first)
+	}
+	bar.Reset()
+	p.start = time.Now().Add(-2 * time.Second)
+	p.update(2000, 10000)
+	later := bar.String()
+	if !strings.Contains(later, "rebuild x · 1000 events/s · ETA 8s") || strings.Contains(later, "/hr") {
+		t.Errorf("a frame after 2 s at 1000 events/s shows:\n%q", later)
+	}
+}

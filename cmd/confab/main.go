@@ -51,7 +51,22 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		// Errors are returned to main, which prints them and exits.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}
+	showTrueDefaults(root)
 	return root.Run(ctx, args)
+}
+
+// showTrueDefaults makes the help of every boolean flag that is on by
+// default say so, and how to turn it off: urfave/cli shows no default for
+// a boolean, which reads as off.
+func showTrueDefaults(c *cli.Command) {
+	for _, f := range c.Flags {
+		if b, ok := f.(*cli.BoolFlag); ok && b.Value && b.DefaultText == "" {
+			b.DefaultText = "true; --" + b.Name + "=false turns it off"
+		}
+	}
+	for _, sub := range c.Commands {
+		showTrueDefaults(sub)
+	}
 }
 
 // logFlags configure the logger of a command.

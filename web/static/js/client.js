@@ -165,6 +165,8 @@ export class Client extends Emitter {
         for (const room of this.rooms.values()) room.membersLoaded = false;
         const active = this.activeRoom;
         if (active) this.loadMembers(active).catch(() => {});
+        // And the DM peers' presence the sidebar shows.
+        for (const room of this.rooms.values()) if (room.kind === "dm" && room.dmPeerId) this.#refreshUser(room.dmPeerId);
       }
     } catch (err) {
       if (gen !== this.gen) return;
@@ -311,6 +313,16 @@ export class Client extends Emitter {
     let n = 0;
     for (const r of this.rooms.values()) n += r.unread;
     return n;
+  }
+
+  /**
+   * A user's presence as the UI may show it: "online" or "offline", or
+   * "unknown" while the socket is not live (no presence frames arrive
+   * then, so what we last heard is stale).
+   */
+  presence(u) {
+    if (this.conn !== "online") return "unknown";
+    return u?.status === "online" ? "online" : "offline";
   }
 
   displayName(room) {
@@ -506,6 +518,14 @@ export class Client extends Emitter {
       this.emit("users");
     }).catch(() => {}).finally(() => this.userFetches.delete(id));
     this.userFetches.set(id, p);
+  }
+
+  /** Loads a user again (their presence may have changed). */
+  #refreshUser(id) {
+    this.api.user(id).then(({ user }) => {
+      this.#putUser(user);
+      this.emit("users");
+    }).catch(() => {});
   }
 
   /** Applies presence changes: a presence frame's, or a presence_batch's users (each once, latest). */
@@ -1176,7 +1196,21 @@ export class Client extends Emitter {
   scheduleRead(room) {
     clearTimeout(room.readTimer);
     // Still reading when it fires? The tab may have been hidden meanwhile.
-    room.readTimer = setTimeout(() => { if (this.isReading(room)) this.markRead(room); }, 300);
+    room.readTimer = setTimeout(() => {
+      room.readTimer = null;
+      if (this.isReading(room)) this.markRead(room);
+    }, 300);
+  }
+
+  /**
+   * The user leaves room (another room, a reload): a read scheduled while
+   * they were reading it is sent now, so the messages they saw stay read.
+   */
+  flushRead(room) {
+    if (!room?.readTimer) return;
+    clearTimeout(room.readTimer);
+    room.readTimer = null;
+    this.markRead(room);
   }
 
   markRead(room) {

@@ -1,6 +1,8 @@
 // Call events in a room's timeline (docs/protocol.md, "Room events"):
-// call.started, call.joined, call.left and call.ended as system lines; an
-// ended call reads "Call · 23 min · 4 people".
+// call.started, call.joined, call.left and call.ended. The timeline shows
+// one line per call (summarizeCalls, renderCallSummary), updated as its
+// events arrive: "Call started by alice · 3 joined · ended after 4 min".
+// renderCallEvent renders a single event (one without a call_id).
 
 import { h } from "../util/dom.js";
 
@@ -29,6 +31,48 @@ export function renderCallEvent(ev, who) {
       return { icon: "phone", parts: [h("strong", "Call"), " · ", callSummary(d.started_at, d.at || ev.at, d.participants)] };
   }
   return null;
+}
+
+/**
+ * The calls of a room's timeline items: call_id -> {first (the call's
+ * first item, where its line goes), by, startedAt, joined (user IDs),
+ * inCall (user IDs), ended ({at, startedAt, participants}, or null)}.
+ */
+export function summarizeCalls(items) {
+  const calls = new Map();
+  for (const it of items) {
+    const id = it.kind === "sys" && it.event?.startsWith("call.") && it.data?.call_id;
+    if (!id) continue;
+    const d = it.data;
+    let s = calls.get(id);
+    if (!s) calls.set(id, s = { first: it, by: null, startedAt: null, joined: new Set(), inCall: new Set(), ended: null });
+    switch (it.event) {
+      case "call.started": s.by = d.by; s.startedAt = d.at || it.at; break;
+      case "call.joined": s.joined.add(d.user_id); s.inCall.add(d.user_id); break;
+      case "call.left": s.inCall.delete(d.user_id); break;
+      case "call.ended": s.ended = { at: d.at || it.at, startedAt: d.started_at, participants: Number(d.participants) || 0 }; s.inCall.clear(); break;
+    }
+  }
+  return calls;
+}
+
+/**
+ * A call's one line: "Call started by alice · 3 joined · ended after
+ * 4 min", or "… · 2 in the call" while it runs. who(userId) renders a
+ * user's name. text is the same as a string key for re-rendering.
+ */
+export function renderCallSummary(s, who, nameOf = () => "") {
+  const joined = s.ended ? Math.max(s.ended.participants, s.joined.size) : s.joined.size;
+  const parts = s.by ? ["Call started by ", who(s.by)] : [h("strong", "Call")];
+  parts.push(` · ${joined} joined`);
+  if (s.ended) {
+    const ms = parseMs(s.ended.at) - parseMs(s.ended.startedAt || s.startedAt);
+    parts.push(Number.isFinite(ms) ? ` · ended after ${formatCallDuration(ms)}` : " · ended");
+  } else {
+    parts.push(` · ${s.inCall.size} in the call`);
+  }
+  const key = [s.by ? nameOf(s.by) : "", joined, s.ended ? s.ended.at : s.inCall.size].join("|");
+  return { icon: "phone", parts, key };
 }
 
 /** "23 min · 4 people". */

@@ -218,7 +218,7 @@ export class App {
       c.on("typing", (id) => { if (active(id)) this.invalidate("typing"); }),
       c.on("conn", (s) => {
         if (s === "online") this.everOnline = true;
-        this.invalidate("banner", "sidebar", "timeline");
+        this.invalidate("banner", "sidebar", "timeline", "members", "header");
         if (s === "online" && this.pendingJoin) this.#joinFromLink();
       }),
       c.on("removed", (room, why) => {
@@ -239,11 +239,13 @@ export class App {
       }
     };
     this.onOnline = () => this.socket.retryNow();
+    this.onPageHide = () => c.flushRead(this.shownRoom);
     this.onKey = (e) => this.#onKey(e);
     this.onNarrow = () => { this.closeDrawers(); this.#renderHeader(); };
     window.addEventListener("popstate", this.onPop);
     document.addEventListener("visibilitychange", this.onVisibility);
     window.addEventListener("online", this.onOnline);
+    window.addEventListener("pagehide", this.onPageHide);
     document.addEventListener("keydown", this.onKey);
     NARROW.addEventListener("change", this.onNarrow);
     this.bannerTimer = setInterval(() => { if (!this.banner.hidden) this.#renderBanner(); }, 500);
@@ -254,6 +256,7 @@ export class App {
     window.removeEventListener("popstate", this.onPop);
     document.removeEventListener("visibilitychange", this.onVisibility);
     window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("pagehide", this.onPageHide);
     document.removeEventListener("keydown", this.onKey);
     NARROW.removeEventListener("change", this.onNarrow);
     clearInterval(this.bannerTimer);
@@ -430,7 +433,10 @@ export class App {
     this.welcome.hidden = !!room;
     this.roomView.hidden = !room;
     this.shell.classList.toggle("no-room", !room);
+    // Home: its cards offer creating and joining, so the sidebar does not too.
+    this.shell.classList.toggle("home", !id);
     if (room !== this.shownRoom) {
+      c.flushRead(this.shownRoom);
       this.shownRoom = room;
       this.threadPanel?.close();
       if (room) {
@@ -471,8 +477,8 @@ export class App {
       h("h2", "Welcome, ", h("bdi", me.username), "!"),
       h("p.muted", c.rooms.size ? "Pick a room on the left, or start something new." : "Create a room and share its invite code, or join one a friend shared with you."),
       h("div.welcome-cards",
-        h("button.welcome-card", { type: "button", onclick: () => this.createRoomDialog() }, icon("hash"), h("strong", "Create a room"), h("span.muted", "A place for your group to talk.")),
-        h("button.welcome-card", { type: "button", onclick: () => this.joinDialog() }, icon("key"), h("strong", "Join with a code"), h("span.muted", "Got an invite code? Enter it here.")),
+        h("button.welcome-card", { type: "button", id: "welcome-create", onclick: () => this.createRoomDialog() }, icon("hash"), h("strong", "Create a room"), h("span.muted", "A place for your group to talk.")),
+        h("button.welcome-card", { type: "button", id: "welcome-join", onclick: () => this.joinDialog() }, icon("key"), h("strong", "Join with a code"), h("span.muted", "Got an invite code? Enter it here.")),
         h("button.welcome-card", { type: "button", onclick: () => this.dmDialog() }, icon("at"), h("strong", "Message someone"), h("span.muted", "Start a direct message by username.")))));
   }
 
@@ -497,8 +503,9 @@ export class App {
     this.titleText.textContent = name;
     if (room.kind === "dm") {
       const peer = c.users.get(room.dmPeerId) || { id: room.dmPeerId, username: name };
-      this.titleIcon.replaceChildren(h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: peer.status || "offline" } })));
-      this.titleSub.textContent = peer.status === "online" ? "online" : peer.last_seen ? "last seen " + formatLastSeen(parseTime(peer.last_seen)) : "offline";
+      const status = c.presence(peer);
+      this.titleIcon.replaceChildren(h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status } })));
+      this.titleSub.textContent = status === "unknown" ? "connecting…" : status === "online" ? "online" : peer.last_seen ? "last seen " + formatLastSeen(parseTime(peer.last_seen)) : "offline";
     } else {
       this.titleIcon.replaceChildren(icon("hash"));
       const n = room.members.size;

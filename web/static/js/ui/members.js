@@ -38,8 +38,11 @@ export class Members {
     }
     const members = [...room.members.values()].map((m) => ({ ...m, user: c.users.get(m.userId) || { id: m.userId, username: "…" } }));
     members.sort((a, b) => (ROLE_ORDER[a.role] - ROLE_ORDER[b.role]) || a.user.username.localeCompare(b.user.username, undefined, { sensitivity: "base" }));
-    const online = members.filter((m) => m.user.status === "online");
-    const offline = members.filter((m) => m.user.status !== "online");
+    // While the socket is down presence is unknown: one list, no one
+    // shown online, until it is back.
+    const stale = c.conn !== "online";
+    const online = stale ? [] : members.filter((m) => m.user.status === "online");
+    const offline = stale ? members : members.filter((m) => m.user.status !== "online");
     this.el.querySelector(".members-count").textContent = room.membersLoaded || members.length ? String(members.length) : "";
     const now = new Date();
     if (!this.groups || this.groupsRoom !== room) {
@@ -51,9 +54,13 @@ export class Members {
         this.groups[key] = { el: h("section.member-group", { id }, h("h3"), ul), ul, rows: new Map() };
       }
       this.empty = h("p.muted.members-loading");
-      this.list.replaceChildren(this.groups.online.el, this.groups.offline.el, this.empty);
+      this.staleNote = h("p.muted.members-stale", { id: "members-stale", role: "status" });
+      this.list.replaceChildren(this.staleNote, this.groups.online.el, this.groups.offline.el, this.empty);
     }
-    for (const [key, list, title] of [["online", online, "Online"], ["offline", offline, "Offline"]]) {
+    this.list.dataset.presence = stale ? "unknown" : "live";
+    this.staleNote.hidden = !stale;
+    this.staleNote.textContent = stale ? (c.conn === "connecting" ? "Connecting… " : "Reconnecting… ") + "Online status shows once connected." : "";
+    for (const [key, list, title] of [["online", online, "Online"], ["offline", offline, stale ? "Members" : "Offline"]]) {
       const g = this.groups[key];
       g.el.hidden = !list.length;
       g.el.firstChild.textContent = `${title} — ${list.length}`;
@@ -66,8 +73,8 @@ export class Members {
 
   #row(m, now) {
     const u = m.user;
-    const status = u.status === "online" ? "online" : "offline";
-    const seen = status === "offline" && u.last_seen ? "last seen " + formatLastSeen(parseTime(u.last_seen), now) : status;
+    const status = this.client.presence(u);
+    const seen = status === "unknown" ? "status unknown" : status === "offline" && u.last_seen ? "last seen " + formatLastSeen(parseTime(u.last_seen), now) : status;
     const isMe = u.id === this.client.me.id;
     return {
       key: u.id,

@@ -10,10 +10,8 @@ export class Sidebar {
     this.notifier = notifier;
     this.roomList = h("ul.room-list", { id: "room-list", "aria-label": "Rooms" });
     this.dmList = h("ul.room-list", { id: "dm-list", "aria-label": "Direct messages" });
-    this.emptyRooms = h("div.sb-empty", { hidden: true },
-      h("p", "You are not in any room yet."),
-      h("button.btn.btn-primary.btn-small", { type: "button", onclick: onCreate }, "Create a room"),
-      h("button.btn.btn-ghost.btn-small", { type: "button", onclick: onJoin }, "Join with a code"));
+    // The actions are above (and on the home page's cards): not again here.
+    this.emptyRooms = h("div.sb-empty", { hidden: true }, h("p", "You are not in any room yet."));
     this.emptyDMs = h("div.sb-empty.small", { hidden: true }, "No conversations yet.");
     this.meName = h("span.me-name");
     this.meStatus = h("span.me-status");
@@ -30,7 +28,7 @@ export class Sidebar {
         h("button.sb-action", { type: "button", id: "join-room", onclick: onJoin }, icon("key"), h("span", "Join with code"))),
       h("div.sb-scroll",
         h("section.sb-section",
-          h("div.sb-section-head", h("h2", "Rooms"), iconButton("plus", "Create room", onCreate)),
+          h("div.sb-section-head", h("h2", "Rooms")),
           this.roomList, this.emptyRooms),
         h("section.sb-section",
           h("div.sb-section-head", h("h2", "Direct messages"), iconButton("plus", "Start a direct message", onDM, "start-dm")),
@@ -76,7 +74,7 @@ export class Sidebar {
     const unread = room.unread > 0 && !active;
     return {
       key: room.id,
-      sig: [active, unread ? room.unread : 0, name, room.kind, peer?.status || ""].join("|"),
+      sig: [active, unread ? room.unread : 0, name, room.kind, peer ? c.presence(peer) : ""].join("|"),
       make: () => {
         const a = h("a.room-link", {
           href: "/r/" + room.id,
@@ -95,7 +93,7 @@ export class Sidebar {
         if (active) a.setAttribute("aria-current", "page");
         else a.removeAttribute("aria-current");
         const lead = peer
-          ? h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: peer.status || "offline" } }))
+          ? h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: c.presence(peer) } }))
           : h("span.room-icon", icon("hash"));
         a.replaceChildren(lead, h("span.room-name", name));
         if (unread) a.appendChild(h("span.badge", { "aria-label": `${room.unread} unread` }, room.unread > 99 ? "99+" : String(room.unread)));

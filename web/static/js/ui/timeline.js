@@ -24,7 +24,7 @@ import { formatTime, formatFull, formatDay, dayKey, truncate, formatLastSeen } f
 import { parseTime } from "../client.js";
 import { toast, toastError } from "./toast.js";
 import { confirmDialog } from "./dialogs.js";
-import { renderCallEvent } from "../call/events.js";
+import { renderCallEvent, renderCallSummary, summarizeCalls } from "../call/events.js";
 import { renderAttachments, openViewer } from "./attachments.js";
 import { isImage } from "../api.js";
 import { emojify, emojiImg, onlyEmoji } from "../util/emoji.js";
@@ -274,7 +274,21 @@ export class Timeline {
         rows.push({ key: "day-" + k, sig: label, make: () => h("div.day-sep", { role: "separator" }, h("span", label)) });
       }
     };
-    for (const it of c.items(room)) {
+    const items = c.items(room);
+    // One line per call, where it starts, not one per join and leave.
+    const calls = summarizeCalls(items);
+    for (const it of items) {
+      const call = it.kind === "sys" ? calls.get(it.data?.call_id) : null;
+      if (call) {
+        if (call.first !== it) continue;
+        const at = parseTime(it.at) || new Date();
+        pushDay(at);
+        const who = (id) => h("strong", c.nameOf(id) || "someone");
+        const line = renderCallSummary(call, who, (id) => c.nameOf(id) || "");
+        rows.push({ key: "call-" + it.data.call_id, sig: line.key, make: () => this.#sysLine(it.seq, "call", line.icon, line.parts, at) });
+        prev = null;
+        continue;
+      }
       if (it.kind === "sys") {
         const at = parseTime(it.at) || new Date();
         pushDay(at);
@@ -347,7 +361,7 @@ export class Timeline {
     let parts;
     switch (it.event) {
       case "room.created":
-        ico = "hash";
+        ico = d.kind === "dm" ? "at" : "hash";
         parts = d.kind === "dm" ? ["Direct messages started"] : [who(d.owner_id), " created the room ", h("strong", d.name || "")];
         break;
       case "member.joined": ico = "door"; parts = [who(d.user_id), " joined the room"]; break;
@@ -364,7 +378,11 @@ export class Timeline {
         else parts = [it.event];
       }
     }
-    return h("div.sys", { dataset: { seq: it.seq, event: it.event } },
+    return this.#sysLine(it.seq, it.event, ico, parts, at);
+  }
+
+  #sysLine(seq, event, ico, parts, at) {
+    return h("div.sys", { dataset: { seq, event } },
       h("span.sys-icon", icon(ico)),
       h("span.sys-text", parts),
       h("time.sys-time", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)));

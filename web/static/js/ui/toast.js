@@ -1,4 +1,4 @@
-// Short-lived notices at the bottom of the screen.
+// Short-lived notices at the top of the screen, below the room header.
 import { h } from "../util/dom.js";
 
 let host = null;
