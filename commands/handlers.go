@@ -26,9 +26,14 @@ type Handlers struct {
 	DeleteMessage *DeleteMessageHandler
 	React         *ReactHandler
 	MarkRead      *MarkReadHandler
-	Connect       *ConnectHandler
-	JoinCall      *JoinCallHandler
-	LeaveCall     *LeaveCallHandler
+	// Pin pins messages, SetRoomSettings sets who may, SetNotify sets a
+	// member's notification level.
+	Pin             *PinHandler
+	SetRoomSettings *SetRoomSettingsHandler
+	SetNotify       *SetNotifyHandler
+	Connect         *ConnectHandler
+	JoinCall        *JoinCallHandler
+	LeaveCall       *LeaveCallHandler
 	// RecordUpload and DiscardAttachment record uploads and their end.
 	RecordUpload      *RecordUploadHandler
 	DiscardAttachment *DiscardAttachmentHandler
@@ -138,7 +143,11 @@ func New(cfg Config) (*Handlers, error) {
 	h.RevokeOtherSessions, errs[17] = NewRevokeOtherSessionsHandler(agg)
 	h.RecordUpload, errs[18] = NewRecordUploadHandler(agg)
 	h.DiscardAttachment, errs[19] = NewDiscardAttachmentHandler(agg)
-	for _, err := range errs {
+	var more [3]error
+	h.Pin, more[0] = NewPinHandler(agg)
+	h.SetRoomSettings, more[1] = NewSetRoomSettingsHandler(agg)
+	h.SetNotify, more[2] = NewSetNotifyHandler(agg)
+	for _, err := range append(errs[:], more[:]...) {
 		if err != nil {
 			return nil, err
 		}
