@@ -351,6 +351,13 @@ func (h *hub) dispatchUserEvent(user domain.UserID, re *eventstore.RecordedEvent
 		}
 		rr := ev.(domain.RoomRead)
 		h.toUser(user, map[string]any{"type": "read_marker", "room_id": rr.RoomID, "seq": rr.Seq})
+	case "RoomNotifySet":
+		ev, err := domain.Decode(re.Type, re.Data)
+		if err != nil {
+			return
+		}
+		ns := ev.(domain.RoomNotifySet)
+		h.toUser(user, map[string]any{"type": "notify_level", "room_id": ns.RoomID, "level": ns.Level})
 	case "SessionEnded":
 		ev, err := domain.Decode(re.Type, re.Data)
 		if err != nil {

@@ -49,6 +49,7 @@ func (g *Gateway) routes() {
 	m.HandleFunc("PUT /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(true))))
 	m.HandleFunc("DELETE /api/v1/rooms/{id}/messages/{seq}/reactions/{emoji}", g.authed(g.member(g.react(false))))
 	m.HandleFunc("POST /api/v1/rooms/{id}/read", g.authed(g.member(g.markRead)))
+	g.pinRoutes(m)
 	m.HandleFunc("POST /api/v1/rooms/{id}/attachments", g.authed(g.member(g.uploadAttachment)))
 	m.HandleFunc("GET /api/v1/attachments/{id}/thumbnail", g.authed(g.getThumbnail))
 	m.HandleFunc("GET /api/v1/attachments/{id}/{name}", g.authed(g.getAttachment))
@@ -195,6 +196,10 @@ type roomJSON struct {
 	ReadSeq    uint64        `json:"read_seq"`
 	Unread     int           `json:"unread"`
 	DMPeer     *userJSON     `json:"dm_peer,omitempty"`
+	// Mentions, Notify and MembersCanPin: pins.go.
+	Mentions      int    `json:"mentions"`
+	Notify        string `json:"notify"`
+	MembersCanPin bool   `json:"members_can_pin"`
 }
 
 // roomResponse answers with a room as the caller sees it after res.
@@ -235,7 +240,8 @@ func (g *Gateway) roomResponseAfter(w http.ResponseWriter, r *http.Request, stat
 }
 
 func toRoomJSON(s projections.RoomSummary) roomJSON {
-	j := roomJSON{ID: s.ID, Kind: s.Kind, Name: s.Name, OwnerID: s.OwnerID, Role: s.Role, LastSeq: s.LastSeq, ReadSeq: s.ReadSeq, Unread: s.Unread}
+	j := roomJSON{ID: s.ID, Kind: s.Kind, Name: s.Name, OwnerID: s.OwnerID, Role: s.Role, LastSeq: s.LastSeq, ReadSeq: s.ReadSeq, Unread: s.Unread,
+		Mentions: s.Mentions, Notify: s.Notify, MembersCanPin: s.MembersCanPin}
 	if s.DMPeer != nil {
 		p := toUserJSON(*s.DMPeer)
 		j.DMPeer = &p

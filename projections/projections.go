@@ -337,6 +337,7 @@ var readModelTables = []string{
 	"proj_users", "proj_sessions", "proj_rooms", "proj_members", "proj_bans",
 	"proj_messages", "proj_reactions", "proj_read_markers", "proj_connections",
 	"proj_calls", "proj_call_participants", "proj_search", "proj_attachments",
+	"proj_pins", "proj_room_settings", "proj_notify",
 }
 
 // Rebuild empties the read models and the checkpoint and applies the
