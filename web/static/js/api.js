@@ -117,6 +117,10 @@ export class Api {
     return this.request(add ? "PUT" : "DELETE", `/rooms/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`);
   }
   markRead(id, seq) { return this.request("POST", `/rooms/${enc(id)}/read`, { seq }); }
+  pins(id) { return this.request("GET", `/rooms/${enc(id)}/pins`); }
+  pin(id, seq, on) { return this.request(on ? "PUT" : "DELETE", `/rooms/${enc(id)}/pins/${seq}`); }
+  setRoomSettings(id, settings) { return this.request("PATCH", `/rooms/${enc(id)}/settings`, settings); }
+  setNotify(id, level) { return this.request("PUT", `/rooms/${enc(id)}/notify`, { level }); }
 
   // Search: q is parsed by the server (words, "phrases", from:, in:, has:, before:, after:, mentions:).
   search(q, { roomId = "", cursor = "", limit = 25 } = {}) {
