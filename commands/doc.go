@@ -11,8 +11,9 @@
 //   - create_room.go, join_room.go (and InviteLookup, the rooms read
 //     model it asks), manage_room.go, open_dm.go: rooms and membership;
 //   - post_message.go, edit_message.go, delete_message.go, react.go,
-//     mark_read.go, mark_thread_read.go: messages (a reply in a thread is a
-//     PostMessage with ThreadRoot);
+//     mark_read.go, mark_thread_read.go, pin.go: messages (a reply in a
+//     thread is a PostMessage with ThreadRoot); set_room_settings.go: who
+//     may pin; set_notify.go: a member's notification level in a room;
 //   - connections.go (Connect: presence), call.go (JoinCall, LeaveCall);
 //   - room_access.go: IsMember, the gateway's authoritative membership
 //     check, read from the room aggregate;

@@ -28,9 +28,14 @@ type Handlers struct {
 	MarkRead      *MarkReadHandler
 	// MarkThreadRead moves read markers in threads.
 	MarkThreadRead *MarkThreadReadHandler
-	Connect        *ConnectHandler
-	JoinCall       *JoinCallHandler
-	LeaveCall      *LeaveCallHandler
+	// Pin pins messages, SetRoomSettings sets who may, SetNotify sets a
+	// member's notification level.
+	Pin             *PinHandler
+	SetRoomSettings *SetRoomSettingsHandler
+	SetNotify       *SetNotifyHandler
+	Connect         *ConnectHandler
+	JoinCall        *JoinCallHandler
+	LeaveCall       *LeaveCallHandler
 	// RecordUpload and DiscardAttachment record uploads and their end.
 	RecordUpload      *RecordUploadHandler
 	DiscardAttachment *DiscardAttachmentHandler
@@ -141,7 +146,11 @@ func New(cfg Config) (*Handlers, error) {
 	h.RecordUpload, errs[18] = NewRecordUploadHandler(agg)
 	h.DiscardAttachment, errs[19] = NewDiscardAttachmentHandler(agg)
 	h.MarkThreadRead, errs[20] = NewMarkThreadReadHandler(agg)
-	for _, err := range errs {
+	var more [3]error
+	h.Pin, more[0] = NewPinHandler(agg)
+	h.SetRoomSettings, more[1] = NewSetRoomSettingsHandler(agg)
+	h.SetNotify, more[2] = NewSetNotifyHandler(agg)
+	for _, err := range append(errs[:], more[:]...) {
 		if err != nil {
 			return nil, err
 		}

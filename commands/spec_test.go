@@ -305,6 +305,18 @@ var commandTable = map[string]commandFunc{
 		res, err := h.React.Handle(ctx, c)
 		return outcome{result: res}, err
 	}),
+	"Pin": handle(func(ctx context.Context, h *commands.Handlers, c commands.Pin) (outcome, error) {
+		res, err := h.Pin.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"SetRoomSettings": handle(func(ctx context.Context, h *commands.Handlers, c commands.SetRoomSettings) (outcome, error) {
+		res, err := h.SetRoomSettings.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"SetNotify": handle(func(ctx context.Context, h *commands.Handlers, c commands.SetNotify) (outcome, error) {
+		res, err := h.SetNotify.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
 	"MarkRead": handle(func(ctx context.Context, h *commands.Handlers, c commands.MarkRead) (outcome, error) {
 		res, err := h.MarkRead.Handle(ctx, c)
 		return outcome{result: res}, err

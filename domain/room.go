@@ -27,6 +27,10 @@ type Room struct {
 	// the sequence number of the message that holds (or held) them: an
 	// attachment goes on one message, once.
 	Attachments map[string]uint64
+	// Pins holds the sequence numbers of the pinned messages (pin.go).
+	Pins map[uint64]bool
+	// MembersCanPin lets plain members pin (RoomSettingsChanged).
+	MembersCanPin bool
 }
 
 // MessageState is what a room remembers of a message.
@@ -91,6 +95,7 @@ func (r *Room) Apply(seq uint64, e Event) {
 			m.Reactions = nil
 			m.Attachments = nil
 		}
+		delete(r.Pins, e.Seq)
 	case ReactionAdded:
 		if m := r.Messages[e.Seq]; m != nil {
 			if m.Reactions == nil {
@@ -110,6 +115,8 @@ func (r *Room) Apply(seq uint64, e Event) {
 		}
 	case CallStarted, CallJoined, CallLeft, CallEnded:
 		r.applyCall(e)
+	case MessagePinned, MessageUnpinned, RoomSettingsChanged:
+		r.applyPin(e)
 	}
 }
 

@@ -24,6 +24,9 @@ type User struct {
 	// discarded to them; uploadBytes is the sum of their sizes.
 	uploads     map[string]Upload
 	uploadBytes int64
+	// notify maps rooms to the user's notification level there, when it
+	// is not NotifyAll (notify.go).
+	notify map[RoomID]string
 }
 
 // Apply evolves the user by one of its events.
@@ -53,6 +56,8 @@ func (u *User) Apply(e Event) {
 		delete(u.Conns, e.ConnID)
 	case AttachmentUploaded, AttachmentDiscarded:
 		u.applyUpload(e)
+	case RoomNotifySet:
+		u.applyNotify(e)
 	}
 }
 

@@ -358,6 +358,13 @@ func (h *hub) dispatchUserEvent(user domain.UserID, re *eventstore.RecordedEvent
 		}
 		tr := ev.(domain.ThreadRead)
 		h.toUser(user, map[string]any{"type": "thread_read", "room_id": tr.RoomID, "root": tr.Root, "seq": tr.Seq})
+	case "RoomNotifySet":
+		ev, err := domain.Decode(re.Type, re.Data)
+		if err != nil {
+			return
+		}
+		ns := ev.(domain.RoomNotifySet)
+		h.toUser(user, map[string]any{"type": "notify_level", "room_id": ns.RoomID, "level": ns.Level})
 	case "SessionEnded":
 		ev, err := domain.Decode(re.Type, re.Data)
 		if err != nil {

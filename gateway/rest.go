@@ -52,6 +52,7 @@ func (g *Gateway) routes() {
 	m.HandleFunc("GET /api/v1/rooms/{id}/threads", g.authed(g.member(g.listThreads)))
 	m.HandleFunc("GET /api/v1/rooms/{id}/threads/{root}/messages", g.authed(g.member(g.listThreadMessages)))
 	m.HandleFunc("POST /api/v1/rooms/{id}/threads/{root}/read", g.authed(g.member(g.markThreadRead)))
+	g.pinRoutes(m)
 	m.HandleFunc("POST /api/v1/rooms/{id}/attachments", g.authed(g.member(g.uploadAttachment)))
 	m.HandleFunc("GET /api/v1/attachments/{id}/thumbnail", g.authed(g.getThumbnail))
 	m.HandleFunc("GET /api/v1/attachments/{id}/{name}", g.authed(g.getAttachment))
@@ -198,6 +199,10 @@ type roomJSON struct {
 	ReadSeq    uint64        `json:"read_seq"`
 	Unread     int           `json:"unread"`
 	DMPeer     *userJSON     `json:"dm_peer,omitempty"`
+	// Mentions, Notify and MembersCanPin: pins.go.
+	Mentions      int    `json:"mentions"`
+	Notify        string `json:"notify"`
+	MembersCanPin bool   `json:"members_can_pin"`
 }
 
 // roomResponse answers with a room as the caller sees it after res.
@@ -238,7 +243,8 @@ func (g *Gateway) roomResponseAfter(w http.ResponseWriter, r *http.Request, stat
 }
 
 func toRoomJSON(s projections.RoomSummary) roomJSON {
-	j := roomJSON{ID: s.ID, Kind: s.Kind, Name: s.Name, OwnerID: s.OwnerID, Role: s.Role, LastSeq: s.LastSeq, ReadSeq: s.ReadSeq, Unread: s.Unread}
+	j := roomJSON{ID: s.ID, Kind: s.Kind, Name: s.Name, OwnerID: s.OwnerID, Role: s.Role, LastSeq: s.LastSeq, ReadSeq: s.ReadSeq, Unread: s.Unread,
+		Mentions: s.Mentions, Notify: s.Notify, MembersCanPin: s.MembersCanPin}
 	if s.DMPeer != nil {
 		p := toUserJSON(*s.DMPeer)
 		j.DMPeer = &p

@@ -42,6 +42,11 @@ var wireNames = map[string]string{
 	domain.CallJoined{}.EventType():        "call.joined",
 	domain.CallLeft{}.EventType():          "call.left",
 	domain.CallEnded{}.EventType():         "call.ended",
+
+	// Pins and room settings (pins.go).
+	domain.MessagePinned{}.EventType():       "message.pinned",
+	domain.MessageUnpinned{}.EventType():     "message.unpinned",
+	domain.RoomSettingsChanged{}.EventType(): "room.settings_changed",
 }
 
 // userStreamEvents are the event types of user streams, which never reach
@@ -51,6 +56,7 @@ var userStreamEvents = []string{
 	domain.UserSignedUp{}.EventType(), domain.SessionStarted{}.EventType(), domain.SessionUsed{}.EventType(),
 	domain.SessionEnded{}.EventType(), domain.ConnectionOpened{}.EventType(), domain.ConnectionClosed{}.EventType(),
 	domain.RoomRead{}.EventType(), domain.ThreadRead{}.EventType(), domain.AttachmentUploaded{}.EventType(), domain.AttachmentDiscarded{}.EventType(),
+	domain.RoomNotifySet{}.EventType(),
 }
 
 // publicData returns what clients may see of a room event: everything but

@@ -173,6 +173,14 @@ func EventTime(ev domain.Event, recorded time.Time) time.Time {
 		at = ev.At
 	case domain.AttachmentDiscarded:
 		at = ev.At
+	case domain.MessagePinned:
+		at = ev.At
+	case domain.MessageUnpinned:
+		at = ev.At
+	case domain.RoomSettingsChanged:
+		at = ev.At
+	case domain.RoomNotifySet:
+		at = ev.At
 	}
 	if at.IsZero() {
 		return recorded

@@ -56,7 +56,7 @@ type pgShape struct {
 // wide is how many text and integer columns a loaded row is padded to.
 var wideTexts, wideInts = func() (int, int) {
 	var t, n int
-	for _, d := range []*tableDef{usersDef, sessionsDef, roomsDef, membersDef, bansDef, messagesDef, reactionsDef, readMarkersDef, connsDef, callsDef, participantsDef, searchDef, attachmentsDef, threadsDef, threadReadsDef} {
+	for _, d := range []*tableDef{usersDef, sessionsDef, roomsDef, membersDef, bansDef, messagesDef, reactionsDef, readMarkersDef, connsDef, callsDef, participantsDef, searchDef, attachmentsDef, threadsDef, threadReadsDef, pinsDef, roomSettingsDef, notifyDef} {
 		texts, ints := d.kinds()
 		t, n = max(t, len(texts)), max(n, len(ints))
 	}

@@ -135,6 +135,9 @@
 //	                   the log position of its MessagePosted
 //	proj_search_fts    SQLite only: the FTS5 index of proj_search's text and
 //	                   mentions
+//	proj_pins          pinned live messages per room (pins.go, migration 00007)
+//	proj_room_settings rooms whose settings were set: members_can_pin
+//	proj_notify        each user's notification level per room, when not "all"
 //	proj_shadow        progress of shadow rebuilds (made by the first one)
 //
 // # Search

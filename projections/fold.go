@@ -57,6 +57,9 @@ type batch struct {
 	attachments  *table[attachmentRow]
 	threads      *table[threadRow]
 	threadReads  *table[threadReadRow]
+	pins         *table[pinRow]
+	roomSettings *table[roomSettingsRow]
+	notify       *table[notifyRow]
 	// tables lists them all, to load and write.
 	tables []tableIO
 }
@@ -100,12 +103,15 @@ func newBatch() *batch {
 		search: newTable(searchDef, func(r *searchRow) []any {
 			return []any{&r.room, &r.seq, &r.pos, &r.sender, &r.created, &r.text, &r.mentions, &r.files, &r.images, &r.hasLink}
 		}),
-		attachments: newTable(attachmentsDef, attachmentFields),
-		threads:     newTable(threadsDef, threadFields),
-		threadReads: newTable(threadReadsDef, threadReadFields),
+		attachments:  newTable(attachmentsDef, attachmentFields),
+		threads:      newTable(threadsDef, threadFields),
+		threadReads:  newTable(threadReadsDef, threadReadFields),
+		pins:         newTable(pinsDef, pinFields),
+		roomSettings: newTable(roomSettingsDef, roomSettingsFields),
+		notify:       newTable(notifyDef, notifyFields),
 	}
 	b.tables = []tableIO{b.users, b.sessions, b.rooms, b.members, b.bans, b.messages, b.reactions, b.readMarkers, b.conns, b.calls, b.participants, b.search, b.attachments,
-		b.threads, b.threadReads}
+		b.threads, b.threadReads, b.pins, b.roomSettings, b.notify}
 	return b
 }
 
@@ -147,6 +153,8 @@ func (b *batch) queueUser(user domain.UserID, ev domain.Event, at int64) {
 		b.attachments.wantKey(key1(ev.Attachment.ID))
 	case domain.AttachmentDiscarded:
 		b.attachments.wantKey(key1(ev.ID))
+	case domain.RoomNotifySet:
+		b.notify.wantKey(key2(u, string(ev.RoomID)))
 	}
 	b.events = append(b.events, queued{user: user, ev: ev, at: at})
 }
@@ -208,6 +216,7 @@ func (b *batch) queueRoom(room domain.RoomID, seq uint64, pos int64, ev domain.E
 		b.participants.want(0, key1(r))
 	}
 	b.queueAttachments(r, int64(seq), ev)
+	b.queuePin(r, int64(seq), ev)
 	b.events = append(b.events, queued{isRoom: true, room: room, seq: seq, pos: pos, ev: ev, at: at})
 }
 
@@ -301,6 +310,8 @@ func (b *batch) foldUser(user string, ev domain.Event, at int64) error {
 		}
 	case domain.AttachmentUploaded, domain.AttachmentDiscarded:
 		return b.foldUpload(user, ev, at)
+	case domain.RoomNotifySet:
+		return b.foldNotify(user, ev)
 	}
 	return nil
 }
@@ -337,6 +348,11 @@ func (b *batch) foldRoom(room string, seq, pos int64, ev domain.Event, at int64)
 		if err = b.foldMessage(room, seq, pos, ev, at); err == nil {
 			err = b.foldMessageAttachments(room, seq, ev, at)
 		}
+		if _, ok := ev.(domain.MessageDeleted); ok && err == nil {
+			err = b.foldPin(room, ev, at)
+		}
+	case domain.MessagePinned, domain.MessageUnpinned, domain.RoomSettingsChanged:
+		err = b.foldPin(room, ev, at)
 	case domain.CallStarted, domain.CallJoined, domain.CallLeft, domain.CallEnded:
 		err = b.foldCall(room, seq, ev, at)
 	}

@@ -46,6 +46,8 @@ type gen struct {
 
 	// texts holds what search should find (search_test.go).
 	texts map[domain.RoomID]map[uint64]*searchable
+	// mentions holds whom each message mentions now (verify_test.go).
+	mentions map[domain.RoomID]map[uint64]map[domain.UserID]bool
 }
 
 // appender is the part of an event store gen writes to.
@@ -59,6 +61,7 @@ func newGen(t testing.TB, store appender, seed uint64) *gen {
 		now:   time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC),
 		users: map[domain.UserID]*domain.User{}, rooms: map[domain.RoomID]*domain.Room{},
 		hashes: map[string]domain.UserID{}, revs: map[string]uint64{}, texts: map[domain.RoomID]map[uint64]*searchable{},
+		mentions: map[domain.RoomID]map[uint64]map[domain.UserID]bool{},
 	}
 }
 
@@ -112,10 +115,35 @@ func (g *gen) emit(stream string, evs []domain.Event, err error, id uuid.UUID) {
 		} else if r, ok := domain.RoomIDOfStream(stream); ok {
 			g.rooms[r].Apply(g.revs[stream], ev)
 			g.track(r, g.revs[stream], ev)
+			g.trackMentions(r, g.revs[stream], ev)
 		}
 	}
 	g.n += len(evs)
 	g.last = res.Position
+}
+
+// trackMentions keeps whom the room's messages mention.
+func (g *gen) trackMentions(room domain.RoomID, seq uint64, ev domain.Event) {
+	set := func(seq uint64, ids []domain.UserID) {
+		if g.mentions[room] == nil {
+			g.mentions[room] = map[uint64]map[domain.UserID]bool{}
+		}
+		m := map[domain.UserID]bool{}
+		for _, id := range ids {
+			m[id] = true
+		}
+		g.mentions[room][seq] = m
+	}
+	switch ev := ev.(type) {
+	case domain.MessagePosted:
+		set(seq, ev.Mentions)
+	case domain.MessageEdited:
+		if !g.rooms[room].Messages[ev.Seq].Deleted {
+			set(ev.Seq, ev.Mentions)
+		}
+	case domain.MessageDeleted:
+		delete(g.mentions[room], ev.Seq)
+	}
 }
 
 // upload sometimes uploads one or two files of user to room and returns
@@ -192,8 +220,10 @@ func (g *gen) step() {
 			k = 50 // post
 		case r < 82:
 			k = 95 // mark read
-		case r < 90:
+		case r < 88:
 			k = 85 // react
+		case r < 90:
+			k = 82 // pin, settings, notification levels
 		case r < 93:
 			k = 73 // edit
 		case r < 95:
@@ -404,6 +434,35 @@ func (g *gen) step() {
 		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 		if err == nil && g.rng.IntN(2) == 0 {
 			g.discard(sender, files, now)
+		}
+	case k < 83:
+		// Pins, room settings and notification levels.
+		id, r, _ := g.room()
+		actor, _ := g.member(r)
+		switch g.rng.IntN(6) {
+		case 0:
+			evs, err := r.SetSettings(actor, g.rng.IntN(2) == 0, now)
+			g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+		case 1:
+			level, _ := pick(g, []string{domain.NotifyAll, domain.NotifyMentions, domain.NotifyNone})
+			if u := g.users[actor]; u != nil && r.IsMember(actor) {
+				evs, err := u.SetNotify(id, level, now)
+				g.emit(domain.UserStream(actor), evs, err, uuid.Nil)
+			}
+		case 2:
+			seq, ok := pick(g, slices.Sorted(maps.Keys(r.Pins)))
+			if !ok {
+				return
+			}
+			evs, err := r.Pin(actor, seq, false, now)
+			g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+		default:
+			seq, ok := g.message(r)
+			if !ok {
+				return
+			}
+			evs, err := r.Pin(actor, seq, true, now)
+			g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 		}
 	case k < 90:
 		id, r, _ := g.room()

@@ -338,6 +338,7 @@ var readModelTables = []string{
 	"proj_messages", "proj_reactions", "proj_read_markers", "proj_connections",
 	"proj_calls", "proj_call_participants", "proj_search", "proj_attachments",
 	"proj_threads", "proj_thread_reads",
+	"proj_pins", "proj_room_settings", "proj_notify",
 }
 
 // Rebuild empties the read models and the checkpoint and applies the

@@ -20,7 +20,7 @@ func TestTimelineAtHeadEqualsReadModel(t *testing.T) {
 		if err := p.Rebuild(ctx, store); err != nil {
 			t.Fatal(err)
 		}
-		var msgs, edited, deleted, reacted int
+		var msgs, edited, deleted, reacted, pinned int
 		for _, room := range g.roomIDs {
 			tl := timelineOf(t, store, room)
 			got, want := tl.Messages(), readMessages(t, p, room)
@@ -40,9 +40,16 @@ func TestTimelineAtHeadEqualsReadModel(t *testing.T) {
 			calls := must[[]projections.CallInfo](t)(p.Calls(ctx, room, 0, 1<<20))
 			slices.Reverse(calls)
 			equal(t, string(room)+" calls", tl.Calls(), calls)
+			readPins := must[[]projections.Pin](t)(p.Pins(ctx, room))
+			for i := range readPins {
+				readPins[i].Message.SenderName = ""
+			}
+			pinned += len(readPins)
+			equal(t, string(room)+" pins", tl.Pins(), readPins)
+			equal(t, string(room)+" members can pin", tl.MembersCanPin(), must[bool](t)(p.MembersCanPin(ctx, room)))
 		}
-		if msgs < 1000 || edited == 0 || deleted == 0 || reacted == 0 {
-			t.Fatalf("the log has %d messages, %d edited, %d deleted, %d with reactions: too few to compare", msgs, edited, deleted, reacted)
+		if msgs < 1000 || edited == 0 || deleted == 0 || reacted == 0 || pinned == 0 {
+			t.Fatalf("the log has %d messages, %d edited, %d deleted, %d with reactions, %d pinned: too few to compare", msgs, edited, deleted, reacted, pinned)
 		}
 		if _, ok := timelineOf(t, store, g.roomIDs[0]).Message(1 << 40); ok {
 			t.Error("the timeline has a message that was never posted")

@@ -45,6 +45,14 @@ type RoomSummary struct {
 	LastActivity time.Time
 	// DMPeer is, for a DM, the other member.
 	DMPeer *User
+	// Mentions counts the unread messages (of Unread) that mention the
+	// member.
+	Mentions int
+	// Notify is the member's notification level in the room
+	// (domain.NotifyAll, NotifyMentions or NotifyNone).
+	Notify string
+	// MembersCanPin is the room's setting: plain members may pin.
+	MembersCanPin bool
 }
 
 // Member is a member of a room.
@@ -193,11 +201,16 @@ func (p *Projections) RoomsOf(ctx context.Context, user domain.UserID) ([]RoomSu
 	err := p.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, p.d.Rebind(`SELECT r.room_id, r.kind, r.name, r.owner_id, m.role, r.last_seq, COALESCE(rm.seq, 0), r.last_activity_at,
 				(SELECT COUNT(*) FROM proj_messages x
-				  WHERE x.room_id = m.room_id AND x.seq > COALESCE(rm.seq, 0) AND x.sender_id <> m.user_id AND x.deleted = 0 AND x.thread_root = 0)
+				  WHERE x.room_id = m.room_id AND x.seq > COALESCE(rm.seq, 0) AND x.sender_id <> m.user_id AND x.deleted = 0 AND x.thread_root = 0),
+				(SELECT COUNT(*) FROM proj_messages x
+				  WHERE x.room_id = m.room_id AND x.seq > COALESCE(rm.seq, 0) AND x.sender_id <> m.user_id AND x.deleted = 0 AND x.thread_root = 0 AND x.mentions LIKE ?),
+				COALESCE(n.level, ?), COALESCE(s.members_can_pin, 0)
 			FROM proj_members m
 			JOIN proj_rooms r ON r.room_id = m.room_id
 			LEFT JOIN proj_read_markers rm ON rm.user_id = m.user_id AND rm.room_id = m.room_id
-			WHERE m.user_id = ?`), string(user))
+			LEFT JOIN proj_notify n ON n.user_id = m.user_id AND n.room_id = m.room_id
+			LEFT JOIN proj_room_settings s ON s.room_id = m.room_id
+			WHERE m.user_id = ?`), `%"`+string(user)+`"%`, domain.NotifyAll, string(user))
 		if err != nil {
 			return err
 		}
@@ -205,11 +218,12 @@ func (p *Projections) RoomsOf(ctx context.Context, user domain.UserID) ([]RoomSu
 		byID := map[domain.RoomID]int{}
 		for rows.Next() {
 			var r RoomSummary
-			var lastSeq, readSeq, activity, unread int64
-			if err := rows.Scan(&r.ID, &r.Kind, &r.Name, &r.OwnerID, &r.Role, &lastSeq, &readSeq, &activity, &unread); err != nil {
+			var lastSeq, readSeq, activity, unread, mentions, canPin int64
+			if err := rows.Scan(&r.ID, &r.Kind, &r.Name, &r.OwnerID, &r.Role, &lastSeq, &readSeq, &activity, &unread, &mentions, &r.Notify, &canPin); err != nil {
 				return err
 			}
 			r.LastSeq, r.ReadSeq, r.LastActivity, r.Unread = uint64(lastSeq), uint64(readSeq), fromMicros(activity), int(unread)
+			r.Mentions, r.MembersCanPin = int(mentions), canPin != 0
 			byID[r.ID] = len(rooms)
 			rooms = append(rooms, r)
 		}

@@ -83,6 +83,8 @@ func (a *applier) runUser(ctx context.Context, user domain.UserID, ev domain.Eve
 		_, err = a.run(ctx, `UPDATE proj_users SET last_seen = ? WHERE user_id = ? AND last_seen < ?`, at, string(user), at)
 	case domain.AttachmentUploaded, domain.AttachmentDiscarded:
 		err = a.runUpload(ctx, user, ev, at)
+	case domain.RoomNotifySet:
+		err = a.runNotify(ctx, user, ev)
 	}
 	return err
 }
@@ -178,6 +180,9 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, p
 			err = a.runSearchDelete(ctx, string(room), int64(ev.Seq))
 		}
 		if err == nil {
+			err = a.runPin(ctx, room, ev, at)
+		}
+		if err == nil {
 			err = a.runMessageAttachments(ctx, room, seq, ev, at)
 		}
 	case domain.ReactionAdded:
@@ -191,6 +196,8 @@ func (a *applier) runRoom(ctx context.Context, room domain.RoomID, seq uint64, p
 			string(room), int64(ev.Seq), ev.Emoji, string(ev.UserID))
 	case domain.CallStarted, domain.CallJoined, domain.CallLeft, domain.CallEnded:
 		err = a.runCall(ctx, room, seq, ev, at)
+	case domain.MessagePinned, domain.MessageUnpinned, domain.RoomSettingsChanged:
+		err = a.runPin(ctx, room, ev, at)
 	}
 	return err
 }

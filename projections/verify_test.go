@@ -79,6 +79,16 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 					unread++
 				}
 			}
+			mentions := 0
+			for seq, m := range r.Messages {
+				if seq > read && m.Sender != id && !m.Deleted && g.mentions[s.ID][seq][id] {
+					mentions++
+				}
+			}
+			if s.Mentions != mentions || s.Notify != u.NotifyLevel(s.ID) || s.MembersCanPin != r.MembersCanPin {
+				t.Errorf("room %s of %s: mentions %d, notify %s, members can pin %v; want %d, %s, %v", s.ID, u.Username, s.Mentions, s.Notify, s.MembersCanPin,
+					mentions, u.NotifyLevel(s.ID), r.MembersCanPin)
+			}
 			if s.Role != r.Members[id] || s.LastSeq != r.Seq || s.ReadSeq != read || s.Unread != unread || s.Name != r.Name || s.Kind != r.Kind {
 				t.Errorf("room %s of %s: %+v; want role %s, last %d, read %d, unread %d", s.ID, u.Username, s, r.Members[id], r.Seq, read, unread)
 			}
@@ -143,6 +153,19 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		pins, err := p.Pins(ctx, rid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotPins []uint64
+		for _, pin := range pins {
+			gotPins = append(gotPins, pin.Seq)
+			if pin.Message.Seq != pin.Seq || pin.Message.Deleted {
+				t.Errorf("room %s: pin %d holds message %+v", rid, pin.Seq, pin.Message)
+			}
+		}
+		slices.Sort(gotPins)
+		equal(t, string(rid)+" pins", gotPins, slices.Sorted(maps.Keys(r.Pins)))
 		if info.Name != r.Name || info.Kind != r.Kind || info.OwnerID != r.Owner || info.InviteCode != r.InviteCode || info.LastSeq != r.Seq {
 			t.Errorf("room %s: %+v, want %+v", rid, info, r)
 		}

@@ -84,6 +84,19 @@ func init() {
 		// holds it.
 		inUserStream[domain.AttachmentUploaded](),
 		inUserStream[domain.AttachmentDiscarded](),
+		inUserStream[domain.RoomNotifySet](),
+		shown(func(r *replay, _ replayEvent, ev domain.MessagePinned) string {
+			return fmt.Sprintf("%s pinned #%d", r.name(ev.By), ev.Seq)
+		}),
+		shown(func(r *replay, _ replayEvent, ev domain.MessageUnpinned) string {
+			return fmt.Sprintf("%s unpinned #%d", r.name(ev.By), ev.Seq)
+		}),
+		shown(func(r *replay, _ replayEvent, ev domain.RoomSettingsChanged) string {
+			if ev.MembersCanPin {
+				return r.name(ev.By) + " let members pin messages"
+			}
+			return r.name(ev.By) + " let only the owner and admins pin messages"
+		}),
 		shown(func(r *replay, _ replayEvent, ev domain.RoomCreated) string {
 			if ev.Kind == domain.KindDM {
 				return "the direct messages began"

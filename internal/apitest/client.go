@@ -39,6 +39,10 @@ type Room struct {
 	ReadSeq    uint64 `json:"read_seq"`
 	Unread     int    `json:"unread"`
 	DMPeer     *User  `json:"dm_peer"`
+	// Mentions, Notify and MembersCanPin: pins and notification levels.
+	Mentions      int    `json:"mentions"`
+	Notify        string `json:"notify"`
+	MembersCanPin bool   `json:"members_can_pin"`
 }
 
 // Message is a message as the API shows it.

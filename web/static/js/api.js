@@ -126,6 +126,10 @@ export class Api {
   threadMessages(id, root, after = 0) { return this.request("GET", `/rooms/${enc(id)}/threads/${root}/messages?after=${after}&limit=100`); }
   threads(id) { return this.request("GET", `/rooms/${enc(id)}/threads?limit=100`); }
   markThreadRead(id, root, seq) { return this.request("POST", `/rooms/${enc(id)}/threads/${root}/read`, { seq }); }
+  pins(id) { return this.request("GET", `/rooms/${enc(id)}/pins`); }
+  pin(id, seq, on) { return this.request(on ? "PUT" : "DELETE", `/rooms/${enc(id)}/pins/${seq}`); }
+  setRoomSettings(id, settings) { return this.request("PATCH", `/rooms/${enc(id)}/settings`, settings); }
+  setNotify(id, level) { return this.request("PUT", `/rooms/${enc(id)}/notify`, { level }); }
 
   // Search: q is parsed by the server (words, "phrases", from:, in:, has:, before:, after:, mentions:).
   search(q, { roomId = "", cursor = "", limit = 25 } = {}) {

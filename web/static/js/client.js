@@ -24,8 +24,10 @@
 //   "conn"   (state)   "connecting" | "syncing" | "online" | "reconnecting"
 //   "removed"(room, why)  we are no longer in a room
 //   "notify" (room, message)  a live message that mentions us or is a DM,
+//                      in a room whose notification level lets it notify,
 //                      or a reply in a thread we take part in
 //   "thread" (roomId, root)  a thread's replies, unread count or summary
+//   "pins"   (roomId)  a room's pinned messages (room.pins, once loaded)
 //   "signedout" (reason)
 //
 // A jump to an old message (a search result) loads the messages around it
@@ -92,6 +94,7 @@ export class Client extends Emitter {
     socket.on("frame:typing", (f) => this.#onTyping(f));
     socket.on("frame:read_marker", (f) => this.#onReadMarker(f));
     socket.on("frame:thread_read", (f) => this.#onThreadRead(f));
+    socket.on("frame:notify_level", (f) => this.#onNotifyLevel(f));
     socket.on("frame:rooms_changed", (f) => this.#onRoomsChanged(f));
     socket.on("frame:error", (f) => console.warn("confab: server error frame", f.code, f.message));
   }
@@ -311,7 +314,7 @@ export class Client extends Emitter {
 
   totalUnread() {
     let n = 0;
-    for (const r of this.rooms.values()) n += r.unread;
+    for (const r of this.rooms.values()) n += this.counted(r);
     return n;
   }
 
@@ -323,6 +326,19 @@ export class Client extends Emitter {
   presence(u) {
     if (this.conn !== "online") return "unknown";
     return u?.status === "online" ? "online" : "offline";
+  }
+
+  /**
+   * The unread messages of a room that count (its badge, the tab title):
+   * none when it is muted, only mentions with "mentions".
+   */
+  counted(room) {
+    if (room.notify === "none") return 0;
+    return room.notify === "mentions" ? room.mentions : room.unread;
+  }
+
+  #mentionsMe(msg) {
+    return !!this.me && msg.sender_id !== this.me.id && (msg.mentions || []).includes(this.me.id);
   }
 
   displayName(room) {
@@ -342,6 +358,10 @@ export class Client extends Emitter {
       lastSeq: r.last_seq || 0,
       readSeq: r.read_seq || 0,
       unread: r.unread || 0,
+      mentions: r.mentions || 0,
+      notify: r.notify || "all",
+      membersCanPin: !!r.members_can_pin,
+      pins: null, // seq -> pin (GET /rooms/{id}/pins), once loaded: loadPins
       unreadBase: r.last_seq || 0,
       // Messages after this seq may notify: not what was there when we
       // loaded the room, but what came later, live or after a reconnect.
@@ -387,11 +407,17 @@ export class Client extends Emitter {
     room.readSeq = Math.max(room.readSeq, r.read_seq || 0);
     // The server's count covers everything up to its last_seq; add what we
     // already processed beyond it.
-    let extra = 0;
+    let extra = 0, extraMentions = 0;
     for (const it of room.items.values()) {
-      if (it.kind === "msg" && it.msg.seq > (r.last_seq || 0) && it.msg.seq > room.readSeq && !it.msg.deleted && it.msg.sender_id !== this.me?.id) extra++;
+      if (it.kind === "msg" && it.msg.seq > (r.last_seq || 0) && it.msg.seq > room.readSeq && !it.msg.deleted && it.msg.sender_id !== this.me?.id) {
+        extra++;
+        if (this.#mentionsMe(it.msg)) extraMentions++;
+      }
     }
     room.unread = (r.unread || 0) + extra;
+    room.mentions = (r.mentions || 0) + extraMentions;
+    if (r.notify) room.notify = r.notify;
+    room.membersCanPin = !!r.members_can_pin;
     room.unreadBase = Math.max(room.unreadBase, r.last_seq || 0);
   }
 
@@ -573,13 +599,16 @@ export class Client extends Emitter {
         const it = room.items.get(d.seq);
         if (it?.kind === "msg") {
           const wasCounted = f.event === "message.deleted" && !it.msg.deleted && it.msg.seq > room.readSeq && it.msg.sender_id !== this.me.id;
+          const wasMention = wasCounted && this.#mentionsMe(it.msg);
           this.#applyMod(it.msg, ev);
           it.v++;
           if (wasCounted && room.unread > 0) {
             room.unread--;
+            if (wasMention && room.mentions > 0) room.mentions--;
             this.emit("rooms");
           }
         }
+        if (f.event === "message.deleted" && room.pins?.delete(d.seq)) this.emit("pins", room.id);
         const cached = room.replyCache.get(d.seq);
         if (cached) this.#applyMod(cached, ev);
         this.#threadMod(room, ev);
@@ -631,11 +660,14 @@ export class Client extends Emitter {
         this.scheduleRead(room);
       } else {
         room.unread++;
+        if (this.#mentionsMe(msg)) room.mentions++;
         if (room.id === this.activeRoomId && room.markerSeq === null) room.markerSeq = f.seq - 1;
       }
     }
     this.emit("rooms");
-    if (!mine && f.seq > room.notifyAfter && (room.kind === "dm" || msg.mentions.includes(this.me.id))) this.emit("notify", room, msg);
+    const mention = msg.mentions.includes(this.me.id);
+    const level = room.notify;
+    if (!mine && f.seq > room.notifyAfter && level !== "none" && (mention || (room.kind === "dm" && level === "all"))) this.emit("notify", room, msg);
     room.notifyAfter = Math.max(room.notifyAfter, f.seq);
   }
 
@@ -748,7 +780,11 @@ export class Client extends Emitter {
       else t.unread++;
     }
     t.version++;
-    if (!mine && live && f.seq > room.notifyAfter && (t.participating || room.kind === "dm")) this.emit("notify", room, msg);
+    // The room's notification level applies to its threads too: muted, no
+    // notification; "mentions", only a reply that mentions us.
+    const level = room.notify;
+    const notifies = level === "all" ? t.participating || room.kind === "dm" : level === "mentions" && mentioned;
+    if (!mine && live && f.seq > room.notifyAfter && notifies) this.emit("notify", room, msg);
     room.notifyAfter = Math.max(room.notifyAfter, f.seq);
     this.emit("thread", room.id, root);
   }
@@ -866,6 +902,18 @@ export class Client extends Emitter {
       case "invite.rotated":
         if (room.role === "owner" || room.role === "admin") this.refreshRoom(room).catch(() => {});
         break;
+      case "message.pinned":
+        if (room.pins && !room.pins.has(d.seq)) {
+          room.pins.set(d.seq, { seq: d.seq, pinned_by: d.by, pinned_at: d.at });
+          this.emit("pins", room.id);
+        }
+        break;
+      case "message.unpinned":
+        if (room.pins?.delete(d.seq)) this.emit("pins", room.id);
+        break;
+      case "room.settings_changed":
+        room.membersCanPin = !!d.members_can_pin;
+        break;
     }
     if (f.event.startsWith("member.") || f.event === "room.created") this.emit("members", room.id);
     for (const key of ["user_id", "by", "owner_id"]) if (d[key]) this.ensureUser(d[key]);
@@ -891,14 +939,27 @@ export class Client extends Emitter {
     room.readSeq = f.seq;
     if (f.seq >= room.highSeq) {
       room.unread = 0;
+      room.mentions = 0;
     } else if (f.seq >= room.windowStart) {
-      let n = 0;
+      let n = 0, m = 0;
       for (const it of room.items.values()) {
-        if (it.kind === "msg" && it.msg.seq > f.seq && !it.msg.deleted && it.msg.sender_id !== this.me.id) n++;
+        if (it.kind === "msg" && it.msg.seq > f.seq && !it.msg.deleted && it.msg.sender_id !== this.me.id) {
+          n++;
+          if (this.#mentionsMe(it.msg)) m++;
+        }
       }
       room.unread = n;
+      room.mentions = m;
     }
     this.emit("rooms");
+  }
+
+  #onNotifyLevel(f) {
+    const room = this.rooms.get(f.room_id);
+    if (!room || room.notify === f.level) return;
+    room.notify = f.level;
+    this.emit("rooms");
+    this.emit("room", room.id);
   }
 
   async #onRoomsChanged(f) {
@@ -1214,8 +1275,9 @@ export class Client extends Emitter {
   }
 
   markRead(room) {
-    if (room.unread) {
+    if (room.unread || room.mentions) {
       room.unread = 0;
+      room.mentions = 0;
       this.emit("rooms");
     }
     const seq = room.highSeq;
@@ -1236,6 +1298,40 @@ export class Client extends Emitter {
   toggleReaction(room, msg, emoji) {
     const mine = msg.reactions.some((r) => r.emoji === emoji && r.users.includes(this.me.id));
     return this.api.react(room.id, msg.seq, emoji, !mine);
+  }
+
+  /** Whether we may pin in room: owner and admins, members if the room allows, both in a DM. */
+  canPin(room) {
+    return room.kind === "dm" || room.role === "owner" || room.role === "admin" || room.membersCanPin;
+  }
+
+  /** Loads the room's pins into room.pins (a Map by seq, most recently pinned first). */
+  async loadPins(room) {
+    const { pins } = await this.api.pins(room.id);
+    room.pins = new Map(pins.map((p) => [p.seq, p]));
+    this.emit("pins", room.id);
+    this.emit("room", room.id);
+    return pins;
+  }
+
+  async pin(room, seq, on) {
+    const { pins } = await this.api.pin(room.id, seq, on);
+    room.pins = new Map(pins.map((p) => [p.seq, p]));
+    this.emit("pins", room.id);
+    this.emit("room", room.id);
+  }
+
+  async setMembersCanPin(room, on) {
+    const { room: r } = await this.api.setRoomSettings(room.id, { members_can_pin: on });
+    this.#updateRoomFields(room, r);
+    this.emit("room", room.id);
+  }
+
+  async setNotify(room, level) {
+    const { room: r } = await this.api.setNotify(room.id, level);
+    this.#updateRoomFields(room, r);
+    this.emit("rooms");
+    this.emit("room", room.id);
   }
 
   async createRoom(name) {

@@ -103,13 +103,16 @@ export class App {
     this.roomMenuBtn = iconButton("more", "Room settings", (e) => this.roomMenu(e.currentTarget), "room-menu-btn");
     this.roomMenuBtn.id = "room-menu-btn";
     this.roomMenuBtn.setAttribute("aria-haspopup", "menu");
+    this.pinsBtn = iconButton("pin", "Pinned messages", () => this.showPins(), "pins-open");
+    this.pinsBtn.id = "pins-open";
+    this.pinsBtn.setAttribute("aria-controls", "pins-panel");
     this.searchBtn = h("button.search-open", { type: "button", id: "search-open", title: "Search messages (Ctrl+F)", "aria-label": "Search messages",
       "aria-controls": "search-panel", "aria-keyshortcuts": "Control+F", onclick: () => this.search.show() },
     icon("search"), h("span.search-open-label", "Search"), h("kbd.search-open-kbd", "Ctrl F"));
     this.header = h("header.room-header", { id: "room-header" },
       this.navToggle,
       h("div.room-title", this.titleIcon, this.titleText, this.titleSub),
-      h("div.room-header-actions", this.searchBtn, this.callSlot, this.inviteBtn, this.roomMenuBtn, this.membersToggle));
+      h("div.room-header-actions", this.searchBtn, this.callSlot, this.inviteBtn, this.pinsBtn, this.roomMenuBtn, this.membersToggle));
     this.call = mountCallSlot(this.callSlot, { client: this.client, socket: this.socket, api: this.api });
 
     this.bannerText = h("span.conn-banner-text");
@@ -165,6 +168,22 @@ export class App {
       e.preventDefault();
       this.composer.addFiles(files);
     });
+  }
+
+  /** Opens the pinned messages panel of the room shown (ui/pins.js, loaded on first use). */
+  async showPins() {
+    const room = this.shownRoom;
+    if (!room) return;
+    if (!this.pins) {
+      const { PinsPanel } = await import("./pins.js");
+      this.pins ||= new PinsPanel(this.client, {
+        onOpen: (roomId, seq) => this.openResult(roomId, seq),
+        onClose: () => this.pinsBtn.focus(),
+      });
+      this.shell.appendChild(this.pins.el);
+    }
+    this.search.close();
+    this.pins.show(room);
   }
 
   /** A search result: its room, scrolled to the message and highlighted. */
@@ -331,6 +350,7 @@ export class App {
       if (document.querySelector("dialog[open]")) return;
       if (this.search.open) { this.search.close(); return; }
       if (this.threadPanel?.open) { this.threadPanel.close(); return; }
+      if (this.pins?.open) { this.pins.close(); return; }
       if (this.timeline.picker) { this.timeline.closePicker(); return; }
       if (this.members.menu) { this.members.closeMenu(); return; }
       if (this.closeDrawers()) return;
@@ -495,6 +515,7 @@ export class App {
       this.titleText.textContent = this.client.activeRoomId ? "" : "Home";
       this.titleSub.textContent = "";
       this.inviteBtn.hidden = true;
+      this.pinsBtn.hidden = true;
       this.roomMenuBtn.hidden = true;
       this.membersToggle.hidden = true;
       return;
@@ -512,7 +533,13 @@ export class App {
       this.titleSub.textContent = n ? `${n} member${n === 1 ? "" : "s"}` : "";
     }
     this.inviteBtn.hidden = !(room.kind === "group" && (room.role === "owner" || room.role === "admin"));
-    this.roomMenuBtn.hidden = room.kind !== "group";
+    this.roomMenuBtn.hidden = false;
+    this.pinsBtn.hidden = false;
+    // The pins mark their messages in the timeline: load them once per room.
+    if (!room.pins && !room.pinsAsked) {
+      room.pinsAsked = true;
+      c.loadPins(room).catch(() => { room.pinsAsked = false; });
+    }
     this.membersToggle.hidden = false;
     const membersShown = narrow ? this.shell.classList.contains("right-open") : !this.shell.classList.contains("members-hidden");
     this.membersToggle.setAttribute("aria-pressed", String(membersShown));
@@ -688,7 +715,17 @@ export class App {
       add("Rename room", "edit", () => this.renameDialog());
     }
     add("Mark as read", "chat", () => this.markActiveRead());
-    if (room.role !== "owner") add("Leave room", "door", () => this.leaveDialog(), ".danger");
+    // Notification levels: a radio group of three.
+    for (const [level, label, ico] of [["all", "All messages", "bell"], ["mentions", "Only mentions", "at"], ["none", "Mute", "bellOff"]]) {
+      const item = h("button.menu-item.notify-item", { type: "button", role: "menuitemradio", "aria-checked": String(room.notify === level), dataset: { level },
+        onclick: () => { close(); c.setNotify(room, level).catch((err) => toastError(err, "Could not change notifications: ")); } }, icon(ico), label);
+      items.push(item);
+    }
+    if (room.kind === "group" && (room.role === "owner" || room.role === "admin")) {
+      items.push(h("button.menu-item", { type: "button", role: "menuitemcheckbox", id: "members-can-pin", "aria-checked": String(room.membersCanPin),
+        onclick: () => { close(); c.setMembersCanPin(room, !room.membersCanPin).catch((err) => toastError(err, "Could not change the setting: ")); } }, icon("pin"), "Members can pin"));
+    }
+    if (room.kind === "group" && room.role !== "owner") add("Leave room", "door", () => this.leaveDialog(), ".danger");
     const menu = h("div.popover.room-menu", { role: "menu", id: "room-menu" }, items);
     document.body.appendChild(menu);
     const r = anchor.getBoundingClientRect();

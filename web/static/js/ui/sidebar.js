@@ -71,10 +71,15 @@ export class Sidebar {
     const active = room.id === c.activeRoomId;
     const name = c.displayName(room);
     const peer = room.kind === "dm" ? c.users.get(room.dmPeerId) || { id: room.dmPeerId, username: name } : null;
-    const unread = room.unread > 0 && !active;
+    // A muted room's count is shown dimmed; with "mentions only" the
+    // count is its mentions (client.counted).
+    const counted = active ? 0 : c.counted(room);
+    const unread = counted > 0;
+    const dim = !active && !unread && room.notify === "none" && room.unread > 0;
+    const shown = unread ? counted : dim ? room.unread : 0;
     return {
       key: room.id,
-      sig: [active, unread ? room.unread : 0, name, room.kind, peer ? c.presence(peer) : ""].join("|"),
+      sig: [active, shown, dim, room.notify, name, room.kind, peer ? c.presence(peer) : ""].join("|"),
       make: () => {
         const a = h("a.room-link", {
           href: "/r/" + room.id,
@@ -96,7 +101,11 @@ export class Sidebar {
           ? h("span.room-avatar", avatar(peer, "sm"), h("span.presence-dot", { dataset: { status: c.presence(peer) } }))
           : h("span.room-icon", icon("hash"));
         a.replaceChildren(lead, h("span.room-name", name));
-        if (unread) a.appendChild(h("span.badge", { "aria-label": `${room.unread} unread` }, room.unread > 99 ? "99+" : String(room.unread)));
+        if (room.notify !== "all") a.appendChild(h("span.room-notify", { title: room.notify === "none" ? "Muted" : "Mentions only", "aria-label": room.notify === "none" ? "muted" : "mentions only" }, icon(room.notify === "none" ? "bellOff" : "at")));
+        if (shown) {
+          const what = dim ? "unread, muted" : room.notify === "mentions" ? "unread mentions" : "unread";
+          a.appendChild(h("span.badge" + (dim ? ".muted" : ""), { "aria-label": `${shown} ${what}` }, shown > 99 ? "99+" : String(shown)));
+        }
       },
     };
   }

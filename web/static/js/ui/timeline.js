@@ -319,9 +319,11 @@ export class Timeline {
       const highlight = msg.seq === this.highlightSeq;
       const th = msg.thread?.reply_count ? room.threads.get(msg.seq) : null;
       const threadSig = msg.thread ? `${msg.thread.reply_count}:${msg.thread.last_reply_seq}:${th?.unread || 0}:${formatLastSeen(parseTime(msg.thread.last_reply_at))}` : "";
-      const sig = [threadSig, it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
+      const pinned = !!room.pins?.has(msg.seq);
+      const canPin = c.canPin(room);
+      const sig = [pinned ? 1 : 0, canPin ? 1 : 0, threadSig, it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
         msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0, msg.text.includes("#") ? roomNames() : ""].join("\u0000");
-      rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete, highlight }) });
+      rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete, highlight, pinned, canPin }) });
       prev = { msg, at };
     }
     if (jump) {
@@ -372,6 +374,9 @@ export class Timeline {
       case "member.role_changed": ico = "shield"; parts = [who(d.by), d.role === "admin" ? " made " : " made ", who(d.user_id), d.role === "admin" ? " an admin" : " a member"]; break;
       case "room.renamed": ico = "edit"; parts = [who(d.by), " renamed the room to ", h("strong", d.name || "")]; break;
       case "invite.rotated": ico = "key"; parts = [who(d.by), " changed the invite code"]; break;
+      case "message.pinned": ico = "pin"; parts = [who(d.by), " pinned ", h("button.sys-link", { type: "button", dataset: { action: "jump", target: d.seq } }, "a message")]; break;
+      case "message.unpinned": ico = "pin"; parts = [who(d.by), " unpinned a message"]; break;
+      case "room.settings_changed": ico = "shield"; parts = [who(d.by), d.members_can_pin ? " let members pin messages" : " let only the owner and admins pin messages"]; break;
       default: {
         const call = renderCallEvent(it, who);
         if (call) ({ icon: ico, parts } = call);
@@ -388,7 +393,7 @@ export class Timeline {
       h("time.sys-time", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)));
   }
 
-  #messageRow(msg, at, { continued, name, editing, canDelete, highlight }) {
+  #messageRow(msg, at, { continued, name, editing, canDelete, highlight, pinned, canPin }) {
     const c = this.client;
     const me = c.me.id;
     const mine = msg.sender_id === me;
@@ -399,6 +404,7 @@ export class Timeline {
     if (msg.deleted) cls.push("deleted");
     if (!mine && msg.mentions.includes(me)) cls.push("mentions-me");
     if (highlight) cls.push("highlight");
+    if (pinned) cls.push("pinned");
     const el = h("div", { class: cls.join(" "), dataset: { seq: msg.seq, sender: msg.sender_id }, tabindex: "-1", role: "article",
       "aria-label": `${name || "someone"}, ${formatFull(at)}`, "aria-keyshortcuts": "Enter R E + Delete Escape" });
 
@@ -410,7 +416,10 @@ export class Timeline {
     if (!continued) {
       body.appendChild(h("div.msg-meta",
         h("span.msg-author", { style: { "--author-hue": String(hueOf(user)) } }, name || "…"),
-        h("time.msg-time", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at))));
+        h("time.msg-time", { datetime: at.toISOString(), title: formatFull(at) }, formatTime(at)),
+        pinned ? h("span.msg-pin", { title: "Pinned" }, icon("pin", "Pinned")) : null));
+    } else if (pinned) {
+      body.appendChild(h("span.msg-pin.msg-pin-continued", { title: "Pinned" }, icon("pin", "Pinned")));
     }
     if (editing) {
       body.appendChild(this.#editor(msg));
@@ -448,6 +457,7 @@ export class Timeline {
         actionButton("reply", "Reply", "reply"),
         this.onThread ? actionButton("chat", "Reply in thread", "thread") : null,
         mine ? actionButton("edit", "Edit", "edit") : null,
+        canPin ? actionButton("pin", pinned ? "Unpin" : "Pin", pinned ? "unpin" : "pin") : null,
         canDelete ? actionButton("trash", "Delete", "delete", "danger") : null));
     }
     return el;
@@ -639,6 +649,10 @@ export class Timeline {
         break;
       case "picker":
         if (msg) this.openPicker(btn, msg);
+        break;
+      case "pin":
+      case "unpin":
+        if (msg) this.client.pin(this.room, msg.seq, btn.dataset.action === "pin").catch((err) => toastError(err, "Could not change the pin: "));
         break;
       case "jump":
         this.scrollToSeq(Number(btn.dataset.target));

@@ -65,6 +65,7 @@ const ICONS = {
   logout: "M15 4h4v16h-4M10 16l-4-4 4-4M6 12h10",
   bell: "M6 16V11a6 6 0 1 1 12 0v5l2 2H4l2-2ZM10 21h4",
   bellOff: "M6 16V11a6 6 0 0 1 9-5.2M18 11v5l2 2H8M10 21h4M3 3l18 18",
+  pin: "M9 3h6l-1 7 4 3H6l4-3-1-7ZM12 13v8",
   more: "M5 12h.01M12 12h.01M19 12h.01",
   close: "M6 6l12 12M18 6 6 18",
   door: "M14 4h5v16h-5M4 12h10M10 8l4 4-4 4",
