@@ -639,9 +639,16 @@ func (b *browser) createRoom(name string) string {
 // page (where the sidebar leaves them to the cards) the card with ID home.
 func (b *browser) clickAction(sidebar, home string) {
 	b.t.Helper()
-	js := `document.querySelector("#` + sidebar + `")?.offsetParent ? "` + sidebar + `" : document.querySelector("#` + home + `")?.offsetParent ? "` + home + `" : ""`
-	b.waitJS("#"+sidebar+" or #"+home+" shows", js)
-	b.do(chromedp.Click(chromedp.ID(eval[string](b, js))))
+	// Found and clicked in one step: the home page may be drawn again
+	// (the first room is routed in a task of its own) between a query
+	// and a click that would come after it.
+	js := `(() => {
+		const e = [document.querySelector("#` + sidebar + `"), document.querySelector("#` + home + `")].find((e) => e?.offsetParent);
+		if (!e) return false;
+		e.click();
+		return true;
+	})()`
+	b.waitJS("#"+sidebar+" or #"+home+" shows, and is clicked", js)
 }
 
 func (b *browser) joinRoom(code, wantTitle string) {

@@ -84,6 +84,24 @@ func TestThreads(t *testing.T) {
 		t.Error("after the reload bob has unread replies in the thread he read")
 	}
 
+	// A reply found by search opens in its thread: the root in the
+	// timeline, the panel open beside it with the reply highlighted.
+	bob.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#search-open").click()`))
+	bob.waitJS("the search box opens", `document.activeElement?.id === "search-input"`)
+	bob.do(chromedp.SendKeys(chromedp.ID("search-input"), "tests pass"+kb.Enter))
+	bob.waitJS("search finds the reply", `[...document.querySelectorAll("#search-results .search-result")].some(r => r.textContent.includes("only if the tests pass"))`)
+	bob.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#search-results .search-result")].find(r => r.textContent.includes("only if the tests pass")).click()`))
+	bob.waitJS("the reply opens highlighted in its thread", `(() => {
+		const p = document.querySelector("#thread-panel");
+		const hl = p && !p.hidden && p.querySelector(".thread-list .msg.highlight");
+		return !!hl && hl.textContent.includes("only if the tests pass") && document.querySelector("#search-panel").hidden;
+	})()`)
+	bob.do(chromedp.Click(chromedp.ID("thread-close")))
+	bob.waitJS("the close button closes the panel", `document.querySelector("#thread-panel").hidden`)
+	// The jump left the timeline around the root: back to the present.
+	bob.do(chromedp.Click(chromedp.CSS(".jump-present")))
+	bob.waitJS("the timeline is back at the present", `document.querySelector(".jump-present").hidden`)
+
 	// At 390 px the panel takes the screen.
 	bob.do(chromedp.EmulateViewport(390, 844))
 	bob.waitJS("at 390 px the root's summary is on screen, uncovered", `(() => {

@@ -71,7 +71,7 @@ export class App {
       onShiftTab: () => this.timeline.focusLast(),
     });
     this.search = new SearchPanel(client, {
-      onOpen: (roomId, seq) => this.openResult(roomId, seq),
+      onOpen: (roomId, seq, threadRoot) => this.openResult(roomId, seq, threadRoot),
       onClose: () => this.searchBtn.focus(),
     });
     this.members = new Members(client, { openDM: (id) => this.openDMWith(id) });
@@ -132,8 +132,12 @@ export class App {
     clear(this.root).appendChild(this.shell);
   }
 
-  /** Opens the thread of the message root of the room shown, in its panel (ui/thread.js, loaded the first time). */
-  async openThread(root) {
+  /**
+   * Opens the thread of the message root of the room shown, in its panel
+   * (ui/thread.js, loaded the first time); seq, if given, is a reply to
+   * scroll to and highlight.
+   */
+  async openThread(root, seq = 0) {
     const room = this.shownRoom;
     if (!room) return;
     if (!this.threadPanel) {
@@ -141,7 +145,7 @@ export class App {
       this.threadPanel ??= new ThreadPanel(this.client, { onClose: () => this.composer.focus() });
       this.shell.appendChild(this.threadPanel.el);
     }
-    if (this.shownRoom === room) this.threadPanel.show(room, root);
+    if (this.shownRoom === room) this.threadPanel.show(room, root, seq);
   }
 
   /** Dropping files anywhere on the room (timeline or composer) attaches them. */
@@ -186,15 +190,20 @@ export class App {
     this.pins.show(room);
   }
 
-  /** A search result: its room, scrolled to the message and highlighted. */
-  openResult(roomId, seq) {
+  /**
+   * A search result: its room, scrolled to the message and highlighted; a
+   * reply in a thread is not in the timeline: its root is, and the thread
+   * opens beside it at the reply.
+   */
+  openResult(roomId, seq, threadRoot = 0) {
     if (!this.client.rooms.has(roomId)) {
       toast("You are not in that room any more.", { kind: "error" });
       return;
     }
     this.search.el.hidden = true;
     if (this.client.activeRoomId !== roomId) this.navigate(roomId);
-    this.timeline.jumpTo(seq);
+    this.timeline.jumpTo(threadRoot || seq);
+    if (threadRoot) this.openThread(threadRoot, seq);
   }
 
   toggleDrawer(side) {

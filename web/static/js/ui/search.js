@@ -2,7 +2,8 @@
 // filters such as from: in: has: before: after: mentions:), a "this room
 // only" toggle, and the results, newest first, with the query's words
 // highlighted and "Load more" for the next page. A click on a result
-// calls onOpen(roomId, seq): the app jumps there.
+// calls onOpen(roomId, seq, threadRoot): the app jumps there (a reply in a
+// thread: to its root, with the thread open at the reply).
 
 import { h, icon, iconButton, avatar, renderHighlighted } from "../util/dom.js";
 import { formatFull, formatTime, formatDay } from "../util/format.js";
@@ -153,7 +154,7 @@ export class SearchPanel {
       : null;
     return h("li", h("button.search-result", {
       type: "button", dataset: { room: r.id, seq: m.seq },
-      onclick: () => this.onOpen(r.id, m.seq),
+      onclick: () => this.onOpen(r.id, m.seq, m.thread_root || 0),
     },
     h("div.search-where", h("span.search-room", r.kind === "dm" ? "@" : "#", h("bdi", roomName)),
       at ? h("time.search-time", { datetime: at.toISOString(), title: formatFull(at) }, formatDay(at) + " " + formatTime(at)) : null),

@@ -51,11 +51,12 @@ export class ThreadPanel {
 
   get open() { return !this.el.hidden; }
 
-  /** Opens the thread of root in room. */
-  show(room, root) {
+  /** Opens the thread of root in room; seq, if given, is a reply to show highlighted. */
+  show(room, root, seq = 0) {
     if (this.room) this.room.openThread = 0;
     this.room = room;
     this.root = root;
+    this.highlightSeq = seq;
     room.openThread = root;
     this.el.hidden = false;
     this.composer.setRoom(room);
@@ -63,7 +64,10 @@ export class ThreadPanel {
     clear(this.list);
     this.render();
     this.client.loadThread(room, root).then(() => {
-      if (this.room === room && this.root === root) this.client.markThreadRead(room, root);
+      if (this.room !== room || this.root !== root) return;
+      this.client.markThreadRead(room, root);
+      const row = seq && this.list.querySelector(`.msg[data-seq="${seq}"]`);
+      if (row) row.scrollIntoView({ block: "center" });
     }, (err) => toastError(err, "Could not open the thread: "));
     this.composer.focus();
   }
@@ -111,7 +115,7 @@ export class ThreadPanel {
     const text = m.deleted
       ? h("div.msg-text.msg-deleted", icon("trash"), "This message was deleted.")
       : h("div.msg-text", renderText(h("bdi"), m.text, (n) => ({ known: m.mentions.some((id) => (c.nameOf(id) || "").toLowerCase() === n.toLowerCase()), me: n.toLowerCase() === (c.me.username || "").toLowerCase(), name: n })));
-    return h("div.msg.thread-msg" + (isRoot ? ".thread-root-msg" : ""), { dataset: { seq: m.seq } },
+    return h("div.msg.thread-msg" + (isRoot ? ".thread-root-msg" : "") + (!isRoot && m.seq === this.highlightSeq ? ".highlight" : ""), { dataset: { seq: m.seq } },
       h("div.msg-gutter", avatar(user)),
       h("div.msg-body",
         h("div.msg-meta",
