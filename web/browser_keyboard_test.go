@@ -96,6 +96,7 @@ func TestRichTextAndKeyboard(t *testing.T) {
 	bob.waitJS("bob sees #random as text", `[...document.querySelectorAll("#timeline .msg-text")].some(e => e.textContent.includes("see #random")) && !document.querySelector("#timeline a.room-ref")`)
 	alice.do(chromedp.Click(chromedp.CSS("#timeline .spoiler")))
 	alice.waitJS("a click reveals the spoiler", `document.querySelector("#timeline .spoiler.revealed .spoiler-text:not([aria-hidden])")`)
+	saveScreenshot(t, "markdown.png", alice.screenshot())
 
 	// The payload is text and ran nothing.
 	bad := eval[map[string]any](alice, `(() => ({scripts: document.querySelectorAll("#timeline script").length,

@@ -94,6 +94,7 @@ func TestPinsAndNotifications(t *testing.T) {
 	// Bob's panel lists it; a click jumps to the message.
 	bob.do(chromedp.Click(chromedp.ID("pins-open")))
 	bob.waitJS("bob's panel lists the pin", `document.querySelector("#pins-panel:not([hidden]) .pin-item .search-text")?.textContent === "the plan is on the wiki"`)
+	saveScreenshot(t, "pins.png", bob.screenshot())
 	if n := eval[int](bob, `document.querySelectorAll("#pins-panel .pin-unpin").length`); n != 0 {
 		t.Errorf("bob, a plain member, sees %d unpin buttons", n)
 	}

@@ -56,6 +56,7 @@ func TestThreads(t *testing.T) {
 	// Bob answers; alice's open panel shows it live, and both roots count 2.
 	bob.do(chromedp.SendKeys(chromedp.ID("thread-composer-input"), "they pass, ship it"), pressEnter)
 	alice.waitJS("alice sees bob's reply live", `document.querySelector("#thread-panel .thread-list").textContent.includes("they pass, ship it")`)
+	saveScreenshot(t, "thread.png", alice.screenshot())
 	for _, b := range []*browser{alice, bob} {
 		b.waitJS(b.name+" sees 2 replies", `document.querySelector("#timeline .thread-summary")?.textContent.includes("2 replies")`)
 	}
