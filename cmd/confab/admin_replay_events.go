@@ -83,6 +83,14 @@ func init() {
 		// holds it.
 		inUserStream[domain.AttachmentUploaded](),
 		inUserStream[domain.AttachmentDiscarded](),
+		// Account settings and the operators' account actions.
+		inUserStream[domain.PasswordChanged](),
+		inUserStream[domain.DisplayNameChanged](),
+		inUserStream[domain.AvatarChanged](),
+		inUserStream[domain.AvatarRemoved](),
+		inUserStream[domain.UserDisabled](),
+		inUserStream[domain.UserEnabled](),
+		inUserStream[domain.UserDeleted](),
 		shown(func(r *replay, _ replayEvent, ev domain.RoomCreated) string {
 			if ev.Kind == domain.KindDM {
 				return "the direct messages began"
