@@ -38,12 +38,23 @@ type Handlers struct {
 	RevokeSession       *RevokeSessionHandler
 	RevokeOtherSessions *RevokeOtherSessionsHandler
 	SessionPolicy       domain.SessionPolicy
+	// Account settings (the user's) and account actions (the
+	// operators', confab users).
+	ChangePassword *ChangePasswordHandler
+	SetDisplayName *SetDisplayNameHandler
+	SetAvatar      *SetAvatarHandler
+	ResetPassword  *ResetPasswordHandler
+	SetUserEnabled *SetUserEnabledHandler
+	DeleteUser     *DeleteUserHandler
 }
 
 // Config configures the handlers.
 type Config struct {
 	Store   EventStore
 	Invites InviteLookup
+	// Memberships lists a user's rooms, for DeleteUser; Invites if nil
+	// and it has the method (the read models do).
+	Memberships MembershipLookup
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Password is the argon2id cost; password.Default if zero.
@@ -117,7 +128,10 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.Password = password.Default
 	}
 	h := &Handlers{Aggregates: agg, Hashing: newHashing(cfg), SessionPolicy: agg.sessions}
-	var errs [20]error
+	if cfg.Memberships == nil {
+		cfg.Memberships, _ = cfg.Invites.(MembershipLookup)
+	}
+	var errs [26]error
 	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password, h.Hashing, newSignUpBuckets(cfg, agg.now))
 	h.SignIn, errs[1] = NewSignInHandler(agg, h.Hashing, cfg.Password)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
@@ -138,6 +152,12 @@ func New(cfg Config) (*Handlers, error) {
 	h.RevokeOtherSessions, errs[17] = NewRevokeOtherSessionsHandler(agg)
 	h.RecordUpload, errs[18] = NewRecordUploadHandler(agg)
 	h.DiscardAttachment, errs[19] = NewDiscardAttachmentHandler(agg)
+	h.ChangePassword, errs[20] = NewChangePasswordHandler(agg, cfg.Password, h.Hashing)
+	h.SetDisplayName, errs[21] = NewSetDisplayNameHandler(agg)
+	h.SetAvatar, errs[22] = NewSetAvatarHandler(agg)
+	h.ResetPassword, errs[23] = NewResetPasswordHandler(agg, cfg.Password, h.Hashing)
+	h.SetUserEnabled, errs[24] = NewSetUserEnabledHandler(agg)
+	h.DeleteUser, errs[25] = NewDeleteUserHandler(agg, cfg.Memberships)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
