@@ -45,7 +45,9 @@ type Handlers struct {
 	SetAvatar      *SetAvatarHandler
 	ResetPassword  *ResetPasswordHandler
 	SetUserEnabled *SetUserEnabledHandler
-	DeleteUser     *DeleteUserHandler
+	// DeleteUser is nil if Config has no Memberships (nor Invites that
+	// list them).
+	DeleteUser *DeleteUserHandler
 }
 
 // Config configures the handlers.
@@ -157,7 +159,9 @@ func New(cfg Config) (*Handlers, error) {
 	h.SetAvatar, errs[22] = NewSetAvatarHandler(agg)
 	h.ResetPassword, errs[23] = NewResetPasswordHandler(agg, cfg.Password, h.Hashing)
 	h.SetUserEnabled, errs[24] = NewSetUserEnabledHandler(agg)
-	h.DeleteUser, errs[25] = NewDeleteUserHandler(agg, cfg.Memberships)
+	if cfg.Memberships != nil {
+		h.DeleteUser, errs[25] = NewDeleteUserHandler(agg, cfg.Memberships)
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
