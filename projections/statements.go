@@ -81,6 +81,9 @@ func (a *applier) runUser(ctx context.Context, user domain.UserID, ev domain.Eve
 		_, err = a.run(ctx, `UPDATE proj_users SET last_seen = ? WHERE user_id = ? AND last_seen < ?`, at, string(user), at)
 	case domain.AttachmentUploaded, domain.AttachmentDiscarded:
 		err = a.runUpload(ctx, user, ev, at)
+	case domain.PasswordChanged, domain.DisplayNameChanged, domain.AvatarChanged, domain.AvatarRemoved,
+		domain.UserDisabled, domain.UserEnabled, domain.UserDeleted:
+		err = a.runAccount(ctx, user, ev)
 	}
 	return err
 }
