@@ -53,7 +53,7 @@ func avatarURL(id domain.UserID, digest string) string {
 	if len(v) > 16 {
 		v = v[:16]
 	}
-	return "/api/v1/users/" + url.PathEscape(string(id)) + "/avatar?v=" + v
+	return "/api/v1/avatars/" + url.PathEscape(string(id)) + "?v=" + v
 }
 
 type profileRequest struct {
@@ -167,7 +167,7 @@ func (g *Gateway) deleteAvatar(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 // getAvatar serves a user's avatar to any signed-in user:
-// GET /users/{id}/avatar.
+// GET /avatars/{id}.
 func (g *Gateway) getAvatar(w http.ResponseWriter, r *http.Request, _ *session) error {
 	notFound := domain.Errorf(domain.KindNotFound, "", "no such avatar")
 	id, err := uuid.Parse(r.PathValue("id"))

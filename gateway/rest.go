@@ -28,7 +28,7 @@ func (g *Gateway) routes() {
 	m.HandleFunc("POST /api/v1/me/password", g.authed(g.changePassword))
 	m.HandleFunc("PUT /api/v1/me/avatar", g.authed(g.putAvatar))
 	m.HandleFunc("DELETE /api/v1/me/avatar", g.authed(g.deleteAvatar))
-	m.HandleFunc("GET /api/v1/users/{id}/avatar", g.authed(g.getAvatar))
+	m.HandleFunc("GET /api/v1/avatars/{id}", g.authed(g.getAvatar))
 	m.HandleFunc("GET /api/v1/sessions", g.authed(g.listSessions))
 	m.HandleFunc("DELETE /api/v1/sessions/{id}", g.authed(g.revokeSession))
 	m.HandleFunc("POST /api/v1/sessions/revoke-others", g.authed(g.revokeOtherSessions))
