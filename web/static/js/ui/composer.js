@@ -7,7 +7,7 @@
 import { h, icon, avatar } from "../util/dom.js";
 import { toast, humanError } from "./toast.js";
 import { autosize } from "./timeline.js";
-import { truncate, isolate, formatSize } from "../util/format.js";
+import { truncate, isolate, formatSize, shownName } from "../util/format.js";
 
 const MAX_CHARS = 4000;
 const MAX_FILES = 10; // attachments per message (the server's limit)
@@ -265,7 +265,7 @@ export class Composer {
     for (const member of room.members.values()) {
       const u = this.client.users.get(member.userId);
       if (!u || u.id === this.client.me.id) continue;
-      if (u.username.toLowerCase().startsWith(q)) items.push(u);
+      if (!u.deleted && (u.username.toLowerCase().startsWith(q) || (u.display_name || "").toLowerCase().startsWith(q))) items.push(u);
     }
     items.sort((a, b) => a.username.localeCompare(b.username));
     if (!items.length) return this.#hideSuggestions();
@@ -278,7 +278,7 @@ export class Composer {
     this.suggestions.replaceChildren(...items.map((u, i) => h("li.suggestion" + (i === index ? ".active" : ""), {
       role: "option", "aria-selected": String(i === index), id: "mention-opt-" + i,
       onmousedown: (e) => { e.preventDefault(); this.#pick(u); },
-    }, avatar(u, "sm"), h("span", u.username))));
+    }, avatar(u, "sm"), h("span", shownName(u)), u.display_name ? h("span.muted", " @", h("bdi", u.username)) : null)));
     this.suggestions.hidden = false;
     this.input.setAttribute("aria-activedescendant", "mention-opt-" + index);
   }
