@@ -53,8 +53,8 @@ func TestUsersCLI(t *testing.T) {
 			}
 
 			out := users("list")
-			if !regexp.MustCompile(`(?m)^` + alice.User.ID + `\s+alice\s+-\s+active\s`).MatchString(out) ||
-				!regexp.MustCompile(`(?m)^` + bob.User.ID + `\s+bob\s+Bobby\s+active\s`).MatchString(out) {
+			if !regexp.MustCompile(`(?m)^`+alice.User.ID+`\s+alice\s+-\s+active\s`).MatchString(out) ||
+				!regexp.MustCompile(`(?m)^`+bob.User.ID+`\s+bob\s+Bobby\s+active\s`).MatchString(out) {
 				t.Errorf("users list:\n%s", out)
 			}
 
