@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 
 	"github.com/confabhq/confab/domain"
 	"github.com/confabhq/confab/internal/password"
@@ -62,7 +64,8 @@ func (h *ChangePasswordHandler) Handle(ctx context.Context, cmd ChangePassword) 
 	}
 	key := "user:" + string(cmd.UserID)
 	if wait, _ := h.fails.Reserve(key); wait > 0 {
-		return Result{}, signInThrottled("too many wrong passwords", wait)
+		return Result{}, &domain.Error{Kind: domain.KindRateLimited, Op: op, RetryAfter: wait,
+			Message: fmt.Sprintf("too many wrong passwords; try again in %d s", int(math.Ceil(wait.Seconds())))}
 	}
 	var old string
 	if err := h.agg.readUser(ctx, cmd.UserID, func(u *domain.User) error {
