@@ -8,6 +8,12 @@
 //   - sessions.go: TouchSession (the idle timeout's last use, an event),
 //     RevokeSession, RevokeOtherSessions, and WithClient, the client a new
 //     session records;
+//   - change_password.go (ChangePassword: the old password again, the
+//     other sessions end), set_profile.go (SetDisplayName, SetAvatar): a
+//     user's account settings; manage_user.go (ResetPassword,
+//     SetUserEnabled, DeleteUser and MembershipLookup, the read model
+//     DeleteUser asks for the user's rooms): the operators' actions, for
+//     confab users;
 //   - create_room.go, join_room.go (and InviteLookup, the rooms read
 //     model it asks), manage_room.go, open_dm.go: rooms and membership;
 //   - post_message.go, edit_message.go, delete_message.go, react.go,

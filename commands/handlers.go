@@ -45,12 +45,25 @@ type Handlers struct {
 	RevokeSession       *RevokeSessionHandler
 	RevokeOtherSessions *RevokeOtherSessionsHandler
 	SessionPolicy       domain.SessionPolicy
+	// Account settings (the user's) and account actions (the
+	// operators', confab users).
+	ChangePassword *ChangePasswordHandler
+	SetDisplayName *SetDisplayNameHandler
+	SetAvatar      *SetAvatarHandler
+	ResetPassword  *ResetPasswordHandler
+	SetUserEnabled *SetUserEnabledHandler
+	// DeleteUser is nil if Config has no Memberships (nor Invites that
+	// list them).
+	DeleteUser *DeleteUserHandler
 }
 
 // Config configures the handlers.
 type Config struct {
 	Store   EventStore
 	Invites InviteLookup
+	// Memberships lists a user's rooms, for DeleteUser; Invites if nil
+	// and it has the method (the read models do).
+	Memberships MembershipLookup
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Password is the argon2id cost; password.Default if zero.
@@ -124,7 +137,10 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.Password = password.Default
 	}
 	h := &Handlers{Aggregates: agg, Hashing: newHashing(cfg), SessionPolicy: agg.sessions}
-	var errs [21]error
+	if cfg.Memberships == nil {
+		cfg.Memberships, _ = cfg.Invites.(MembershipLookup)
+	}
+	var errs [30]error
 	h.SignUp, errs[0] = NewSignUpHandler(agg, cfg.Password, h.Hashing, newSignUpBuckets(cfg, agg.now))
 	h.SignIn, errs[1] = NewSignInHandler(agg, h.Hashing, cfg.Password)
 	h.SignOut, errs[2] = NewSignOutHandler(agg)
@@ -145,12 +161,19 @@ func New(cfg Config) (*Handlers, error) {
 	h.RevokeOtherSessions, errs[17] = NewRevokeOtherSessionsHandler(agg)
 	h.RecordUpload, errs[18] = NewRecordUploadHandler(agg)
 	h.DiscardAttachment, errs[19] = NewDiscardAttachmentHandler(agg)
-	h.MarkThreadRead, errs[20] = NewMarkThreadReadHandler(agg)
-	var more [3]error
-	h.Pin, more[0] = NewPinHandler(agg)
-	h.SetRoomSettings, more[1] = NewSetRoomSettingsHandler(agg)
-	h.SetNotify, more[2] = NewSetNotifyHandler(agg)
-	for _, err := range append(errs[:], more[:]...) {
+	h.ChangePassword, errs[20] = NewChangePasswordHandler(agg, cfg.Password, h.Hashing)
+	h.SetDisplayName, errs[21] = NewSetDisplayNameHandler(agg)
+	h.SetAvatar, errs[22] = NewSetAvatarHandler(agg)
+	h.ResetPassword, errs[23] = NewResetPasswordHandler(agg, cfg.Password, h.Hashing)
+	h.SetUserEnabled, errs[24] = NewSetUserEnabledHandler(agg)
+	if cfg.Memberships != nil {
+		h.DeleteUser, errs[25] = NewDeleteUserHandler(agg, cfg.Memberships)
+	}
+	h.MarkThreadRead, errs[26] = NewMarkThreadReadHandler(agg)
+	h.Pin, errs[27] = NewPinHandler(agg)
+	h.SetRoomSettings, errs[28] = NewSetRoomSettingsHandler(agg)
+	h.SetNotify, errs[29] = NewSetNotifyHandler(agg)
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}

@@ -33,7 +33,7 @@ func (h *OpenDMHandler) Handle(ctx context.Context, cmd OpenDM) (domain.RoomID, 
 	}
 	exists := false
 	if err := h.agg.readUser(ctx, cmd.Other, func(u *domain.User) error {
-		exists = u.Exists
+		exists = u.Exists && !u.Deleted
 		return nil
 	}); err != nil {
 		return "", Result{}, err

@@ -99,7 +99,9 @@ func (h *SignInHandler) Handle(ctx context.Context, cmd SignIn) (Session, error)
 func (h *SignInHandler) verify(ctx context.Context, id domain.UserID, pw string) (bool, error) {
 	var hash string
 	if err := h.agg.readUser(ctx, id, func(u *domain.User) error {
-		hash = u.PasswordHash
+		if !u.Deleted {
+			hash = u.PasswordHash // a deleted account is as unknown
+		}
 		return nil
 	}); err != nil {
 		return false, err

@@ -273,6 +273,30 @@ var commandTable = map[string]commandFunc{
 		res, err := h.RevokeOtherSessions.Handle(ctx, c)
 		return outcome{result: res}, err
 	}),
+	"ChangePassword": handle(func(ctx context.Context, h *commands.Handlers, c commands.ChangePassword) (outcome, error) {
+		res, err := h.ChangePassword.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"SetDisplayName": handle(func(ctx context.Context, h *commands.Handlers, c commands.SetDisplayName) (outcome, error) {
+		res, err := h.SetDisplayName.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"SetAvatar": handle(func(ctx context.Context, h *commands.Handlers, c commands.SetAvatar) (outcome, error) {
+		res, err := h.SetAvatar.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"ResetPassword": handle(func(ctx context.Context, h *commands.Handlers, c commands.ResetPassword) (outcome, error) {
+		res, err := h.ResetPassword.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"SetUserEnabled": handle(func(ctx context.Context, h *commands.Handlers, c commands.SetUserEnabled) (outcome, error) {
+		res, err := h.SetUserEnabled.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
+	"DeleteUser": handle(func(ctx context.Context, h *commands.Handlers, c commands.DeleteUser) (outcome, error) {
+		res, err := h.DeleteUser.Handle(ctx, c)
+		return outcome{result: res}, err
+	}),
 	"CreateRoom": handle(func(ctx context.Context, h *commands.Handlers, c commands.CreateRoom) (outcome, error) {
 		id, res, err := h.CreateRoom.Handle(ctx, c)
 		return outcome{result: res, room: id}, err

@@ -222,6 +222,17 @@ func (r *Room) Leave(user UserID, now time.Time) ([]Event, error) {
 	return append([]Event{MemberLeft{UserID: user, At: now}}, r.removedFromCall(user, now)...), nil
 }
 
+// RemoveDeleted ends the membership of a deleted account in a group room,
+// whatever its role (MemberLeft; a room whose owner is deleted has no
+// owner). A DM keeps both members: the other user keeps the conversation,
+// with "Deleted user". A non-member, or a DM, changes nothing.
+func (r *Room) RemoveDeleted(user UserID, now time.Time) ([]Event, error) {
+	if !r.Exists || !r.IsMember(user) || r.Kind != KindGroup {
+		return nil, nil
+	}
+	return append([]Event{MemberLeft{UserID: user, At: now}}, r.removedFromCall(user, now)...), nil
+}
+
 // Kick removes a member; the owner may kick anyone, admins plain members.
 func (r *Room) Kick(actor, target UserID, now time.Time) ([]Event, error) {
 	if err := r.mustBeMember("kick", actor); err != nil {

@@ -166,7 +166,7 @@ func (u *User) sessionIDs() []string {
 // sessions that have expired (EndExpired), then, if the user would have
 // more than policy.MaxPerUser sessions, the oldest ones (EndLimit).
 func (u *User) StartSession(sessionID, tokenHash string, client SessionClient, policy SessionPolicy, now time.Time) ([]Event, error) {
-	if err := u.mustExist("sign in"); err != nil {
+	if err := u.CanSignIn(); err != nil {
 		return nil, err
 	}
 	if sessionID == "" || tokenHash == "" {

@@ -8,6 +8,12 @@ type User struct {
 	Username     string
 	PasswordHash string
 	Exists       bool
+	// DisplayName is the name shown instead of the username, "" if none;
+	// Avatar is the user's picture, nil if none.
+	DisplayName string
+	Avatar      *Avatar
+	// Disabled accounts cannot sign in; Deleted ones are gone (account.go).
+	Disabled, Deleted bool
 	// Sessions maps the IDs of sessions that have not ended to them;
 	// some may have expired (see SessionPolicy).
 	Sessions map[string]Session
@@ -58,6 +64,8 @@ func (u *User) Apply(e Event) {
 		u.applyUpload(e)
 	case RoomNotifySet:
 		u.applyNotify(e)
+	case PasswordChanged, DisplayNameChanged, AvatarChanged, AvatarRemoved, UserDisabled, UserEnabled, UserDeleted:
+		u.applyAccount(e)
 	}
 }
 
@@ -74,7 +82,7 @@ func (u *User) SignUp(username, passwordHash string, now time.Time) ([]Event, er
 }
 
 func (u *User) mustExist(op string) error {
-	if !u.Exists {
+	if !u.Exists || u.Deleted {
 		return Errorf(KindNotFound, op, "no such user")
 	}
 	return nil

@@ -20,6 +20,9 @@
 //     writer; presence.go: the presence loop, the node lease and the
 //     reaper; members.go: the rooms' member sets, for presence;
 //     presencebatch.go: a connection's presence changes of one window.
+//   - account.go: account settings (PATCH /me, POST /me/password, the
+//     avatar's upload, removal and serving) and the profile loop, which
+//     sends "user" frames when a display name or avatar changes.
 //   - calls.go, callhost.go, callrelay.go: call signalling, the host of a
 //     room's call, and the relay to it from other nodes.
 //

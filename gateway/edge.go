@@ -185,7 +185,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setSecurityHeaders(w.Header(), g.isHTTPS(r))
 	if unsafeMethod(r.Method) && strings.HasPrefix(r.URL.Path, "/api/") {
 		err := g.checkCrossSite(r)
-		if err == nil && !isUpload(r) {
+		if err == nil && !isUpload(r) && !isAvatarUpload(r) {
 			err = checkContentType(r)
 		}
 		if err != nil {

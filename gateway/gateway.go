@@ -249,6 +249,7 @@ const (
 	loopHub      = "hub follower"
 	loopTyping   = "typing follower"
 	loopPresence = "presence"
+	loopProfiles = "profiles"
 	loopLease    = "node lease"
 	loopReaper   = "reaper"
 )
@@ -265,6 +266,7 @@ func (g *Gateway) Run(ctx context.Context, after eventstore.Position) error {
 	})
 	grp.Go(func() error { return g.loops.Loop(loopTyping).Run(ctx, g.followEphemeral) })
 	grp.Go(func() error { return g.presenceLoop(ctx, g.loops.Loop(loopPresence)) })
+	grp.Go(func() error { return g.profileLoop(ctx, g.loops.Loop(loopProfiles)) })
 	grp.Go(func() error { return g.leaseLoop(ctx, g.loops.Loop(loopLease), g.loops.Loop(loopReaper)) })
 	grp.Go(func() error { g.sessionLoop(ctx); return nil })
 	if g.hosts != nil {

@@ -25,8 +25,10 @@ type hub struct {
 	rooms map[domain.RoomID]map[*subscription]struct{}
 	users map[domain.UserID]map[*conn]struct{}
 
-	// presence receives the users whose connections opened or closed.
+	// presence receives the users whose connections opened or closed;
+	// profiles those whose profile changed (account.go).
 	presence chan presenceChange
+	profiles chan presenceChange
 	// onRoomEvent, if set, sees every room event after its delivery.
 	onRoomEvent func(room domain.RoomID, seq uint64, ev domain.Event)
 	// onMembers, if set, sees every membership event (changesMembers)
@@ -58,6 +60,7 @@ func newHub(logger *slog.Logger) *hub {
 		rooms:    map[domain.RoomID]map[*subscription]struct{}{},
 		users:    map[domain.UserID]map[*conn]struct{}{},
 		presence: make(chan presenceChange, 4096),
+		profiles: make(chan presenceChange, 1024),
 		chunk:    fanChunk,
 		inline:   fanInline,
 	}
@@ -337,6 +340,14 @@ func (h *hub) dropMember(room domain.RoomID, user domain.UserID) {
 }
 
 func (h *hub) dispatchUserEvent(user domain.UserID, re *eventstore.RecordedEvent) {
+	if profileEvent(re.Type) {
+		select {
+		case h.profiles <- presenceChange{user: user, pos: re.Position}:
+		default:
+			h.logger.Warn("profile queue full; a profile change is not pushed", "user", user)
+		}
+		return
+	}
 	switch re.Type {
 	case "ConnectionOpened", "ConnectionClosed":
 		select {

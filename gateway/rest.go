@@ -24,6 +24,11 @@ func (g *Gateway) routes() {
 	m.HandleFunc("POST /api/v1/auth/signin", g.handle(g.signIn))
 	m.HandleFunc("POST /api/v1/auth/signout", g.authed(g.signOut))
 	m.HandleFunc("GET /api/v1/me", g.authed(g.me))
+	m.HandleFunc("PATCH /api/v1/me", g.authed(g.updateMe))
+	m.HandleFunc("POST /api/v1/me/password", g.authed(g.changePassword))
+	m.HandleFunc("PUT /api/v1/me/avatar", g.authed(g.putAvatar))
+	m.HandleFunc("DELETE /api/v1/me/avatar", g.authed(g.deleteAvatar))
+	m.HandleFunc("GET /api/v1/avatars/{id}", g.authed(g.getAvatar))
 	m.HandleFunc("GET /api/v1/sessions", g.authed(g.listSessions))
 	m.HandleFunc("DELETE /api/v1/sessions/{id}", g.authed(g.revokeSession))
 	m.HandleFunc("POST /api/v1/sessions/revoke-others", g.authed(g.revokeOtherSessions))
@@ -149,15 +154,25 @@ func (g *Gateway) member(h func(w http.ResponseWriter, r *http.Request, rc roomC
 }
 
 type userJSON struct {
-	ID        domain.UserID `json:"id"`
-	Username  string        `json:"username"`
-	Status    string        `json:"status"` // online or offline
-	LastSeen  *time.Time    `json:"last_seen,omitempty"`
-	CreatedAt time.Time     `json:"created_at"`
+	ID       domain.UserID `json:"id"`
+	Username string        `json:"username"` // "" once deleted
+	// DisplayName is the name the user chose, "" if none; AvatarURL
+	// serves their avatar, "" if none; Deleted marks a deleted user,
+	// whom clients show as "Deleted user".
+	DisplayName string     `json:"display_name,omitempty"`
+	AvatarURL   string     `json:"avatar_url,omitempty"`
+	Deleted     bool       `json:"deleted,omitempty"`
+	Status      string     `json:"status"` // online or offline
+	LastSeen    *time.Time `json:"last_seen,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
 }
 
 func toUserJSON(u projections.User) userJSON {
-	j := userJSON{ID: u.ID, Username: u.Username, Status: "offline", CreatedAt: u.CreatedAt}
+	j := userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Status: "offline", CreatedAt: u.CreatedAt,
+		Deleted: u.Status == domain.StatusDeleted}
+	if u.Avatar != "" {
+		j.AvatarURL = avatarURL(u.ID, u.Avatar)
+	}
 	if u.Online {
 		j.Status = "online"
 	}
@@ -184,6 +199,9 @@ func (g *Gateway) getUserByName(w http.ResponseWriter, r *http.Request, _ *sessi
 	u, err := g.read.UserByUsername(r.Context(), r.PathValue("username"))
 	if err != nil {
 		return err
+	}
+	if u.Status == domain.StatusDeleted {
+		return domain.Errorf(domain.KindNotFound, "find user", "no such user")
 	}
 	return respond(w, http.StatusOK, map[string]userJSON{"user": toUserJSON(u)})
 }

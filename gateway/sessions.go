@@ -170,4 +170,8 @@ var endReasons = map[string]string{
 	domain.EndRevoked:   "session revoked",
 	domain.EndExpired:   "session expired",
 	domain.EndLimit:     "session limit",
+	// The account's (account.go, domain/account.go).
+	domain.EndPasswordChanged: "password changed",
+	domain.EndDisabled:        "account disabled",
+	domain.EndDeleted:         "account deleted",
 }

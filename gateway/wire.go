@@ -57,6 +57,8 @@ var userStreamEvents = []string{
 	domain.SessionEnded{}.EventType(), domain.ConnectionOpened{}.EventType(), domain.ConnectionClosed{}.EventType(),
 	domain.RoomRead{}.EventType(), domain.ThreadRead{}.EventType(), domain.AttachmentUploaded{}.EventType(), domain.AttachmentDiscarded{}.EventType(),
 	domain.RoomNotifySet{}.EventType(),
+	domain.PasswordChanged{}.EventType(), domain.DisplayNameChanged{}.EventType(), domain.AvatarChanged{}.EventType(),
+	domain.AvatarRemoved{}.EventType(), domain.UserDisabled{}.EventType(), domain.UserEnabled{}.EventType(), domain.UserDeleted{}.EventType(),
 }
 
 // publicData returns what clients may see of a room event: everything but

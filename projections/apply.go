@@ -181,6 +181,20 @@ func EventTime(ev domain.Event, recorded time.Time) time.Time {
 		at = ev.At
 	case domain.RoomNotifySet:
 		at = ev.At
+	case domain.PasswordChanged:
+		at = ev.At
+	case domain.DisplayNameChanged:
+		at = ev.At
+	case domain.AvatarChanged:
+		at = ev.At
+	case domain.AvatarRemoved:
+		at = ev.At
+	case domain.UserDisabled:
+		at = ev.At
+	case domain.UserEnabled:
+		at = ev.At
+	case domain.UserDeleted:
+		at = ev.At
 	}
 	if at.IsZero() {
 		return recorded

@@ -287,11 +287,13 @@ func (p *Projections) UnreachableAttachments(ctx context.Context, cutoff time.Ti
 }
 
 // BlobReferenced reports whether an upload that is not discarded holds
-// the blob digest (as its bytes or its thumbnail).
+// the blob digest (as its bytes or its thumbnail), or a user has it as
+// their avatar.
 func (p *Projections) BlobReferenced(ctx context.Context, digest string) (bool, error) {
 	var n int
 	err := p.readTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, p.d.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM proj_attachments WHERE digest = ? OR thumbnail = ? LIMIT 1) x`), digest, digest).Scan(&n)
+		return tx.QueryRowContext(ctx, p.d.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM proj_attachments WHERE digest = ? OR thumbnail = ?
+			UNION ALL SELECT 1 FROM proj_users WHERE avatar = ? LIMIT 1) x`), digest, digest, digest).Scan(&n)
 	})
 	if err != nil {
 		return false, fmt.Errorf("projections: blob %s: %w", digest, err)

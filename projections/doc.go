@@ -116,7 +116,9 @@
 // # Tables
 //
 //	proj_checkpoint    the last applied position, and the rebuilding mark
-//	proj_users         accounts; last_seen is the latest ConnectionClosed
+//	proj_users         accounts; last_seen is the latest ConnectionClosed; display
+//	                   name, avatar and status (accounts.go: a deleted user's
+//	                   row stays, its username, display name and avatar emptied)
 //	proj_sessions      sessions not ended, by token hash: client, start, last recorded use
 //	proj_rooms         rooms: current name and invite code, last_seq, last activity
 //	proj_members       current members and roles

@@ -79,7 +79,9 @@ type tableIO interface {
 
 func newBatch() *batch {
 	b := &batch{
-		users: newTable(usersDef, func(r *userRow) []any { return []any{&r.id, &r.username, &r.created, &r.lastSeen} }),
+		users: newTable(usersDef, func(r *userRow) []any {
+			return []any{&r.id, &r.username, &r.created, &r.lastSeen, &r.displayName, &r.avatar, &r.avatarType, &r.status}
+		}),
 		sessions: newTable(sessionsDef, func(r *sessionRow) []any {
 			return []any{&r.hash, &r.user, &r.session, &r.created, &r.agent, &r.ip, &r.used}
 		}),
@@ -148,6 +150,9 @@ func (b *batch) queueUser(user domain.UserID, ev domain.Event, at int64) {
 		b.conns.wantKey(key2(u, ev.ConnID))
 	case domain.ConnectionClosed:
 		b.conns.wantKey(key2(u, ev.ConnID))
+		b.users.wantKey(key1(u))
+	case domain.PasswordChanged, domain.DisplayNameChanged, domain.AvatarChanged, domain.AvatarRemoved,
+		domain.UserDisabled, domain.UserEnabled, domain.UserDeleted:
 		b.users.wantKey(key1(u))
 	case domain.AttachmentUploaded:
 		b.attachments.wantKey(key1(ev.Attachment.ID))
@@ -253,7 +258,7 @@ func (b *batch) foldUser(user string, ev domain.Event, at int64) error {
 		if err != nil {
 			return err
 		}
-		r := userRow{id: user} // last_seen 0, or kept
+		r := userRow{id: user, status: domain.StatusActive} // last_seen 0, or kept
 		if e.has {
 			r = e.now
 		}
@@ -312,6 +317,17 @@ func (b *batch) foldUser(user string, ev domain.Event, at int64) error {
 		return b.foldUpload(user, ev, at)
 	case domain.RoomNotifySet:
 		return b.foldNotify(user, ev)
+	case domain.PasswordChanged, domain.DisplayNameChanged, domain.AvatarChanged, domain.AvatarRemoved,
+		domain.UserDisabled, domain.UserEnabled, domain.UserDeleted:
+		e, err := b.users.get(key1(user))
+		if err != nil || !e.has {
+			return err
+		}
+		r := e.now
+		foldAccount(&r, ev)
+		if r != e.now {
+			e.set(r)
+		}
 	}
 	return nil
 }

@@ -40,9 +40,10 @@ type gen struct {
 	// messages, as a busy server's is.
 	chatty bool
 
-	n    int // events appended
-	last eventstore.Position
-	seq  int // for unique names
+	n        int // events appended
+	accounts int // account steps taken (account)
+	last     eventstore.Position
+	seq      int // for unique names
 
 	// texts holds what search should find (search_test.go).
 	texts map[domain.RoomID]map[uint64]*searchable
@@ -266,6 +267,8 @@ func (g *gen) step() {
 		}
 		evs, err := u.EndSession(sid, domain.EndSignedOut, now)
 		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+	case k == 11:
+		g.account(now)
 	case k < 12:
 		id, u, _ := g.user()
 		sid, ok := pick(g, slices.Sorted(maps.Keys(u.Sessions)))
@@ -511,4 +514,60 @@ func (g *gen) run(n int) {
 	for target := g.n + n; g.n < target; {
 		g.step()
 	}
+}
+
+// account takes one of the account actions, in turn: display names set
+// and cleared, avatars set and removed, passwords changed and reset,
+// accounts disabled, enabled and (at most two) deleted, with the room
+// memberships a deletion ends.
+func (g *gen) account(now time.Time) {
+	id, u, _ := g.user()
+	g.accounts++
+	var evs []domain.Event
+	var err error
+	switch g.accounts % 9 {
+	case 0:
+		evs, err = u.SetDisplayName("Name ☕ "+g.next(), now)
+	case 1:
+		evs, err = u.SetAvatar(domain.Avatar{Digest: fmt.Sprintf("sha256:%064d", g.rng.IntN(5)), ContentType: "image/png", Size: 100}, now)
+	case 2:
+		keep, _ := pick(g, slices.Sorted(maps.Keys(u.Sessions)))
+		evs, err = u.ChangePassword("$argon2id$y"+g.next(), keep, domain.ByUser, now)
+	case 3:
+		evs, err = u.Disable(now)
+	case 4:
+		for _, d := range g.userIDs {
+			if g.users[d].Disabled {
+				id, u = d, g.users[d]
+				break
+			}
+		}
+		evs, err = u.Enable(now)
+	case 5:
+		evs, err = u.RemoveAvatar(now)
+	case 6:
+		evs, err = u.ChangePassword("$argon2id$z"+g.next(), "", domain.ByOperator, now)
+	case 7:
+		evs, err = u.SetDisplayName("", now)
+	case 8:
+		deleted := 0
+		for _, d := range g.userIDs {
+			if g.users[d].Deleted {
+				deleted++
+			}
+		}
+		if deleted >= 2 {
+			return
+		}
+		evs, err = u.Delete(now)
+		g.emit(domain.UserStream(id), evs, err, uuid.Nil)
+		if err == nil && len(evs) > 0 {
+			for _, rid := range g.roomIDs {
+				revs, rerr := g.rooms[rid].RemoveDeleted(id, now)
+				g.emit(domain.RoomStream(rid), revs, rerr, uuid.Nil)
+			}
+		}
+		return
+	}
+	g.emit(domain.UserStream(id), evs, err, uuid.Nil)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,12 +147,53 @@ var applyTests = []struct {
 		},
 	},
 	{
+		name: "account settings and deletion",
+		log: func(l *logBuilder) {
+			l.signUp("alice", "bob")
+			av := domain.Avatar{Digest: "sha256:" + strings.Repeat("a", 64), ContentType: "image/png", Size: 9}
+			l.user(alice,
+				domain.DisplayNameChanged{DisplayName: "Alice ☕", At: at(1)},
+				domain.AvatarChanged{Avatar: av, At: at(2)},
+				domain.PasswordChanged{PasswordHash: "y", By: domain.ByUser, At: at(3)},
+				domain.UserDisabled{At: at(4)},
+			)
+			l.user(bob,
+				domain.DisplayNameChanged{DisplayName: "Bobby", At: at(1)},
+				domain.AvatarChanged{Avatar: domain.Avatar{Digest: "sha256:" + strings.Repeat("b", 64), ContentType: "image/jpeg", Size: 9}, At: at(2)},
+				domain.UserDisabled{At: at(3)},
+				domain.UserEnabled{At: at(4)},
+				domain.UserDeleted{At: at(5)},
+				domain.UserEnabled{At: at(6)}, // a deleted user stays deleted
+			)
+		},
+		check: func(t *testing.T, p *projections.Projections) {
+			a := must[projections.User](t)(p.User(ctx, alice))
+			if a.Username != "alice" || a.DisplayName != "Alice ☕" || a.Avatar != "sha256:"+strings.Repeat("a", 64) || a.AvatarType != "image/png" || a.Status != domain.StatusDisabled {
+				t.Errorf("alice: %+v", a)
+			}
+			b := must[projections.User](t)(p.User(ctx, bob))
+			if b.Username != "" || b.DisplayName != "" || b.Avatar != "" || b.AvatarType != "" || b.Status != domain.StatusDeleted {
+				t.Errorf("bob, deleted: %+v", b)
+			}
+			if !must[bool](t)(p.BlobReferenced(ctx, "sha256:"+strings.Repeat("a", 64))) {
+				t.Error("alice's avatar is not referenced: the collector would remove it")
+			}
+			if must[bool](t)(p.BlobReferenced(ctx, "sha256:"+strings.Repeat("b", 64))) {
+				t.Error("a deleted user's avatar is still referenced")
+			}
+			list := must[[]projections.UserListing](t)(p.ListUsers(ctx))
+			if len(list) != 2 || list[0].Status != domain.StatusDisabled || list[1].Status != domain.StatusDeleted || list[1].Username != "" {
+				t.Errorf("users: %+v", list)
+			}
+		},
+	},
+	{
 		name: "users",
 		log: func(l *logBuilder) {
 			l.user(alice, domain.UserSignedUp{UserID: alice, Username: "Alice", PasswordHash: "x", At: at(5)})
 		},
 		check: func(t *testing.T, p *projections.Projections) {
-			want := projections.User{ID: alice, Username: "Alice", CreatedAt: at(5)}
+			want := projections.User{ID: alice, Username: "Alice", CreatedAt: at(5), Status: domain.StatusActive}
 			equal(t, "user", must[projections.User](t)(p.User(ctx, alice)), want)
 			equal(t, "by name", must[projections.User](t)(p.UserByUsername(ctx, "aLICE")), want)
 			_, err := p.User(ctx, bob)
@@ -217,9 +259,9 @@ var applyTests = []struct {
 			}
 			members := must[[]projections.Member](t)(p.Members(ctx, general))
 			equal(t, "members", members, []projections.Member{
-				{User: projections.User{ID: alice, Username: "alice", CreatedAt: at(0)}, Role: domain.RoleOwner, JoinedAt: at(1)},
-				{User: projections.User{ID: bob, Username: "bob", CreatedAt: at(0)}, Role: domain.RoleAdmin, JoinedAt: at(2)},
-				{User: projections.User{ID: dave, Username: "dave", CreatedAt: at(0)}, Role: domain.RoleMember, JoinedAt: at(9)},
+				{User: projections.User{ID: alice, Username: "alice", CreatedAt: at(0), Status: domain.StatusActive}, Role: domain.RoleOwner, JoinedAt: at(1)},
+				{User: projections.User{ID: bob, Username: "bob", CreatedAt: at(0), Status: domain.StatusActive}, Role: domain.RoleAdmin, JoinedAt: at(2)},
+				{User: projections.User{ID: dave, Username: "dave", CreatedAt: at(0), Status: domain.StatusActive}, Role: domain.RoleMember, JoinedAt: at(9)},
 			})
 			_, err := p.Members(ctx, "nope")
 			wantKind(t, err, domain.KindNotFound)
@@ -254,7 +296,7 @@ var applyTests = []struct {
 			rooms := must[[]projections.RoomSummary](t)(p.RoomsOf(ctx, alice))
 			equal(t, "alice's rooms", rooms, []projections.RoomSummary{
 				{ID: dm, Kind: domain.KindDM, Role: domain.RoleMember, LastSeq: 2, Unread: 1, LastActivity: at(4),
-					DMPeer: &projections.User{ID: bob, Username: "bob", CreatedAt: at(0), Online: true}},
+					DMPeer: &projections.User{ID: bob, Username: "bob", CreatedAt: at(0), Online: true, Status: domain.StatusActive}},
 				{ID: general, Kind: domain.KindGroup, Name: "General", OwnerID: alice, Role: domain.RoleOwner, LastSeq: 2, LastActivity: at(1)},
 			})
 			bobs := must[[]projections.RoomSummary](t)(p.RoomsOf(ctx, bob))

@@ -24,7 +24,9 @@ func TestTimelineAtHeadEqualsReadModel(t *testing.T) {
 		for _, room := range g.roomIDs {
 			tl := timelineOf(t, store, room)
 			got, want := tl.Messages(), readMessages(t, p, room)
-			equal(t, string(room)+" messages", got, want)
+			if len(got) > 0 || len(want) > 0 { // a room without messages: nil and empty alike
+				equal(t, string(room)+" messages", got, want)
+			}
 			for _, m := range got {
 				msgs++
 				edited += min(1, countIf(m.EditedAt != nil))

@@ -85,6 +85,9 @@ func (a *applier) runUser(ctx context.Context, user domain.UserID, ev domain.Eve
 		err = a.runUpload(ctx, user, ev, at)
 	case domain.RoomNotifySet:
 		err = a.runNotify(ctx, user, ev)
+	case domain.PasswordChanged, domain.DisplayNameChanged, domain.AvatarChanged, domain.AvatarRemoved,
+		domain.UserDisabled, domain.UserEnabled, domain.UserDeleted:
+		err = a.runAccount(ctx, user, ev)
 	}
 	return err
 }

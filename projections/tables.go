@@ -300,6 +300,8 @@ func (t *table[R]) columns(op int) (cols []any, ok bool) {
 type userRow struct {
 	id, username      string
 	created, lastSeen int64
+	// displayName, avatar (a digest), avatarType and status: account.go.
+	displayName, avatar, avatarType, status string
 }
 
 type sessionRow struct {
@@ -384,7 +386,7 @@ func def(name, spec string, nkey int, by ...[]int) *tableDef {
 // The tables, as the applier writes them. Load sets: by the key unless
 // said otherwise.
 var (
-	usersDef = def("proj_users", "user_id username created_at:int last_seen:int", 1)
+	usersDef = def("proj_users", "user_id username created_at:int last_seen:int display_name avatar avatar_type status", 1)
 	// Sessions are loaded by token hash and by user (SessionUsed and
 	// SessionEnded name a user's session, not a token).
 	sessionsDef = def("proj_sessions", "token_hash user_id session_id created_at:int user_agent ip last_used_at:int", 1, []int{0}, []int{1})

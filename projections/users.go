@@ -48,6 +48,14 @@ type User struct {
 	// LastSeen is when the user's latest connection closed; zero if none
 	// ever did.
 	LastSeen time.Time
+	// DisplayName is the name the user chose to show, "" if none.
+	DisplayName string
+	// Avatar is the digest of the user's avatar in the blob store and
+	// AvatarType its content type; "" if none.
+	Avatar, AvatarType string
+	// Status is domain.StatusActive, StatusDisabled or StatusDeleted; a
+	// deleted user has no username, display name or avatar.
+	Status string
 }
 
 // SessionByTokenHash returns the session whose token has the given hash
@@ -89,12 +97,13 @@ func (p *Projections) Sessions(ctx context.Context, user domain.UserID) ([]Sessi
 // userColumns selects a User from proj_users aliased as u; u may be
 // missing (a LEFT JOIN), leaving its fields zero.
 const userColumns = `COALESCE(u.username, ''), COALESCE(u.created_at, 0), COALESCE(u.last_seen, 0),
-	CASE WHEN EXISTS (SELECT 1 FROM proj_connections c WHERE c.user_id = u.user_id) THEN 1 ELSE 0 END`
+	CASE WHEN EXISTS (SELECT 1 FROM proj_connections c WHERE c.user_id = u.user_id) THEN 1 ELSE 0 END,
+	COALESCE(u.display_name, ''), COALESCE(u.avatar, ''), COALESCE(u.avatar_type, ''), COALESCE(u.status, '')`
 
 // scanUser scans userColumns into u.
 func scanUser(scan func(dest ...any) error, u *User, dest ...any) error {
 	var created, lastSeen, online int64
-	if err := scan(append(dest, &u.Username, &created, &lastSeen, &online)...); err != nil {
+	if err := scan(append(dest, &u.Username, &created, &lastSeen, &online, &u.DisplayName, &u.Avatar, &u.AvatarType, &u.Status)...); err != nil {
 		return err
 	}
 	u.CreatedAt, u.LastSeen, u.Online = fromMicros(created), fromMicros(lastSeen), online != 0

@@ -24,8 +24,15 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 		if err != nil {
 			t.Fatalf("user %s: %v", u.Username, err)
 		}
-		if got.Username != u.Username || got.Online != (len(u.Conns) > 0) {
+		if got.Username != shownName(u) || got.Online != (len(u.Conns) > 0) {
 			t.Errorf("user %s: %+v, want online %v", u.Username, got, len(u.Conns) > 0)
+		}
+		wantAvatar := ""
+		if u.Avatar != nil {
+			wantAvatar = u.Avatar.Digest
+		}
+		if got.DisplayName != u.DisplayName || got.Status != u.Status() || got.Avatar != wantAvatar {
+			t.Errorf("user %s: %+v, want display name %q, status %s, avatar %q", u.Username, got, u.DisplayName, u.Status(), wantAvatar)
 		}
 		for conn, node := range u.Conns {
 			conns = append(conns, projections.Conn{UserID: id, ConnID: conn, NodeID: node})
@@ -227,7 +234,7 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 				t.Errorf("room %s: unknown message %d", rid, m.Seq)
 				continue
 			}
-			if m.SenderID != want.Sender || m.Deleted != want.Deleted || m.Deleted && (m.Text != "" || m.Mentions != nil) || m.SenderName != g.users[want.Sender].Username {
+			if m.SenderID != want.Sender || m.Deleted != want.Deleted || m.Deleted && (m.Text != "" || m.Mentions != nil) || m.SenderName != shownName(g.users[want.Sender]) {
 				t.Errorf("room %s message %d: %+v, want %+v", rid, m.Seq, m, want)
 			}
 			gotReactions := map[string]map[domain.UserID]bool{}
@@ -329,4 +336,12 @@ func verifyThreads(t *testing.T, g *gen, p *projections.Projections, rid domain.
 			}
 		}
 	}
+}
+
+// shownName is the username the read models show of u: none once deleted.
+func shownName(u *domain.User) string {
+	if u.Deleted {
+		return ""
+	}
+	return u.Username
 }

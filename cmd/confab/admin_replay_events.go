@@ -97,6 +97,14 @@ func init() {
 			}
 			return r.name(ev.By) + " let only the owner and admins pin messages"
 		}),
+		// Account settings and the operators' account actions.
+		inUserStream[domain.PasswordChanged](),
+		inUserStream[domain.DisplayNameChanged](),
+		inUserStream[domain.AvatarChanged](),
+		inUserStream[domain.AvatarRemoved](),
+		inUserStream[domain.UserDisabled](),
+		inUserStream[domain.UserEnabled](),
+		inUserStream[domain.UserDeleted](),
 		shown(func(r *replay, _ replayEvent, ev domain.RoomCreated) string {
 			if ev.Kind == domain.KindDM {
 				return "the direct messages began"

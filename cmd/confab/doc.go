@@ -6,6 +6,8 @@
 //	confab events tail [--follow]     print events as they are appended
 //	confab events replay --room ID    a room's timeline as it was at a moment
 //	confab events export / import     move a history between stores (JSON lines)
+//	confab users list                 the accounts (admin_users.go); reset-password,
+//	                                  disable, enable, delete --yes: events, through commands
 //	confab healthcheck                exit 0 if the local server is ready (container health checks)
 //
 // serve (serve.go) opens a node (store and read models, commands, bus,

@@ -33,6 +33,9 @@ func main() {
 // Main is the program, apart from the process it runs in.
 type Main struct {
 	Stdout, Stderr io.Writer
+	// Stdin is what commands read (users reset-password --stdin);
+	// os.Stdin if nil.
+	Stdin io.Reader
 	// Ready, if set, is called by serve once it is listening.
 	Ready func(addr net.Addr)
 }
@@ -47,7 +50,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		ErrWriter:             m.Stderr,
 		HideHelpCommand:       true,
 		EnableShellCompletion: false,
-		Commands:              []*cli.Command{m.serveCommand(), m.projectionsCommand(), m.eventsCommand(), m.healthcheckCommand()},
+		Commands:              []*cli.Command{m.serveCommand(), m.projectionsCommand(), m.eventsCommand(), m.usersCommand(), m.healthcheckCommand()},
 		// Errors are returned to main, which prints them and exits.
 		ExitErrHandler: func(context.Context, *cli.Command, error) {},
 	}

@@ -21,10 +21,13 @@ type Client struct {
 
 // User is a user as the API shows it.
 type User struct {
-	ID       string     `json:"id"`
-	Username string     `json:"username"`
-	Status   string     `json:"status"`
-	LastSeen *time.Time `json:"last_seen"`
+	ID          string     `json:"id"`
+	Username    string     `json:"username"`
+	DisplayName string     `json:"display_name"`
+	AvatarURL   string     `json:"avatar_url"`
+	Deleted     bool       `json:"deleted"`
+	Status      string     `json:"status"`
+	LastSeen    *time.Time `json:"last_seen"`
 }
 
 // Room is a room as the API shows it.

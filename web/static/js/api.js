@@ -68,6 +68,27 @@ export class Api {
   revokeSession(id) { return this.request("DELETE", `/sessions/${enc(id)}`); }
   revokeOtherSessions() { return this.request("POST", "/sessions/revoke-others"); }
   me() { return this.request("GET", "/me", undefined, { auth: false }); }
+  // Account settings
+  setDisplayName(displayName) { return this.request("PATCH", "/me", { display_name: displayName }); }
+  changePassword(oldPassword, newPassword) { return this.request("POST", "/me/password", { old_password: oldPassword, new_password: newPassword }); }
+  removeAvatar() { return this.request("DELETE", "/me/avatar"); }
+  /** Sets the avatar to an image file (its raw bytes); returns {user}. */
+  async setAvatar(file) {
+    let res;
+    try {
+      res = await fetch(this.base + "/me/avatar", { method: "PUT", credentials: "same-origin", headers: { "Content-Type": "application/octet-stream" }, body: file });
+    } catch (err) {
+      throw new NetworkError(err);
+    }
+    const data = await res.json().catch(() => null);
+    if (!res.ok) {
+      const e = data?.error || {};
+      const err = new ApiError(res.status, e.code || "http_" + res.status, e.message || res.statusText || "upload failed");
+      if (res.status === 401) this.onUnauthenticated(err);
+      throw err;
+    }
+    return data;
+  }
 
   // Users
   user(id) { return this.request("GET", `/users/${enc(id)}`); }

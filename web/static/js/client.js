@@ -45,6 +45,7 @@
 import { Emitter } from "./util/emitter.js";
 import { SocketError } from "./socket.js";
 import { ApiError, normalizeAttachment } from "./api.js";
+import { shownName } from "./util/format.js";
 
 export const TAIL = 200; // events a first subscribe catches up on (system lines included)
 export const PAGE = 50; // messages per history page
@@ -96,6 +97,7 @@ export class Client extends Emitter {
     socket.on("frame:thread_read", (f) => this.#onThreadRead(f));
     socket.on("frame:notify_level", (f) => this.#onNotifyLevel(f));
     socket.on("frame:rooms_changed", (f) => this.#onRoomsChanged(f));
+    socket.on("frame:user", (f) => this.applyUser(f.user));
     socket.on("frame:error", (f) => console.warn("confab: server error frame", f.code, f.message));
   }
 
@@ -342,7 +344,7 @@ export class Client extends Emitter {
   }
 
   displayName(room) {
-    if (room.kind === "dm") return this.users.get(room.dmPeerId)?.username || "direct message";
+    if (room.kind === "dm") return shownName(this.users.get(room.dmPeerId)) || "direct message";
     return room.name;
   }
 
@@ -533,8 +535,21 @@ export class Client extends Emitter {
     return u || null;
   }
 
+  /** nameOf is the name user id is shown by (shownName), or null if unknown yet. */
   nameOf(id) {
-    return this.user(id)?.username || null;
+    return shownName(this.user(id)) || null;
+  }
+
+  /**
+   * Applies a user as the server shows them now (a "user" frame, an
+   * account change): unlike #putUser, fields it leaves out are cleared.
+   */
+  applyUser(u) {
+    if (!u?.id) return;
+    const old = this.users.get(u.id);
+    this.users.set(u.id, { ...old, ...u, display_name: u.display_name || "", avatar_url: u.avatar_url || "", deleted: !!u.deleted });
+    if (this.me && u.id === this.me.id) this.me = { ...this.me, ...this.users.get(u.id) };
+    this.emit("users");
   }
 
   ensureUser(id) {
@@ -922,7 +937,7 @@ export class Client extends Emitter {
   #onTyping(f) {
     const room = this.rooms.get(f.room_id);
     if (!room || f.user_id === this.me.id) return;
-    room.typing.set(f.user_id, { username: f.username, until: Date.now() + TYPING_FOR });
+    room.typing.set(f.user_id, { username: this.nameOf(f.user_id) || f.username, until: Date.now() + TYPING_FOR });
     this.emit("typing", room.id);
     setTimeout(() => {
       const t = room.typing.get(f.user_id);

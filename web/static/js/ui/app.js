@@ -2,7 +2,7 @@
 // the room header, the connection banner, and the wiring between the
 // client (state) and the components.
 import { h, icon, iconButton, avatar, clear } from "../util/dom.js";
-import { formatLastSeen, isolate } from "../util/format.js";
+import { formatLastSeen, isolate, shownName } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { Sidebar } from "./sidebar.js";
 import { Timeline } from "./timeline.js";
@@ -55,6 +55,8 @@ export class App {
       onDM: () => this.dmDialog(),
       onSignOut: () => this.signOut(),
       onSessions: () => sessionsDialog(this.client.api),
+      // Loaded when first opened: the first load stays small.
+      onAccount: () => import("./account.js").then((m) => m.accountDialog(this.client), (err) => toastError(err, "Could not open account settings: ")),
       notifier: this.notifier,
       navigate: (id) => this.navigate(id),
     });
@@ -503,7 +505,7 @@ export class App {
     const me = c.users.get(c.me.id) || c.me;
     this.welcome.replaceChildren(h("div.welcome-inner",
       h("div.welcome-mark", { "aria-hidden": "true" }, h("span.logo-mark.big")),
-      h("h2", "Welcome, ", h("bdi", me.username), "!"),
+      h("h2", "Welcome, ", h("bdi", shownName(me)), "!"),
       h("p.muted", c.rooms.size ? "Pick a room on the left, or start something new." : "Create a room and share its invite code, or join one a friend shared with you."),
       h("div.welcome-cards",
         h("button.welcome-card", { type: "button", id: "welcome-create", onclick: () => this.createRoomDialog() }, icon("hash"), h("strong", "Create a room"), h("span.muted", "A place for your group to talk.")),

@@ -12,7 +12,7 @@
 import { h, icon, avatar } from "../util/dom.js";
 import { toast, humanError } from "./toast.js";
 import { autosize } from "./timeline.js";
-import { truncate, isolate, formatSize } from "../util/format.js";
+import { truncate, isolate, formatSize, shownName } from "../util/format.js";
 import { plain } from "../util/markdown.js";
 import { emojiImg, loadEmojiData, searchEmoji, replaceShortcodes } from "../util/emoji.js";
 
@@ -327,7 +327,7 @@ export class Composer {
     for (const member of room.members.values()) {
       const u = this.client.users.get(member.userId);
       if (!u || u.id === this.client.me.id) continue;
-      if (u.username.toLowerCase().startsWith(q)) items.push(u);
+      if (!u.deleted && (u.username.toLowerCase().startsWith(q) || (u.display_name || "").toLowerCase().startsWith(q))) items.push(u);
     }
     items.sort((a, b) => a.username.localeCompare(b.username));
     if (!items.length) return this.#hideSuggestions();
@@ -374,7 +374,7 @@ export class Composer {
       onmousedown: (e) => { e.preventDefault(); this.#pick(it); },
     }, kind === "emoji"
       ? [emojiImg(it.emoji), h("span", ":" + it.code + ":"), h("span.suggestion-note", it.name)]
-      : [avatar(it, "sm"), h("span", it.username)])));
+      : [avatar(it, "sm"), h("span", shownName(it)), it.display_name ? h("span.muted", " @", h("bdi", it.username)) : null])));
     this.suggestions.hidden = false;
     this.input.setAttribute("aria-activedescendant", "mention-opt-" + index);
   }

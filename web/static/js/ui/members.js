@@ -1,6 +1,6 @@
 // The right sidebar: the room's members, online first, with "last seen".
 import { h, avatar, icon, reconcileList } from "../util/dom.js";
-import { formatLastSeen, isolate } from "../util/format.js";
+import { formatLastSeen, isolate, shownName } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { confirmDialog } from "./dialogs.js";
 import { toastError, toast } from "./toast.js";
@@ -37,7 +37,7 @@ export class Members {
       return;
     }
     const members = [...room.members.values()].map((m) => ({ ...m, user: c.users.get(m.userId) || { id: m.userId, username: "…" } }));
-    members.sort((a, b) => (ROLE_ORDER[a.role] - ROLE_ORDER[b.role]) || a.user.username.localeCompare(b.user.username, undefined, { sensitivity: "base" }));
+    members.sort((a, b) => (ROLE_ORDER[a.role] - ROLE_ORDER[b.role]) || shownName(a.user).localeCompare(shownName(b.user), undefined, { sensitivity: "base" }));
     // While the socket is down presence is unknown: one list, no one
     // shown online, until it is back.
     const stale = c.conn !== "online";
@@ -78,7 +78,7 @@ export class Members {
     const isMe = u.id === this.client.me.id;
     return {
       key: u.id,
-      sig: [status, seen, u.username, m.role, isMe].join("|"),
+      sig: [status, seen, u.username, shownName(u), u.avatar_url || "", m.role, isMe].join("|"),
       make: () => {
         const li = h("li.member", { dataset: { userId: u.id } });
         const btn = h("button.member-btn", { type: "button", "aria-haspopup": "menu", onclick: () => {
@@ -96,7 +96,7 @@ export class Members {
         li.firstChild.replaceChildren(
           h("span.member-avatar", avatar(u, "sm"), h("span.presence-dot", { dataset: { status } })),
           h("span.member-text",
-            h("span.member-name", h("span.member-name-text", u.username), isMe ? h("span.muted", " (you)") : null, roleIcon),
+            h("span.member-name", h("span.member-name-text", { title: u.username && !u.deleted ? "@" + u.username : "" }, shownName(u)), isMe ? h("span.muted", " (you)") : null, roleIcon),
             h("span.last-seen", { title: u.last_seen || "" }, seen)));
       },
     };
@@ -119,20 +119,21 @@ export class Members {
       }
       if (canModerate) {
         act("Remove from room", async () => {
-          if (await confirmDialog({ title: `Remove ${isolate(u.username)}?`, text: `${isolate(u.username)} will be removed from the room. They can join again with an invite code.`, confirmLabel: "Remove", danger: true })) {
-            c.kick(room, u.id).then(() => toast(`${isolate(u.username)} was removed.`), (err) => toastError(err));
+          if (await confirmDialog({ title: `Remove ${isolate(shownName(u))}?`, text: `${isolate(shownName(u))} will be removed from the room. They can join again with an invite code.`, confirmLabel: "Remove", danger: true })) {
+            c.kick(room, u.id).then(() => toast(`${isolate(shownName(u))} was removed.`), (err) => toastError(err));
           }
         }, true);
         act("Ban", async () => {
-          if (await confirmDialog({ title: `Ban ${isolate(u.username)}?`, text: `${isolate(u.username)} will be removed and cannot join again.`, confirmLabel: "Ban", danger: true })) {
-            c.ban(room, u.id).then(() => toast(`${isolate(u.username)} was banned.`), (err) => toastError(err));
+          if (await confirmDialog({ title: `Ban ${isolate(shownName(u))}?`, text: `${isolate(shownName(u))} will be removed and cannot join again.`, confirmLabel: "Ban", danger: true })) {
+            c.ban(room, u.id).then(() => toast(`${isolate(shownName(u))} was banned.`), (err) => toastError(err));
           }
         }, true);
       }
     }
     const status = u.status === "online" ? "Online" : u.last_seen ? "Last seen " + formatLastSeen(parseTime(u.last_seen)) : "Offline";
-    const menu = h("div.popover.member-menu", { role: "menu", "aria-label": u.username },
-      h("div.popover-head", avatar(u, "lg"), h("div", h("strong", u.username), h("div.muted", status), h("div.muted.small", m.role))),
+    const menu = h("div.popover.member-menu", { role: "menu", "aria-label": shownName(u) },
+      h("div.popover-head", avatar(u, "lg"), h("div", h("strong", shownName(u)),
+        u.display_name && !u.deleted ? h("div.muted.small", "@", h("bdi", u.username)) : null, h("div.muted", status), h("div.muted.small", m.role))),
       items);
     document.body.appendChild(menu);
     const r = anchor.getBoundingClientRect();

@@ -1,10 +1,11 @@
 // The left sidebar: rooms and DMs with unread badges, actions to create,
 // join and start DMs, and the signed-in user's panel.
 import { h, icon, iconButton, avatar, reconcileList } from "../util/dom.js";
+import { shownName } from "../util/format.js";
 
 
 export class Sidebar {
-  constructor(client, { onCreate, onJoin, onDM, onSignOut, onSessions, notifier, navigate }) {
+  constructor(client, { onCreate, onJoin, onDM, onSignOut, onSessions, onAccount, notifier, navigate }) {
     this.client = client;
     this.navigate = navigate;
     this.notifier = notifier;
@@ -37,9 +38,11 @@ export class Sidebar {
         this.meAvatar,
         h("div.me-info", this.meName, this.meStatus),
         this.bell,
+        iconButton("user", "Account settings", onAccount, "account-btn"),
         iconButton("shield", "Sessions", onSessions, "sessions-btn"),
         iconButton("logout", "Sign out", onSignOut, "signout-btn")));
     this.el.querySelector(".sessions-btn").id = "open-sessions";
+    this.el.querySelector(".account-btn").id = "open-account";
     this.el.querySelector(".start-dm").id = "start-dm";
     this.el.querySelector(".signout-btn").id = "sign-out";
   }
@@ -54,7 +57,7 @@ export class Sidebar {
     this.emptyRooms.hidden = groups.length > 0;
     this.emptyDMs.hidden = dms.length > 0;
     const me = c.users.get(c.me.id) || c.me;
-    this.meName.textContent = me.username;
+    this.meName.textContent = shownName(me);
     this.meAvatar.replaceChildren(avatar(me, "sm"), h("span.presence-dot", { dataset: { status: c.conn === "online" ? "online" : "offline" } }));
     this.meStatus.textContent = { online: "Online", syncing: "Connecting…", connecting: "Connecting…", reconnecting: "Reconnecting…" }[c.conn] || "";
     this.meStatus.dataset.conn = c.conn;
@@ -79,7 +82,7 @@ export class Sidebar {
     const shown = unread ? counted : dim ? room.unread : 0;
     return {
       key: room.id,
-      sig: [active, shown, dim, room.notify, name, room.kind, peer ? c.presence(peer) : ""].join("|"),
+      sig: [active, shown, dim, room.notify, name, room.kind, peer ? c.presence(peer) : "", peer?.avatar_url || ""].join("|"),
       make: () => {
         const a = h("a.room-link", {
           href: "/r/" + room.id,

@@ -20,7 +20,7 @@
 
 import { h, clear, icon, avatar, atBottom, hue } from "../util/dom.js";
 import { render, plain } from "../util/markdown.js";
-import { formatTime, formatFull, formatDay, dayKey, truncate, formatLastSeen } from "../util/format.js";
+import { formatTime, formatFull, formatDay, dayKey, truncate, formatLastSeen, shownName } from "../util/format.js";
 import { parseTime } from "../client.js";
 import { toast, toastError } from "./toast.js";
 import { confirmDialog } from "./dialogs.js";
@@ -307,6 +307,7 @@ export class Timeline {
       }
       const continued = !!(prev && prev.msg.sender_id === msg.sender_id && at - prev.at < GROUP_WITHIN && !msg.reply_to && !prev.msg.deleted);
       const name = c.nameOf(msg.sender_id) || msg.sender_name || "";
+      const senderAvatar = c.users.get(msg.sender_id)?.avatar_url || "";
       const mentionNames = msg.mentions.map((id) => c.nameOf(id) || "").join(",");
       let replySig = "";
       if (msg.reply_to) {
@@ -321,7 +322,7 @@ export class Timeline {
       const threadSig = msg.thread ? `${msg.thread.reply_count}:${msg.thread.last_reply_seq}:${th?.unread || 0}:${formatLastSeen(parseTime(msg.thread.last_reply_at))}` : "";
       const pinned = !!room.pins?.has(msg.seq);
       const canPin = c.canPin(room);
-      const sig = [pinned ? 1 : 0, canPin ? 1 : 0, threadSig, it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
+      const sig = [pinned ? 1 : 0, canPin ? 1 : 0, threadSig, it.v, msg.text, msg.deleted ? 1 : 0, msg.edited_at || "", continued ? 1 : 0, name, senderAvatar, mentionNames, replySig, editing ? 1 : 0, canDelete ? 1 : 0, reactionSig(msg),
         msg.attachments.map((a) => a.id).join(","), highlight ? 1 : 0, msg.text.includes("#") ? roomNames() : ""].join("\u0000");
       rows.push({ key: "m" + msg.seq, sig, make: () => this.#messageRow(msg, at, { continued, name, editing, canDelete, highlight, pinned, canPin }) });
       prev = { msg, at };
@@ -517,7 +518,7 @@ export class Timeline {
       continued ? h("div.msg-gutter") : h("div.msg-gutter", avatar(me)),
       h("div.msg-body",
         p.reply_to ? this.#replyRef(p.reply_to) : null,
-        continued ? null : h("div.msg-meta", h("span.msg-author", me.username), h("time.msg-time", formatTime(at))),
+        continued ? null : h("div.msg-meta", h("span.msg-author", shownName(c.users.get(me.id) || me)), h("time.msg-time", formatTime(at))),
         p.text || !p.attachments?.length ? text : null,
         p.attachments?.length ? renderAttachments(p.attachments) : null,
         status));

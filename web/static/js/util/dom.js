@@ -3,6 +3,8 @@
 // innerHTML.
 import { emojify } from "./emoji.js";
 
+import { shownName } from "./format.js";
+
 /**
  * h("div.msg.mine", {dataset: {seq: 3}, onclick: fn}, child, "text", ...)
  * Children may be nodes, strings (become text nodes), arrays, or
@@ -75,6 +77,7 @@ const ICONS = {
   down: "M12 5v14M6 13l6 6 6-6",
   crown: "M3 8l4 4 5-7 5 7 4-4-2 11H5L3 8Z",
   shield: "M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3Z",
+  user: "M20 21v-1a5 5 0 0 0-5-5H9a5 5 0 0 0-5 5v1M12 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8Z",
   search: "M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14ZM20 20l-4-4",
   clip: "M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4L16 7.1",
   file: "M14 3H6v18h12V7l-4-4Zm0 0v4h4",
@@ -238,9 +241,10 @@ export function hue(id) {
 }
 
 export function avatar(user, size = "md") {
-  const name = user?.username || "?";
-  const el = h("span.avatar.avatar-" + size, { "aria-hidden": "true" }, name.slice(0, 1).toUpperCase());
+  const name = shownName(user) || "?";
+  const el = h("span.avatar.avatar-" + size, { "aria-hidden": "true" }, [...name][0].toUpperCase());
   el.style.setProperty("--avatar-hue", String(hue(user?.id || name)));
+  if (user?.avatar_url) el.replaceChildren(h("img.avatar-img", { src: user.avatar_url, alt: "", decoding: "async" }));
   return el;
 }
 

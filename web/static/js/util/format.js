@@ -75,3 +75,12 @@ export function formatSize(n) {
   }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
+
+/**
+ * shownName is the name a user is shown by: their display name, else
+ * their username; "Deleted user" once their account is deleted.
+ */
+export function shownName(user) {
+  if (user?.deleted) return "Deleted user";
+  return user?.display_name || user?.username || "";
+}
