@@ -444,6 +444,9 @@ func (g *gen) step() {
 		actor, _ := g.member(r)
 		switch g.rng.IntN(6) {
 		case 0:
+			if r.Kind == domain.KindGroup && g.rng.IntN(4) > 0 {
+				actor = r.Owner // mostly one who may
+			}
 			evs, err := r.SetSettings(actor, g.rng.IntN(2) == 0, now)
 			g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 		case 1:
@@ -453,12 +456,23 @@ func (g *gen) step() {
 				g.emit(domain.UserStream(actor), evs, err, uuid.Nil)
 			}
 		case 2:
-			seq, ok := pick(g, slices.Sorted(maps.Keys(r.Pins)))
-			if !ok {
-				return
+			// Unpin in a room that has pins, mostly as its owner (a
+			// random member is mostly refused).
+			var pinned []domain.RoomID
+			for _, rid := range g.roomIDs {
+				if len(g.rooms[rid].Pins) > 0 {
+					pinned = append(pinned, rid)
+				}
 			}
-			evs, err := r.Pin(actor, seq, false, now)
-			g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+			if id, ok := pick(g, pinned); ok {
+				r = g.rooms[id]
+				if r.Kind == domain.KindGroup && g.rng.IntN(4) > 0 {
+					actor = r.Owner
+				}
+				seq, _ := pick(g, slices.Sorted(maps.Keys(r.Pins)))
+				evs, err := r.Pin(actor, seq, false, now)
+				g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
+			}
 		default:
 			seq, ok := g.message(r)
 			if !ok {
@@ -475,7 +489,16 @@ func (g *gen) step() {
 		}
 		actor, _ := g.member(r)
 		emoji, _ := pick(g, []string{"👍", "🎉", "❤️", "👨‍👩‍👧"})
-		evs, err := r.React(actor, seq, emoji, g.rng.IntN(3) > 0, now)
+		add := g.rng.IntN(3) > 0
+		if !add {
+			// Mostly take back a reaction that is there (one picked at
+			// random seldom is).
+			if rs := r.Messages[seq].Reactions; len(rs) > 0 && g.rng.IntN(4) > 0 {
+				emoji, _ = pick(g, slices.Sorted(maps.Keys(rs)))
+				actor, _ = pick(g, slices.Sorted(maps.Keys(rs[emoji])))
+			}
+		}
+		evs, err := r.React(actor, seq, emoji, add, now)
 		g.emit(domain.RoomStream(id), evs, err, uuid.Nil)
 	case k < 92:
 		id, r, _ := g.room()

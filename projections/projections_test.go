@@ -295,9 +295,9 @@ var applyTests = []struct {
 			dm := domain.DMRoomID(alice, bob)
 			rooms := must[[]projections.RoomSummary](t)(p.RoomsOf(ctx, alice))
 			equal(t, "alice's rooms", rooms, []projections.RoomSummary{
-				{ID: dm, Kind: domain.KindDM, Role: domain.RoleMember, LastSeq: 2, Unread: 1, LastActivity: at(4),
+				{ID: dm, Kind: domain.KindDM, Role: domain.RoleMember, LastSeq: 2, Unread: 1, LastActivity: at(4), Notify: domain.NotifyAll,
 					DMPeer: &projections.User{ID: bob, Username: "bob", CreatedAt: at(0), Online: true, Status: domain.StatusActive}},
-				{ID: general, Kind: domain.KindGroup, Name: "General", OwnerID: alice, Role: domain.RoleOwner, LastSeq: 2, LastActivity: at(1)},
+				{ID: general, Kind: domain.KindGroup, Name: "General", OwnerID: alice, Role: domain.RoleOwner, LastSeq: 2, LastActivity: at(1), Notify: domain.NotifyAll},
 			})
 			bobs := must[[]projections.RoomSummary](t)(p.RoomsOf(ctx, bob))
 			if len(bobs) != 1 || bobs[0].DMPeer == nil || bobs[0].DMPeer.ID != alice || bobs[0].Unread != 0 {

@@ -88,7 +88,7 @@ func verify(t *testing.T, p *projections.Projections, g *gen) {
 			}
 			mentions := 0
 			for seq, m := range r.Messages {
-				if seq > read && m.Sender != id && !m.Deleted && g.mentions[s.ID][seq][id] {
+				if seq > read && m.Sender != id && !m.Deleted && m.ThreadRoot == 0 && g.mentions[s.ID][seq][id] {
 					mentions++
 				}
 			}
