@@ -35,7 +35,7 @@ deps: ## Install the system packages the tests need, if missing.
 
 .PHONY: screenshots
 screenshots: ## Refresh docs/screenshots from the browser tests (the suite itself never writes tracked files).
-	$(GO) test -count=1 ./web -run 'TestTwoBrowsersChat|TestChatFeatures|TestCallInBrowsers|TestFilesInBrowsers|TestSearchAndJump|TestEmojiInBrowsers|TestRichTextAndKeyboard|TestThreads$$|TestPinsAndNotifications|TestRevokeSessions' -update-screenshots
+	$(GO) test -count=1 ./web -run 'TestTwoBrowsersChat|TestChatFeatures|TestCallInBrowsers|TestFilesInBrowsers|TestSearchAndJump|TestEmojiInBrowsers|TestRichTextAndKeyboard|TestThreads$$|TestPinsAndNotifications|TestRevokeSessions|TestAccountSettings' -update-screenshots
 
 .PHONY: bench
 bench: ## Run the Go benchmarks (see docs/benchmarks.md for the recorded figures).

@@ -46,35 +46,15 @@ func TestAccountSettings(t *testing.T) {
 			base := "http://" + addr
 			ctx := testCtx(t)
 
-			alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-			if err != nil {
-				t.Fatal(err)
-			}
+			alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
 			other, err := apitest.SignIn(ctx, base, "alice", "correct horse")
 			if err != nil {
 				t.Fatal(err)
 			}
-			bob, err := apitest.SignUp(ctx, base, "bob", "correct horse")
-			if err != nil {
-				t.Fatal(err)
-			}
-			room, err := alice.CreateRoom(ctx, "general")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bob.Join(ctx, room.InviteCode); err != nil {
-				t.Fatal(err)
-			}
-			otherWS, err := other.Dial(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer otherWS.Close()
-			bobWS, err := bob.Dial(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer bobWS.Close()
+			bob := apitest.MustSignUp(t, ctx, base, "bob", "correct horse")
+			room := alice.MustCreateRoom(t, ctx, "general", bob)
+			otherWS := other.MustDial(t, ctx)
+			bobWS := bob.MustDial(t, ctx)
 
 			// The password: wrong old one, too short, too common, then right.
 			for _, c := range []struct {

@@ -26,18 +26,9 @@ func TestUsersCLI(t *testing.T) {
 				return out
 			}
 
-			alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bob, err := apitest.SignUp(ctx, base, "bob", "correct horse")
-			if err != nil {
-				t.Fatal(err)
-			}
-			room, err := alice.CreateRoom(ctx, "general")
-			if err != nil {
-				t.Fatal(err)
-			}
+			alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
+			bob := apitest.MustSignUp(t, ctx, base, "bob", "correct horse")
+			room := alice.MustCreateRoom(t, ctx, "general")
 			if _, err := bob.Join(ctx, room.ID); err == nil {
 				t.Fatal("joined by room ID")
 			}

@@ -68,25 +68,10 @@ func TestPinsAPI(t *testing.T) {
 			defer stop()
 			base := "http://" + addr
 			ctx := testCtx(t)
-			alice, err := apitest.SignUp(ctx, base, "alice", "correct horse")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bob, err := apitest.SignUp(ctx, base, "bob", "battery staple")
-			if err != nil {
-				t.Fatal(err)
-			}
-			carol, err := apitest.SignUp(ctx, base, "carol", "tr0ub4dor&3")
-			if err != nil {
-				t.Fatal(err)
-			}
-			room, err := alice.CreateRoom(ctx, "general")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bob.Join(ctx, room.InviteCode); err != nil {
-				t.Fatal(err)
-			}
+			alice := apitest.MustSignUp(t, ctx, base, "alice", "correct horse")
+			bob := apitest.MustSignUp(t, ctx, base, "bob", "battery staple")
+			carol := apitest.MustSignUp(t, ctx, base, "carol", "tr0ub4dor&3")
+			room := alice.MustCreateRoom(t, ctx, "general", bob)
 			m1, err := alice.Post(ctx, room.ID, "a1", "the plan")
 			if err != nil {
 				t.Fatal(err)
@@ -95,11 +80,7 @@ func TestPinsAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ws, err := bob.Dial(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ws.Close()
+			ws := bob.MustDial(t, ctx)
 			ack, err := ws.Subscribe(ctx, room.ID, m2.Seq)
 			if err != nil {
 				t.Fatal(err)

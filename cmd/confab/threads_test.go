@@ -23,18 +23,9 @@ func TestThreadsAPI(t *testing.T) {
 			base := "http://" + addr
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			signUp := func(name string) *apitest.Client {
-				c, err := apitest.SignUp(ctx, base, name, "password "+name)
-				if err != nil {
-					t.Fatalf("sign up %s: %v", name, err)
-				}
-				return c
-			}
+			signUp := func(name string) *apitest.Client { return apitest.MustSignUp(t, ctx, base, name, "password "+name) }
 			alice, bob, carol, mallory := signUp("alice"), signUp("bob"), signUp("carol"), signUp("mallory")
-			room, err := alice.CreateRoom(ctx, "Threads")
-			if err != nil {
-				t.Fatal(err)
-			}
+			room := alice.MustCreateRoom(t, ctx, "Threads")
 			for _, c := range []*apitest.Client{bob, carol} {
 				if _, err := c.Join(ctx, room.InviteCode); err != nil {
 					t.Fatal(err)
@@ -50,11 +41,7 @@ func TestThreadsAPI(t *testing.T) {
 			}
 
 			// Bob watches the room live while alice replies over REST.
-			ws, err := bob.Dial(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ws.Close()
+			ws := bob.MustDial(t, ctx)
 			if _, err := ws.Subscribe(ctx, room.ID, other.Seq); err != nil {
 				t.Fatal(err)
 			}
