@@ -124,6 +124,30 @@ func (u *usersAdmin) oneUser(ctx context.Context, c *cli.Command) (projections.U
 	return usr, err
 }
 
+// withUser opens the store and read models, finds the command's one
+// USER and runs do with them, brings the read models up to what do
+// appended, and then prints what do said it did.
+func (m *Main) withUser(ctx context.Context, c *cli.Command, do func(u *usersAdmin, usr projections.User) (string, error)) error {
+	u, err := m.openUsers(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	usr, err := u.oneUser(ctx, c)
+	if err != nil {
+		return err
+	}
+	done, err := do(u, usr)
+	if err != nil {
+		return err
+	}
+	if err := u.finish(ctx); err != nil {
+		return err
+	}
+	fmt.Fprint(m.Stdout, done)
+	return nil
+}
+
 func (m *Main) usersList(ctx context.Context, c *cli.Command) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("users list takes no arguments, got %q", c.Args().Slice())
@@ -177,85 +201,47 @@ func cleanCell(s string) string {
 
 // generatePassword returns a random password of 20 characters from an
 // alphabet without look-alikes (about 115 bits).
-func generatePassword() (string, error) {
-	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	b := make([]byte, 20)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b), nil
-}
-
 func (m *Main) usersResetPassword(ctx context.Context, c *cli.Command) error {
-	u, err := m.openUsers(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer u.Close()
-	usr, err := u.oneUser(ctx, c)
-	if err != nil {
-		return err
-	}
-	var pw string
-	generated := !c.Bool("stdin")
-	if generated {
-		if pw, err = generatePassword(); err != nil {
-			return err
+	return m.withUser(ctx, c, func(u *usersAdmin, usr projections.User) (string, error) {
+		// A generated password is crypto/rand's Text: 26 characters of
+		// base32, 130 bits.
+		pw, generated := rand.Text(), !c.Bool("stdin")
+		if !generated {
+			line, err := bufio.NewReader(m.stdin()).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return "", fmt.Errorf("read the password from stdin: %w", err)
+			}
+			pw = strings.TrimRight(line, "\r\n")
 		}
-	} else {
-		line, err := bufio.NewReader(m.stdin()).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read the password from stdin: %w", err)
+		res, err := u.cmds.ResetPassword.Handle(ctx, commands.ResetPassword{UserID: usr.ID, Password: pw})
+		if err != nil {
+			return "", err
 		}
-		pw = strings.TrimRight(line, "\r\n")
-	}
-	res, err := u.cmds.ResetPassword.Handle(ctx, commands.ResetPassword{UserID: usr.ID, Password: pw})
-	if err != nil {
-		return err
-	}
-	if err := u.finish(ctx); err != nil {
-		return err
-	}
-	ended := max(0, len(res.Events)-1)
-	if generated {
-		fmt.Fprintf(m.Stdout, "new password of %s: %s\n", usr.Username, pw)
-	}
-	fmt.Fprintf(m.Stdout, "password of %s reset; %d sessions ended\n", usr.Username, ended)
-	return nil
+		done := fmt.Sprintf("password of %s reset; %s ended\n", usr.Username, count(max(0, len(res.Events)-1), "session", "sessions"))
+		if generated {
+			done = fmt.Sprintf("new password of %s: %s\n", usr.Username, pw) + done
+		}
+		return done, nil
+	})
 }
 
 func (m *Main) usersSetEnabled(enabled bool) cli.ActionFunc {
 	return func(ctx context.Context, c *cli.Command) error {
-		u, err := m.openUsers(ctx, c)
-		if err != nil {
-			return err
-		}
-		defer u.Close()
-		usr, err := u.oneUser(ctx, c)
-		if err != nil {
-			return err
-		}
-		res, err := u.cmds.SetUserEnabled.Handle(ctx, commands.SetUserEnabled{UserID: usr.ID, Enabled: enabled})
-		if err != nil {
-			return err
-		}
-		if err := u.finish(ctx); err != nil {
-			return err
-		}
-		switch {
-		case len(res.Events) == 0 && enabled:
-			fmt.Fprintf(m.Stdout, "%s is enabled already\n", usr.Username)
-		case len(res.Events) == 0:
-			fmt.Fprintf(m.Stdout, "%s is disabled already\n", usr.Username)
-		case enabled:
-			fmt.Fprintf(m.Stdout, "%s enabled\n", usr.Username)
-		default:
-			fmt.Fprintf(m.Stdout, "%s disabled; %d sessions ended\n", usr.Username, len(res.Events)-1)
-		}
-		return nil
+		return m.withUser(ctx, c, func(u *usersAdmin, usr projections.User) (string, error) {
+			res, err := u.cmds.SetUserEnabled.Handle(ctx, commands.SetUserEnabled{UserID: usr.ID, Enabled: enabled})
+			switch {
+			case err != nil:
+				return "", err
+			case len(res.Events) == 0 && enabled:
+				return usr.Username + " is enabled already\n", nil
+			case len(res.Events) == 0:
+				return usr.Username + " is disabled already\n", nil
+			case enabled:
+				return usr.Username + " enabled\n", nil
+			default:
+				return fmt.Sprintf("%s disabled; %s ended\n", usr.Username, count(len(res.Events)-1, "session", "sessions")), nil
+			}
+		})
 	}
 }
 
@@ -263,37 +249,26 @@ func (m *Main) usersDelete(ctx context.Context, c *cli.Command) error {
 	if !c.Bool("yes") {
 		return errors.New("users delete cannot be undone: add --yes to confirm")
 	}
-	u, err := m.openUsers(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer u.Close()
-	usr, err := u.oneUser(ctx, c)
-	if err != nil {
-		return err
-	}
-	res, err := u.cmds.DeleteUser.Handle(ctx, commands.DeleteUser{UserID: usr.ID})
-	if err != nil {
-		return err
-	}
-	if err := u.finish(ctx); err != nil {
-		return err
-	}
-	var sessions, rooms int
-	for _, e := range res.Events {
-		switch e.(type) {
-		case domain.SessionEnded:
-			sessions++
-		case domain.MemberLeft:
-			rooms++
+	return m.withUser(ctx, c, func(u *usersAdmin, usr projections.User) (string, error) {
+		res, err := u.cmds.DeleteUser.Handle(ctx, commands.DeleteUser{UserID: usr.ID})
+		if err != nil {
+			return "", err
 		}
-	}
-	name := usr.Username
-	if name == "" {
-		name = string(usr.ID)
-	}
-	fmt.Fprintf(m.Stdout, "%s deleted; %d sessions ended, %d rooms left\n", name, sessions, rooms)
-	return nil
+		var sessions, rooms int
+		for _, e := range res.Events {
+			switch e.(type) {
+			case domain.SessionEnded:
+				sessions++
+			case domain.MemberLeft:
+				rooms++
+			}
+		}
+		name := usr.Username
+		if name == "" {
+			name = string(usr.ID)
+		}
+		return fmt.Sprintf("%s deleted; %s ended, %s left\n", name, count(sessions, "session", "sessions"), count(rooms, "room", "rooms")), nil
+	})
 }
 
 // stdin is what the commands read: Main.Stdin, else the process's.

@@ -54,7 +54,7 @@ func TestUsersCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out := users("disable", "bob"); !strings.Contains(out, "bob disabled; 1 sessions ended") {
+			if out := users("disable", "bob"); !strings.Contains(out, "bob disabled; 1 session ended") {
 				t.Errorf("disable: %q", out)
 			}
 			wantSessionClosed(t, ctx, ws, "account disabled")
@@ -75,7 +75,7 @@ func TestUsersCLI(t *testing.T) {
 
 			// Reset the password, from stdin, then generated.
 			c := admStart(t, strings.NewReader("staple tuna violin\n"), append([]string{"users", "reset-password", "--stdin", "bob"}, sut.args...)...)
-			if err := c.wait(t); err != nil || !strings.Contains(c.stdout.String(), "password of bob reset; 1 sessions ended") {
+			if err := c.wait(t); err != nil || !strings.Contains(c.stdout.String(), "password of bob reset; 1 session ended") {
 				t.Fatalf("reset-password --stdin: %v\n%s\n%s", err, c.stdout.String(), c.stderr.String())
 			}
 			wantUnauthenticated(t, ctx, base, bob.Token, "")
@@ -107,7 +107,7 @@ func TestUsersCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out := users("delete", "--yes", "bob"); !strings.Contains(out, "bob deleted; 1 sessions ended, 1 rooms left") {
+			if out := users("delete", "--yes", "bob"); !strings.Contains(out, "bob deleted; 1 session ended, 1 room left") {
 				t.Errorf("delete: %q", out)
 			}
 			wantSessionClosed(t, ctx, ws, "account deleted")
