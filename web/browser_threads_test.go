@@ -15,7 +15,8 @@ import (
 // deletion by alice (the count drops) show live in the other's panel; the
 // unread count clears and stays cleared after a reload; alice, who takes part, is
 // notified of bob's next reply while her tab is hidden; Esc closes the
-// panel; at 390 px the panel takes the screen.
+// panel; at 390 px the panel takes the screen; a thread of 101 replies
+// opens with 100 and loads the last with "Load more replies".
 func TestThreads(t *testing.T) {
 	chromiumPath(t)
 	t.Parallel()
@@ -164,6 +165,38 @@ func TestThreads(t *testing.T) {
 	})()`)
 	bob.do(chromedp.Click(chromedp.ID("thread-close")))
 	bob.waitJS("the close button closes the panel", `document.querySelector("#thread-panel").hidden`)
+
+	// A thread of 101 replies opens with the first 100; "Load more
+	// replies" fetches the rest. (200 replies in another thread after
+	// them keep them out of the events a page load catches up on.)
+	alice.send("a long thread")
+	alice.waitMessage("a long thread")
+	alice.send("filler")
+	alice.waitMessage("filler")
+	if n := evalAwait[int](alice, `(async () => {
+		const room = location.pathname.split("/")[2];
+		const seq = (text) => Number([...document.querySelectorAll("#timeline .msg[data-seq]")].find(m => m.textContent.includes(text)).dataset.seq);
+		const post = (root, id, text) => fetch("/api/v1/rooms/" + room + "/messages", {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+			body: JSON.stringify({client_msg_id: id, text, thread_root: root})}).then(res => res.ok ? 1 : 0);
+		const long = seq("a long thread"), filler = seq("filler");
+		let n = 0;
+		for (let i = 1; i <= 101; i++) n += await post(long, "long-" + i, "long reply " + i);
+		for (let i = 1; i <= 200; i++) n += await post(filler, "filler-" + i, "filler " + i);
+		return n;
+	})()`); n != 301 {
+		t.Fatalf("posted %d of 301 replies", n)
+	}
+	bob.do(chromedp.Reload())
+	longRoot := `[...document.querySelectorAll("#timeline .msg[data-seq]")].find(m => m.textContent.includes("a long thread"))?.querySelector(".thread-summary")`
+	bob.waitJS("the long thread counts 101 replies", longRoot+`?.textContent.includes("101 replies")`)
+	bob.do(chromedp.Evaluate[chromedp.Void](longRoot + `.click()`))
+	replyRows := `document.querySelectorAll("#thread-panel .thread-list .msg[data-seq]").length`
+	bob.waitJS("the panel shows the first 100 replies and a button for more", `(() => {
+		const more = document.querySelector("#thread-panel .thread-more");
+		return `+replyRows+` === 100 && more && !more.hidden && document.querySelector("#thread-panel .thread-count")?.textContent === "101 replies" && !document.querySelector("#thread-panel").textContent.includes("long reply 101");
+	})()`)
+	bob.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#thread-panel .thread-more").click()`))
+	bob.waitJS("the last reply loads", replyRows+` === 101 && document.querySelector("#thread-panel").textContent.includes("long reply 101") && !document.querySelector("#thread-panel .thread-more:not([hidden])")`)
 }
 
 // threadReply is JavaScript for the reply row in the thread panel whose

@@ -123,10 +123,15 @@ export class ThreadPanel {
     const focused = active?.matches?.(".msg[data-seq]") && this.el.contains(active) ? active.dataset.seq : null;
     const live = replies.filter((m) => !m.deleted).length;
     const t = c.thread(this.room, this.root);
-    this.more.hidden = !t.hasMore;
+    // Replies past the first page can be here already (live, or the
+    // room's catch-up): more are missing only while the root counts more.
+    const total = this.#rootMsg()?.thread?.reply_count;
+    const missing = !!t.hasMore && !(total >= 0 && live >= total);
+    this.more.hidden = !missing;
+    const n = missing ? total ?? live : live;
     this.list.replaceChildren(
-      h("div.thread-count.muted", live === 1 ? "1 reply" : `${live} replies`),
-      ...replies.flatMap((m) => (t.hasMore && m.seq === t.pageEnd ? [this.#row(m, false), this.more] : [this.#row(m, false)])));
+      h("div.thread-count.muted", n === 1 ? "1 reply" : `${n} replies`),
+      ...replies.flatMap((m) => (missing && m.seq === t.pageEnd ? [this.#row(m, false), this.more] : [this.#row(m, false)])));
     if (focused) this.el.querySelector(`.msg[data-seq="${focused}"]`)?.focus({ preventScroll: true });
     if (end) this.#scrollToEnd();
     if (document.visibilityState === "visible" && c.thread(this.room, this.root).unread) c.markThreadRead(this.room, this.root);
