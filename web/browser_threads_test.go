@@ -85,6 +85,14 @@ func TestThreads(t *testing.T) {
 		return !!m && m.querySelector(".msg-edited")?.textContent.includes("(edited)");
 	})()`)
 
+	// From the keyboard: E on her focused reply edits it, Esc cancels and
+	// goes back to the thread's composer.
+	alice.do(chromedp.Evaluate[chromedp.Void](threadReply("all of them")+`.focus()`))
+	alice.do(chromedp.KeyEvent("e"))
+	alice.waitJS("E opens the editor", `document.activeElement?.matches("#thread-panel .msg-edit-input")`)
+	alice.do(chromedp.KeyEvent(kb.Escape))
+	alice.waitJS("Esc cancels the edit", `!document.querySelector("#thread-panel .msg-edit-input") && document.activeElement?.id === "thread-composer-input" && !document.querySelector("#thread-panel").hidden`)
+
 	// Bob replies with a file (the thread composer's attach button); alice
 	// sees the attachment in her panel.
 	notes := base64.StdEncoding.EncodeToString([]byte("release notes\n"))

@@ -10,6 +10,9 @@
 // reactions, "(edited)", deleted replies, and an action bar on hover or
 // focus: react (the quick picker), edit (one's own, inline) and delete
 // (one's own, or any as the room's owner or an admin; confirmed). The
+// messages are one tab stop (a roving tabindex); on a focused one ↑/↓ and
+// Home/End move, E edits, + reacts, Delete deletes, Esc goes back to the
+// composer. The
 // oldest 100 replies load with the thread (new ones arrive live); when
 // there are more, "Load more replies" after the last one loaded fetches
 // the next 100.
@@ -60,6 +63,12 @@ export class ThreadPanel {
       if (this.room && roomId === this.room.id) this.#renderRoot();
     };
     this.el.addEventListener("click", (e) => this.#onClick(e));
+    this.el.addEventListener("keydown", (e) => this.#onKey(e));
+    this.el.addEventListener("focusin", (e) => {
+      const row = e.target.closest?.(".msg[data-seq]");
+      if (row) this.#setRoving(row);
+    });
+    this.roving = 0; // the seq of the row that is the messages' tab stop
     client.on("thread", this.onThread);
     client.on("room", this.onRoom);
     this.onVisible = () => { if (this.room && document.visibilityState === "visible") client.markThreadRead(this.room, this.root); };
@@ -132,6 +141,7 @@ export class ThreadPanel {
     this.list.replaceChildren(
       h("div.thread-count.muted", n === 1 ? "1 reply" : `${n} replies`),
       ...replies.flatMap((m) => (missing && m.seq === t.pageEnd ? [this.#row(m, false), this.more] : [this.#row(m, false)])));
+    this.#setRoving(this.el.querySelector(`.msg[data-seq="${this.roving}"]`) || [...this.el.querySelectorAll(".msg[data-seq]")].pop());
     if (focused) this.el.querySelector(`.msg[data-seq="${focused}"]`)?.focus({ preventScroll: true });
     if (end) this.#scrollToEnd();
     if (document.visibilityState === "visible" && c.thread(this.room, this.root).unread) c.markThreadRead(this.room, this.root);
@@ -171,6 +181,34 @@ export class ThreadPanel {
       case "edit": this.#startEdit(msg.seq); break;
       case "delete": deleteMessage(this.client, room, msg, e.shiftKey); break;
     }
+  }
+
+  #setRoving(row) {
+    if (!row) return;
+    for (const r of this.el.querySelectorAll('.msg[tabindex="0"]')) if (r !== row) r.tabIndex = -1;
+    row.tabIndex = 0;
+    this.roving = Number(row.dataset.seq);
+  }
+
+  /** Keys on a focused message, as in the timeline: ↑/↓ Home/End move, E edits, + reacts, Delete deletes, Esc back to the composer. */
+  #onKey(e) {
+    const row = e.target;
+    if (!row.matches?.(".msg[data-seq]") || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const msg = this.#msg(Number(row.dataset.seq));
+    const button = (action) => row.querySelector(`.msg-actions [data-action="${action}"]`);
+    const moves = { ArrowUp: -1, ArrowDown: 1, Home: -Infinity, End: Infinity };
+    if (e.key in moves) {
+      const all = [...this.el.querySelectorAll(".msg[data-seq]")];
+      const i = all.indexOf(row);
+      all[Math.max(0, Math.min(all.length - 1, i + moves[e.key]))]?.focus();
+    } else if ((e.key === "e" || e.key === "E") && button("edit")) this.#startEdit(msg.seq);
+    else if (e.key === "+" && button("picker")) openReactionPicker(this, row, (emoji) => this.client.toggleReaction(this.room, msg, emoji).catch((err) => toastError(err, "Could not react: ")));
+    else if ((e.key === "Delete" || e.key === "Backspace") && button("delete")) deleteMessage(this.client, this.room, msg);
+    else if (e.key === "Escape") {
+      e.stopPropagation();
+      this.composer.focus();
+    } else return;
+    e.preventDefault();
   }
 
   #startEdit(seq) {
@@ -230,7 +268,8 @@ export class ThreadPanel {
     }
     const canDelete = mine || (room.kind === "group" && (room.role === "owner" || room.role === "admin"));
     const cls = "div.msg.thread-msg" + (mine ? ".mine" : "") + (m.deleted ? ".deleted" : "") + (isRoot ? ".thread-root-msg" : "") + (!isRoot && m.seq === this.highlightSeq ? ".highlight" : "");
-    return h(cls, { dataset: { seq: m.seq }, tabindex: "-1", role: "article", "aria-label": `${name || "someone"}, ${formatFull(at)}` },
+    return h(cls, { dataset: { seq: m.seq }, tabindex: "-1", role: "article",
+      "aria-label": `${name || "someone"}, ${formatFull(at)}`, "aria-keyshortcuts": "E + Delete Escape" },
       h("div.msg-gutter", avatar(user)),
       h("div.msg-body",
         h("div.msg-meta",
