@@ -87,7 +87,7 @@ func TestThreads(t *testing.T) {
 
 	// From the keyboard: E on her focused reply edits it, Esc cancels and
 	// goes back to the thread's composer.
-	alice.do(chromedp.Evaluate[chromedp.Void](threadReply("all of them")+`.focus()`))
+	alice.do(chromedp.Evaluate[chromedp.Void](threadReply("all of them") + `.focus()`))
 	alice.do(chromedp.KeyEvent("e"))
 	alice.waitJS("E opens the editor", `document.activeElement?.matches("#thread-panel .msg-edit-input")`)
 	alice.do(chromedp.KeyEvent(kb.Escape))
