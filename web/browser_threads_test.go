@@ -78,6 +78,13 @@ func TestThreads(t *testing.T) {
 	alice.do(chromedp.Evaluate[chromedp.Void](threadReply("only if the tests pass") + `.querySelector('.msg-actions [data-action="edit"]').click()`))
 	alice.waitJS("the editor opens in the panel", `document.activeElement?.matches("#thread-panel .msg-edit-input")`)
 	alice.clear("#thread-panel .msg-edit-input")
+	// Bob takes his reaction back meanwhile: the open editor stays, with
+	// the focus.
+	bob.do(chromedp.Evaluate[chromedp.Void](threadReply("only if the tests pass") + `.querySelector(".reaction.mine").click()`))
+	alice.waitJS("the reaction goes while alice edits, her editor keeps the focus", `(() => {
+		const m = document.querySelector("#thread-panel .msg-edit-input")?.closest(".msg");
+		return !!m && !m.querySelector(".reaction") && document.activeElement?.matches("#thread-panel .msg-edit-input") && document.activeElement.value === "";
+	})()`)
 	alice.do(chromedp.SendKeys(chromedp.CSS("#thread-panel .msg-edit-input"), "only if the tests pass, all of them"), pressEnter)
 	alice.waitJS("the editor closes", `!document.querySelector("#thread-panel .msg-edit-input")`)
 	bob.waitJS("bob sees the edit, marked edited", `(() => {

@@ -118,7 +118,10 @@ export class ThreadPanel {
 
   #renderRoot() {
     const m = this.#rootMsg();
+    const active = document.activeElement;
     this.rootEl.replaceChildren(m ? this.#row(m, true) : h("div.muted", "Loading…"));
+    // An open editor is kept across renders: it keeps the focus too.
+    if (this.editorEl?.contains(active) && active !== document.activeElement) active.focus({ preventScroll: true });
   }
 
   render() {
@@ -143,6 +146,7 @@ export class ThreadPanel {
       ...replies.flatMap((m) => (missing && m.seq === t.pageEnd ? [this.#row(m, false), this.more] : [this.#row(m, false)])));
     this.#setRoving(this.el.querySelector(`.msg[data-seq="${this.roving}"]`) || [...this.el.querySelectorAll(".msg[data-seq]")].pop());
     if (focused) this.el.querySelector(`.msg[data-seq="${focused}"]`)?.focus({ preventScroll: true });
+    else if (this.editorEl?.contains(active) && active !== document.activeElement) active.focus({ preventScroll: true });
     if (end) this.#scrollToEnd();
     if (document.visibilityState === "visible" && c.thread(this.room, this.root).unread) c.markThreadRead(this.room, this.root);
   }
