@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -9,10 +10,13 @@ import (
 
 // TestThreads: alice starts a thread on her message; bob sees its reply
 // count and its unread count under the root (the replies stay out of the
-// timeline), opens it, reads the reply and answers live; the unread count
-// clears and stays cleared after a reload; alice, who takes part, is
+// timeline), opens it, reads the reply and answers live; replies are full
+// messages: bob's reaction, alice's edit ("(edited)"), bob's file and its
+// deletion by alice (the count drops) show live in the other's panel; the
+// unread count clears and stays cleared after a reload; alice, who takes part, is
 // notified of bob's next reply while her tab is hidden; Esc closes the
-// panel; at 390 px the panel takes the screen.
+// panel; at 390 px the panel takes the screen; a thread of 101 replies
+// opens with 100 and loads the last with "Load more replies".
 func TestThreads(t *testing.T) {
 	chromiumPath(t)
 	t.Parallel()
@@ -61,6 +65,61 @@ func TestThreads(t *testing.T) {
 		b.waitJS(b.name+" sees 2 replies", `document.querySelector("#timeline .thread-summary")?.textContent.includes("2 replies")`)
 	}
 	alice.waitJS("alice, reading the thread, has nothing unread in it", `!document.querySelector("#timeline .thread-unread")`)
+
+	// A reply is a full message. Bob reacts to alice's reply from its
+	// action bar, and alice's panel shows the reaction live.
+	bob.do(chromedp.Evaluate[chromedp.Void](threadReply("only if the tests pass") + `.querySelector('.msg-actions [data-action="picker"]').click()`))
+	bob.waitJS("the quick reaction picker opens", `document.querySelector('.picker button[aria-label="React with 👍"]')`)
+	bob.do(chromedp.Click(chromedp.CSS(`.picker button[aria-label="React with 👍"]`)))
+	alice.waitJS("alice sees bob's reaction on her reply", threadReply("only if the tests pass")+`?.querySelector('.reaction[title="bob reacted with 👍"] .reaction-count')?.textContent === "1"`)
+	bob.waitJS("bob's reaction shows pressed", threadReply("only if the tests pass")+`?.querySelector('.reaction.mine[aria-pressed="true"]')`)
+
+	// Alice edits her reply inline; bob sees the new text, marked edited.
+	alice.do(chromedp.Evaluate[chromedp.Void](threadReply("only if the tests pass") + `.querySelector('.msg-actions [data-action="edit"]').click()`))
+	alice.waitJS("the editor opens in the panel", `document.activeElement?.matches("#thread-panel .msg-edit-input")`)
+	alice.clear("#thread-panel .msg-edit-input")
+	// Bob takes his reaction back meanwhile: the open editor stays, with
+	// the focus.
+	bob.do(chromedp.Evaluate[chromedp.Void](threadReply("only if the tests pass") + `.querySelector(".reaction.mine").click()`))
+	alice.waitJS("the reaction goes while alice edits, her editor keeps the focus", `(() => {
+		const m = document.querySelector("#thread-panel .msg-edit-input")?.closest(".msg");
+		return !!m && !m.querySelector(".reaction") && document.activeElement?.matches("#thread-panel .msg-edit-input") && document.activeElement.value === "";
+	})()`)
+	alice.do(chromedp.SendKeys(chromedp.CSS("#thread-panel .msg-edit-input"), "only if the tests pass, all of them"), pressEnter)
+	alice.waitJS("the editor closes", `!document.querySelector("#thread-panel .msg-edit-input")`)
+	bob.waitJS("bob sees the edit, marked edited", `(() => {
+		const m = `+threadReply("all of them")+`;
+		return !!m && m.querySelector(".msg-edited")?.textContent.includes("(edited)");
+	})()`)
+
+	// From the keyboard: E on her focused reply edits it, Esc cancels and
+	// goes back to the thread's composer.
+	alice.do(chromedp.Evaluate[chromedp.Void](threadReply("all of them") + `.focus()`))
+	alice.do(chromedp.KeyEvent("e"))
+	alice.waitJS("E opens the editor", `document.activeElement?.matches("#thread-panel .msg-edit-input")`)
+	alice.do(chromedp.KeyEvent(kb.Escape))
+	alice.waitJS("Esc cancels the edit", `!document.querySelector("#thread-panel .msg-edit-input") && document.activeElement?.id === "thread-composer-input" && !document.querySelector("#thread-panel").hidden`)
+
+	// Bob replies with a file (the thread composer's attach button); alice
+	// sees the attachment in her panel.
+	notes := base64.StdEncoding.EncodeToString([]byte("release notes\n"))
+	bob.do(chromedp.Evaluate[chromedp.Void](setFiles("#thread-composer-file", [3]string{"notes.txt", "text/plain", notes})))
+	bob.waitJS("the upload finishes", `document.querySelector('#thread-composer-tray .upload[data-state="done"]')`)
+	bob.do(chromedp.SendKeys(chromedp.ID("thread-composer-input"), "the notes"), pressEnter)
+	alice.waitJS("alice sees bob's file in the thread", threadReply("the notes")+`?.querySelector(".attachments")?.textContent.includes("notes.txt")`)
+	for _, b := range []*browser{alice, bob} {
+		b.waitJS(b.name+" sees 3 replies", `document.querySelector("#timeline .thread-summary")?.textContent.includes("3 replies")`)
+	}
+
+	// Alice, the room's owner, deletes it (confirmed): both see it deleted
+	// and the root's count drops.
+	alice.do(chromedp.Evaluate[chromedp.Void](threadReply("the notes") + `.querySelector('.msg-actions [data-action="delete"]').click()`))
+	alice.waitJS("a confirmation opens", `document.querySelector("dialog.confirm[open] .btn-danger")`)
+	alice.do(chromedp.Click(chromedp.CSS("dialog.confirm[open] .btn-danger")))
+	for _, b := range []*browser{alice, bob} {
+		b.waitJS(b.name+" sees the reply deleted", `[...document.querySelectorAll("#thread-panel .thread-list .msg.deleted")].some(m => m.textContent.includes("This message was deleted.") && !m.querySelector(".attachments, .msg-actions"))`)
+		b.waitJS(b.name+" sees the count drop to 2", `document.querySelector("#timeline .thread-summary")?.textContent.includes("2 replies") && document.querySelector("#thread-panel .thread-count")?.textContent === "2 replies"`)
+	}
 
 	// Esc closes the panel.
 	alice.do(chromedp.KeyEvent(kb.Escape))
@@ -121,4 +180,58 @@ func TestThreads(t *testing.T) {
 	})()`)
 	bob.do(chromedp.Click(chromedp.ID("thread-close")))
 	bob.waitJS("the close button closes the panel", `document.querySelector("#thread-panel").hidden`)
+
+	// A thread of 101 replies opens with the first 100; "Load more
+	// replies" fetches the rest. (200 replies in another thread after
+	// them keep them out of the events a page load catches up on.)
+	alice.send("a long thread")
+	alice.waitMessage("a long thread")
+	alice.send("filler")
+	alice.waitMessage("filler")
+	if n := evalAwait[int](alice, `(async () => {
+		const room = location.pathname.split("/")[2];
+		const seq = (text) => Number([...document.querySelectorAll("#timeline .msg[data-seq]")].find(m => m.textContent.includes(text)).dataset.seq);
+		const post = (root, id, text) => fetch("/api/v1/rooms/" + room + "/messages", {method: "POST", credentials: "same-origin", headers: {"Content-Type": "application/json"},
+			body: JSON.stringify({client_msg_id: id, text, thread_root: root})}).then(res => res.ok ? 1 : 0);
+		const long = seq("a long thread"), filler = seq("filler");
+		let n = 0;
+		for (let i = 1; i <= 101; i++) n += await post(long, "long-" + i, "long reply " + i);
+		for (let i = 1; i <= 200; i++) n += await post(filler, "filler-" + i, "filler " + i);
+		return n;
+	})()`); n != 301 {
+		t.Fatalf("posted %d of 301 replies", n)
+	}
+	bob.do(chromedp.Reload())
+	longRoot := `[...document.querySelectorAll("#timeline .msg[data-seq]")].find(m => m.textContent.includes("a long thread"))?.querySelector(".thread-summary")`
+	bob.waitJS("the long thread counts 101 replies", longRoot+`?.textContent.includes("101 replies")`)
+	bob.do(chromedp.Evaluate[chromedp.Void](longRoot + `.click()`))
+	replyRows := `document.querySelectorAll("#thread-panel .thread-list .msg[data-seq]").length`
+	bob.waitJS("the panel shows the first 100 replies and a button for more", `(() => {
+		const more = document.querySelector("#thread-panel .thread-more");
+		return `+replyRows+` === 100 && more && !more.hidden && document.querySelector("#thread-panel .thread-count")?.textContent === "101 replies" && !document.querySelector("#thread-panel").textContent.includes("long reply 101");
+	})()`)
+	bob.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#thread-panel .thread-more").click()`))
+	bob.waitJS("the last reply loads", replyRows+` === 101 && document.querySelector("#thread-panel").textContent.includes("long reply 101") && !document.querySelector("#thread-panel .thread-more:not([hidden])")`)
+}
+
+// threadReply is JavaScript for the reply row in the thread panel whose
+// text includes text.
+func threadReply(text string) string {
+	return `[...document.querySelectorAll("#thread-panel .thread-list .msg[data-seq]")].find(m => m.textContent.includes(` + jsString(text) + `))`
+}
+
+// setFiles is JavaScript that sets files (built from bytes, base64) on the
+// file input sel, as picking them in the file dialog does, and fires its
+// change event.
+func setFiles(sel string, files ...[3]string) string {
+	return `(() => {
+		const dt = new DataTransfer();
+		for (const [name, type, b64] of ` + mustJSON(files) + `) {
+			const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+			dt.items.add(new File([bytes], name, {type}));
+		}
+		const input = document.querySelector(` + jsString(sel) + `);
+		input.files = dt.files;
+		input.dispatchEvent(new Event("change", {bubbles: true}));
+	})()`
 }

@@ -71,7 +71,16 @@
 //	                  jumping to a message (jumpTo); keyboard: the messages
 //	                  are one tab stop (roving tabindex), ↑/↓ Home/End
 //	                  PgUp/PgDn move, Enter/R reply, E edit, + react,
-//	                  Delete (confirmed), Esc back to the composer
+//	                  Delete (confirmed), Esc back to the composer; it
+//	                  exports the message parts ui/thread.js shares
+//	                  (reactions, quick picker, inline editor, delete)
+//	ui/thread.js      loaded with import() when a thread opens: the thread
+//	                  panel (the root, its replies live, a composer of its
+//	                  own); replies are full messages (the timeline's parts:
+//	                  attachments, reactions and the quick picker, the inline
+//	                  editor, "(edited)", confirmed delete), "Load more
+//	                  replies" past the first 100; keyboard as in the
+//	                  timeline (roving tabindex, ↑/↓, E, +, Delete, Esc)
 //	ui/switcher.js    loaded with import(): the quick switcher (Ctrl+K, fuzzy
 //	                  over rooms and DMs) and the shortcuts dialog (?)
 //	ui/attachments.js a message's files: image thumbnails in a box sized from

@@ -723,22 +723,40 @@ export class Client extends Emitter {
     const t = this.thread(room, root);
     t.loaded ||= this.api.threadMessages(room.id, root).then(({ root: r, messages }) => {
       t.rootMsg = r;
-      for (const m of messages) {
-        if (t.replies.has(m.seq)) continue;
-        const msg = structuredClone(m);
-        msg.attachments = (msg.attachments || []).map(normalizeAttachment);
-        msg.mentions ||= [];
-        msg.reactions ||= [];
-        if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
-        for (const ev of room.modLog.get(m.seq) || []) this.#applyMod(msg, ev);
-        t.replies.set(m.seq, msg);
-        room.threadOf.set(m.seq, root);
-      }
+      this.#addReplies(room, t, messages);
       if (r.sender_id === this.me.id) t.participating = true;
       t.version++;
       this.emit("thread", room.id, root);
     }).catch((err) => { t.loaded = null; throw err; });
     return t.loaded;
+  }
+
+  /** Loads the next page of a thread's replies (after loadThread, while t.hasMore). */
+  async loadMoreReplies(room, root) {
+    const t = this.thread(room, root);
+    if (!t.hasMore) return;
+    const { messages } = await this.api.threadMessages(room.id, root, t.pageEnd);
+    this.#addReplies(room, t, messages);
+    t.version++;
+    this.emit("thread", room.id, root);
+  }
+
+  /** Adds a page of replies (oldest first, at most 100) to thread t. */
+  #addReplies(room, t, messages) {
+    if (messages.length) t.pageEnd = messages[messages.length - 1].seq;
+    t.hasMore = messages.length >= 100;
+    const root = t.root;
+    for (const m of messages) {
+      if (t.replies.has(m.seq)) continue;
+      const msg = structuredClone(m);
+      msg.attachments = (msg.attachments || []).map(normalizeAttachment);
+      msg.mentions ||= [];
+      msg.reactions ||= [];
+      if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
+      for (const ev of room.modLog.get(m.seq) || []) this.#applyMod(msg, ev);
+      t.replies.set(m.seq, msg);
+      room.threadOf.set(m.seq, root);
+    }
   }
 
   /** Posts a reply in the thread of root. */

@@ -439,16 +439,7 @@ export class Timeline {
     if (msg.attachments.length && !msg.deleted && !editing) {
       body.appendChild(renderAttachments(msg.attachments, { onOpen: (a, opener) => this.openImage(a, opener) }));
     }
-    if (msg.reactions.length && !msg.deleted) {
-      body.appendChild(h("div.reactions", msg.reactions.map((r) => {
-        const minePressed = r.users.includes(me);
-        const who = r.users.map((id) => c.nameOf(id) || "someone").join(", ");
-        return h("button.reaction" + (minePressed ? ".mine" : ""), {
-          type: "button", "aria-pressed": String(minePressed), title: `${who} reacted with ${r.emoji}`,
-          dataset: { action: "react", emoji: r.emoji },
-        }, h("span.reaction-emoji", emojify(r.emoji)), h("span.reaction-count", String(r.users.length)));
-      })));
-    }
+    if (msg.reactions.length && !msg.deleted) body.appendChild(renderReactions(c, msg));
     if (msg.thread?.reply_count && !editing) body.appendChild(threadSummary(msg, c.thread(this.room, msg.seq)));
     el.appendChild(gutter);
     el.appendChild(body);
@@ -525,65 +516,11 @@ export class Timeline {
   }
 
   #editor(msg) {
-    const ta = h("textarea.msg-edit-input", { rows: 1, "aria-label": "Edit message", maxlength: "16000" });
-    ta.value = msg.text;
-    // The attachments the edit keeps; the editor's × takes one off.
-    const keep = new Set(msg.attachments.map((a) => a.id));
-    const files = msg.attachments.length ? h("ul.edit-attachments", { "aria-label": "Attachments" }) : null;
-    const renderFiles = () => {
-      if (!files) return;
-      files.replaceChildren(...msg.attachments.filter((a) => keep.has(a.id)).map((a) => h("li.edit-attachment", { dataset: { att: a.id } },
-        icon(isImage(a) ? "clip" : "file"), h("bdi.edit-attachment-name", a.name),
-        h("button.icon-btn.small.danger", { type: "button", "aria-label": "Remove " + a.name, title: "Remove from the message", onclick: () => {
-          keep.delete(a.id);
-          renderFiles();
-          ta.focus();
-        } }, icon("close")))));
-      if (!keep.size) files.appendChild(h("li.muted.edit-attachment-none", "All attachments will be removed."));
-    };
-    renderFiles();
-    const save = async () => {
-      const text = ta.value;
-      const removed = keep.size !== msg.attachments.length;
-      if (!text.trim() && !keep.size) {
-        // An empty edit means delete, as in Discord.
-        this.#cancelEdit();
-        this.#delete(msg);
-        return;
-      }
-      if (text === msg.text && !removed) {
-        this.#cancelEdit();
-        return;
-      }
-      ta.disabled = true;
-      try {
-        await this.client.edit(this.room, msg.seq, text, removed ? [...keep] : undefined);
-        this.#cancelEdit();
-      } catch (err) {
-        ta.disabled = false;
-        ta.focus();
-        toastError(err, "Could not edit: ");
-      }
-    };
-    ta.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") {
-        e.preventDefault();
-        e.stopPropagation();
-        this.#cancelEdit();
-      } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-        e.preventDefault();
-        save();
-      }
+    return messageEditor(msg, {
+      save: (text, keep) => this.client.edit(this.room, msg.seq, text, keep),
+      cancel: () => this.#cancelEdit(),
+      remove: () => this.#delete(msg),
     });
-    ta.addEventListener("input", () => autosize(ta));
-    requestAnimationFrame(() => {
-      autosize(ta);
-      ta.focus();
-      ta.setSelectionRange(ta.value.length, ta.value.length);
-    });
-    return h("div.msg-editor", ta, files,
-      h("div.msg-editor-hint", "Escape to ", h("button.link", { type: "button", onclick: () => this.#cancelEdit() }, "cancel"),
-        " · Enter to ", h("button.link", { type: "button", onclick: save }, "save")));
   }
 
   startEdit(seq) {
@@ -614,16 +551,8 @@ export class Timeline {
     this.focusComposer();
   }
 
-  async #delete(msg, skipConfirm = false) {
-    if (!skipConfirm) {
-      const ok = await confirmDialog({ title: "Delete message", text: "Delete this message for everyone? This cannot be undone.", confirmLabel: "Delete", danger: true });
-      if (!ok) return;
-    }
-    try {
-      await this.client.remove(this.room, msg.seq);
-    } catch (err) {
-      toastError(err, "Could not delete: ");
-    }
+  #delete(msg, skipConfirm = false) {
+    return deleteMessage(this.client, this.room, msg, skipConfirm);
   }
 
   #onClick(e) {
@@ -785,65 +714,172 @@ export class Timeline {
   }
 
   openPicker(anchor, msg) {
-    this.closePicker();
     const room = this.room;
-    const react = (emoji) => this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: "));
-    const buttons = QUICK_EMOJI.map((emoji) => h("button.picker-emoji", {
-      type: "button", title: emoji, "aria-label": "React with " + emoji,
-      onclick: () => {
-        this.closePicker();
-        if (anchor.isConnected) anchor.focus({ preventScroll: true });
-        react(emoji);
-      },
-    }, emojiImg(emoji)));
-    // "More…": the whole set, searchable (ui/emoji-picker.js, loaded on use).
-    buttons.push(h("button.picker-emoji.picker-more", {
-      type: "button", title: "More emoji", "aria-label": "More emoji…", "aria-haspopup": "dialog",
-      onclick: async () => {
-        this.closePicker();
-        const { openEmojiPicker } = await import("./emoji-picker.js");
-        this.picker = openEmojiPicker({ anchor, label: "Pick a reaction", onPick: react, onClose: () => (this.picker = null) });
-      },
-    }, icon("plus")));
-    const picker = h("div.picker", { role: "dialog", "aria-label": "Pick a reaction" }, buttons);
-    picker.addEventListener("keydown", (e) => {
-      const i = buttons.indexOf(document.activeElement);
-      if (e.key === "Escape") {
-        e.preventDefault();
-        e.stopPropagation();
-        this.closePicker();
-        anchor.focus();
-      } else if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
-        e.preventDefault();
-        const n = (i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length;
-        buttons[n].focus();
-      }
-    });
-    document.body.appendChild(picker);
-    const r = anchor.getBoundingClientRect();
-    const pw = picker.offsetWidth;
-    const ph = picker.offsetHeight;
-    const left = Math.max(8, Math.min(window.innerWidth - pw - 8, r.right - pw));
-    const top = r.top - ph - 6 > 8 ? r.top - ph - 6 : r.bottom + 6;
-    picker.style.setProperty("left", left + "px");
-    picker.style.setProperty("top", top + "px");
-    buttons[0].focus();
-    this.picker = picker;
-    const outside = (e) => {
-      if (!picker.contains(e.target) && e.target !== anchor) this.closePicker();
-    };
-    this.pickerOutside = outside;
-    setTimeout(() => document.addEventListener("mousedown", outside), 0);
+    openReactionPicker(this, anchor, (emoji) => this.client.toggleReaction(room, msg, emoji).catch((err) => toastError(err, "Could not react: ")));
   }
 
   closePicker() {
-    if (!this.picker) return;
-    const picker = this.picker;
-    this.picker = null;
-    if (picker.close) picker.close(); // the emoji picker
-    else picker.remove();
-    document.removeEventListener("mousedown", this.pickerOutside);
+    closeReactionPicker(this);
   }
+}
+
+// ---- message parts shared with the thread panel (ui/thread.js) ----------
+
+/** A message's reactions: buttons with data-action="react" and data-emoji. */
+export function renderReactions(c, msg) {
+  const me = c.me.id;
+  return h("div.reactions", msg.reactions.map((r) => {
+    const minePressed = r.users.includes(me);
+    const who = r.users.map((id) => c.nameOf(id) || "someone").join(", ");
+    return h("button.reaction" + (minePressed ? ".mine" : ""), {
+      type: "button", "aria-pressed": String(minePressed), title: `${who} reacted with ${r.emoji}`,
+      dataset: { action: "react", emoji: r.emoji },
+    }, h("span.reaction-emoji", emojify(r.emoji)), h("span.reaction-count", String(r.users.length)));
+  }));
+}
+
+/** Deletes msg for everyone, after a confirmation unless skipConfirm. */
+export async function deleteMessage(c, room, msg, skipConfirm = false) {
+  if (!skipConfirm) {
+    const ok = await confirmDialog({ title: "Delete message", text: "Delete this message for everyone? This cannot be undone.", confirmLabel: "Delete", danger: true });
+    if (!ok) return;
+  }
+  try {
+    await c.remove(room, msg.seq);
+  } catch (err) {
+    toastError(err, "Could not delete: ");
+  }
+}
+
+/**
+ * The inline editor of msg: Enter saves (save(text, keep): keep, the IDs
+ * of the attachments kept, only when some were taken off), Escape calls
+ * cancel; an edit that empties the message calls remove instead.
+ */
+export function messageEditor(msg, { save: send, cancel, remove }) {
+  const ta = h("textarea.msg-edit-input", { rows: 1, "aria-label": "Edit message", maxlength: "16000" });
+  ta.value = msg.text;
+  // The attachments the edit keeps; the editor's × takes one off.
+  const keep = new Set(msg.attachments.map((a) => a.id));
+  const files = msg.attachments.length ? h("ul.edit-attachments", { "aria-label": "Attachments" }) : null;
+  const renderFiles = () => {
+    if (!files) return;
+    files.replaceChildren(...msg.attachments.filter((a) => keep.has(a.id)).map((a) => h("li.edit-attachment", { dataset: { att: a.id } },
+      icon(isImage(a) ? "clip" : "file"), h("bdi.edit-attachment-name", a.name),
+      h("button.icon-btn.small.danger", { type: "button", "aria-label": "Remove " + a.name, title: "Remove from the message", onclick: () => {
+        keep.delete(a.id);
+        renderFiles();
+        ta.focus();
+      } }, icon("close")))));
+    if (!keep.size) files.appendChild(h("li.muted.edit-attachment-none", "All attachments will be removed."));
+  };
+  renderFiles();
+  const save = async () => {
+    const text = ta.value;
+    const removed = keep.size !== msg.attachments.length;
+    if (!text.trim() && !keep.size) {
+      // An empty edit means delete, as in Discord.
+      cancel();
+      remove();
+      return;
+    }
+    if (text === msg.text && !removed) {
+      cancel();
+      return;
+    }
+    ta.disabled = true;
+    try {
+      await send(text, removed ? [...keep] : undefined);
+      cancel();
+    } catch (err) {
+      ta.disabled = false;
+      ta.focus();
+      toastError(err, "Could not edit: ");
+    }
+  };
+  ta.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      cancel();
+    } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      save();
+    }
+  });
+  ta.addEventListener("input", () => autosize(ta));
+  requestAnimationFrame(() => {
+    autosize(ta);
+    ta.focus();
+    ta.setSelectionRange(ta.value.length, ta.value.length);
+  });
+  return h("div.msg-editor", ta, files,
+    h("div.msg-editor-hint", "Escape to ", h("button.link", { type: "button", onclick: cancel }, "cancel"),
+      " · Enter to ", h("button.link", { type: "button", onclick: save }, "save")));
+}
+
+/**
+ * Opens the quick reaction picker by anchor; react(emoji) reacts. The
+ * picker is holder.picker until closeReactionPicker(holder).
+ */
+export function openReactionPicker(holder, anchor, react) {
+  closeReactionPicker(holder);
+  const buttons = QUICK_EMOJI.map((emoji) => h("button.picker-emoji", {
+    type: "button", title: emoji, "aria-label": "React with " + emoji,
+    onclick: () => {
+      closeReactionPicker(holder);
+      if (anchor.isConnected) anchor.focus({ preventScroll: true });
+      react(emoji);
+    },
+  }, emojiImg(emoji)));
+  // "More…": the whole set, searchable (ui/emoji-picker.js, loaded on use).
+  buttons.push(h("button.picker-emoji.picker-more", {
+    type: "button", title: "More emoji", "aria-label": "More emoji…", "aria-haspopup": "dialog",
+    onclick: async () => {
+      closeReactionPicker(holder);
+      const { openEmojiPicker } = await import("./emoji-picker.js");
+      holder.picker = openEmojiPicker({ anchor, label: "Pick a reaction", onPick: react, onClose: () => (holder.picker = null) });
+    },
+  }, icon("plus")));
+  const picker = h("div.picker", { role: "dialog", "aria-label": "Pick a reaction" }, buttons);
+  picker.addEventListener("keydown", (e) => {
+    const i = buttons.indexOf(document.activeElement);
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      closeReactionPicker(holder);
+      anchor.focus();
+    } else if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+      e.preventDefault();
+      const n = (i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length;
+      buttons[n].focus();
+    }
+  });
+  document.body.appendChild(picker);
+  const r = anchor.getBoundingClientRect();
+  const pw = picker.offsetWidth;
+  const ph = picker.offsetHeight;
+  const left = Math.max(8, Math.min(window.innerWidth - pw - 8, r.right - pw));
+  const top = r.top - ph - 6 > 8 ? r.top - ph - 6 : r.bottom + 6;
+  picker.style.setProperty("left", left + "px");
+  picker.style.setProperty("top", top + "px");
+  buttons[0].focus();
+  holder.picker = picker;
+  const outside = (e) => {
+    if (!picker.contains(e.target) && e.target !== anchor) closeReactionPicker(holder);
+  };
+  holder.pickerOutside = outside;
+  setTimeout(() => document.addEventListener("mousedown", outside), 0);
+}
+
+/** Closes holder's reaction picker, if open. */
+export function closeReactionPicker(holder) {
+  if (!holder.picker) return;
+  const picker = holder.picker;
+  holder.picker = null;
+  if (picker.close) picker.close(); // the emoji picker
+  else picker.remove();
+  document.removeEventListener("mousedown", holder.pickerOutside);
 }
 
 /** "3 replies · last reply 5 minutes ago" under a thread's root, with its unread count. */
@@ -859,11 +895,11 @@ export function threadSummary(msg, t) {
     unread ? h("span.thread-unread", { title: `${unread} unread` }, String(unread)) : null);
 }
 
-function actionButton(name, label, action, cls = "") {
+export function actionButton(name, label, action, cls = "") {
   return h("button.icon-btn.msg-action" + (cls ? "." + cls : ""), { type: "button", title: label, "aria-label": label, dataset: { action } }, icon(name));
 }
 
-function reactionSig(msg) {
+export function reactionSig(msg) {
   return msg.reactions.map((r) => r.emoji + ":" + r.users.join(",")).join(";");
 }
 
