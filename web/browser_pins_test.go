@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
@@ -50,6 +51,22 @@ func (b *browser) clickJS(what, sel string) {
 	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector(` + jsString(sel) + `).click()`))
 }
 
+// checkARIARefs fails the test if an aria-controls, aria-labelledby,
+// aria-describedby or aria-activedescendant on the page names an element
+// that is not there (invalid ARIA: Lighthouse's aria-valid-attr-value,
+// e.g. a button controlling a panel that is only loaded on first use).
+func (b *browser) checkARIARefs(when string) {
+	b.t.Helper()
+	broken := eval[[]string](b, `(() => {
+		const attrs = ["aria-controls", "aria-labelledby", "aria-describedby", "aria-activedescendant"];
+		return [...document.querySelectorAll(attrs.map((a) => "[" + a + "]").join(","))].flatMap((e) => attrs.flatMap((a) =>
+			(e.getAttribute(a) || "").split(/\s+/).filter((id) => id && !document.getElementById(id)).map((id) => e.outerHTML.slice(0, 80) + " " + a + "=" + id)));
+	})()`)
+	if len(broken) > 0 {
+		b.t.Errorf("%s: %s: ARIA references to no element:\n%s", b.name, when, strings.Join(broken, "\n"))
+	}
+}
+
 // roomMenuItem opens the room menu and clicks its item labelled label.
 func (b *browser) roomMenuItem(label string) {
 	b.t.Helper()
@@ -84,6 +101,7 @@ func TestPinsAndNotifications(t *testing.T) {
 	bob.waitMessage("the plan is on the wiki")
 	alice.waitMessage("the plan is on the wiki")
 	bob.waitJS("a plain member has no pin action", `document.querySelector("#timeline .msg[data-seq] .msg-actions") && !document.querySelector('#timeline .msg-action[data-action="pin"]')`)
+	bob.checkARIARefs("in a room, no panel opened yet")
 
 	// Alice pins it from the message's actions; bob sees the pin live.
 	alice.clickJS("the pin action", `#timeline .msg[data-seq] .msg-action[data-action="pin"]`)
@@ -94,6 +112,7 @@ func TestPinsAndNotifications(t *testing.T) {
 	// Bob's panel lists it; a click jumps to the message.
 	bob.do(chromedp.Click(chromedp.ID("pins-open")))
 	bob.waitJS("bob's panel lists the pin", `document.querySelector("#pins-panel:not([hidden]) .pin-item .search-text")?.textContent === "the plan is on the wiki"`)
+	bob.checkARIARefs("with the pins panel open")
 	saveScreenshot(t, "pins.png", bob.screenshot())
 	if n := eval[int](bob, `document.querySelectorAll("#pins-panel .pin-unpin").length`); n != 0 {
 		t.Errorf("bob, a plain member, sees %d unpin buttons", n)

@@ -40,6 +40,7 @@ func TestThreads(t *testing.T) {
 	alice.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#timeline .msg[data-seq]")].find(m => m.textContent.includes("ship on friday")).querySelector('[data-action="thread"][aria-label="Reply in thread"]').click()`))
 	alice.waitJS("the thread panel opens with the root", `!document.querySelector("#thread-panel")?.hidden && document.querySelector("#thread-panel .thread-root").textContent.includes("ship on friday")`)
 	alice.waitJS("the thread composer has focus", `document.activeElement?.id === "thread-composer-input"`)
+	alice.checkARIARefs("with the thread panel open")
 	alice.do(chromedp.SendKeys(chromedp.ID("thread-composer-input"), "only if the tests pass"), pressEnter)
 	alice.waitJS("alice's reply shows in the panel", `document.querySelector("#thread-panel .thread-list").textContent.includes("only if the tests pass")`)
 

@@ -11,7 +11,6 @@ import { Members } from "./members.js";
 import { openDialog, formDialog, confirmDialog, copyText } from "./dialogs.js";
 import { toast, toastError, humanError } from "./toast.js";
 import { Notifier } from "../notify.js";
-import { sessionsDialog } from "./sessions.js";
 import { mountCallSlot } from "../call/call.js";
 import { SearchPanel } from "./search.js";
 
@@ -54,7 +53,7 @@ export class App {
       onJoin: () => this.joinDialog(),
       onDM: () => this.dmDialog(),
       onSignOut: () => this.signOut(),
-      onSessions: () => sessionsDialog(this.client.api),
+      onSessions: () => import("./sessions.js").then(({ sessionsDialog }) => sessionsDialog(this.client.api)),
       // Loaded when first opened: the first load stays small.
       onAccount: () => import("./account.js").then((m) => m.accountDialog(this.client), (err) => toastError(err, "Could not open account settings: ")),
       notifier: this.notifier,
@@ -107,7 +106,8 @@ export class App {
     this.roomMenuBtn.setAttribute("aria-haspopup", "menu");
     this.pinsBtn = iconButton("pin", "Pinned messages", () => this.showPins(), "pins-open");
     this.pinsBtn.id = "pins-open";
-    this.pinsBtn.setAttribute("aria-controls", "pins-panel");
+    // aria-controls="pins-panel" once the panel exists (it is loaded on
+    // first use; a reference to no element is invalid ARIA).
     this.searchBtn = h("button.search-open", { type: "button", id: "search-open", title: "Search messages (Ctrl+F)", "aria-label": "Search messages",
       "aria-controls": "search-panel", "aria-keyshortcuts": "Control+F", onclick: () => this.search.show() },
     icon("search"), h("span.search-open-label", "Search"), h("kbd.search-open-kbd", "Ctrl F"));
@@ -187,6 +187,7 @@ export class App {
         onClose: () => this.pinsBtn.focus(),
       });
       this.shell.appendChild(this.pins.el);
+      this.pinsBtn.setAttribute("aria-controls", this.pins.el.id);
     }
     this.search.close();
     this.pins.show(room);
