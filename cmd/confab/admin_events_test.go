@@ -226,6 +226,8 @@ func replayLog(t *testing.T, store eventstore.Store) {
 		domain.MessageDeleted{Seq: 11, By: carol, At: m(15)},
 		domain.MemberLeft{UserID: carol, At: m(16)},
 		domain.RoomRenamed{Name: "Town square", By: alice, At: m(17)},
+		domain.MessagePosted{SenderID: bob, ClientMsgID: "4", Text: "in a thread", ThreadRoot: 4, At: m(18)},
+		domain.MessagePinned{Seq: 4, By: alice, At: m(19)},
 	)
 }
 
@@ -244,7 +246,7 @@ func TestAdminReplay(t *testing.T) {
 		until string
 		want  string
 	}{
-		{"2025-06-01T09:11", `room "General" (r1) as of 2025-06-01 09:11:00 UTC: 11 of 17 events
+		{"2025-06-01T09:11", `room "General" (r1) as of 2025-06-01 09:11:00 UTC: 11 of 19 events
 2025-06-01 09:01:00  #1    alice created the room "General"
 2025-06-01 09:02:00  #2    bob joined
 2025-06-01 09:03:00  #3    carol joined
@@ -259,12 +261,13 @@ func TestAdminReplay(t *testing.T) {
 members: alice (owner), bob (member), carol (member)
 in the call: alice, bob
 `},
-		{"2025-06-02", `room "Town square" (r1) as of 2025-06-02 00:00:00 UTC: 17 of 17 events
+		{"2025-06-02", `room "Town square" (r1) as of 2025-06-02 00:00:00 UTC: 19 of 19 events
 2025-06-01 09:01:00  #1    alice created the room "General"
 2025-06-01 09:02:00  #2    bob joined
 2025-06-01 09:03:00  #3    carol joined
 2025-06-01 09:04:00  #4    alice: hello
                              👍 carol
+                             [thread: 1 reply, last #18]
 2025-06-01 09:05:00  #5    bob (reply to #4): hello back
                            and welcome  (edited 2025-06-01 09:06:00)
 2025-06-01 09:08:00  #8    alice started a call (ended 2025-06-01 09:13:00, after 5m0s, 2 people)
@@ -276,6 +279,8 @@ in the call: alice, bob
 2025-06-01 09:13:00  #14   the call ended after 5m0s, 2 people
 2025-06-01 09:16:00  #16   carol left
 2025-06-01 09:17:00  #17   alice renamed the room to "Town square"
+2025-06-01 09:18:00  #18   bob (in thread #4): in a thread
+2025-06-01 09:19:00  #19   alice pinned #4
 members: alice (owner), bob (member)
 `},
 	}
@@ -289,7 +294,7 @@ members: alice (owner), bob (member)
 	start := time.Now()
 	got := replay("--until", "2025-06-01T09:16:00Z", "--speed", "6000")
 	took := time.Since(start)
-	want := `room "General" (r1), played back at 6000x until 2025-06-01 09:16:00 UTC (16 of 17 events)
+	want := `room "General" (r1), played back at 6000x until 2025-06-01 09:16:00 UTC (16 of 19 events)
 2025-06-01 09:01:00  #1    alice created the room "General"
 2025-06-01 09:02:00  #2    bob joined
 2025-06-01 09:03:00  #3    carol joined
