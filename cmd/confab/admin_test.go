@@ -356,7 +356,8 @@ func TestProgress(t *testing.T) {
 			t.Errorf("progress lines %q lack %q", out, want)
 		}
 	}
-	var bar bytes.Buffer
+	// The bar is drawn from a goroutine of its own too (its spinner).
+	var bar lockedBuffer
 	p = newProgressBar(&bar, "rebuild x", 0, true)
 	p.update(10, 100)
 	p.update(50, 120)
@@ -374,8 +375,10 @@ func TestProgressBarFirstFrames(t *testing.T) {
 	throttle := barThrottle
 	barThrottle = 0 // every update draws a frame
 	t.Cleanup(func() { barThrottle = throttle })
-	var bar bytes.Buffer
+	// The bar is drawn from a goroutine of its own too (its spinner).
+	var bar lockedBuffer
 	p := newProgressBar(&bar, "rebuild x", 0, true)
+	defer p.finish()
 	p.update(0, 0)
 	p.update(0, 10000)
 	p.update(3, 10000)
