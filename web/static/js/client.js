@@ -748,13 +748,7 @@ export class Client extends Emitter {
     const root = t.root;
     for (const m of messages) {
       if (t.replies.has(m.seq)) continue;
-      const msg = structuredClone(m);
-      msg.attachments = (msg.attachments || []).map(normalizeAttachment);
-      msg.mentions ||= [];
-      msg.reactions ||= [];
-      if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
-      for (const ev of room.modLog.get(m.seq) || []) this.#applyMod(msg, ev);
-      t.replies.set(m.seq, msg);
+      t.replies.set(m.seq, this.#fetched(room, m));
       room.threadOf.set(m.seq, root);
     }
   }
@@ -1159,13 +1153,23 @@ export class Client extends Emitter {
       into.set(m.seq, live);
       return;
     }
+    into.set(m.seq, { kind: "msg", msg: this.#fetched(room, m), v: 0 });
+  }
+
+  /**
+   * A message as fetched over REST, made like a live one: a copy with its
+   * attachments normalized, and with the edits, deletions and reactions
+   * that arrived live before it (room.modLog) applied; its sender's name
+   * kept if the user is not known yet.
+   */
+  #fetched(room, m) {
     const msg = structuredClone(m);
     msg.attachments = (msg.attachments || []).map(normalizeAttachment);
     msg.mentions ||= [];
     msg.reactions ||= [];
     if (m.sender_name && !this.users.has(m.sender_id)) this.users.set(m.sender_id, { id: m.sender_id, username: m.sender_name });
     for (const ev of room.modLog.get(m.seq) || []) this.#applyMod(msg, ev);
-    into.set(m.seq, { kind: "msg", msg, v: 0 });
+    return msg;
   }
 
   /** Fetches one message (a reply's target) that is not loaded. */
