@@ -160,6 +160,29 @@ func TestPinsAndNotifications(t *testing.T) {
 	}
 	bob.waitJS("the tab title has no count", `!/^\(\d+\)/.test(document.title)`)
 
+	// Only mentions: a plain message neither notifies nor counts, a
+	// mention does both (the title counts the unread mentions: the two
+	// above are unread still).
+	bob.do(chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
+	bob.roomMenuItem("Only mentions")
+	bob.waitJS("the room shows mentions only", `document.querySelector('#room-list .room-link .room-notify[aria-label="mentions only"]')`)
+	bob.waitJS("the title counts the two unread mentions", `document.title.startsWith("(2) ")`)
+	bob.do(chromedp.Evaluate[chromedp.Void](`window.__setHidden(true)`))
+	alice.send("a plain message")
+	bob.waitMessage("a plain message")
+	if n := eval[int](bob, `window.__notes.length`); n != 1 {
+		t.Errorf("a plain message with mentions only made %d notifications, want the 1 from before", n)
+	}
+	if title := eval[string](bob, `document.title`); !strings.HasPrefix(title, "(2) ") {
+		t.Errorf("after a plain message with mentions only the title is %q, want the count of mentions, (2)", title)
+	}
+	alice.send("@bob one more")
+	bob.waitJS("the mention notifies", `window.__notes.length === 2 && window.__notes[1].body === "@bob one more"`)
+	bob.waitJS("and counts in the title", `document.title.startsWith("(3) ")`)
+	bob.do(chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
+	bob.roomMenuItem("Mute")
+	bob.waitJS("the room shows as muted again", `document.querySelector('#room-list .room-link .room-notify[aria-label="muted"]')`)
+
 	// Another room's muted count shows dimmed in the sidebar.
 	code2 := alice.createRoom("Other")
 	bob.do(chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
