@@ -398,10 +398,16 @@ type browser struct {
 func newBrowser(t *testing.T, name string) *browser {
 	t.Helper()
 	exe := chromiumPath(t)
-	profile := t.TempDir() // removed after the browser below is gone (cleanups run last-in first-out)
+	// Chromium's temporary files (the singleton socket directories a
+	// killed browser leaves behind) go to a directory of the test's, not
+	// /tmp. Both are removed after the browser below is gone (cleanups run
+	// last-in first-out).
+	tmp := t.TempDir()
+	profile := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.UserDataDir(profile),
+		chromedp.Env("TMPDIR="+tmp),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
