@@ -187,7 +187,7 @@ func (g *Gateway) getAvatar(w http.ResponseWriter, r *http.Request, _ *session) 
 	return g.serveBlob(w, r, u.Avatar, u.AvatarType, "inline", "avatar")
 }
 
-// profileEvents are the user events whose change others see.
+// profileEvent reports whether typ is a user event whose change others see.
 func profileEvent(typ string) bool {
 	switch typ {
 	case "DisplayNameChanged", "AvatarChanged", "AvatarRemoved", "UserDeleted":

@@ -13,12 +13,7 @@ import (
 // notification the page makes is recorded (window.__notes) and then made
 // for real. Only the page's visibility is overridden (window.__setHidden):
 // a headless tab is always visible.
-const notificationSpy = `
-window.__notes = [];
-window.__hidden = false;
-Object.defineProperty(Document.prototype, "visibilityState", {configurable: true, get() { return window.__hidden ? "hidden" : "visible"; }});
-Object.defineProperty(Document.prototype, "hidden", {configurable: true, get() { return window.__hidden; }});
-window.__setHidden = (h) => { window.__hidden = h; document.dispatchEvent(new Event("visibilitychange")); };
+const notificationSpy = visibilityShim + `
 {
 	const Real = window.Notification;
 	window.Notification = new Proxy(Real, {

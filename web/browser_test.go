@@ -704,17 +704,24 @@ func (b *browser) waitMessage(text string) {
 // hiddenTabShim makes the page's visibility switchable (window.__hidden)
 // and records desktop notifications (window.__notes) with permission
 // granted, since a headless tab is always visible and shows none.
-const hiddenTabShim = `
-window.__hidden = false;
-window.__notes = [];
-Object.defineProperty(Document.prototype, "visibilityState", {configurable: true, get() { return window.__hidden ? "hidden" : "visible"; }});
-Object.defineProperty(Document.prototype, "hidden", {configurable: true, get() { return window.__hidden; }});
+const hiddenTabShim = visibilityShim + `
 window.Notification = class {
 	constructor(title, options) { window.__notes.push({title, body: (options && options.body) || ""}); }
 	close() {}
 	static get permission() { return "granted"; }
 	static requestPermission() { return Promise.resolve("granted"); }
 };
+`
+
+// visibilityShim makes the page's visibility switchable: window.__setHidden(h)
+// sets document.visibilityState and document.hidden and fires
+// visibilitychange (a headless tab is always visible). window.__notes is
+// where the Notification shims record what the page shows.
+const visibilityShim = `
+window.__hidden = false;
+window.__notes = [];
+Object.defineProperty(Document.prototype, "visibilityState", {configurable: true, get() { return window.__hidden ? "hidden" : "visible"; }});
+Object.defineProperty(Document.prototype, "hidden", {configurable: true, get() { return window.__hidden; }});
 window.__setHidden = (h) => { window.__hidden = h; document.dispatchEvent(new Event("visibilitychange")); };
 `
 
